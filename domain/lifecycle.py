@@ -1,0 +1,94 @@
+"""The life of an access request and of each platform change inside it.
+
+A request is the unit people decide on; it holds one change per platform (one for `add`, several for
+`remove <who> all`). Transitions are data: storage turns `(sources, target)` into a conditional UPDATE so that of two
+clicks, two approvers or two bot processes exactly one wins.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class RequestStatus(StrEnum):
+    PENDING = "pending"  # waiting for an approver
+    APPROVED = "approved"  # decided; changes not yet started
+    APPLYING = "applying"
+    APPLIED = "applied"  # every change applied and verified
+    FAILED = "failed"  # at least one change failed; retryable
+    DENIED = "denied"
+    EXPIRED = "expired"  # nobody decided in time
+    CANCELLED = "cancelled"  # withdrawn by the requester
+
+
+class RequestEvent(StrEnum):
+    APPROVE = "approve"
+    DENY = "deny"
+    EXPIRE = "expire"
+    CANCEL = "cancel"
+    START = "start"
+    SUCCEED = "succeed"
+    FAIL = "fail"
+
+
+class ChangeStatus(StrEnum):
+    WAITING = "waiting"  # approved or not, nothing done yet
+    APPLYING = "applying"
+    APPLIED = "applied"
+    FAILED = "failed"
+    SKIPPED = "skipped"  # the request was denied, expired or cancelled
+
+
+class ChangeEvent(StrEnum):
+    START = "start"
+    SUCCEED = "succeed"
+    FAIL = "fail"
+    SKIP = "skip"
+
+
+class InvalidTransition(ValueError):
+    pass
+
+
+REQUEST_TRANSITIONS: dict[RequestEvent, tuple[frozenset[RequestStatus], RequestStatus]] = {
+    RequestEvent.APPROVE: (frozenset({RequestStatus.PENDING}), RequestStatus.APPROVED),
+    RequestEvent.DENY: (frozenset({RequestStatus.PENDING}), RequestStatus.DENIED),
+    RequestEvent.EXPIRE: (frozenset({RequestStatus.PENDING}), RequestStatus.EXPIRED),
+    RequestEvent.CANCEL: (frozenset({RequestStatus.PENDING}), RequestStatus.CANCELLED),
+    RequestEvent.START: (frozenset({RequestStatus.APPROVED, RequestStatus.FAILED}), RequestStatus.APPLYING),
+    RequestEvent.SUCCEED: (frozenset({RequestStatus.APPLYING}), RequestStatus.APPLIED),
+    RequestEvent.FAIL: (frozenset({RequestStatus.APPLYING}), RequestStatus.FAILED),
+}
+
+CHANGE_TRANSITIONS: dict[ChangeEvent, tuple[frozenset[ChangeStatus], ChangeStatus]] = {
+    ChangeEvent.START: (frozenset({ChangeStatus.WAITING, ChangeStatus.FAILED}), ChangeStatus.APPLYING),
+    ChangeEvent.SUCCEED: (frozenset({ChangeStatus.APPLYING}), ChangeStatus.APPLIED),
+    ChangeEvent.FAIL: (frozenset({ChangeStatus.APPLYING}), ChangeStatus.FAILED),
+    ChangeEvent.SKIP: (frozenset({ChangeStatus.WAITING}), ChangeStatus.SKIPPED),
+}
+
+#: Statuses after which nothing more happens to a request.
+FINAL_REQUEST_STATUSES = frozenset(
+    {RequestStatus.APPLIED, RequestStatus.DENIED, RequestStatus.EXPIRED, RequestStatus.CANCELLED}
+)
+#: Statuses in which the request is still waiting for a human decision.
+OPEN_REQUEST_STATUSES = frozenset({RequestStatus.PENDING})
+
+
+def next_request_status(current: RequestStatus, event: RequestEvent) -> RequestStatus:
+    sources, target = REQUEST_TRANSITIONS[event]
+    if current not in sources:
+        raise InvalidTransition(f"cannot {event.value} a request that is {current.value}")
+    return target
+
+
+def next_change_status(current: ChangeStatus, event: ChangeEvent) -> ChangeStatus:
+    sources, target = CHANGE_TRANSITIONS[event]
+    if current not in sources:
+        raise InvalidTransition(f"cannot {event.value} a change that is {current.value}")
+    return target
+
+
+def outcome_of(changes: list[ChangeStatus]) -> RequestEvent:
+    """How a run over a request's changes ends: every change applied, or at least one left to retry."""
+    return RequestEvent.SUCCEED if all(status is ChangeStatus.APPLIED for status in changes) else RequestEvent.FAIL
