@@ -1,0 +1,106 @@
+"""Tables. Kept apart from the domain's input and output models, which live in `domain/`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, ForeignKey, Integer
+from sqlmodel import Field, SQLModel
+
+from storage.db import UTCDateTime
+
+
+class AccessRequest(SQLModel, table=True):
+    """What someone asked for, who decided, and where its approval card is."""
+
+    __tablename__ = "access_request"
+
+    id: int | None = Field(default=None, primary_key=True)
+    verb: str  # add | update | remove
+    status: str = Field(index=True)
+    requester_id: str
+    requester_email: str | None = None
+    target_email: str = Field(index=True)
+    target_slack_id: str | None = None
+    reason: str
+    ticket: str | None = None
+    command_text: str = ""
+    # A temporary grant: either a span that starts when the change is applied, or a fixed end.
+    duration_seconds: int | None = None
+    until_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+    decided_by: str | None = None
+    decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    deny_reason: str | None = None
+    card_channel: str | None = None
+    card_ts: str | None = None
+
+
+class PlatformChange(SQLModel, table=True):
+    """One platform's part of a request, with its own progress, snapshots and error."""
+
+    __tablename__ = "platform_change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    # Set by storage.requests.add_request when the request row gets its id.
+    request_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("access_request.id"), index=True, nullable=False)
+    )
+    platform: str = Field(index=True)
+    action: str  # grant | remove
+    grant: dict[str, Any] | None = Field(default=None, sa_type=JSON)  # domain.access.AccessChange
+    method: str | None = None  # domain.access.RemovalMethod, for removals
+    status: str = Field(index=True)
+    attempts: int = 0
+    # What the approval card showed, what the platform had just before the first attempt (the revert target),
+    # what the bot asked for, and what the platform reported afterwards.
+    access_at_request: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    before: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    desired: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    after: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    manual_steps: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
+    responses: list[str] = Field(default_factory=list, sa_type=JSON)
+    error: str | None = None
+    error_kind: str | None = None
+    applied_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class AuditEvent(SQLModel, table=True):
+    """One thing that happened. Rows are only ever inserted; storage has no function that edits or deletes them."""
+
+    __tablename__ = "audit_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_type=UTCDateTime, index=True)
+    event: str
+    actor: str  # a Slack user id, or "accessbot" for what the bot did by itself
+    request_id: int | None = Field(default=None, index=True)
+    platform: str | None = None
+    target_email: str | None = None
+    detail: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+
+
+class SandboxMember(SQLModel, table=True):
+    """A member of a sandbox platform: the local stand-in for a vendor account."""
+
+    __tablename__ = "sandbox_member"
+
+    platform: str = Field(primary_key=True)
+    email: str = Field(primary_key=True)
+    account_role: str
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    last_active: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class SandboxScopeRole(SQLModel, table=True):
+    """A sandbox member's role on one project, module or site."""
+
+    __tablename__ = "sandbox_scope_role"
+
+    platform: str = Field(primary_key=True)
+    email: str = Field(primary_key=True)
+    scope: str = Field(primary_key=True)
+    role: str
