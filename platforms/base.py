@@ -1,0 +1,121 @@
+"""The contract every platform client keeps. No Slack here: platforms know people by email only.
+
+Operations are expressed as desired state and are idempotent: `apply(email, desired)` makes the member's access
+equal `desired`, whatever it was before, so a retry after a failure or a crash converges instead of doubling a change.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from domain.access import AccessState, AccessStep, RemovalMethod, diff, removed_state
+from domain.catalog import RoleCatalog
+from domain.policy import PlatformPolicy
+
+
+class PlatformSettings(PlatformPolicy):
+    """Settings every platform has; each client module extends it with its own `type` and credentials."""
+
+    type: str
+    label: str | None = None
+    # What `/access remove <who> <platform>` does when the command names no method.
+    removal_method: RemovalMethod = RemovalMethod.DELETE
+
+    def catalog(self) -> RoleCatalog:
+        """The roles and scopes this platform offers, as configured."""
+        raise NotImplementedError(f"{type(self).__name__} does not describe its roles")
+
+
+class ApplyResult(BaseModel):
+    """What a client did, and what it could not do by API and left to an admin."""
+
+    model_config = ConfigDict(frozen=True)
+
+    applied: tuple[AccessStep, ...] = ()
+    manual: tuple[AccessStep, ...] = ()
+    # Short records of what the platform answered, kept as evidence (never secrets).
+    responses: tuple[str, ...] = ()
+
+
+class MemberRecord(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    email: str
+    access: AccessState
+    last_active: datetime | None = None
+
+
+class PlatformError(Exception):
+    """A platform call failed. `retryable` says whether trying again later may succeed."""
+
+    retryable = True
+    kind: Literal["auth", "not_found", "conflict", "rate_limited", "unavailable", "refused"] = "unavailable"
+
+    def __init__(self, platform: str, message: str) -> None:
+        super().__init__(f"{platform}: {message}")
+        self.platform = platform
+        self.message = message
+
+
+class PlatformAuthError(PlatformError):
+    retryable = False
+    kind = "auth"
+
+
+class MemberNotFound(PlatformError):
+    retryable = False
+    kind = "not_found"
+
+
+class PlatformConflict(PlatformError):
+    kind = "conflict"
+
+
+class RateLimited(PlatformError):
+    kind = "rate_limited"
+
+    def __init__(self, platform: str, message: str, retry_after: float | None = None) -> None:
+        super().__init__(platform, message)
+        self.retry_after = retry_after
+
+
+class PlatformUnavailable(PlatformError):
+    kind = "unavailable"
+
+
+class PlatformRefused(PlatformError):
+    """The platform (or a guard rail in its client) will not make this change; retrying will not help."""
+
+    retryable = False
+    kind = "refused"
+
+
+class Platform(ABC):
+    """One configured platform instance (`heap`, `chartbeat-eu`, `sandbox`...)."""
+
+    def __init__(self, name: str, catalog: RoleCatalog) -> None:
+        self.name = name
+        self.catalog = catalog
+
+    @abstractmethod
+    def get_access(self, email: str) -> AccessState:
+        """The member's access now; `AccessState.absent()` when they are not a member."""
+
+    @abstractmethod
+    def apply(self, email: str, desired: AccessState) -> ApplyResult:
+        """Make the member's access equal `desired` (creating or deleting the member as needed)."""
+
+    @abstractmethod
+    def list_members(self) -> list[MemberRecord]:
+        """Everyone with an account, for reviews and exports."""
+
+    def plan(self, email: str, desired: AccessState) -> list[AccessStep]:
+        """The steps `apply` would take, without changing anything."""
+        return diff(self.get_access(email), desired)
+
+    def remove(self, email: str, method: RemovalMethod) -> ApplyResult:
+        return self.apply(email, removed_state(method, self.get_access(email), self.catalog))
