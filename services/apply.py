@@ -1,0 +1,180 @@
+"""Applying an approved request: snapshot, change, snapshot again, verify, record.
+
+Each platform change is claimed with a conditional update before anything is sent to the platform, so two workers
+(a double click, two bot processes) never apply it twice. A failure leaves the change `failed` with the error and
+whatever was captured; nothing is lost and Retry converges, because clients apply desired state.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import literal
+from sqlmodel import Session
+
+from domain.access import AccessState, mismatches
+from domain.lifecycle import ChangeEvent, ChangeStatus, RequestEvent, outcome_of
+from platforms.base import ApplyResult, PlatformError
+from services.context import ServiceContext, logger
+from services.views import ChangeView, RequestView, desired_state
+from storage.audit import AuditKind, record
+from storage.db import session_scope
+from storage.models import PlatformChange
+from storage.requests import change_statuses, transition_change, transition_request
+
+
+def run_request(ctx: ServiceContext, request_id: int, *, actor: str) -> RequestView | None:
+    """Apply every change of an approved (or failed) request that is not applied yet.
+
+    Returns the final view, or None when another worker is already running this request.
+    """
+    with session_scope(ctx.engine) as session:
+        if not transition_request(session=session, request_id=request_id, event=RequestEvent.START, at=ctx.clock.now()):
+            return None
+        view = ctx.view(session, request_id)
+    assert view is not None
+    ctx.notifier.request_progressed(view)
+    for change in view.changes:
+        if change.status in (ChangeStatus.WAITING, ChangeStatus.FAILED):
+            _apply_change(ctx, view, change, actor=actor)
+    with session_scope(ctx.engine) as session:
+        outcome = outcome_of(change_statuses(session=session, request_id=request_id))
+        transition_request(session=session, request_id=request_id, event=outcome, at=ctx.clock.now())
+        final = ctx.view(session, request_id)
+    assert final is not None
+    ctx.notifier.request_concluded(final)
+    return final
+
+
+def _apply_change(ctx: ServiceContext, request: RequestView, change: ChangeView, *, actor: str) -> None:
+    with session_scope(ctx.engine) as session:
+        claimed = transition_change(
+            session=session,
+            change_id=change.id,
+            event=ChangeEvent.START,
+            at=ctx.clock.now(),
+            attempts=PlatformChange.attempts + literal(1),
+        )
+        if not claimed:
+            return
+        record(
+            session=session,
+            event=AuditKind.APPLY_STARTED,
+            actor=actor,
+            at=ctx.clock.now(),
+            request_id=request.id,
+            platform=change.platform,
+            target_email=request.target_email,
+            detail={"attempt": change.attempts + 1},
+        )
+    email = request.target_email
+    platform = ctx.platforms.get(change.platform)
+    before: AccessState | None = None
+    try:
+        if platform is None:
+            raise PlatformError(change.platform, "this platform is no longer configured")
+        before = platform.get_access(email)
+        desired = desired_state(change.grant, change.method, before, platform.catalog)
+        result = platform.apply(email, desired)
+        after = platform.get_access(email)
+    except PlatformError as error:
+        _fail(ctx, request, change, before=before, error=str(error), kind=error.kind)
+        return
+    except Exception:
+        logger.exception("applying change %s of request %s failed", change.id, request.id)
+        _fail(ctx, request, change, before=before, error="internal error in accessbot; see its log", kind="internal")
+        return
+    problems = mismatches(after, desired)
+    if problems:
+        _fail(
+            ctx,
+            request,
+            change,
+            before=before,
+            error=f"verification failed: {platform.name} still differs from what was asked ({'; '.join(problems)})",
+            kind="verification",
+            extra={"desired": desired, "after": after, "result": result},
+        )
+        return
+    _succeed(ctx, request, change, before=before, desired=desired, after=after, result=result)
+
+
+def _succeed(
+    ctx: ServiceContext,
+    request: RequestView,
+    change: ChangeView,
+    *,
+    before: AccessState,
+    desired: AccessState,
+    after: AccessState,
+    result: ApplyResult,
+) -> None:
+    now = ctx.clock.now()
+    with session_scope(ctx.engine) as session:
+        fields: dict[str, Any] = {
+            "desired": desired.model_dump(mode="json"),
+            "after": after.model_dump(mode="json"),
+            "responses": list(result.responses),
+            "manual_steps": [step.model_dump(mode="json") for step in result.manual],
+            "error": None,
+            "error_kind": None,
+            "applied_at": now,
+        }
+        _keep_first_before(session, change, before, fields)
+        transition_change(session=session, change_id=change.id, event=ChangeEvent.SUCCEED, at=now, **fields)
+        record(
+            session=session,
+            event=AuditKind.APPLIED,
+            actor=request.decided_by or "accessbot",
+            at=now,
+            request_id=request.id,
+            platform=change.platform,
+            target_email=request.target_email,
+            detail={
+                "before": before.model_dump(mode="json"),
+                "desired": desired.model_dump(mode="json"),
+                "after": after.model_dump(mode="json"),
+                "steps": [step.describe() for step in result.applied],
+                "responses": list(result.responses),
+            },
+        )
+
+
+def _fail(
+    ctx: ServiceContext,
+    request: RequestView,
+    change: ChangeView,
+    *,
+    before: AccessState | None,
+    error: str,
+    kind: str,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    now = ctx.clock.now()
+    with session_scope(ctx.engine) as session:
+        fields: dict[str, Any] = {"error": error, "error_kind": kind}
+        if before is not None:
+            _keep_first_before(session, change, before, fields)
+        transition_change(session=session, change_id=change.id, event=ChangeEvent.FAIL, at=now, **fields)
+        detail: dict[str, Any] = {"error": error, "kind": kind}
+        if before is not None:
+            detail["before"] = before.model_dump(mode="json")
+        for key, value in (extra or {}).items():
+            detail[key] = value.model_dump(mode="json") if hasattr(value, "model_dump") else value
+        record(
+            session=session,
+            event=AuditKind.FAILED,
+            actor="accessbot",
+            at=now,
+            request_id=request.id,
+            platform=change.platform,
+            target_email=request.target_email,
+            detail=detail,
+        )
+
+
+def _keep_first_before(session: Session, change: ChangeView, before: AccessState, fields: dict[str, Any]) -> None:
+    """The first attempt's snapshot is the revert target; a retry after a partial failure must not replace it."""
+    row = session.get(PlatformChange, change.id)
+    if row is not None and row.before is None:
+        fields["before"] = before.model_dump(mode="json")

@@ -1,0 +1,191 @@
+"""Approve, deny, retry: who may, and exactly-once effects under double clicks and races."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+from domain.lifecycle import RequestEvent, RequestStatus
+from domain.policy import Approver, RequestFacts, Verdict, group_ids, may_approve
+from services.apply import run_request
+from services.context import ServiceContext
+from services.ports import Person
+from services.views import RequestView
+from storage.audit import AuditKind, record
+from storage.db import session_scope
+from storage.requests import skip_waiting_changes, transition_request
+
+
+class Outcome(StrEnum):
+    DONE = "done"
+    REFUSED = "refused"  # policy says this person may not
+    ALREADY_DECIDED = "already_decided"  # someone else got there first
+    NOT_RETRYABLE = "not_retryable"
+    NOT_FOUND = "not_found"
+
+
+class DecisionResult(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    outcome: Outcome
+    reason: str = ""
+    view: RequestView | None = None
+
+
+def eligible_approvers(ctx: ServiceContext, platforms: tuple[str, ...]) -> dict[str, frozenset[str] | None]:
+    """Each platform's approvers as Slack user ids, user groups expanded; None where none are configured."""
+    eligible: dict[str, frozenset[str] | None] = {}
+    for platform in platforms:
+        configured = ctx.settings[platform].approvers if platform in ctx.settings else ()
+        if not configured:
+            eligible[platform] = None
+            continue
+        users = {entry for entry in configured if not entry.startswith("S")}
+        for group in group_ids(configured):
+            users |= ctx.directory.group_members(group)
+        eligible[platform] = frozenset(users)
+    return eligible
+
+
+def decision_verdict(ctx: ServiceContext, view: RequestView, person: Person) -> Verdict:
+    facts = RequestFacts(
+        requester_id=view.requester_id,
+        target_email=view.target_email,
+        target_slack_id=view.target_slack_id,
+        platforms=view.platforms,
+    )
+    approver = Approver(slack_id=person.slack_id, email=person.email, is_workspace_admin=person.is_workspace_admin)
+    return may_approve(request=facts, approver=approver, eligible=eligible_approvers(ctx, view.platforms))
+
+
+def approve(ctx: ServiceContext, request_id: int, *, approver: Person) -> DecisionResult:
+    checked = _check(ctx, request_id, approver, action="approve")
+    if checked.outcome is not Outcome.DONE:
+        return checked
+    now = ctx.clock.now()
+    with session_scope(ctx.engine) as session:
+        won = transition_request(
+            session=session,
+            request_id=request_id,
+            event=RequestEvent.APPROVE,
+            at=now,
+            decided_by=approver.slack_id,
+            decided_at=now,
+        )
+        if won:
+            record(
+                session=session,
+                event=AuditKind.APPROVED,
+                actor=approver.slack_id,
+                at=now,
+                request_id=request_id,
+                target_email=checked.view.target_email if checked.view else None,
+            )
+        view = ctx.view(session, request_id)
+    if not won:
+        return DecisionResult(outcome=Outcome.ALREADY_DECIDED, view=view)
+    final = run_request(ctx, request_id, actor=approver.slack_id)
+    return DecisionResult(outcome=Outcome.DONE, view=final or ctx.load_view(request_id))
+
+
+def deny(ctx: ServiceContext, request_id: int, *, approver: Person, reason: str | None) -> DecisionResult:
+    """Deny a pending request; when the requester presses Deny on their own request, it is withdrawn."""
+    view = ctx.load_view(request_id)
+    withdrawing = view is not None and view.requester_id == approver.slack_id
+    if not withdrawing:
+        checked = _check(ctx, request_id, approver, action="deny")
+        if checked.outcome is not Outcome.DONE:
+            return checked
+    elif view is not None and view.status is not RequestStatus.PENDING:
+        return DecisionResult(outcome=Outcome.ALREADY_DECIDED, view=view)
+    now = ctx.clock.now()
+    event, kind = (RequestEvent.CANCEL, AuditKind.WITHDRAWN) if withdrawing else (RequestEvent.DENY, AuditKind.DENIED)
+    with session_scope(ctx.engine) as session:
+        won = transition_request(
+            session=session,
+            request_id=request_id,
+            event=event,
+            at=now,
+            decided_by=approver.slack_id,
+            decided_at=now,
+            deny_reason=reason or None,
+        )
+        if won:
+            skip_waiting_changes(session=session, request_id=request_id, at=now)
+            record(
+                session=session,
+                event=kind,
+                actor=approver.slack_id,
+                at=now,
+                request_id=request_id,
+                target_email=view.target_email if view else None,
+                detail={"reason": reason or ""},
+            )
+        decided = ctx.view(session, request_id)
+    assert decided is not None
+    if not won:
+        return DecisionResult(outcome=Outcome.ALREADY_DECIDED, view=decided)
+    ctx.notifier.request_concluded(decided)
+    return DecisionResult(outcome=Outcome.DONE, view=decided)
+
+
+def retry(ctx: ServiceContext, request_id: int, *, actor: Person) -> DecisionResult:
+    view = ctx.load_view(request_id)
+    if view is None:
+        return DecisionResult(outcome=Outcome.NOT_FOUND)
+    if view.status is not RequestStatus.FAILED:
+        return DecisionResult(outcome=Outcome.NOT_RETRYABLE, view=view)
+    verdict = decision_verdict(ctx, view, actor)
+    if not verdict.allowed:
+        _record_refusal(ctx, view, actor, "retry", verdict.reason)
+        return DecisionResult(outcome=Outcome.REFUSED, reason=verdict.reason, view=view)
+    with session_scope(ctx.engine) as session:
+        record(
+            session=session,
+            event=AuditKind.RETRIED,
+            actor=actor.slack_id,
+            at=ctx.clock.now(),
+            request_id=request_id,
+            target_email=view.target_email,
+        )
+    final = run_request(ctx, request_id, actor=actor.slack_id)
+    if final is None:
+        return DecisionResult(outcome=Outcome.ALREADY_DECIDED, view=ctx.load_view(request_id))
+    return DecisionResult(outcome=Outcome.DONE, view=final)
+
+
+def check_may_decide(ctx: ServiceContext, request_id: int, person: Person) -> DecisionResult:
+    """Before opening the deny form: is this request still open, and may this person deny (or withdraw) it?"""
+    view = ctx.load_view(request_id)
+    if view is not None and view.requester_id == person.slack_id:
+        outcome = Outcome.DONE if view.status is RequestStatus.PENDING else Outcome.ALREADY_DECIDED
+        return DecisionResult(outcome=outcome, view=view)
+    return _check(ctx, request_id, person, action="deny", audit=False)
+
+
+def _check(ctx: ServiceContext, request_id: int, person: Person, *, action: str, audit: bool = True) -> DecisionResult:
+    view = ctx.load_view(request_id)
+    if view is None:
+        return DecisionResult(outcome=Outcome.NOT_FOUND)
+    if view.status is not RequestStatus.PENDING:
+        return DecisionResult(outcome=Outcome.ALREADY_DECIDED, view=view)
+    verdict = decision_verdict(ctx, view, person)
+    if not verdict.allowed:
+        if audit:
+            _record_refusal(ctx, view, person, action, verdict.reason)
+        return DecisionResult(outcome=Outcome.REFUSED, reason=verdict.reason, view=view)
+    return DecisionResult(outcome=Outcome.DONE, view=view)
+
+
+def _record_refusal(ctx: ServiceContext, view: RequestView, person: Person, action: str, reason: str) -> None:
+    with session_scope(ctx.engine) as session:
+        record(
+            session=session,
+            event=AuditKind.APPROVAL_REFUSED,
+            actor=person.slack_id,
+            at=ctx.clock.now(),
+            request_id=view.id,
+            target_email=view.target_email,
+            detail={"action": action, "reason": reason},
+        )

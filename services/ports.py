@@ -1,0 +1,77 @@
+"""What the service layer needs from the outside world, as small protocols.
+
+The Slack implementations live in `handlers/`; tests and the console can pass their own.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    from services.views import RequestView
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """Aware UTC now."""
+        ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class Person(BaseModel):
+    """Someone in the Slack workspace."""
+
+    model_config = ConfigDict(frozen=True)
+
+    slack_id: str
+    email: str | None = None
+    name: str = ""
+    tz: str | None = None
+    is_workspace_admin: bool = False
+
+    def label(self) -> str:
+        return self.name or self.email or self.slack_id
+
+
+class PersonNotFound(LookupError):
+    pass
+
+
+class Directory(Protocol):
+    def person(self, slack_id: str) -> Person:
+        """Raises PersonNotFound when Slack does not know the id."""
+        ...
+
+    def person_by_email(self, email: str) -> Person | None: ...
+
+    def group_members(self, group_id: str) -> frozenset[str]: ...
+
+
+class MessageRef(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    channel: str
+    ts: str
+
+
+class Notifier(Protocol):
+    """Tells people what happened to a request. Implementations must not raise on delivery failures they log."""
+
+    def request_submitted(self, view: RequestView) -> MessageRef | None:
+        """Post the approval card; returns where it is."""
+        ...
+
+    def request_progressed(self, view: RequestView) -> None:
+        """Redraw the card (approved, applying...)."""
+        ...
+
+    def request_concluded(self, view: RequestView) -> None:
+        """Redraw the card and tell the thread and the requester how it ended (applied, failed, denied)."""
+        ...

@@ -1,0 +1,162 @@
+"""Turning a parsed command into a stored request and an approval card."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from domain.access import AccessState, RemovalMethod, diff
+from domain.commands import ALL_PLATFORMS, GrantCommand, RemoveCommand
+from domain.durations import zone_named
+from domain.lifecycle import ChangeStatus, RequestStatus
+from domain.policy import duration_verdict
+from platforms.base import PlatformError
+from services.context import RequestRefused, ServiceContext, logger
+from services.ports import Person
+from services.views import RequestView, desired_state
+from storage.audit import AuditKind, record
+from storage.db import session_scope
+from storage.models import AccessRequest, PlatformChange
+from storage.requests import add_request, set_card
+
+
+def submit(
+    ctx: ServiceContext,
+    command: GrantCommand | RemoveCommand,
+    *,
+    requester: Person,
+    target_email: str,
+    target_slack_id: str | None = None,
+    text: str = "",
+) -> RequestView:
+    """Store a request and post its approval card. Raises RequestRefused when it cannot be made as asked."""
+    now = ctx.clock.now()
+    target_email = target_email.lower()
+    until_at = _check_duration(ctx, command, requester, now)
+    changes = _plan_changes(ctx, command, target_email, now)
+    request = AccessRequest(
+        verb=command.verb,
+        status=RequestStatus.PENDING.value,
+        requester_id=requester.slack_id,
+        requester_email=requester.email,
+        target_email=target_email,
+        target_slack_id=target_slack_id,
+        reason=command.reason,
+        ticket=command.ticket,
+        command_text=text,
+        duration_seconds=int(command.duration.total_seconds())
+        if isinstance(command, GrantCommand) and command.duration
+        else None,
+        until_at=until_at,
+        created_at=now,
+        updated_at=now,
+    )
+    with session_scope(ctx.engine) as session:
+        add_request(session=session, request=request, changes=changes)
+        assert request.id is not None
+        for change in changes:
+            record(
+                session=session,
+                event=AuditKind.REQUESTED,
+                actor=requester.slack_id,
+                at=now,
+                request_id=request.id,
+                platform=change.platform,
+                target_email=target_email,
+                detail={
+                    "command": text,
+                    "action": change.action,
+                    "grant": change.grant,
+                    "method": change.method,
+                    "reason": command.reason,
+                    "ticket": command.ticket,
+                    "access_at_request": change.access_at_request,
+                },
+            )
+        view = ctx.view(session, request.id)
+    assert view is not None
+    card = ctx.notifier.request_submitted(view)
+    if card is not None:
+        with session_scope(ctx.engine) as session:
+            set_card(session=session, request_id=view.id, channel=card.channel, ts=card.ts)
+        view = view.model_copy(update={"card": card})
+    return view
+
+
+def _check_duration(
+    ctx: ServiceContext, command: GrantCommand | RemoveCommand, requester: Person, now: datetime
+) -> datetime | None:
+    if not isinstance(command, GrantCommand) or not command.is_temporary:
+        return None
+    until_at = command.until.resolve(zone_named(requester.tz)) if command.until else None
+    requested = command.duration if command.duration is not None else until_at - now  # type: ignore[operator]
+    assert isinstance(requested, timedelta)
+    verdict = duration_verdict(
+        policy=ctx.settings[command.platform], platform=command.platform, roles=(command.role,), requested=requested
+    )
+    if not verdict.allowed:
+        raise RequestRefused(verdict.reason)
+    return until_at
+
+
+def _plan_changes(
+    ctx: ServiceContext, command: GrantCommand | RemoveCommand, email: str, now: datetime
+) -> list[PlatformChange]:
+    if isinstance(command, GrantCommand):
+        current = _current_access(ctx, command.platform, email)
+        _check_grant(ctx, command, email, current)
+        return [
+            PlatformChange(
+                platform=command.platform,
+                action="grant",
+                grant=command.change.model_dump(mode="json"),
+                status=ChangeStatus.WAITING.value,
+                access_at_request=current.model_dump(mode="json") if current else None,
+                updated_at=now,
+            )
+        ]
+    names = list(ctx.platforms) if command.platform == ALL_PLATFORMS else [command.platform]
+    changes = []
+    for name in names:
+        current = _current_access(ctx, name, email)
+        if current is not None and not current.member:
+            continue
+        method = command.method or ctx.settings[name].removal_method
+        if current is not None and not diff(current, desired_state(None, method, current, ctx.catalogs[name])):
+            continue
+        changes.append(
+            PlatformChange(
+                platform=name,
+                action="remove",
+                method=method.value,
+                status=ChangeStatus.WAITING.value,
+                access_at_request=current.model_dump(mode="json") if current else None,
+                updated_at=now,
+            )
+        )
+    if not changes:
+        where = "any configured platform" if command.platform == ALL_PLATFORMS else command.platform
+        already = " (already revoked)" if command.method is RemovalMethod.REVOKE else ""
+        raise RequestRefused(f"{email} has no access to remove on {where}{already}. Nothing to do.")
+    return changes
+
+
+def _check_grant(ctx: ServiceContext, command: GrantCommand, email: str, current: AccessState | None) -> None:
+    if current is None:
+        return  # unknown right now; apply reads it again and verifies
+    if command.verb == "update" and not current.member:
+        raise RequestRefused(
+            f"{email} is not a member of {command.platform}, so there is nothing to update. "
+            f"Use `/access add` to invite them."
+        )
+    desired = desired_state(command.change, None, current, ctx.catalogs[command.platform])
+    if not diff(current, desired) and not command.is_temporary:
+        raise RequestRefused(f"{email} already has that on {command.platform} ({current.describe()}). Nothing to do.")
+
+
+def _current_access(ctx: ServiceContext, platform: str, email: str) -> AccessState | None:
+    """The member's access now, or None when the platform cannot say (the card then says so)."""
+    try:
+        return ctx.platforms[platform].get_access(email)
+    except PlatformError:
+        logger.warning("could not read %s access for request card", platform, exc_info=True)
+        return None

@@ -1,0 +1,113 @@
+"""Hand-written stand-ins for the service ports, with real behaviour rather than mocks."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from domain.access import AccessState
+from platforms.base import ApplyResult, MemberRecord, Platform, PlatformError, PlatformUnavailable
+from services.ports import MessageRef, Person, PersonNotFound
+from services.views import RequestView
+
+
+class FakeClock:
+    def __init__(self, start: datetime = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)) -> None:
+        self.current = start
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, span: timedelta) -> None:
+        self.current += span
+
+
+@dataclass
+class FakeDirectory:
+    people: dict[str, Person] = field(default_factory=dict)
+    groups: dict[str, frozenset[str]] = field(default_factory=dict)
+
+    def add(self, slack_id: str, email: str, *, admin: bool = False, tz: str | None = None) -> Person:
+        person = Person(slack_id=slack_id, email=email, name=email.split("@")[0], is_workspace_admin=admin, tz=tz)
+        self.people[slack_id] = person
+        return person
+
+    def person(self, slack_id: str) -> Person:
+        if slack_id not in self.people:
+            raise PersonNotFound(slack_id)
+        return self.people[slack_id]
+
+    def person_by_email(self, email: str) -> Person | None:
+        return next((p for p in self.people.values() if p.email == email.lower()), None)
+
+    def group_members(self, group_id: str) -> frozenset[str]:
+        return self.groups.get(group_id, frozenset())
+
+
+@dataclass
+class RecordingNotifier:
+    """Keeps every notification, in order, as (kind, view)."""
+
+    events: list[tuple[str, RequestView]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def request_submitted(self, view: RequestView) -> MessageRef | None:
+        with self.lock:
+            self.events.append(("submitted", view))
+        return MessageRef(channel="C0APPROVALS", ts=f"1.{view.id:06d}")
+
+    def request_progressed(self, view: RequestView) -> None:
+        with self.lock:
+            self.events.append(("progressed", view))
+
+    def request_concluded(self, view: RequestView) -> None:
+        with self.lock:
+            self.events.append(("concluded", view))
+
+    def kinds(self) -> list[str]:
+        return [kind for kind, _ in self.events]
+
+
+class FlakyPlatform(Platform):
+    """A real platform that fails its next `failures` applies, or whenever `down` is set."""
+
+    def __init__(self, inner: Platform, *, failures: int = 0, error: type[PlatformError] = PlatformUnavailable) -> None:
+        super().__init__(inner.name, inner.catalog)
+        self.inner = inner
+        self.failures = failures
+        self.error = error
+        self.applies = 0
+        self._lock = threading.Lock()
+
+    def get_access(self, email: str) -> AccessState:
+        return self.inner.get_access(email)
+
+    def apply(self, email: str, desired: AccessState) -> ApplyResult:
+        with self._lock:
+            self.applies += 1
+            if self.failures > 0:
+                self.failures -= 1
+                raise self.error(self.name, "HTTP 503 from the platform (service unavailable)")
+        return self.inner.apply(email, desired)
+
+    def list_members(self) -> list[MemberRecord]:
+        return self.inner.list_members()
+
+
+class DriftingPlatform(Platform):
+    """Says it applied, but the platform keeps something else: what verification exists to catch."""
+
+    def __init__(self, inner: Platform) -> None:
+        super().__init__(inner.name, inner.catalog)
+        self.inner = inner
+
+    def get_access(self, email: str) -> AccessState:
+        return self.inner.get_access(email)
+
+    def apply(self, email: str, desired: AccessState) -> ApplyResult:
+        lowest = desired.model_copy(update={"account_role": self.catalog.lowest_account_role})
+        return self.inner.apply(email, lowest)
+
+    def list_members(self) -> list[MemberRecord]:
+        return self.inner.list_members()
