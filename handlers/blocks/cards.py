@@ -1,0 +1,199 @@
+"""The approval card and the messages that follow it, as pure functions of a request view."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from domain.access import RemovalMethod
+from domain.lifecycle import ChangeStatus, RequestStatus
+from handlers import ids
+from handlers.blocks.text import context, escape, field, mention, mrkdwn, plain, section, when
+from services.views import ChangeView, RequestView
+
+Message = dict[str, Any]
+
+METHOD_EXPLAINED = {
+    RemovalMethod.DELETE: "*delete*: the member is removed; restoring access needs a new invitation",
+    RemovalMethod.REVOKE: "*revoke*: lowest role, no projects or sites; the account is kept and can be restored",
+}
+_CHANGE_ICONS = {
+    ChangeStatus.WAITING: "⏳",
+    ChangeStatus.APPLYING: "⚙️",
+    ChangeStatus.APPLIED: "✅",
+    ChangeStatus.FAILED: "❌",
+    ChangeStatus.SKIPPED: "⏹️",
+}
+_VERB_PHRASES = {"add": "add access", "update": "change access", "remove": "remove access"}
+
+
+def approval_card(view: RequestView) -> Message:
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": plain(f"Access request #{view.id}: {_VERB_PHRASES.get(view.verb, view.verb)}")},
+        section(
+            f"{mention(view.requester_id)} asks to {_VERB_PHRASES.get(view.verb, view.verb)} for {target_text(view)}"
+        ),
+        {"type": "section", "fields": _summary_fields(view)},
+    ]
+    for change in view.changes:
+        blocks.append(section(_change_text(view, change)))
+    if view.verb == "remove":
+        methods = {change.method for change in view.changes if change.method}
+        blocks.append(context(" · ".join(METHOD_EXPLAINED[method] for method in sorted(methods))))
+    blocks.append(context(status_line(view)))
+    actions = _actions(view)
+    if actions:
+        blocks.append({"type": "actions", "block_id": f"request_{view.id}", "elements": actions})
+    return {"text": f"Access request #{view.id} for {view.target_email}: {view.status.value}", "blocks": blocks}
+
+
+def target_text(view: RequestView) -> str:
+    who = f"*{escape(view.target_email)}*"
+    return f"{who} ({mention(view.target_slack_id)})" if view.target_slack_id else who
+
+
+def _summary_fields(view: RequestView) -> list[dict[str, str]]:
+    fields = [field(f"*Platform*\n{', '.join(change.platform_label for change in view.changes)}")]
+    if view.verb == "remove":
+        methods = sorted({change.method.value for change in view.changes if change.method})
+        fields.append(field(f"*Method*\n{', '.join(methods)}"))
+    else:
+        fields.append(field(f"*Access*\n{escape(_grant_text(view))}"))
+        fields.append(field(f"*Duration*\n{expiry_text(view)}"))
+    fields.append(field(f"*Reason*\n{escape(view.reason)}"))
+    fields.append(field(f"*Ticket*\n{escape(view.ticket) if view.ticket else '—'}"))
+    return fields
+
+
+def _grant_text(view: RequestView) -> str:
+    grants = [change.grant for change in view.changes if change.grant is not None]
+    return "; ".join(grant.describe() for grant in grants) or "—"
+
+
+def expiry_text(view: RequestView) -> str:
+    if view.until_at is not None:
+        return f"until {when(view.until_at)}"
+    applied = [change.applied_at for change in view.changes if change.applied_at is not None]
+    if view.duration is not None and applied:
+        return f"until {when(max(applied) + view.duration)}"
+    return view.describe_expiry()
+
+
+def _change_text(view: RequestView, change: ChangeView) -> str:
+    label = "now" if view.status is RequestStatus.PENDING else "when requested"
+    lines = [f"*{escape(change.platform_label)}*  {label}: {escape(_now_text(change))}"]
+    if view.status is RequestStatus.PENDING:
+        if change.preview:
+            lines.append("after approval: " + escape("; ".join(step.describe() for step in change.preview)))
+        elif change.access_at_request is not None:
+            lines.append("after approval: no change to the current access (extends or confirms it)")
+    elif change.status is not ChangeStatus.WAITING:
+        lines.append(f"{_CHANGE_ICONS[change.status]} {_change_outcome(change)}")
+    return "\n".join(lines)
+
+
+def _now_text(change: ChangeView) -> str:
+    if change.access_at_request is None:
+        return "could not be read when the request was made"
+    return change.access_at_request.describe()
+
+
+def _change_outcome(change: ChangeView) -> str:
+    match change.status:
+        case ChangeStatus.APPLYING:
+            return "applying…"
+        case ChangeStatus.APPLIED:
+            after = change.after.describe() if change.after else "?"
+            return f"applied and verified: {escape(after)}"
+        case ChangeStatus.FAILED:
+            return f"failed (attempt {change.attempts}): {escape(change.error or 'unknown error')}"
+        case ChangeStatus.SKIPPED:
+            return "not applied"
+    return ""
+
+
+def status_line(view: RequestView) -> str:
+    decided = f"{mention(view.decided_by)} {when(view.decided_at)}" if view.decided_by and view.decided_at else ""
+    match view.status:
+        case RequestStatus.PENDING:
+            return f"⏳ Waiting for approval by {approvers_text(view)}"
+        case RequestStatus.APPROVED | RequestStatus.APPLYING:
+            return f"⚙️ Approved by {decided}; applying…"
+        case RequestStatus.APPLIED:
+            return f"✅ Applied. Approved by {decided}."
+        case RequestStatus.FAILED:
+            return f"❌ Not fully applied; an approver can retry. Approved by {decided}."
+        case RequestStatus.DENIED:
+            why = f": {escape(view.deny_reason)}" if view.deny_reason else ""
+            return f"🚫 Denied by {decided}{why}"
+        case RequestStatus.EXPIRED:
+            return "⌛ Expired without a decision."
+        case RequestStatus.CANCELLED:
+            why = f": {escape(view.deny_reason)}" if view.deny_reason else ""
+            return f"↩️ Withdrawn by the requester {when(view.decided_at) if view.decided_at else ''}{why}"
+    return view.status.value
+
+
+def approvers_text(view: RequestView) -> str:
+    named = list(dict.fromkeys(approver for change in view.changes for approver in change.approvers))
+    return ", ".join(mention(approver) for approver in named) if named else "a Slack workspace admin"
+
+
+def _actions(view: RequestView) -> list[dict[str, Any]]:
+    value = str(view.id)
+    if view.status is RequestStatus.PENDING:
+        approve: dict[str, Any] = {
+            "type": "button",
+            "action_id": ids.APPROVE,
+            "text": plain("Approve"),
+            "style": "primary",
+            "value": value,
+        }
+        if any(change.method is RemovalMethod.DELETE for change in view.changes):
+            approve["confirm"] = {
+                "title": plain("Delete the member?"),
+                "text": mrkdwn(f"{escape(view.target_email)} will be deleted; restoring needs a new invitation."),
+                "confirm": plain("Approve and delete"),
+                "deny": plain("Cancel"),
+                "style": "danger",
+            }
+        deny = {"type": "button", "action_id": ids.DENY, "text": plain("Deny"), "style": "danger", "value": value}
+        return [approve, deny]
+    if view.status is RequestStatus.FAILED:
+        return [{"type": "button", "action_id": ids.RETRY, "text": plain("Retry"), "value": value}]
+    return []
+
+
+def outcome_text(view: RequestView) -> str:
+    """The thread reply when a request ends."""
+    target = escape(view.target_email)
+    match view.status:
+        case RequestStatus.APPLIED:
+            done = "; ".join(
+                f"{escape(change.platform_label)}: {escape(change.after.describe() if change.after else '?')}"
+                for change in view.changes
+            )
+            tail = f" Access lasts {expiry_text(view)}." if view.is_temporary else ""
+            return f"✅ Request #{view.id} applied for {target}. Now: {done}.{tail}"
+        case RequestStatus.FAILED:
+            failures = "; ".join(
+                f"{escape(change.platform_label)}: {escape(change.error or 'unknown error')}"
+                for change in view.changes
+                if change.status is ChangeStatus.FAILED
+            )
+            return (
+                f"❌ Request #{view.id} for {target} did not fully apply. {failures}. "
+                "Nothing else was changed; an approver can press Retry on the card."
+            )
+        case RequestStatus.DENIED:
+            why = f" Reason: {escape(view.deny_reason)}" if view.deny_reason else ""
+            return f"🚫 Request #{view.id} for {target} was denied by {mention(view.decided_by or '')}.{why}"
+        case RequestStatus.CANCELLED:
+            return (
+                f"↩️ Request #{view.id} for {target} was withdrawn by {mention(view.requester_id)}. Nothing was changed."
+            )
+    return f"Request #{view.id} for {target} is {view.status.value}."
+
+
+def requester_text(view: RequestView) -> str:
+    """The DM to the requester when a request ends."""
+    return f"{outcome_text(view)} (you asked on {when(view.created_at)}: {escape(view.reason)})"

@@ -1,0 +1,162 @@
+"""Ephemeral replies to `/access`: help, errors, status, list, and answers to button clicks."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from domain.access import AccessState
+from domain.catalog import RoleCatalog
+from domain.commands import EXAMPLES, USAGE, CommandError
+from domain.lifecycle import RequestStatus
+from handlers.blocks.cards import expiry_text, status_line, target_text
+from handlers.blocks.text import code, context, escape, mention, section, when
+from services.decisions import DecisionResult, Outcome
+from services.views import RequestView
+from storage.models import AuditEvent
+
+Message = dict[str, Any]
+
+
+def help_message(catalogs: Mapping[str, RoleCatalog], topic: str | None = None) -> Message:
+    verbs = [topic] if topic in USAGE else list(USAGE)
+    lines = ["*/access*: request, change and remove access on analytics platforms. Every change needs an approver."]
+    for verb in verbs:
+        lines.append(f"• {code(USAGE[verb])}\n    e.g. {code(EXAMPLES[verb])}")
+    blocks = [section("\n".join(lines))]
+    if topic in (None, "add", "update"):
+        blocks.append(section(_roles_text(catalogs)))
+    blocks.append(
+        context(
+            "Without `on`, the role is the account role; with `on`, it is the role on each project, module or site. "
+            "Durations: 30m, 4h, 2d, 1w. `/access` alone opens a form."
+        )
+    )
+    return {"response_type": "ephemeral", "text": "How to use /access", "blocks": blocks}
+
+
+def _roles_text(catalogs: Mapping[str, RoleCatalog]) -> str:
+    lines = []
+    for name, catalog in sorted(catalogs.items()):
+        lines.append(f"*{name}*: account roles {', '.join(catalog.account_roles)}")
+        for kind, scopes in catalog.scope_kinds().items():
+            for roles, names in _group_by_roles(scopes).items():
+                lines.append(f"    {kind} {', '.join(names)}: {', '.join(roles)}")
+    return "\n".join(lines)
+
+
+def _group_by_roles(scopes: Sequence[Any]) -> dict[tuple[str, ...], list[str]]:
+    grouped: dict[tuple[str, ...], list[str]] = {}
+    for scope in scopes:
+        grouped.setdefault(scope.roles, []).append(scope.name)
+    return grouped
+
+
+def command_error(error: CommandError) -> Message:
+    lines = [f"⚠️ {error.problem}"]
+    if error.usage:
+        lines.append(f"Usage: {code(error.usage)}")
+    if error.example:
+        lines.append(f"Example: {code(error.example)}")
+    return {"response_type": "ephemeral", "text": error.problem, "blocks": [section("\n".join(lines))]}
+
+
+def notice(text: str) -> Message:
+    return {"response_type": "ephemeral", "text": text, "replace_original": False}
+
+
+def submitted_notice(view: RequestView) -> Message:
+    where = f"<#{view.card.channel}>" if view.card and view.card.channel.startswith("C") else "the approvals channel"
+    if view.card is None:
+        return notice(
+            f"Request #{view.id} is saved, but its approval card could not be posted. "
+            "An admin can see it with `accessbot requests`."
+        )
+    return notice(f"📨 Request #{view.id} for {escape(view.target_email)} is waiting for approval in {where}.")
+
+
+def decision_notice(result: DecisionResult, request_id: int) -> str | None:
+    """What the clicker alone sees, or None when the card itself shows the result."""
+    view = result.view
+    match result.outcome:
+        case Outcome.DONE:
+            return None
+        case Outcome.NOT_FOUND:
+            return f"Request #{request_id} does not exist."
+        case Outcome.REFUSED:
+            return f"🚫 {escape(result.reason)} Nothing was changed."
+        case Outcome.NOT_RETRYABLE:
+            state = view.status.value if view else "not failed"
+            return f"Request #{request_id} is {state}; only failed requests can be retried."
+        case Outcome.ALREADY_DECIDED:
+            if view is None:
+                return f"Request #{request_id} was already decided."
+            by = f" by {mention(view.decided_by)}" if view.decided_by else ""
+            at = f" {when(view.decided_at)}" if view.decided_at else ""
+            if view.status in (RequestStatus.APPLYING, RequestStatus.APPROVED):
+                return f"Request #{request_id} was already approved{by}{at} and is being applied."
+            return f"Request #{request_id} was already {_decided_word(view.status)}{by}{at}."
+    return None
+
+
+def _decided_word(status: RequestStatus) -> str:
+    return {
+        RequestStatus.APPLIED: "approved",
+        RequestStatus.FAILED: "approved",
+        RequestStatus.DENIED: "denied",
+        RequestStatus.EXPIRED: "closed (it expired)",
+        RequestStatus.CANCELLED: "withdrawn",
+    }.get(status, status.value)
+
+
+def status_message(view: RequestView, events: Sequence[AuditEvent]) -> Message:
+    lines = [
+        f"*Request #{view.id}*: {view.verb} for {target_text(view)}, asked by {mention(view.requester_id)} "
+        f"{when(view.created_at)}",
+        f"Reason: {escape(view.reason)}" + (f" · Ticket: {escape(view.ticket)}" if view.ticket else ""),
+        status_line(view),
+    ]
+    if view.verb != "remove":
+        lines.append(f"Duration: {expiry_text(view)}")
+    for change in view.changes:
+        line = f"• *{escape(change.platform_label)}* {change.status.value}: {escape(change.describe())}"
+        if change.error:
+            line += f": {escape(change.error)}"
+        lines.append(line)
+    history = [f"{when(event.at)} {event.event} by {_actor(event.actor)}" for event in events[-10:]]
+    blocks = [section("\n".join(lines))]
+    if history:
+        blocks.append(context("\n".join(history)))
+    return {"response_type": "ephemeral", "text": f"Request #{view.id}: {view.status.value}", "blocks": blocks}
+
+
+def _actor(actor: str) -> str:
+    return mention(actor) if actor[:1] in ("U", "W") else actor
+
+
+def access_lines(email: str, access: Mapping[str, AccessState | str]) -> list[str]:
+    """One line per platform: the access, or why it could not be read."""
+    lines = []
+    for platform, state in sorted(access.items()):
+        text = state.describe() if isinstance(state, AccessState) else f"could not be read: {state}"
+        lines.append(f"• *{escape(platform)}*: {escape(text)}")
+    return [f"*{escape(email)}*", *lines]
+
+
+def list_message(
+    *, open_requests: Sequence[RequestView], access: tuple[str, Mapping[str, AccessState | str]] | None
+) -> Message:
+    blocks = []
+    if access is not None:
+        blocks.append(section("\n".join(access_lines(*access))))
+    if open_requests:
+        lines = ["*Open and recent requests*"]
+        for view in open_requests:
+            platforms = ", ".join(view.platforms)
+            lines.append(
+                f"• #{view.id} {view.verb} {escape(view.target_email)} on {escape(platforms)}: {view.status.value}"
+            )
+        blocks.append(section("\n".join(lines)))
+    if not blocks:
+        blocks.append(section("No requests yet. Try `/access help`."))
+    return {"response_type": "ephemeral", "text": "Access overview", "blocks": blocks}

@@ -1,0 +1,88 @@
+"""`/access`: parse, answer bad input and help at once in the ack, then do the slower work and respond."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+
+from domain.commands import (
+    CommandError,
+    GrantCommand,
+    HelpCommand,
+    ListCommand,
+    OpenFormCommand,
+    RemoveCommand,
+    StatusCommand,
+    parse_command,
+)
+from domain.lifecycle import RequestStatus
+from handlers.blocks import forms, replies
+from services.context import RequestRefused, ServiceContext
+from services.queries import access_everywhere, request_history, request_views, resolve_target
+from services.submit import submit
+
+logger = logging.getLogger("accessbot.handlers")
+COMMAND = "/access"
+
+
+def register(app: App, ctx: ServiceContext) -> None:
+    @app.command(COMMAND)
+    def access_command(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
+        text = command.get("text") or ""
+        try:
+            parsed = parse_command(text, ctx.catalogs)
+        except CommandError as error:
+            ack(**replies.command_error(error))
+            return
+        if isinstance(parsed, HelpCommand):
+            ack(**replies.help_message(ctx.catalogs, parsed.topic))
+            return
+        if isinstance(parsed, OpenFormCommand):
+            ack()
+            state = forms.FormState(platform=next(iter(ctx.catalogs)), channel=command.get("channel_id"))
+            client.views_open(trigger_id=command["trigger_id"], view=forms.request_form(ctx.catalogs, state))
+            return
+        if isinstance(parsed, GrantCommand | RemoveCommand):
+            ack(text="⏳ Checking current access and preparing the approval card…")
+        else:
+            ack()
+        try:
+            respond(**answer(ctx, parsed, user_id=command["user_id"], text=text))
+        except RequestRefused as refusal:
+            respond(**replies.notice(f"⚠️ {refusal}"))
+
+
+def answer(
+    ctx: ServiceContext,
+    parsed: GrantCommand | RemoveCommand | ListCommand | StatusCommand,
+    *,
+    user_id: str,
+    text: str,
+) -> dict[str, Any]:
+    """The reply to a parsed command that needs the database, a platform or Slack's directory."""
+    if isinstance(parsed, StatusCommand):
+        found = request_history(ctx, parsed.request_id)
+        if found is None:
+            return replies.notice(f"Request #{parsed.request_id} does not exist. `/access list` shows recent ones.")
+        return replies.status_message(*found)
+    if isinstance(parsed, ListCommand):
+        email = resolve_target(ctx, parsed.target)[0] if parsed.target else None
+        platforms = [parsed.platform] if parsed.platform else None
+        access = (email, access_everywhere(ctx, email, platforms)) if email else None
+        open_requests = request_views(
+            ctx,
+            target_email=email,
+            platform=parsed.platform,
+            statuses=None if email else [RequestStatus.PENDING, RequestStatus.APPLYING, RequestStatus.FAILED],
+            limit=15,
+        )
+        return replies.list_message(open_requests=open_requests, access=access)
+    requester = ctx.directory.person(user_id)
+    email, slack_id = resolve_target(ctx, parsed.target)
+    view = submit(
+        ctx, parsed, requester=requester, target_email=email, target_slack_id=slack_id, text=f"/access {text}"
+    )
+    return replies.submitted_notice(view)

@@ -1,0 +1,77 @@
+"""Who is who in Slack, through the Web API, cached briefly so a burst of clicks costs one lookup."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from services.ports import Person, PersonNotFound
+
+T = TypeVar("T")
+
+
+class SlackDirectory:
+    def __init__(self, client: WebClient, *, ttl: float = 120.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self._client = client
+        self._ttl = ttl
+        self._clock = clock
+        self._cache: dict[tuple[str, str], tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+
+    def person(self, slack_id: str) -> Person:
+        return self._cached(("user", slack_id), lambda: self._fetch_person(slack_id))
+
+    def person_by_email(self, email: str) -> Person | None:
+        return self._cached(("email", email.lower()), lambda: self._fetch_by_email(email))
+
+    def group_members(self, group_id: str) -> frozenset[str]:
+        def fetch() -> frozenset[str]:
+            response = self._client.usergroups_users_list(usergroup=group_id)
+            return frozenset(response.get("users") or [])
+
+        return self._cached(("group", group_id), fetch)
+
+    def _cached(self, key: tuple[str, str], fetch: Callable[[], T]) -> T:
+        now = self._clock()
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit is not None and now - hit[0] < self._ttl:
+                return hit[1]
+        value = fetch()
+        with self._lock:
+            self._cache[key] = (now, value)
+        return value
+
+    def _fetch_person(self, slack_id: str) -> Person:
+        try:
+            response = self._client.users_info(user=slack_id)
+        except SlackApiError as error:
+            if error.response.get("error") in ("user_not_found", "user_not_visible"):
+                raise PersonNotFound(f"Slack does not know the member {slack_id}") from error
+            raise
+        return _person(response["user"])
+
+    def _fetch_by_email(self, email: str) -> Person | None:
+        try:
+            response = self._client.users_lookupByEmail(email=email)
+        except SlackApiError as error:
+            if error.response.get("error") == "users_not_found":
+                return None
+            raise
+        return _person(response["user"])
+
+
+def _person(user: dict[str, Any]) -> Person:
+    profile = user.get("profile") or {}
+    return Person(
+        slack_id=user["id"],
+        email=(profile.get("email") or "").lower() or None,
+        name=profile.get("real_name") or user.get("real_name") or user.get("name") or "",
+        tz=user.get("tz"),
+        is_workspace_admin=bool(user.get("is_admin") or user.get("is_owner")),
+    )

@@ -1,0 +1,27 @@
+"""Every action_id, callback_id and block_id, used both to build Block Kit and to register its listener."""
+
+# Approval card buttons.
+APPROVE = "request_approve"
+DENY = "request_deny"
+RETRY = "request_retry"
+
+# The deny form.
+DENY_FORM = "deny_form"
+DENY_REASON_BLOCK = "deny_reason"
+DENY_REASON_INPUT = "deny_reason_input"
+
+# The request form (`/access` with no arguments).
+REQUEST_FORM = "request_form"
+FORM_VERB = "form_verb"
+FORM_TARGET_USER = "form_target_user"
+FORM_TARGET_EMAIL = "form_target_email"
+FORM_PLATFORM = "form_platform"
+FORM_ROLE = "form_role"
+FORM_SCOPES = "form_scopes"
+FORM_DURATION = "form_duration"
+FORM_METHOD = "form_method"
+FORM_REASON = "form_reason"
+FORM_TICKET = "form_ticket"
+
+#: Form selects that redraw the form when changed (the role and scope choices depend on them).
+FORM_REDRAW_ACTIONS = (FORM_VERB, FORM_PLATFORM)
