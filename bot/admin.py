@@ -1,0 +1,61 @@
+"""What the admin commands print: `accessbot requests` and `accessbot access`, as text or JSON."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+
+from domain.access import AccessState
+from services.views import RequestView
+
+
+def format_requests(views: Sequence[RequestView], *, now: datetime) -> str:
+    if not views:
+        return "No requests yet."
+    header = f"{'id':>5}  {'status':<9}  {'verb':<6}  {'target':<28}  {'platforms':<18}  {'age':>6}  reason"
+    lines = [header, "-" * len(header)]
+    for view in views:
+        age = _age(now - view.created_at)
+        platforms = ",".join(view.platforms)
+        lines.append(
+            f"{view.id:>5}  {view.status.value:<9}  {view.verb:<6}  {view.target_email[:28]:<28}  "
+            f"{platforms[:18]:<18}  {age:>6}  {view.reason[:60]}"
+        )
+        for change in view.changes:
+            if change.error:
+                lines.append(f"{'':>5}  ↳ {change.platform}: {change.error}")
+    return "\n".join(lines)
+
+
+def requests_json(views: Sequence[RequestView]) -> str:
+    return json.dumps([view.model_dump(mode="json") for view in views], indent=2)
+
+
+def format_access(email: str, answers: Mapping[str, AccessState | str]) -> str:
+    lines = [email]
+    for platform, answer in sorted(answers.items()):
+        if isinstance(answer, AccessState):
+            lines.append(f"  {platform}: {answer.describe()}")
+        else:
+            lines.append(f"  {platform}: could not be read: {answer}")
+    return "\n".join(lines)
+
+
+def access_json(email: str, answers: Mapping[str, AccessState | str]) -> str:
+    document = {
+        "email": email,
+        "platforms": {
+            platform: answer.model_dump(mode="json") if isinstance(answer, AccessState) else {"error": answer}
+            for platform, answer in answers.items()
+        },
+    }
+    return json.dumps(document, indent=2)
+
+
+def _age(span: timedelta) -> str:
+    seconds = int(span.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{max(seconds, 0)}s"

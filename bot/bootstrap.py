@@ -1,0 +1,114 @@
+"""The composition root: the one place that builds the engine, platform clients, Slack client and Bolt app.
+
+Nothing is built at import time. `serve`, `console`, the admin commands and the tests all come through here, so
+they run the same listeners against the same services.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from concurrent.futures import Executor
+from dataclasses import dataclass
+
+from slack_bolt import App
+from slack_sdk import WebClient
+from sqlalchemy.engine import Engine
+
+import handlers
+from bot.settings import ConfigError, Settings
+from handlers.directory import SlackDirectory
+from handlers.notifier import SlackNotifier
+from platforms.base import Platform
+from platforms.registry import PlatformContext, build_platforms
+from services.context import ServiceContext
+from services.ports import Clock, Directory, Notifier, SystemClock
+from storage.db import create_schema, make_engine
+
+SLACK_API_DEFAULT = "https://slack.com/api/"
+
+
+@dataclass(frozen=True)
+class Runtime:
+    settings: Settings
+    engine: Engine
+    services: ServiceContext
+    app: App | None = None
+    client: WebClient | None = None
+
+
+def build_services(
+    settings: Settings,
+    *,
+    directory: Directory,
+    notifier: Notifier,
+    clock: Clock | None = None,
+    platforms: Mapping[str, Platform] | None = None,
+    engine: Engine | None = None,
+) -> ServiceContext:
+    engine = engine or make_engine(settings.database_url)
+    create_schema(engine)
+    clock = clock or SystemClock()
+    if platforms is None:
+        platforms = build_platforms(settings.platforms, PlatformContext(engine=engine, now=clock.now))
+    return ServiceContext(
+        engine=engine,
+        platforms=platforms,
+        settings=settings.platforms,
+        directory=directory,
+        notifier=notifier,
+        clock=clock,
+    )
+
+
+def slack_client(settings: Settings) -> WebClient:
+    if settings.slack_bot_token is None:
+        raise ConfigError(
+            "SLACK_BOT_TOKEN is not set. Set it to the app's Bot User OAuth Token (xoxb-...), "
+            "or run `accessbot console` to try the bot locally without Slack."
+        )
+    base_url = settings.slack_api_url or SLACK_API_DEFAULT
+    return WebClient(token=settings.slack_bot_token.get_secret_value(), base_url=base_url.rstrip("/") + "/")
+
+
+def bootstrap(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    platforms: Mapping[str, Platform] | None = None,
+    process_before_response: bool = False,
+    listener_executor: Executor | None = None,
+    require_signing_secret: bool = True,
+) -> Runtime:
+    """Build the Bolt app wired to the services.
+
+    `process_before_response` runs listeners to the end before answering Slack (synchronous tests);
+    `listener_executor` is where Bolt runs listeners after ack() (the console waits on it).
+    """
+    client = slack_client(settings)
+    signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
+    if require_signing_secret and not signing_secret:
+        raise ConfigError(
+            "SLACK_SIGNING_SECRET is not set. HTTP mode verifies every request from Slack with it; find it under "
+            "Basic Information > App Credentials, or set SLACK_APP_TOKEN to use Socket Mode instead."
+        )
+    services = build_services(
+        settings,
+        directory=SlackDirectory(client),
+        notifier=SlackNotifier(client, settings.approvals_channel),
+        clock=clock,
+        platforms=platforms,
+    )
+    app = App(
+        client=client,
+        signing_secret=signing_secret,
+        process_before_response=process_before_response,
+        listener_executor=listener_executor,
+        logger=logging.getLogger("accessbot.bolt"),
+    )
+    handlers.register(app, services)
+    return Runtime(settings=settings, engine=services.engine, services=services, app=app, client=client)
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -1,0 +1,141 @@
+"""`accessbot`: run the bot (serve or console) and answer admins' questions from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from slack_bolt.error import BoltError
+from slack_sdk.errors import SlackApiError
+
+from bot.admin import access_json, format_access, format_requests, requests_json
+from bot.bootstrap import bootstrap, build_services, configure_logging
+from bot.settings import ConfigError, Settings, load_settings
+from domain.lifecycle import RequestStatus
+from services.context import ServiceContext
+from services.ports import MessageRef, Person
+from services.queries import access_everywhere, request_views
+from services.views import RequestView
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="accessbot",
+        description="Grant, elevate and remove access on analytics platforms from Slack, with approvals and an "
+        "audit trail. With no command: `serve` when SLACK_BOT_TOKEN is set, else the local `console`.",
+    )
+    parser.add_argument("--config", help="YAML config file (default: $ACCESSBOT_CONFIG or ./accessbot.yml if present)")
+    parser.add_argument("--log-level", help="DEBUG, INFO, WARNING... (default: the config's log_level)")
+    commands = parser.add_subparsers(dest="command", metavar="command")
+
+    serve = commands.add_parser(
+        "serve", help="run the bot for Slack (Socket Mode if SLACK_APP_TOKEN is set, else HTTP)"
+    )
+    serve.add_argument("--host", default="0.0.0.0", help="HTTP interface to listen on (default: 0.0.0.0)")
+    serve.add_argument("--port", type=int, default=3000, help="HTTP port; Slack posts to /slack/events (default: 3000)")
+
+    console = commands.add_parser("console", help="try the bot in the terminal, with no Slack at all")
+    console.add_argument("--as", dest="user", default="alice", help="who you are at first (alice, bob, carol, dan)")
+
+    requests = commands.add_parser("requests", help="list access requests and their status")
+    requests.add_argument("--status", choices=[status.value for status in RequestStatus], action="append")
+    requests.add_argument("--limit", type=int, default=50)
+    requests.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    access = commands.add_parser("access", help="show a member's current access on a platform")
+    access.add_argument("platform")
+    access.add_argument("email")
+    access.add_argument("--json", action="store_true", help="print JSON instead of text")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+        configure_logging(args.log_level or settings.log_level)
+        command = args.command or ("serve" if settings.slack_bot_token else "console")
+        if command == "serve":
+            return _serve(settings, host=getattr(args, "host", "0.0.0.0"), port=getattr(args, "port", 3000))
+        if command == "console":
+            return _console(settings, user=getattr(args, "user", "alice"))
+        if command == "requests":
+            return _requests(settings, statuses=args.status, limit=args.limit, as_json=args.json)
+        if command == "access":
+            return _access(settings, platform=args.platform, email=args.email, as_json=args.json)
+    except ConfigError as error:
+        print(f"accessbot: {error}", file=sys.stderr)
+        return 2
+    return 1
+
+
+def _serve(settings: Settings, *, host: str, port: int) -> int:
+    from bot.server import serve_http, serve_socket_mode
+
+    socket_mode = settings.slack_app_token is not None
+    try:
+        runtime = bootstrap(settings, require_signing_secret=not socket_mode)
+    except (BoltError, SlackApiError) as error:
+        raise ConfigError(f"Slack did not accept the bot token: {error}. Check SLACK_BOT_TOKEN.") from None
+    assert runtime.app is not None
+    if socket_mode and settings.slack_app_token is not None:
+        serve_socket_mode(runtime.app, settings.slack_app_token.get_secret_value())
+    else:
+        serve_http(runtime.app, host=host, port=port)
+    return 0
+
+
+def _console(settings: Settings, *, user: str) -> int:
+    from bot.console.repl import Console
+
+    with Console(settings, user=user) as console:
+        console.run()
+    return 0
+
+
+class _NoSlack:
+    """Admin commands read the database and platforms only; reaching Slack from them would be a bug."""
+
+    def person(self, slack_id: str) -> Person:
+        raise RuntimeError("admin commands do not talk to Slack")
+
+    def person_by_email(self, email: str) -> Person | None:
+        raise RuntimeError("admin commands do not talk to Slack")
+
+    def group_members(self, group_id: str) -> frozenset[str]:
+        raise RuntimeError("admin commands do not talk to Slack")
+
+    def request_submitted(self, view: RequestView) -> MessageRef | None:
+        raise RuntimeError("admin commands do not talk to Slack")
+
+    def request_progressed(self, view: RequestView) -> None:
+        raise RuntimeError("admin commands do not talk to Slack")
+
+    def request_concluded(self, view: RequestView) -> None:
+        raise RuntimeError("admin commands do not talk to Slack")
+
+
+def _offline(settings: Settings) -> ServiceContext:
+    return build_services(settings, directory=_NoSlack(), notifier=_NoSlack())
+
+
+def _requests(settings: Settings, *, statuses: list[str] | None, limit: int, as_json: bool) -> int:
+    services = _offline(settings)
+    wanted = [RequestStatus(status) for status in statuses] if statuses else None
+    views = request_views(services, statuses=wanted, limit=limit)
+    print(requests_json(views) if as_json else format_requests(views, now=services.clock.now()))
+    return 0
+
+
+def _access(settings: Settings, *, platform: str, email: str, as_json: bool) -> int:
+    services = _offline(settings)
+    if platform not in services.platforms:
+        raise ConfigError(f"unknown platform {platform!r}; configured: {', '.join(services.platforms)}")
+    answers = access_everywhere(services, email.lower(), [platform])
+    print(access_json(email.lower(), answers) if as_json else format_access(email.lower(), answers))
+    return 0 if all(not isinstance(answer, str) for answer in answers.values()) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

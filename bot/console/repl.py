@@ -1,0 +1,392 @@
+"""`accessbot console`: a terminal playground with no Slack at all.
+
+You type `/access ...` as one of a few pretend people, see the cards and messages as text, and press buttons as
+someone else. Underneath, the console signs Slack-shaped requests and dispatches them to the same Bolt app and
+listeners `accessbot serve` runs, which talk to a local stand-in for the Slack Web API.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shlex
+import sys
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, TextIO
+
+from pydantic import SecretStr
+
+from bot.admin import format_access, format_requests
+from bot.bootstrap import Runtime, bootstrap
+from bot.console.local_slack import LocalSlack, LocalUser, SlackCall, StoredMessage
+from bot.console.payloads import SignedRequest, SlackRequests, find_button
+from bot.console.render import TextRenderer
+from bot.settings import Settings
+from handlers import ids
+from handlers.blocks.forms import PERMANENT, block_id
+from services.queries import access_everywhere, request_views
+
+CONSOLE_USERS = [
+    LocalUser("U0ALICE", "alice", "alice@agency.example", "Europe/London"),
+    LocalUser("U0BOB", "bob", "bob@client.example", "America/New_York", is_admin=True),
+    LocalUser("U0CAROL", "carol", "carol@client.example", "Europe/Berlin"),
+    LocalUser("U0DAN", "dan", "dan@agency.example", "Europe/London"),
+]
+# Who approves in the playground when the config names no approvers.
+PLAYGROUND_APPROVERS = ("U0BOB", "U0CAROL")
+
+HELP = """\
+Type Slack input as the current person; the bot answers as it would in Slack.
+  /access help                       the bot's own help (try /access add dan@agency.example sandbox viewer
+                                     on production for 2h reason: demo)
+  as <name>                          act as someone else: {names}
+  approve <id> | deny <id> [reason] | retry <id>
+                                     press that button on request <id>'s card
+  form key=value ...                 fill and send the request form (/access alone opens it in Slack); keys:
+                                     verb person email platform role scopes duration method reason ticket
+                                     e.g. form person=dan platform=sandbox role=scope:Admin scopes=staging
+                                          duration=4h reason="tracking plan"
+  requests                           all requests and their status (as `accessbot requests`)
+  access <platform> <email>          what someone has on a platform (as `accessbot access`)
+  users | help | quit"""
+
+
+class ListenerPool(ThreadPoolExecutor):
+    """Bolt's listener executor, with a way to wait until every listener started so far has finished.
+
+    The console runs the bot exactly as `serve` does (ack first, work after), then waits here so that a line's
+    effects are all shown before the next prompt.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=4, thread_name_prefix="console-listener")
+        self._running: set[Future[Any]] = set()
+        self._idle = threading.Condition()
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future = super().submit(fn, *args, **kwargs)
+        with self._idle:
+            self._running.add(future)
+        future.add_done_callback(self._finished)
+        return future
+
+    def _finished(self, future: Future[Any]) -> None:
+        with self._idle:
+            self._running.discard(future)
+            self._idle.notify_all()
+
+    def wait_idle(self, timeout: float = 120.0) -> bool:
+        with self._idle:
+            return self._idle.wait_for(lambda: not self._running, timeout)
+
+
+def playground_settings(settings: Settings, *, api_url: str, token: str, secret: str) -> tuple[Settings, bool]:
+    """The same settings pointed at the local Slack; approvers filled in where the config names none."""
+    platforms = {}
+    filled = False
+    for name, platform in settings.platforms.items():
+        if platform.approvers:
+            platforms[name] = platform
+        else:
+            platforms[name] = platform.model_copy(update={"approvers": PLAYGROUND_APPROVERS})
+            filled = True
+    updated = settings.model_copy(
+        update={
+            "slack_api_url": api_url,
+            "slack_bot_token": SecretStr(token),
+            "slack_signing_secret": SecretStr(secret),
+            "slack_app_token": None,
+            "platforms": platforms,
+        }
+    )
+    return updated, filled
+
+
+class Console:
+    def __init__(self, settings: Settings, *, out: TextIO = sys.stdout, user: str = "alice") -> None:
+        self._settings = settings
+        self._out = out
+        self._users = {u.name: u for u in CONSOLE_USERS}
+        if user not in self._users:
+            raise ValueError(f"unknown console user {user!r}; choose one of {', '.join(self._users)}")
+        self.user = self._users[user]
+        self._renderer = TextRenderer(
+            name_of=self._name_of, zone=lambda: self.user.tz, channel_name=lambda c: self._slack.channel_name(c)
+        )
+        self.slack: LocalSlack | None = None
+        self.runtime: Runtime | None = None
+        self._requests: SlackRequests | None = None
+        self._pool = ListenerPool()
+        # While a request is being dispatched, what the bot sends to Slack waits here so that the ack,
+        # which Slack shows first, is printed first.
+        self._held: list[str] | None = None
+        self._dispatcher: int | None = None
+        self._print_lock = threading.Lock()
+
+    # -- lifecycle -------------------------------------------------------------------------------------------
+
+    def __enter__(self) -> Console:
+        token, secret = f"xoxb-console-{secrets.token_hex(8)}", secrets.token_hex(16)
+        self.slack = LocalSlack(bot_token=token, users=CONSOLE_USERS, on_call=self._show).start()
+        settings, filled = playground_settings(self._settings, api_url=self.slack.api_url, token=token, secret=secret)
+        self.runtime = bootstrap(settings, listener_executor=self._pool)
+        self._requests = SlackRequests(signing_secret=secret, response_base=f"{self.slack.base_url}/response")
+        self._print(f"accessbot console: database {settings.database_url}, platforms {', '.join(settings.platforms)}")
+        if filled:
+            self._print("No approvers are configured, so bob and carol approve in this playground.")
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._pool.wait_idle()
+        self._pool.shutdown()
+        if self.slack is not None:
+            self.slack.stop()
+
+    def run(self, lines: Iterable[str] | None = None) -> None:
+        interactive = lines is None
+        if interactive:
+            self._print(HELP.format(names=", ".join(self._users)))
+        source = iter(lines) if lines is not None else None
+        while True:
+            if source is None:
+                try:
+                    line = input(f"{self.user.name}> ")
+                except EOFError:
+                    return
+            else:
+                scripted = next(source, None)
+                if scripted is None:
+                    return
+                line = scripted
+                self._print(f"{self.user.name}> {line}")
+            if not self.execute(line):
+                return
+
+    # -- commands --------------------------------------------------------------------------------------------
+
+    def execute(self, line: str) -> bool:
+        """Run one console line; False when the console should end."""
+        line = line.strip()
+        if not line or line.startswith("#"):
+            return True
+        if line.startswith("/access"):
+            self._dispatch(self._slack_requests.slash_command(user=self.user, text=line[len("/access") :].strip()))
+            return True
+        word, _, rest = line.partition(" ")
+        match word.lower():
+            case "quit" | "exit":
+                return False
+            case "help":
+                self._print(HELP.format(names=", ".join(self._users)))
+            case "users":
+                for user in CONSOLE_USERS:
+                    self._print(f"  {user.name:<6} {user.id:<8} {user.email:<24} {user.tz}")
+            case "as" | "user":
+                self._switch(rest.strip())
+            case "approve":
+                self._press(rest, ids.APPROVE)
+            case "retry":
+                self._press(rest, ids.RETRY)
+            case "deny":
+                self._deny(rest)
+            case "form":
+                self._form(rest)
+            case "requests":
+                assert self.runtime is not None
+                self._print(
+                    format_requests(
+                        request_views(self.runtime.services, limit=50), now=self.runtime.services.clock.now()
+                    )
+                )
+            case "access":
+                self._access(rest)
+            case _:
+                self._print(f"Unknown console command {word!r}. Type `help`.")
+        return True
+
+    def _switch(self, name: str) -> None:
+        if name not in self._users:
+            self._print(f"No one called {name!r} here; choose one of {', '.join(self._users)}.")
+            return
+        self.user = self._users[name]
+        self._print(f"You are now {self.user.name} ({self.user.id}).")
+
+    def _press(self, rest: str, action_id: str) -> None:
+        request_id = rest.strip().lstrip("#")
+        found = self._card_button(request_id, action_id)
+        if found is None:
+            label = action_id.removeprefix("request_").title()
+            self._print(
+                f"The card of request #{request_id} has no {label} button now (decided already, or no such id)."
+            )
+            return
+        message, button, block = found
+        self._dispatch(self._slack_requests.button(user=self.user, message=message, action=button, block_id=block))
+
+    def _deny(self, rest: str) -> None:
+        request_id, _, reason = rest.strip().partition(" ")
+        request_id = request_id.lstrip("#")
+        opened = len(self._slack.calls_to("views.open"))
+        self._press(request_id, ids.DENY)
+        forms = self._slack.calls_to("views.open")[opened:]
+        if not forms:
+            return
+        view = forms[-1].response["view"]
+        values = {ids.DENY_REASON_BLOCK: {ids.DENY_REASON_INPUT: {"type": "plain_text_input", "value": reason or None}}}
+        self._dispatch(self._slack_requests.view_submission(user=self.user, view=view, values=values))
+
+    def _form(self, rest: str) -> None:
+        try:
+            fields = dict(item.split("=", 1) for item in shlex.split(rest))
+        except ValueError:
+            self._print('Write the fields as key=value, quoting spaces: reason="end of project"')
+            return
+        opened = len(self._slack.calls_to("views.open"))
+        self._dispatch(self._slack_requests.slash_command(user=self.user, text=""))
+        calls = self._slack.calls_to("views.open")[opened:]
+        if not calls:
+            return
+        view_id = calls[-1].response["view"]["id"]
+        for field, action in (("verb", ids.FORM_VERB), ("platform", ids.FORM_PLATFORM)):
+            if field in fields:
+                signed = self._slack_requests.view_select(
+                    user=self.user,
+                    view=self._slack.views[view_id],
+                    block_id=action,
+                    action_id=action,
+                    value=fields[field],
+                )
+                self._dispatch(signed)
+        view = self._slack.views[view_id]
+        platform = json.loads(view["private_metadata"])["platform"]
+        values = form_values(fields, platform, self._users)
+        self._dispatch(self._slack_requests.view_submission(user=self.user, view=view, values=values))
+
+    def _access(self, rest: str) -> None:
+        assert self.runtime is not None
+        parts = rest.split()
+        if len(parts) != 2:
+            self._print("Usage: access <platform> <email>")
+            return
+        platform, email = parts
+        if platform not in self.runtime.services.platforms:
+            self._print(f"Unknown platform {platform!r}; platforms: {', '.join(self.runtime.services.platforms)}")
+            return
+        self._print(format_access(email, access_everywhere(self.runtime.services, email, [platform])))
+
+    # -- plumbing --------------------------------------------------------------------------------------------
+
+    @property
+    def _slack(self) -> LocalSlack:
+        assert self.slack is not None, "use the console as a context manager"
+        return self.slack
+
+    @property
+    def _slack_requests(self) -> SlackRequests:
+        assert self._requests is not None, "use the console as a context manager"
+        return self._requests
+
+    def _dispatch(self, signed: SignedRequest) -> None:
+        assert self.runtime is not None and self.runtime.app is not None
+        with self._print_lock:
+            self._held, self._dispatcher = [], threading.get_ident()
+        try:
+            response = self.runtime.app.dispatch(signed.to_bolt())
+        finally:
+            with self._print_lock:
+                held, self._held = self._held or [], None
+        if response.status != 200:
+            self._print(f"(the bot answered HTTP {response.status}: {response.body})")
+        elif response.body:
+            # Bolt answers a text-only ack() with the bare text, which Slack shows as an ephemeral message.
+            body = response.body
+            self._show_reply(json.loads(body) if body.lstrip().startswith("{") else {"text": body})
+        for text in held:
+            self._print(text)
+        self._pool.wait_idle()
+
+    def _card_button(self, request_id: str, action_id: str) -> tuple[StoredMessage, dict[str, Any], str] | None:
+        for message in reversed(list(self._slack.messages.values())):
+            found = find_button(message, action_id)
+            if found is not None and found[0].get("value") == request_id:
+                return message, found[0], found[1]
+        return None
+
+    def _show(self, call: SlackCall) -> None:
+        params = call.params
+        if not call.response.get("ok", False):
+            if call.method not in ("users.lookupByEmail",):
+                self._print(f"(Slack refused {call.method}: {call.response.get('error')})")
+            return
+        match call.method:
+            case "chat.postMessage":
+                channel = str(params.get("channel", ""))
+                if channel[:1] in ("U", "W"):
+                    self._print(f"✉ DM to {self._name_of(channel)}:")
+                elif params.get("thread_ts"):
+                    self._print("  ↳ reply in the card's thread:")
+                else:
+                    self._print(f"── new message in {channel} ──")
+                self._print_blocks(params)
+            case "chat.update":
+                self._print("── card updated ──")
+                self._print_blocks(params)
+            case "chat.postEphemeral" | "response_url":
+                self._show_reply(params)
+            case "views.open" | "views.update":
+                view = call.response.get("view") or {}
+                if call.method == "views.open":
+                    self._print("\n".join(self._renderer.view(view)))
+
+    def _show_reply(self, reply: dict[str, Any]) -> None:
+        if reply.get("response_action") == "errors":
+            for field, problem in reply.get("errors", {}).items():
+                self._print(f"(form error at {field}) {problem}")
+            return
+        lines = self._renderer.blocks(list(reply.get("blocks") or []), str(reply.get("text") or ""))
+        if lines:
+            self._print("(only you see this) " + "\n  ".join(lines))
+
+    def _print_blocks(self, params: dict[str, Any]) -> None:
+        for line in self._renderer.blocks(list(params.get("blocks") or []), str(params.get("text") or "")):
+            self._print("  " + line)
+
+    def _name_of(self, slack_id: str) -> str:
+        user_id = "U" + slack_id[1:] if slack_id.startswith("D") else slack_id
+        return next((user.name for user in CONSOLE_USERS if user.id == user_id), slack_id)
+
+    def _print(self, text: str) -> None:
+        with self._print_lock:
+            if self._held is not None and threading.get_ident() != self._dispatcher:
+                self._held.append(text)
+                return
+        print(text, file=self._out, flush=True)
+
+
+def form_values(fields: dict[str, str], platform: str, users: dict[str, LocalUser]) -> dict[str, dict[str, Any]]:
+    """The `state.values` Slack would send for a form filled with `fields`."""
+
+    def select(value: str | None) -> dict[str, Any]:
+        return {"type": "static_select", "selected_option": {"value": value} if value else None}
+
+    def text(value: str | None) -> dict[str, Any]:
+        return {"type": "plain_text_input", "value": value}
+
+    person = users.get(fields.get("person", ""))
+    scopes = [name for name in fields.get("scopes", "").split(",") if name]
+    return {
+        ids.FORM_TARGET_USER: {
+            ids.FORM_TARGET_USER: {"type": "users_select", "selected_user": person.id if person else None}
+        },
+        ids.FORM_TARGET_EMAIL: {ids.FORM_TARGET_EMAIL: text(fields.get("email"))},
+        block_id(ids.FORM_ROLE, platform): {ids.FORM_ROLE: select(fields.get("role"))},
+        block_id(ids.FORM_SCOPES, platform): {
+            ids.FORM_SCOPES: {"type": "multi_static_select", "selected_options": [{"value": s} for s in scopes]}
+        },
+        ids.FORM_DURATION: {ids.FORM_DURATION: select(fields.get("duration", PERMANENT))},
+        ids.FORM_METHOD: {ids.FORM_METHOD: select(fields.get("method"))},
+        ids.FORM_REASON: {ids.FORM_REASON: text(fields.get("reason"))},
+        ids.FORM_TICKET: {ids.FORM_TICKET: text(fields.get("ticket"))},
+    }

@@ -1,0 +1,75 @@
+"""How Slack reaches the bot: HTTP (`POST /slack/events`, signatures verified by Bolt) or Socket Mode."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import waitress
+from slack_bolt import App
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from waitress.server import BaseWSGIServer, MultiSocketServer
+
+logger = logging.getLogger("accessbot.server")
+
+EVENTS_PATH = "/slack/events"
+HEALTH_PATH = "/healthz"
+# Each request holds a thread until ack(); slow work continues on Bolt's own executor.
+HTTP_THREADS = 8
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def wsgi_app(app: App) -> WSGIApp:
+    slack = SlackRequestHandler(app, path=EVENTS_PATH)
+
+    def route(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == HEALTH_PATH and environ.get("REQUEST_METHOD") == "GET":
+            body = json.dumps({"ok": True}).encode()
+            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+            return [body]
+        return slack(environ, start_response)
+
+    return route
+
+
+class HttpServer:
+    """The bot's HTTP endpoint on waitress, with a shutdown that can be called from another thread."""
+
+    def __init__(self, app: App, *, host: str, port: int) -> None:
+        self._server: BaseWSGIServer | MultiSocketServer = waitress.create_server(
+            wsgi_app(app), host=host, port=port, threads=HTTP_THREADS, ident="accessbot"
+        )
+        self._stopping = False
+
+    @property
+    def port(self) -> int:
+        """The port listened on; useful when 0 asked the system to pick one."""
+        return int(self._server.effective_port)
+
+    def serve_forever(self) -> None:
+        try:
+            self._server.run()
+        except OSError:
+            # Closing the listening socket under waitress's select loop ends it this way.
+            if not self._stopping:
+                raise
+
+    def shutdown(self) -> None:
+        self._stopping = True
+        self._server.task_dispatcher.shutdown()
+        self._server.close()
+
+
+def serve_http(app: App, *, host: str, port: int) -> None:
+    server = HttpServer(app, host=host, port=port)
+    logger.info("listening on http://%s:%s%s", host, server.port, EVENTS_PATH)
+    server.serve_forever()
+
+
+def serve_socket_mode(app: App, app_token: str) -> None:
+    logger.info("connecting to Slack in Socket Mode")
+    SocketModeHandler(app, app_token).start()

@@ -1,0 +1,149 @@
+"""Configuration: one settings class, read from environment variables and a YAML file.
+
+Environment variables win over the file, so a deployment can keep secrets out of it. String values in the file may
+also name an environment variable as `${NAME}`. Without a file the bot runs on its embedded defaults: SQLite in the
+working directory and the `sandbox` platform.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from domain.catalog import name_key
+from platforms.sandbox import SandboxSettings
+
+DEFAULT_CONFIG_FILE = "accessbot.yml"
+CONFIG_ENV = "ACCESSBOT_CONFIG"
+
+# The configured platform types. A discriminated union on `type:` once a second client exists.
+PlatformConfig = SandboxSettings
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message says what is wrong and how to fix it."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ACCESSBOT_", env_nested_delimiter="__", extra="forbid")
+
+    slack_bot_token: SecretStr | None = Field(None, validation_alias=AliasChoices("SLACK_BOT_TOKEN", "slack_bot_token"))
+    slack_app_token: SecretStr | None = Field(None, validation_alias=AliasChoices("SLACK_APP_TOKEN", "slack_app_token"))
+    slack_signing_secret: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("SLACK_SIGNING_SECRET", "slack_signing_secret")
+    )
+    # Base URL of the Slack Web API; set it to talk to a local stand-in instead of https://slack.com/api/.
+    slack_api_url: str | None = Field(None, validation_alias=AliasChoices("SLACK_API_URL", "slack_api_url"))
+    database_url: str = Field(
+        "sqlite:///accessbot.db", validation_alias=AliasChoices("ACCESSBOT_DATABASE_URL", "database_url")
+    )
+    # Where approval cards go: a channel id (C...) or name. The bot must be a member of it.
+    approvals_channel: str = "#access-approvals"
+    platforms: dict[str, PlatformConfig] = Field(default_factory=lambda: {"sandbox": SandboxSettings()})
+    log_level: str = "INFO"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # load_settings passes the file's values as init values; the environment overrides them.
+        return env_settings, init_settings
+
+    @field_validator("platforms")
+    @classmethod
+    def _platform_names(cls, platforms: dict[str, PlatformConfig]) -> dict[str, PlatformConfig]:
+        if not platforms:
+            raise ValueError("configure at least one platform, for example `sandbox: {type: sandbox}`")
+        for name in platforms:
+            if not re.fullmatch(r"[a-z][a-z0-9-]{0,31}", name) or name == "all":
+                raise ValueError(
+                    f"platform name {name!r} must be lowercase letters, digits and dashes (and not `all`), "
+                    "because people type it in /access"
+                )
+        return platforms
+
+    @model_validator(mode="after")
+    def _roles_exist(self) -> Settings:
+        for name, platform in self.platforms.items():
+            catalog = platform.catalog()
+            known = {name_key(role) for role in catalog.account_roles}
+            known |= {name_key(role) for scope in catalog.scopes for role in scope.roles}
+            for role in platform.role_max_duration:
+                if name_key(role) not in known:
+                    raise ValueError(f"platforms.{name}.role_max_duration names {role!r}, which is not a role there")
+        return self
+
+    def redacted(self) -> dict[str, Any]:
+        """The settings as shown to people: secrets print as *****."""
+        return self.model_dump(mode="json")
+
+
+_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _expand(value: Any, where: str) -> Any:
+    if isinstance(value, dict):
+        return {key: _expand(item, f"{where}.{key}" if where else str(key)) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_expand(item, f"{where}[{index}]") for index, item in enumerate(value)]
+    if isinstance(value, str):
+
+        def lookup(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in os.environ:
+                raise ConfigError(f"{where} refers to ${{{name}}}, but the environment variable {name} is not set")
+            return os.environ[name]
+
+        return _ENV_REFERENCE.sub(lookup, value)
+    return value
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path} is not valid YAML: {error}") from error
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must be a mapping of settings (approvals_channel, platforms, ...)")
+    expanded = _expand(data, "")
+    assert isinstance(expanded, dict)
+    return expanded
+
+
+def load_settings(config_file: Path | str | None = None) -> Settings:
+    """Read `config_file`, or $ACCESSBOT_CONFIG, or ./accessbot.yml if it exists; then the environment."""
+    explicit = config_file is not None or CONFIG_ENV in os.environ
+    path = Path(config_file or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG_FILE)
+    if path.exists():
+        values = read_config_file(path)
+    elif explicit:
+        raise ConfigError(f"config file {path} does not exist (set by {'--config' if config_file else CONFIG_ENV})")
+    else:
+        values = {}
+    try:
+        return Settings(**values)
+    except ValidationError as error:
+        raise ConfigError(describe_validation_error(error, path if path.exists() else None)) from None
+
+
+def describe_validation_error(error: ValidationError, path: Path | None) -> str:
+    source = str(path) if path else "settings"
+    lines = [f"{source} has {error.error_count()} problem(s):"]
+    for problem in error.errors():
+        location = ".".join(str(part) for part in problem["loc"]) or "(top level)"
+        lines.append(f"  - {location}: {problem['msg']}")
+    lines.append("See accessbot.example.yml for a complete, commented example.")
+    return "\n".join(lines)

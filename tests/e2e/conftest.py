@@ -1,0 +1,144 @@
+"""A running bot: its real HTTP endpoint, signed Slack requests, and a local Slack Web API that records calls."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from pydantic import SecretStr
+from sqlmodel import Session
+
+from bot.bootstrap import Runtime, bootstrap
+from bot.console.local_slack import LocalSlack, LocalUser, SlackCall, StoredMessage
+from bot.console.payloads import SignedRequest, SlackRequests, find_button
+from bot.server import HttpServer
+from bot.settings import Settings
+from platforms.base import Platform
+from platforms.registry import PlatformContext, build_platforms
+from platforms.sandbox import SandboxSettings
+from storage.audit import events_for
+from storage.db import make_engine
+
+SIGNING_SECRET = "e2e-signing-secret"
+BOT_TOKEN = "xoxb-e2e-token"
+APPROVALS = "#access-approvals"
+USERS = {
+    user.name: user
+    for user in [
+        LocalUser("U0ALICE", "alice", "alice@agency.example", "Europe/Paris"),
+        LocalUser("U0BOB", "bob", "bob@client.example", "America/New_York"),
+        LocalUser("U0CAROL", "carol", "carol@client.example"),
+        LocalUser("U0DAVE", "dave", "dave@client.example", is_admin=True),
+        LocalUser("U0ANA", "ana", "ana@agency.example"),
+    ]
+}
+
+
+@dataclass
+class RunningBot:
+    events_url: str
+    slack: LocalSlack
+    requests: SlackRequests
+    runtime: Runtime
+    http: httpx.Client
+
+    def post(self, signed: SignedRequest) -> httpx.Response:
+        return self.http.post(self.events_url, content=signed.body, headers=signed.headers)
+
+    def command(self, user: str, text: str) -> httpx.Response:
+        return self.post(self.requests.slash_command(user=USERS[user], text=text))
+
+    def card(self, request_id: int, timeout: float = 10.0) -> StoredMessage:
+        self.slack.wait_for("chat.postMessage", lambda call: f"request #{request_id} " in call.params["text"])
+        channel = self.slack.channel_id(APPROVALS)
+        return next(
+            message
+            for message in self.slack.channel_messages(channel)
+            if message.thread_ts is None and message.text.startswith(f"Access request #{request_id} ")
+        )
+
+    def click(self, user: str, request_id: int, action_id: str) -> httpx.Response:
+        card = self.card(request_id)
+        found = find_button(card, action_id)
+        assert found is not None, f"the card of request #{request_id} has no {action_id} button: {card.blocks}"
+        button, block = found
+        return self.post(self.requests.button(user=USERS[user], message=card, action=button, block_id=block))
+
+    def wait_for_card(self, request_id: int, status: str) -> SlackCall:
+        """The card redraw that shows `status` (the card's fallback text ends with it)."""
+        prefix, suffix = f"Access request #{request_id} ", f": {status}"
+        return self.slack.wait_for(
+            "chat.update", lambda call: call.params["text"].startswith(prefix) and call.params["text"].endswith(suffix)
+        )[-1]
+
+    def ephemeral(self, containing: str) -> str:
+        """Wait for an answer through a response URL (what only the person who typed or clicked sees)."""
+
+        def text(call: SlackCall) -> str:
+            return f"{call.params.get('text', '')} {call.params.get('blocks', '')}"
+
+        return text(self.slack.wait_for("response_url", lambda call: containing in text(call))[-1])
+
+    def audit(self, request_id: int) -> list[str]:
+        with Session(self.runtime.engine) as session:
+            return [event.event for event in events_for(session=session, request_id=request_id)]
+
+    def platform(self, name: str = "sandbox") -> Platform:
+        return self.runtime.services.platforms[name]
+
+
+def e2e_settings(slack: LocalSlack, database: Path) -> Settings:
+    return Settings(
+        slack_bot_token=SecretStr(BOT_TOKEN),
+        slack_signing_secret=SecretStr(SIGNING_SECRET),
+        slack_api_url=slack.api_url,
+        database_url=f"sqlite:///{database}",
+        approvals_channel=APPROVALS,
+        platforms={"sandbox": SandboxSettings(approvers=("U0BOB", "S0SECURITY"))},
+    )
+
+
+StartBot = Callable[..., RunningBot]
+
+
+@pytest.fixture
+def start_bot(tmp_path: Path) -> Iterator[StartBot]:
+    started: list[tuple[HttpServer, LocalSlack, httpx.Client]] = []
+
+    def start(wrap: Callable[[Platform], Platform] | None = None) -> RunningBot:
+        slack = LocalSlack(bot_token=BOT_TOKEN, users=list(USERS.values()), usergroups={"S0SECURITY": ["U0CAROL"]})
+        slack.start()
+        settings = e2e_settings(slack, tmp_path / "bot.db")
+        platforms = None
+        if wrap is not None:
+            context = PlatformContext(engine=make_engine(settings.database_url), now=lambda: datetime.now(UTC))
+            platforms = {name: wrap(p) for name, p in build_platforms(settings.platforms, context).items()}
+        runtime = bootstrap(settings, platforms=platforms)
+        assert runtime.app is not None
+        server = HttpServer(runtime.app, host="127.0.0.1", port=0)
+        threading.Thread(target=server.serve_forever, name="bot-http", daemon=True).start()
+        client = httpx.Client(timeout=15)
+        started.append((server, slack, client))
+        return RunningBot(
+            events_url=f"http://127.0.0.1:{server.port}/slack/events",
+            slack=slack,
+            requests=SlackRequests(signing_secret=SIGNING_SECRET, response_base=f"{slack.base_url}/response"),
+            runtime=runtime,
+            http=client,
+        )
+
+    yield start
+    for server, slack, client in started:
+        client.close()
+        server.shutdown()
+        slack.stop()
+
+
+@pytest.fixture
+def bot(start_bot: StartBot) -> RunningBot:
+    return start_bot()

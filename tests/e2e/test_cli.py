@@ -1,0 +1,76 @@
+"""The admin commands read the same database and platforms the bot uses."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from domain.access import AccessState
+from handlers import ids
+from tests.e2e.conftest import RunningBot
+
+ANA = "ana@agency.example"
+
+
+def point_cli_at(bot: RunningBot, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    config = tmp_path / "cli.yml"
+    config.write_text(f"database_url: {bot.runtime.settings.database_url}\nplatforms:\n  sandbox:\n    type: sandbox\n")
+    monkeypatch.setenv("ACCESSBOT_CONFIG", str(config))
+
+
+def test_requests_lists_what_was_asked_and_how_it_ended(
+    bot: RunningBot, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bot.command("alice", f"add {ANA} sandbox viewer on production reason: dashboards")
+    bot.command("alice", f"add {ANA} sandbox admin reason: curious")
+    bot.card(2)
+    bot.click("bob", 1, ids.APPROVE)
+    bot.wait_for_card(1, "applied")
+    point_cli_at(bot, monkeypatch, tmp_path)
+
+    assert main(["requests", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [(r["id"], r["status"], r["target_email"]) for r in listed] == [(2, "pending", ANA), (1, "applied", ANA)]
+    assert listed[1]["changes"][0]["after"] == {
+        "member": True,
+        "account_role": "Consumer",
+        "scopes": {"production": "Viewer"},
+    }
+
+    assert main(["requests", "--status", "pending"]) == 0
+    table = capsys.readouterr().out
+    assert "    2  pending" in table and "applied" not in table
+
+
+def test_access_shows_a_members_current_access(
+    bot: RunningBot, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bot.platform().apply(ANA, AccessState(member=True, account_role="Analyst", scopes={"staging": "Admin"}))
+    point_cli_at(bot, monkeypatch, tmp_path)
+    assert main(["access", "sandbox", ANA.upper(), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {
+        "email": ANA,
+        "platforms": {"sandbox": {"member": True, "account_role": "Analyst", "scopes": {"staging": "Admin"}}},
+    }
+    assert main(["access", "sandbox", ANA]) == 0
+    assert "sandbox: Analyst; staging: Admin" in capsys.readouterr().out
+
+
+def test_errors_are_explained_with_exit_code_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["--config", str(tmp_path / "missing.yml"), "requests"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["access", "heap", "a@b.co"]) == 2
+    assert "unknown platform 'heap'; configured: sandbox" in capsys.readouterr().err
+    assert main(["serve"]) == 2
+    assert "run `accessbot console`" in capsys.readouterr().err
+
+
+def test_serve_over_http_needs_the_signing_secret(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-anything")
+    assert main(["serve"]) == 2
+    assert "SLACK_SIGNING_SECRET is not set" in capsys.readouterr().err

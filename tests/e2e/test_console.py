@@ -1,0 +1,81 @@
+"""The console drives the same Bolt app and listeners as `serve`, with no Slack at all."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from bot.console.repl import Console
+from bot.settings import load_settings
+
+SESSION = [
+    "/access add dan@agency.example sandbox viewer on production for 2h reason: demo ticket: OPS-1",
+    "approve 1",
+    "as bob",
+    "approve 1",
+    "approve 1",
+    "as alice",
+    "/access add dan@agency.example sandbox admin reason: curious",
+    "as carol",
+    "deny 2 least privilege",
+    "as alice",
+    "form person=dan platform=sandbox verb=update role=scope:Admin scopes=staging duration=4h reason=deploy",
+    "access sandbox dan@agency.example",
+    "requests",
+]
+
+
+def run_console(lines: list[str]) -> str:
+    out = io.StringIO()
+    with Console(load_settings(), out=out) as console:
+        console.run(lines)
+    return out.getvalue()
+
+
+def test_a_scripted_session_requests_approves_denies_and_uses_the_form() -> None:
+    output = run_console(SESSION)
+    assert "No approvers are configured, so bob and carol approve in this playground." in output
+    assert "== Access request #1: add access ==" in output
+    assert "🚫 You asked for this access, so someone else has to approve it." in output
+    assert "✅ Applied. Approved by @bob" in output
+    assert "✉ DM to alice:" in output
+    assert "The card of request #1 has no Approve button now" in output
+    assert "🚫 Denied by @carol" in output and "least privilege" in output
+    assert "== Access request #3: change access ==" in output
+    assert "staging: no access → Admin" in output
+    assert "sandbox: Consumer; production: Viewer" in output
+    table = output[output.rindex("alice> requests") :]
+    assert "    3  pending" in table and "    2  denied" in table and "    1  applied" in table
+
+
+def test_the_ack_is_shown_before_what_the_bot_does_next() -> None:
+    output = run_console(["/access add dan@agency.example sandbox analyst reason: x"])
+    assert output.index("Checking current access") < output.index("== Access request #1")
+
+
+def test_times_are_shown_in_the_current_persons_time_zone() -> None:
+    output = run_console(
+        ["as bob", "/access status 1", "/access add dan@agency.example sandbox analyst reason: x", "/access status 1"]
+    )
+    assert "Request #1 does not exist" in output
+    assert " EST" in output or " EDT" in output
+
+
+def test_accessbot_with_no_slack_tokens_starts_the_console(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ACCESSBOT_"))}
+    result = subprocess.run(
+        [sys.executable, "-m", "bot"],
+        input="/access help\nquit\n",
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "accessbot console: database sqlite:///accessbot.db" in result.stdout
+    assert "account roles Admin, Architect, Analyst, Consumer, Read-Only" in result.stdout
+    assert (tmp_path / "accessbot.db").exists()

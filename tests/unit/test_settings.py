@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.settings import ConfigError, load_settings
+from domain.access import RemovalMethod
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "accessbot.yml"
+    path.write_text(text)
+    return path
+
+
+def test_without_a_file_the_embedded_defaults_run_the_sandbox_on_sqlite() -> None:
+    settings = load_settings()
+    assert settings.database_url == "sqlite:///accessbot.db"
+    assert list(settings.platforms) == ["sandbox"]
+    assert settings.platforms["sandbox"].catalog().account_roles[0] == "Admin"
+    assert settings.slack_bot_token is None
+
+
+def test_a_file_configures_platforms_and_policy(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+approvals_channel: C0APPROVALS
+platforms:
+  heap-sandbox:
+    type: sandbox
+    label: Heap (staging account)
+    approvers: [U0BOB, S0SECURITY]
+    max_duration: 30d
+    role_max_duration: {admin: 8h}
+    removal_method: revoke
+    projects: [web, ios]
+""",
+    )
+    settings = load_settings(path)
+    platform = settings.platforms["heap-sandbox"]
+    assert settings.approvals_channel == "C0APPROVALS"
+    assert platform.approvers == ("U0BOB", "S0SECURITY")
+    assert platform.max_duration == timedelta(days=30)
+    assert platform.role_max_duration == {"admin": timedelta(hours=8)}
+    assert platform.removal_method is RemovalMethod.REVOKE
+    assert [scope.name for scope in platform.catalog().scopes][:2] == ["web", "ios"]
+
+
+def test_the_environment_wins_over_the_file_and_the_file_is_found_through_accessbot_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(tmp_path, "database_url: sqlite:///from-file.db\napprovals_channel: C1\n")
+    monkeypatch.setenv("ACCESSBOT_CONFIG", str(path))
+    monkeypatch.setenv("ACCESSBOT_DATABASE_URL", "sqlite:///from-env.db")
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-from-env")
+    settings = load_settings()
+    assert settings.database_url == "sqlite:///from-env.db"
+    assert settings.approvals_channel == "C1"
+    assert settings.slack_bot_token is not None and settings.slack_bot_token.get_secret_value() == "xoxb-from-env"
+
+
+def test_values_can_name_environment_variables(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("APPROVALS", "C0FROMENV")
+    assert load_settings(write(tmp_path, "approvals_channel: ${APPROVALS}\n")).approvals_channel == "C0FROMENV"
+
+
+def test_secrets_never_print(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-very-secret")
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "signing-very-secret")
+    settings = load_settings()
+    for shown in (repr(settings), str(settings), str(settings.redacted())):
+        assert "very-secret" not in shown
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("approvals_channel: ${NOT_SET_ANYWHERE}\n", "environment variable NOT_SET_ANYWHERE is not set"),
+        ("platforms: [unclosed\n", "is not valid YAML"),
+        ("- a list\n", "must be a mapping of settings"),
+        ("platforms:\n  Heap:\n    type: sandbox\n", "platform name 'Heap' must be lowercase"),
+        ("platforms:\n  all:\n    type: sandbox\n", "(and not `all`)"),
+        ("platforms: {}\n", "configure at least one platform"),
+        ("approval_channel: C1\n", "approval_channel: Extra inputs are not permitted"),
+        ("platforms:\n  x:\n    type: salesforce\n", "platforms.x.type"),
+        ("platforms:\n  x:\n    type: sandbox\n    max_duration: forever\n", "use 30m, 4h"),
+        (
+            "platforms:\n  x:\n    type: sandbox\n    role_max_duration: {wizard: 1h}\n",
+            "names 'wizard', which is not a role",
+        ),
+    ],
+)
+def test_config_errors_say_what_is_wrong_and_where(tmp_path: Path, text: str, says: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, text))
+    assert says in str(caught.value)
+
+
+def test_a_config_file_named_but_missing_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings(tmp_path / "nope.yml")
+
+
+def test_the_example_config_is_valid() -> None:
+    settings = load_settings(Path(__file__).resolve().parents[2] / "accessbot.example.yml")
+    assert settings.platforms["sandbox"].approvers == ("U0123APPROVER", "S0123SECURITY")
+    assert settings.platforms["sandbox"].role_max_duration == {"admin": timedelta(hours=8)}
