@@ -50,7 +50,7 @@ class PlatformContract:
     def test_plan_shows_the_steps_and_changes_nothing(self, platform: Platform) -> None:
         email, desired = fresh_email(), granted(platform)
         steps = platform.plan(email, desired)
-        assert [step.kind for step in steps][0] is StepKind.CREATE_MEMBER
+        assert steps[0].kind is StepKind.CREATE_MEMBER
         assert platform.get_access(email) == AccessState.absent()
 
     def test_changing_the_account_role_keeps_the_scopes(self, platform: Platform) -> None:

@@ -234,7 +234,13 @@ def test_a_platform_failure_is_kept_and_retry_converges(tmp_path: Path) -> None:
     assert again.view.changes[0].attempts == 2
     assert access(desk) == AccessState(member=True, account_role="Consumer", scopes={"production": "Viewer"})
     assert desk.audit(request_id) == [
-        "requested", "approved", "apply_started", "failed", "retried", "apply_started", "applied",
+        "requested",
+        "approved",
+        "apply_started",
+        "failed",
+        "retried",
+        "apply_started",
+        "applied",
     ]
 
 

@@ -33,9 +33,7 @@ def parse(text: str) -> object:
 
 
 def test_add_with_scopes_duration_reason_and_ticket() -> None:
-    command = parse(
-        "add ana@agency.com heap viewer on production, staging for 2w reason: Q4 dashboards ticket: OPS-12"
-    )
+    command = parse("add ana@agency.com heap viewer on production, staging for 2w reason: Q4 dashboards ticket: OPS-12")
     assert command == GrantCommand(
         verb="add",
         target=Target(email="ana@agency.com"),
@@ -85,7 +83,10 @@ def test_modules_are_scopes_with_their_own_roles() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("remove a@b.co heap reason: done", RemoveCommand(target=Target(email="a@b.co"), platform="heap", reason="done")),
+        (
+            "remove a@b.co heap reason: done",
+            RemoveCommand(target=Target(email="a@b.co"), platform="heap", reason="done"),
+        ),
         (
             "remove <mailto:a@b.co|a@b.co> all revoke reason: ended ticket: OPS-4",
             RemoveCommand(
@@ -177,8 +178,33 @@ def test_usage_shown_is_the_one_for_the_verb_typed() -> None:
 # --- properties ------------------------------------------------------------------------------------------------
 
 WORDS = st.sampled_from(
-    ["add", "update", "remove", "list", "status", "help", "heap", "sandbox", "all", "on", "for", "until", "reason:",
-     "ticket:", "viewer", "admin", "none", "production", "4h", "2026-12-01", "a@b.co", "<@U1>", "revoke", "#3", ","]
+    [
+        "add",
+        "update",
+        "remove",
+        "list",
+        "status",
+        "help",
+        "heap",
+        "sandbox",
+        "all",
+        "on",
+        "for",
+        "until",
+        "reason:",
+        "ticket:",
+        "viewer",
+        "admin",
+        "none",
+        "production",
+        "4h",
+        "2026-12-01",
+        "a@b.co",
+        "<@U1>",
+        "revoke",
+        "#3",
+        ",",
+    ]
 )
 
 
@@ -202,7 +228,9 @@ def grant_commands(draw: st.DrawFn) -> str:
     scopes = draw(st.lists(st.sampled_from(SCOPES[:3]), max_size=3, unique=True))
     role = draw(st.sampled_from(["Viewer", "Admin", "Contributor"] if scopes else ["Admin", "Analyst", "Read-Only"]))
     expiry = draw(st.sampled_from(["", "for 30m", "for 1d12h", "until 2026-12-01", "until 2026-12-01T18:30:00"]))
-    reason = draw(st.text(alphabet=st.characters(categories=["L", "N"], include_characters=" -."), min_size=1, max_size=40))
+    reason = draw(
+        st.text(alphabet=st.characters(categories=["L", "N"], include_characters=" -."), min_size=1, max_size=40)
+    )
     ticket = draw(st.sampled_from(["", " ticket: OPS-1"]))
     on = f" on {','.join(scopes)}" if scopes else ""
     return f"{verb} {who} heap {role}{on} {expiry} reason: {reason}{ticket}"

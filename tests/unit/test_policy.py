@@ -52,12 +52,16 @@ POLICY = PlatformPolicy(max_duration="30d", role_max_duration={"admin": "8h"}, m
         (("Viewer",), timedelta(0), False, "already in the past"),
     ],
 )
-def test_duration_limits_at_their_boundaries(roles: tuple[str, ...], requested: timedelta, allowed: bool, says: str) -> None:
+def test_duration_limits_at_their_boundaries(
+    roles: tuple[str, ...], requested: timedelta, allowed: bool, says: str
+) -> None:
     verdict = duration_verdict(policy=POLICY, platform="heap", roles=roles, requested=requested)
     assert verdict.allowed is allowed
     assert says in verdict.reason
 
 
 def test_no_limits_configured_means_any_positive_duration() -> None:
-    verdict = duration_verdict(policy=PlatformPolicy(), platform="heap", roles=("Admin",), requested=timedelta(weeks=50))
+    verdict = duration_verdict(
+        policy=PlatformPolicy(), platform="heap", roles=("Admin",), requested=timedelta(weeks=50)
+    )
     assert verdict.allowed
