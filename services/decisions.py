@@ -131,15 +131,10 @@ def deny(ctx: ServiceContext, request_id: int, *, approver: Person, reason: str 
 
 
 def retry(ctx: ServiceContext, request_id: int, *, actor: Person) -> DecisionResult:
-    view = ctx.load_view(request_id)
-    if view is None:
-        return DecisionResult(outcome=Outcome.NOT_FOUND)
-    if view.status is not RequestStatus.FAILED:
-        return DecisionResult(outcome=Outcome.NOT_RETRYABLE, view=view)
-    verdict = decision_verdict(ctx, view, actor)
-    if not verdict.allowed:
-        _record_refusal(ctx, view, actor, "retry", verdict.reason)
-        return DecisionResult(outcome=Outcome.REFUSED, reason=verdict.reason, view=view)
+    checked = _check(ctx, request_id, actor, action="retry", needs=RequestStatus.FAILED, else_=Outcome.NOT_RETRYABLE)
+    if checked.outcome is not Outcome.DONE or checked.view is None:
+        return checked
+    view = checked.view
     with session_scope(ctx.engine) as session:
         record(
             session=session,
@@ -164,12 +159,22 @@ def check_may_decide(ctx: ServiceContext, request_id: int, person: Person) -> De
     return _check(ctx, request_id, person, action="deny", audit=False)
 
 
-def _check(ctx: ServiceContext, request_id: int, person: Person, *, action: str, audit: bool = True) -> DecisionResult:
+def _check(
+    ctx: ServiceContext,
+    request_id: int,
+    person: Person,
+    *,
+    action: str,
+    audit: bool = True,
+    needs: RequestStatus = RequestStatus.PENDING,
+    else_: Outcome = Outcome.ALREADY_DECIDED,
+) -> DecisionResult:
+    """Does the request exist, is it in the status `action` needs, and may `person` act on it?"""
     view = ctx.load_view(request_id)
     if view is None:
         return DecisionResult(outcome=Outcome.NOT_FOUND)
-    if view.status is not RequestStatus.PENDING:
-        return DecisionResult(outcome=Outcome.ALREADY_DECIDED, view=view)
+    if view.status is not needs:
+        return DecisionResult(outcome=else_, view=view)
     verdict = decision_verdict(ctx, view, person)
     if not verdict.allowed:
         if audit:

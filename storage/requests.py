@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import update
@@ -47,21 +48,28 @@ def changes_of(*, session: Session, request_id: int) -> list[PlatformChange]:
 def transition_request(*, session: Session, request_id: int, event: RequestEvent, at: datetime, **fields: Any) -> bool:
     """Move a request along `event` if it is still in a state that allows it. True when this call made the move."""
     sources, target = REQUEST_TRANSITIONS[event]
-    statement = (
-        update(AccessRequest)
-        .where(col(AccessRequest.id) == request_id, col(AccessRequest.status).in_([s.value for s in sources]))
-        .values(status=target.value, updated_at=at, **fields)
-    )
-    moved = session.exec(statement).rowcount == 1
-    session.expire_all()
-    return moved
+    return _guarded_move(session, AccessRequest, request_id, sources, target, at=at, **fields)
 
 
 def transition_change(*, session: Session, change_id: int, event: ChangeEvent, at: datetime, **fields: Any) -> bool:
     sources, target = CHANGE_TRANSITIONS[event]
+    return _guarded_move(session, PlatformChange, change_id, sources, target, at=at, **fields)
+
+
+def _guarded_move(
+    session: Session,
+    table: type[AccessRequest] | type[PlatformChange],
+    row_id: int,
+    sources: frozenset[StrEnum],
+    target: StrEnum,
+    *,
+    at: datetime,
+    **fields: Any,
+) -> bool:
+    """UPDATE ... WHERE id = :id AND status IN (:sources): of two concurrent callers, exactly one sees a row change."""
     statement = (
-        update(PlatformChange)
-        .where(col(PlatformChange.id) == change_id, col(PlatformChange.status).in_([s.value for s in sources]))
+        update(table)
+        .where(col(table.id) == row_id, col(table.status).in_([source.value for source in sources]))
         .values(status=target.value, updated_at=at, **fields)
     )
     moved = session.exec(statement).rowcount == 1

@@ -70,13 +70,8 @@ class SlackRequests:
     ) -> SignedRequest:
         key = next(self._counter)
         payload = {
-            "type": "block_actions",
-            "team": {"id": TEAM_ID, "domain": "local"},
-            "user": {"id": user.id, "username": user.name, "team_id": TEAM_ID},
-            "api_app_id": API_APP_ID,
-            "token": "legacy-verification-token",
+            **self._envelope("block_actions", user, key),
             "container": {"type": "message", "message_ts": message.ts, "channel_id": message.channel},
-            "trigger_id": f"trigger-{key}",
             "channel": {"id": message.channel, "name": "access-approvals"},
             "message": {"type": "message", "ts": message.ts, "text": message.text, "blocks": message.blocks},
             "response_url": f"{self._response_base}/action-{key}",
@@ -98,13 +93,8 @@ class SlackRequests:
     ) -> SignedRequest:
         """Choosing an option in a select of an open modal (dispatch_action)."""
         payload = {
-            "type": "block_actions",
-            "team": {"id": TEAM_ID, "domain": "local"},
-            "user": {"id": user.id, "username": user.name, "team_id": TEAM_ID},
-            "api_app_id": API_APP_ID,
-            "token": "legacy-verification-token",
+            **self._envelope("block_actions", user, next(self._counter)),
             "container": {"type": "view", "view_id": view["id"]},
-            "trigger_id": f"trigger-{next(self._counter)}",
             "view": view,
             "actions": [
                 {
@@ -122,16 +112,23 @@ class SlackRequests:
         self, *, user: LocalUser, view: dict[str, Any], values: dict[str, dict[str, Any]]
     ) -> SignedRequest:
         payload = {
-            "type": "view_submission",
-            "team": {"id": TEAM_ID, "domain": "local"},
-            "user": {"id": user.id, "username": user.name, "team_id": TEAM_ID},
-            "api_app_id": API_APP_ID,
-            "token": "legacy-verification-token",
-            "trigger_id": f"trigger-{next(self._counter)}",
+            **self._envelope("view_submission", user, next(self._counter)),
             "view": {**view, "state": {"values": values}},
             "response_urls": [],
         }
         return self._payload(payload)
+
+    @staticmethod
+    def _envelope(kind: str, user: LocalUser, key: int) -> dict[str, Any]:
+        """The fields every interaction payload carries."""
+        return {
+            "type": kind,
+            "team": {"id": TEAM_ID, "domain": "local"},
+            "user": {"id": user.id, "username": user.name, "team_id": TEAM_ID},
+            "api_app_id": API_APP_ID,
+            "token": "legacy-verification-token",
+            "trigger_id": f"trigger-{key}",
+        }
 
     def _payload(self, payload: dict[str, Any]) -> SignedRequest:
         return self.sign(urllib.parse.urlencode({"payload": json.dumps(payload)}))

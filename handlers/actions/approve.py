@@ -7,7 +7,7 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 
 from handlers import ids
-from handlers.blocks.replies import decision_notice
+from handlers.actions.clicks import clicked, tell_clicker
 from services.context import ServiceContext
 from services.decisions import approve
 
@@ -16,8 +16,5 @@ def register(app: App, ctx: ServiceContext) -> None:
     @app.action(ids.APPROVE)
     def on_approve(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
         ack()
-        request_id = int(action["value"])
-        approver = ctx.directory.person(body["user"]["id"])
-        result = approve(ctx, request_id, approver=approver)
-        if (notice := decision_notice(result, request_id)) is not None:
-            respond(text=notice, response_type="ephemeral", replace_original=False)
+        request_id, approver = clicked(ctx, body, action)
+        tell_clicker(respond, approve(ctx, request_id, approver=approver), request_id)

@@ -8,8 +8,8 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from handlers import ids
+from handlers.actions.clicks import clicked, tell_clicker
 from handlers.blocks.forms import deny_form
-from handlers.blocks.replies import decision_notice
 from services.context import ServiceContext
 from services.decisions import Outcome, check_may_decide
 
@@ -18,12 +18,10 @@ def register(app: App, ctx: ServiceContext) -> None:
     @app.action(ids.DENY)
     def on_deny(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, client: WebClient) -> None:
         ack()
-        request_id = int(action["value"])
-        person = ctx.directory.person(body["user"]["id"])
+        request_id, person = clicked(ctx, body, action)
         checked = check_may_decide(ctx, request_id, person)
         if checked.outcome is not Outcome.DONE or checked.view is None:
-            text = decision_notice(checked, request_id) or f"Request #{request_id} cannot be denied now."
-            respond(text=text, response_type="ephemeral", replace_original=False)
+            tell_clicker(respond, checked, request_id)
             return
         withdraw = checked.view.requester_id == person.slack_id
         form = deny_form(request_id, checked.view.target_email, withdraw=withdraw)

@@ -7,7 +7,7 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 
 from handlers import ids
-from handlers.blocks.replies import decision_notice
+from handlers.actions.clicks import clicked, tell_clicker
 from services.context import ServiceContext
 from services.decisions import retry
 
@@ -16,8 +16,5 @@ def register(app: App, ctx: ServiceContext) -> None:
     @app.action(ids.RETRY)
     def on_retry(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
         ack()
-        request_id = int(action["value"])
-        actor = ctx.directory.person(body["user"]["id"])
-        result = retry(ctx, request_id, actor=actor)
-        if (notice := decision_notice(result, request_id)) is not None:
-            respond(text=notice, response_type="ephemeral", replace_original=False)
+        request_id, actor = clicked(ctx, body, action)
+        tell_clicker(respond, retry(ctx, request_id, actor=actor), request_id)

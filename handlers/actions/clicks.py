@@ -1,0 +1,23 @@
+"""What every card button's listener does around its service call."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Respond
+
+from handlers.blocks.replies import decision_notice
+from services.context import ServiceContext
+from services.decisions import DecisionResult
+from services.ports import Person
+
+
+def clicked(ctx: ServiceContext, body: dict[str, Any], action: dict[str, Any]) -> tuple[int, Person]:
+    """The request a button belongs to (its value) and who pressed it."""
+    return int(action["value"]), ctx.directory.person(body["user"]["id"])
+
+
+def tell_clicker(respond: Respond, result: DecisionResult, request_id: int) -> None:
+    """An ephemeral note to the person who clicked, unless the card itself now shows what happened."""
+    if (notice := decision_notice(result, request_id)) is not None:
+        respond(text=notice, response_type="ephemeral", replace_original=False)
