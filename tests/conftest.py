@@ -4,9 +4,17 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 
 from domain.catalog import RoleCatalog
 from platforms.heap_catalog import heap_catalog
+
+# Example timing varies on shared two-core CI machines; correctness, not speed, is what these properties check.
+# Registering the profile here also imports hypothesis before any test starts a thread: Python 3.11 can raise a
+# spurious "AST constructor recursion depth mismatch" when pytest's import rewriting parses a module while other
+# threads run (CPython gh-106905), and hypothesis's plugin would otherwise import it lazily at the session's end.
+settings.register_profile("accessbot", deadline=None)
+settings.load_profile("accessbot")
 
 
 @pytest.fixture(autouse=True)

@@ -12,8 +12,7 @@ import secrets
 import shlex
 import sys
 import threading
-from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterable
 from typing import Any, TextIO
 
 from pydantic import SecretStr
@@ -23,6 +22,7 @@ from bot.bootstrap import Runtime, bootstrap
 from bot.console.local_slack import LocalSlack, LocalUser, SlackCall, StoredMessage
 from bot.console.payloads import SignedRequest, SlackRequests, find_button
 from bot.console.render import TextRenderer
+from bot.listeners import ListenerPool
 from bot.settings import Settings
 from handlers import ids
 from handlers.blocks.forms import PERMANENT, block_id
@@ -51,35 +51,6 @@ Type Slack input as the current person; the bot answers as it would in Slack.
   requests                           all requests and their status (as `accessbot requests`)
   access <platform> <email>          what someone has on a platform (as `accessbot access`)
   users | help | quit"""
-
-
-class ListenerPool(ThreadPoolExecutor):
-    """Bolt's listener executor, with a way to wait until every listener started so far has finished.
-
-    The console runs the bot exactly as `serve` does (ack first, work after), then waits here so that a line's
-    effects are all shown before the next prompt.
-    """
-
-    def __init__(self) -> None:
-        super().__init__(max_workers=4, thread_name_prefix="console-listener")
-        self._running: set[Future[Any]] = set()
-        self._idle = threading.Condition()
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-        future = super().submit(fn, *args, **kwargs)
-        with self._idle:
-            self._running.add(future)
-        future.add_done_callback(self._finished)
-        return future
-
-    def _finished(self, future: Future[Any]) -> None:
-        with self._idle:
-            self._running.discard(future)
-            self._idle.notify_all()
-
-    def wait_idle(self, timeout: float = 120.0) -> bool:
-        with self._idle:
-            return self._idle.wait_for(lambda: not self._running, timeout)
 
 
 def playground_settings(settings: Settings, *, api_url: str, token: str, secret: str) -> tuple[Settings, bool]:

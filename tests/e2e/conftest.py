@@ -16,6 +16,7 @@ from sqlmodel import Session
 from bot.bootstrap import Runtime, bootstrap
 from bot.console.local_slack import LocalSlack, LocalUser, SlackCall, StoredMessage
 from bot.console.payloads import SignedRequest, SlackRequests, find_button
+from bot.listeners import ListenerPool
 from bot.server import HttpServer
 from bot.settings import Settings
 from platforms.base import Platform
@@ -46,6 +47,11 @@ class RunningBot:
     requests: SlackRequests
     runtime: Runtime
     http: httpx.Client
+    listeners: ListenerPool
+
+    def settle(self) -> None:
+        """Wait until every listener the bot started (the work after each ack) has finished."""
+        assert self.listeners.wait_idle(timeout=30), "the bot's listeners did not finish"
 
     def post(self, signed: SignedRequest) -> httpx.Response:
         return self.http.post(self.events_url, content=signed.body, headers=signed.headers)
@@ -108,7 +114,7 @@ StartBot = Callable[..., RunningBot]
 
 @pytest.fixture
 def start_bot(tmp_path: Path) -> Iterator[StartBot]:
-    started: list[tuple[HttpServer, LocalSlack, httpx.Client]] = []
+    started: list[tuple[HttpServer, LocalSlack, httpx.Client, ListenerPool, Runtime]] = []
 
     def start(wrap: Callable[[Platform], Platform] | None = None) -> RunningBot:
         slack = LocalSlack(bot_token=BOT_TOKEN, users=list(USERS.values()), usergroups={"S0SECURITY": ["U0CAROL"]})
@@ -118,25 +124,30 @@ def start_bot(tmp_path: Path) -> Iterator[StartBot]:
         if wrap is not None:
             context = PlatformContext(engine=make_engine(settings.database_url), now=lambda: datetime.now(UTC))
             platforms = {name: wrap(p) for name, p in build_platforms(settings.platforms, context).items()}
-        runtime = bootstrap(settings, platforms=platforms)
+        # Bolt runs listeners here after ack(); teardown waits for them so no test leaves work running.
+        listeners = ListenerPool(max_workers=8)
+        runtime = bootstrap(settings, platforms=platforms, listener_executor=listeners)
         assert runtime.app is not None
         server = HttpServer(runtime.app, host="127.0.0.1", port=0)
         threading.Thread(target=server.serve_forever, name="bot-http", daemon=True).start()
         client = httpx.Client(timeout=15)
-        started.append((server, slack, client))
+        started.append((server, slack, client, listeners, runtime))
         return RunningBot(
             events_url=f"http://127.0.0.1:{server.port}/slack/events",
             slack=slack,
             requests=SlackRequests(signing_secret=SIGNING_SECRET, response_base=f"{slack.base_url}/response"),
             runtime=runtime,
             http=client,
+            listeners=listeners,
         )
 
     yield start
-    for server, slack, client in started:
+    for server, slack, client, listeners, runtime in started:
         client.close()
         server.shutdown()
+        listeners.shutdown(wait=True)
         slack.stop()
+        runtime.engine.dispose()
 
 
 @pytest.fixture

@@ -24,7 +24,9 @@ def point_cli_at(bot: RunningBot, monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
 def test_requests_lists_what_was_asked_and_how_it_ended(
     bot: RunningBot, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # Each command's work runs after its ack, so wait for the first card before asking again: ids follow storage.
     bot.command("alice", f"add {ANA} sandbox viewer on production reason: dashboards")
+    bot.card(1)
     bot.command("alice", f"add {ANA} sandbox admin reason: curious")
     bot.card(2)
     bot.click("bob", 1, ids.APPROVE)

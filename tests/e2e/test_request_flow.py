@@ -94,7 +94,7 @@ def test_two_approvers_clicking_at_once_apply_once_and_the_second_is_told(bot: R
     bot.wait_for_card(1, "applied")
     notice = bot.ephemeral("was already approved by")
     assert "<@U0BOB>" in notice or "<@U0CAROL>" in notice
-    time.sleep(0.3)  # let any (wrong) second apply finish before counting
+    bot.settle()  # let any (wrong) second apply finish before counting
     assert bot.audit(1).count("applied") == 1
     assert bot.audit(1).count("approved") == 1
 
