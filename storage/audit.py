@@ -24,7 +24,18 @@ class AuditKind(StrEnum):
     APPLIED = "applied"
     FAILED = "failed"
     RETRIED = "retried"
+    EXPIRED = "expired"
+    ELEVATION_STARTED = "elevation_started"
+    REMINDED = "reminded"
+    ELEVATION_EXTENDED = "elevation_extended"
+    ELEVATION_KEPT = "elevation_kept"
+    ELEVATION_REVOKED_EARLY = "elevation_revoked_early"
+    ELEVATION_RELEASED = "elevation_released"
+    ELEVATION_SUPERSEDED = "elevation_superseded"
     REVERTED = "reverted"
+    REVERT_FAILED = "revert_failed"
+    REVERT_ESCALATED = "revert_escalated"
+    DRIFT_DETECTED = "drift_detected"
 
 
 def record(

@@ -60,11 +60,46 @@ class PlatformChange(SQLModel, table=True):
     before: dict[str, Any] | None = Field(default=None, sa_type=JSON)
     desired: dict[str, Any] | None = Field(default=None, sa_type=JSON)
     after: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    # For an `extend` change: the elevation whose end it moves.
+    elevation_id: int | None = None
     manual_steps: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
     responses: list[str] = Field(default_factory=list, sa_type=JSON)
     error: str | None = None
     error_kind: str | None = None
     applied_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class RevertReminder(SQLModel, table=True):
+    """A temporary elevation: what to revert to and when, and the reminders before. The source of truth for the
+    scheduler, which only keeps in-memory timers rebuilt from these rows."""
+
+    __tablename__ = "revert_reminder"
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(sa_column=Column(Integer, ForeignKey("access_request.id"), index=True, nullable=False))
+    change_id: int = Field(sa_column=Column(Integer, ForeignKey("platform_change.id"), nullable=False))
+    platform: str = Field(index=True)
+    target_email: str = Field(index=True)
+    revert_to: dict[str, Any] = Field(sa_type=JSON)  # the access just before the elevation (domain AccessState)
+    elevated_to: dict[str, Any] = Field(sa_type=JSON)  # the access right after it
+    fields: dict[str, Any] = Field(sa_type=JSON)  # domain.elevation.TrackedField per field it holds
+    started_at: datetime = Field(sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    remind_at: list[str] = Field(default_factory=list, sa_type=JSON)  # ISO times, all planned reminders
+    next_remind_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+    reminders_sent: int = 0
+    status: str = Field(index=True)  # domain.elevation.ElevationStatus
+    version: int = 0  # bumped by every change to `fields`, for optimistic updates
+    attempts: int = 0
+    next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_error: str | None = None
+    escalated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    claim_token: str | None = None
+    claimed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    ended_by: str | None = None
+    outcome: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     updated_at: datetime = Field(sa_type=UTCDateTime)
 
 
