@@ -39,6 +39,8 @@ class PlatformPolicy(BaseModel):
     # Per-role maximum, by account or scope role name (`admin: 8h`); stricter than max_duration wins.
     role_max_duration: dict[str, ConfigDuration] = Field(default_factory=dict)
     min_duration: ConfigDuration | None = None
+    # Whether the requester (or the person it is for) may extend a running elevation without a new approval.
+    allow_self_extension: bool = False
 
 
 class Verdict(BaseModel):

@@ -16,8 +16,9 @@ from domain.access import AccessState, mismatches
 from domain.lifecycle import ChangeEvent, ChangeStatus, RequestEvent, outcome_of
 from platforms.base import ApplyResult, PlatformError
 from services.context import ServiceContext, logger
+from services.elevations import extend, on_change_applied, wake
 from services.views import ChangeView, RequestView, desired_state
-from storage.audit import AuditKind, record
+from storage.audit import BOT_ACTOR, AuditKind, record
 from storage.db import session_scope
 from storage.models import PlatformChange
 from storage.requests import change_statuses, transition_change, transition_request
@@ -46,7 +47,7 @@ def run_request(ctx: ServiceContext, request_id: int, *, actor: str) -> RequestV
     return final
 
 
-def _apply_change(ctx: ServiceContext, request: RequestView, change: ChangeView, *, actor: str) -> None:
+def _claim(ctx: ServiceContext, request: RequestView, change: ChangeView, *, actor: str) -> bool:
     with session_scope(ctx.engine) as session:
         claimed = transition_change(
             session=session,
@@ -55,18 +56,26 @@ def _apply_change(ctx: ServiceContext, request: RequestView, change: ChangeView,
             at=ctx.clock.now(),
             attempts=PlatformChange.attempts + literal(1),
         )
-        if not claimed:
-            return
-        record(
-            session=session,
-            event=AuditKind.APPLY_STARTED,
-            actor=actor,
-            at=ctx.clock.now(),
-            request_id=request.id,
-            platform=change.platform,
-            target_email=request.target_email,
-            detail={"attempt": change.attempts + 1},
-        )
+        if claimed:
+            record(
+                session=session,
+                event=AuditKind.APPLY_STARTED,
+                actor=actor,
+                at=ctx.clock.now(),
+                request_id=request.id,
+                platform=change.platform,
+                target_email=request.target_email,
+                detail={"attempt": change.attempts + 1},
+            )
+    return claimed
+
+
+def _apply_change(ctx: ServiceContext, request: RequestView, change: ChangeView, *, actor: str) -> None:
+    if not _claim(ctx, request, change, actor=actor):
+        return
+    if change.action == "extend":
+        _apply_extension(ctx, request, change)
+        return
     email = request.target_email
     platform = ctx.platforms.get(change.platform)
     before: AccessState | None = None
@@ -97,6 +106,47 @@ def _apply_change(ctx: ServiceContext, request: RequestView, change: ChangeView,
         )
         return
     _succeed(ctx, request, change, before=before, desired=desired, after=after, result=result)
+
+
+def _apply_extension(ctx: ServiceContext, request: RequestView, change: ChangeView) -> None:
+    """An approved extension moves the elevation's end; the platform already has the access."""
+    extended = None
+    if change.extends is not None and request.duration is not None:
+        extended = extend(
+            ctx, change.extends.id, by=request.duration, actor=request.decided_by or BOT_ACTOR, request_id=request.id
+        )
+    if extended is None:
+        _fail(
+            ctx,
+            request,
+            change,
+            before=None,
+            kind="refused",
+            error="the temporary access already ended, so there is nothing to extend",
+        )
+        return
+    now = ctx.clock.now()
+    with session_scope(ctx.engine) as session:
+        transition_change(
+            session=session,
+            change_id=change.id,
+            event=ChangeEvent.SUCCEED,
+            at=now,
+            applied_at=now,
+            error=None,
+            error_kind=None,
+            after=extended.elevated_to.model_dump(mode="json"),
+        )
+        record(
+            session=session,
+            event=AuditKind.APPLIED,
+            actor=request.decided_by or BOT_ACTOR,
+            at=now,
+            request_id=request.id,
+            platform=change.platform,
+            target_email=request.target_email,
+            detail={"elevation": extended.id, "expires_at": extended.expires_at.isoformat()},
+        )
 
 
 def _succeed(
@@ -138,6 +188,10 @@ def _succeed(
                 "responses": list(result.responses),
             },
         )
+        # After a partial failure, the first attempt's snapshot, not this one, is what the account was before.
+        started = on_change_applied(session, ctx, request, change, before=change.before or before, after=after, now=now)
+    if started is not None:
+        wake(ctx, started)
 
 
 def _fail(

@@ -5,17 +5,42 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 
+from pydantic import BaseModel, ConfigDict
+from pydantic import Field as PydanticField
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from domain.catalog import RoleCatalog
+from domain.policy import ConfigDuration
 from platforms.base import Platform, PlatformSettings
-from services.ports import Clock, Directory, Notifier
+from services.ports import Clock, Directory, Notifier, Timers
 from services.views import RequestView, request_view
+from storage.elevations import elevations_for
 from storage.requests import changes_of, get_request
 
 logger = logging.getLogger("accessbot.services")
+
+
+class ElevationSettings(BaseModel):
+    """How temporary elevations are reminded, swept and retried (the `elevations:` section of the config)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    # Reminders before expiry; those already past when access is granted are skipped.
+    reminders: tuple[ConfigDuration, ...] = (timedelta(hours=24), timedelta(hours=1))
+    # How often the sweeper looks for anything due that no timer handled (bot down, missed window).
+    sweep_seconds: float = PydanticField(default=30.0, gt=0)
+    # How many due reverts one claim takes.
+    batch: int = PydanticField(default=100, ge=1)
+    # A failed revert is retried after retry_initial_seconds, doubling up to retry_max_seconds, forever.
+    retry_initial_seconds: float = PydanticField(default=60.0, gt=0)
+    retry_max_seconds: float = PydanticField(default=3600.0, gt=0)
+    # After this many failed attempts the approvers are asked to look.
+    escalate_after: int = PydanticField(default=3, ge=1)
+    # A claim older than this is taken over by another worker (its claimer crashed or hangs).
+    lease_seconds: float = PydanticField(default=300.0, gt=0)
 
 
 class RequestRefused(Exception):
@@ -30,6 +55,8 @@ class ServiceContext:
     directory: Directory
     notifier: Notifier
     clock: Clock
+    elevation_settings: ElevationSettings = field(default_factory=lambda: ElevationSettings())
+    timers: Timers | None = None
     catalogs: Mapping[str, RoleCatalog] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -39,7 +66,10 @@ class ServiceContext:
         request = get_request(session=session, request_id=request_id)
         if request is None:
             return None
-        return request_view(request, changes_of(session=session, request_id=request_id), self.settings, self.catalogs)
+        changes = changes_of(session=session, request_id=request_id)
+        extended = [change.elevation_id for change in changes if change.elevation_id is not None]
+        elevations = elevations_for(session=session, request_ids=[request_id], elevation_ids=extended)
+        return request_view(request, changes, self.settings, self.catalogs, elevations)
 
     def load_view(self, request_id: int) -> RequestView | None:
         with Session(self.engine) as session:

@@ -7,12 +7,12 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict
 
 from domain.lifecycle import RequestEvent, RequestStatus
-from domain.policy import Approver, RequestFacts, Verdict, group_ids, may_approve
 from services.apply import run_request
+from services.approvers import decision_verdict
 from services.context import ServiceContext
 from services.ports import Person
 from services.views import RequestView
-from storage.audit import AuditKind, record
+from storage.audit import BOT_ACTOR, AuditKind, record
 from storage.db import session_scope
 from storage.requests import skip_waiting_changes, transition_request
 
@@ -22,6 +22,7 @@ class Outcome(StrEnum):
     REFUSED = "refused"  # policy says this person may not
     ALREADY_DECIDED = "already_decided"  # someone else got there first
     NOT_RETRYABLE = "not_retryable"
+    EXPIRED = "expired"  # closed without a decision: nothing can usefully be approved
     NOT_FOUND = "not_found"
 
 
@@ -33,37 +34,13 @@ class DecisionResult(BaseModel):
     view: RequestView | None = None
 
 
-def eligible_approvers(ctx: ServiceContext, platforms: tuple[str, ...]) -> dict[str, frozenset[str] | None]:
-    """Each platform's approvers as Slack user ids, user groups expanded; None where none are configured."""
-    eligible: dict[str, frozenset[str] | None] = {}
-    for platform in platforms:
-        configured = ctx.settings[platform].approvers if platform in ctx.settings else ()
-        if not configured:
-            eligible[platform] = None
-            continue
-        users = {entry for entry in configured if not entry.startswith("S")}
-        for group in group_ids(configured):
-            users |= ctx.directory.group_members(group)
-        eligible[platform] = frozenset(users)
-    return eligible
-
-
-def decision_verdict(ctx: ServiceContext, view: RequestView, person: Person) -> Verdict:
-    facts = RequestFacts(
-        requester_id=view.requester_id,
-        target_email=view.target_email,
-        target_slack_id=view.target_slack_id,
-        platforms=view.platforms,
-    )
-    approver = Approver(slack_id=person.slack_id, email=person.email, is_workspace_admin=person.is_workspace_admin)
-    return may_approve(request=facts, approver=approver, eligible=eligible_approvers(ctx, view.platforms))
-
-
 def approve(ctx: ServiceContext, request_id: int, *, approver: Person) -> DecisionResult:
     checked = _check(ctx, request_id, approver, action="approve")
     if checked.outcome is not Outcome.DONE:
         return checked
     now = ctx.clock.now()
+    if checked.view is not None and checked.view.until_at is not None and checked.view.until_at <= now:
+        return _expire(ctx, checked.view, reason="its end time passed before it was approved")
     with session_scope(ctx.engine) as session:
         won = transition_request(
             session=session,
@@ -87,6 +64,32 @@ def approve(ctx: ServiceContext, request_id: int, *, approver: Person) -> Decisi
         return DecisionResult(outcome=Outcome.ALREADY_DECIDED, view=view)
     final = run_request(ctx, request_id, actor=approver.slack_id)
     return DecisionResult(outcome=Outcome.DONE, view=final or ctx.load_view(request_id))
+
+
+def _expire(ctx: ServiceContext, view: RequestView, *, reason: str) -> DecisionResult:
+    """Close a request nobody can usefully approve any more; the card and the requester are told."""
+    now = ctx.clock.now()
+    with session_scope(ctx.engine) as session:
+        won = transition_request(
+            session=session, request_id=view.id, event=RequestEvent.EXPIRE, at=now, deny_reason=reason
+        )
+        if won:
+            skip_waiting_changes(session=session, request_id=view.id, at=now)
+            record(
+                session=session,
+                event=AuditKind.EXPIRED,
+                actor=BOT_ACTOR,
+                at=now,
+                request_id=view.id,
+                target_email=view.target_email,
+                detail={"reason": reason},
+            )
+        expired = ctx.view(session, view.id)
+    if won and expired is not None:
+        ctx.notifier.request_concluded(expired)
+    return DecisionResult(
+        outcome=Outcome.EXPIRED, reason=f"Request #{view.id} expired: {reason}. Ask again.", view=expired
+    )
 
 
 def deny(ctx: ServiceContext, request_id: int, *, approver: Person, reason: str | None) -> DecisionResult:

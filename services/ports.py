@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
-    from services.views import RequestView
+    from services.views import ElevationView, RequestView
 
 
 class Clock(Protocol):
@@ -74,4 +74,29 @@ class Notifier(Protocol):
 
     def request_concluded(self, view: RequestView) -> None:
         """Redraw the card and tell the thread and the requester how it ended (applied, failed, denied)."""
+        ...
+
+    def elevation_reminder(self, view: RequestView, elevation: ElevationView, now: datetime) -> None:
+        """Tell the requester and the approvers that a temporary grant ends soon, with Extend / Revoke / Keep."""
+        ...
+
+    def elevation_ended(self, view: RequestView, elevation: ElevationView) -> None:
+        """Redraw the card and say who was reverted from what to what; flag drift to the approvers."""
+        ...
+
+    def elevation_revert_failed(self, view: RequestView, elevation: ElevationView, *, escalate: bool) -> None:
+        """Redraw the card; when `escalate`, ask the approvers to look (the bot keeps retrying)."""
+        ...
+
+    def elevation_extended(self, view: RequestView, elevation: ElevationView) -> None:
+        """Redraw the card and say the grant now lasts longer."""
+        ...
+
+
+class Timers(Protocol):
+    """Punctual wake-ups for elevations. Optional: the periodic sweep alone already guarantees every reminder
+    and revert runs, and runs once; timers only make them happen on the minute."""
+
+    def elevation_due(self, elevation_id: int, at: datetime | None) -> None:
+        """Wake up for this elevation at `at`; None when nothing more is due."""
         ...

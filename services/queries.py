@@ -14,6 +14,7 @@ from services.context import RequestRefused, ServiceContext
 from services.ports import PersonNotFound
 from services.views import RequestView, request_view
 from storage.audit import events_for
+from storage.elevations import elevations_for
 from storage.models import AuditEvent
 from storage.requests import changes_by_request, list_requests
 
@@ -63,9 +64,12 @@ def request_views(
         requests = list_requests(
             session=session, statuses=statuses, target_email=target_email, platform=platform, limit=limit
         )
-        grouped = changes_by_request(session=session, request_ids=[r.id for r in requests if r.id is not None])
+        ids = [request.id for request in requests if request.id is not None]
+        grouped = changes_by_request(session=session, request_ids=ids)
+        extended = [c.elevation_id for changes in grouped.values() for c in changes if c.elevation_id is not None]
+        elevations = elevations_for(session=session, request_ids=ids, elevation_ids=extended)
         return [
-            request_view(request, grouped[request.id], ctx.settings, ctx.catalogs)
+            request_view(request, grouped[request.id], ctx.settings, ctx.catalogs, elevations)
             for request in requests
             if request.id is not None
         ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from domain.access import AccessState, RemovalMethod, diff
 from domain.commands import ALL_PLATFORMS, GrantCommand, RemoveCommand
@@ -50,6 +51,20 @@ def submit(
         created_at=now,
         updated_at=now,
     )
+    return store_and_announce(
+        ctx, request, changes, actor=requester.slack_id, detail={"command": text, "ticket": command.ticket}
+    )
+
+
+def store_and_announce(
+    ctx: ServiceContext,
+    request: AccessRequest,
+    changes: list[PlatformChange],
+    *,
+    actor: str,
+    detail: dict[str, Any],
+) -> RequestView:
+    """Store a new request with its changes, record it, and post its approval card."""
     with session_scope(ctx.engine) as session:
         add_request(session=session, request=request, changes=changes)
         assert request.id is not None
@@ -57,18 +72,18 @@ def submit(
             record(
                 session=session,
                 event=AuditKind.REQUESTED,
-                actor=requester.slack_id,
-                at=now,
+                actor=actor,
+                at=request.created_at,
                 request_id=request.id,
                 platform=change.platform,
-                target_email=target_email,
+                target_email=request.target_email,
                 detail={
-                    "command": text,
+                    **detail,
+                    "verb": request.verb,
                     "action": change.action,
                     "grant": change.grant,
                     "method": change.method,
-                    "reason": command.reason,
-                    "ticket": command.ticket,
+                    "reason": request.reason,
                     "access_at_request": change.access_at_request,
                 },
             )

@@ -6,15 +6,89 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from domain.access import AccessChange, AccessState, AccessStep, RemovalMethod, diff, removed_state
 from domain.catalog import RoleCatalog
 from domain.durations import format_duration
+from domain.elevation import ElevationStatus, Layer, TrackedField, Value, describe_changes
 from domain.lifecycle import ChangeStatus, RequestStatus
 from platforms.base import PlatformSettings
 from services.ports import MessageRef
-from storage.models import AccessRequest, PlatformChange
+from storage.models import AccessRequest, PlatformChange, RevertReminder
+
+
+class ElevationView(BaseModel):
+    """A temporary elevation: what it holds, until when, and how it ended."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    request_id: int
+    platform: str
+    target_email: str
+    status: ElevationStatus
+    started_at: datetime
+    expires_at: datetime
+    remind_at: tuple[datetime, ...] = ()
+    next_remind_at: datetime | None = None
+    revert_to: AccessState
+    elevated_to: AccessState
+    fields: dict[str, TrackedField]
+    attempts: int = 0
+    last_error: str | None = None
+    next_attempt_at: datetime | None = None
+    escalated_at: datetime | None = None
+    ended_at: datetime | None = None
+    ended_by: str | None = None
+    reverted: dict[str, tuple[Value, Value]] = Field(default_factory=dict)
+    drift: dict[str, tuple[Value, Value]] = Field(default_factory=dict)
+    kept_for: dict[str, int] = Field(default_factory=dict)
+
+    @property
+    def is_live(self) -> bool:
+        return self.status in (ElevationStatus.ACTIVE, ElevationStatus.REVERTING)
+
+    def layer(self) -> Layer:
+        return Layer(id=self.id, applied_at=self.started_at, fields=self.fields)
+
+    def time_left(self, now: datetime) -> timedelta:
+        return max(self.expires_at - now, timedelta())
+
+    def describe_held(self) -> str:
+        held = {field: (tracked.before, tracked.elevated) for field, tracked in self.fields.items()}
+        return describe_changes(held) or "nothing any more"
+
+    def describe_outcome(self) -> str:
+        return describe_changes(self.reverted) or "nothing needed changing"
+
+
+def elevation_view(row: RevertReminder) -> ElevationView:
+    assert row.id is not None
+    outcome = row.outcome or {}
+    return ElevationView(
+        id=row.id,
+        request_id=row.request_id,
+        platform=row.platform,
+        target_email=row.target_email,
+        status=ElevationStatus(row.status),
+        started_at=row.started_at,
+        expires_at=row.expires_at,
+        remind_at=tuple(datetime.fromisoformat(moment) for moment in row.remind_at),
+        next_remind_at=row.next_remind_at,
+        revert_to=AccessState.model_validate(row.revert_to),
+        elevated_to=AccessState.model_validate(row.elevated_to),
+        fields={field: TrackedField.model_validate(value) for field, value in row.fields.items()},
+        attempts=row.attempts,
+        last_error=row.last_error,
+        next_attempt_at=row.next_attempt_at,
+        escalated_at=row.escalated_at,
+        ended_at=row.ended_at,
+        ended_by=row.ended_by,
+        reverted={field: (pair[0], pair[1]) for field, pair in outcome.get("reverted", {}).items()},
+        drift={field: (pair[0], pair[1]) for field, pair in outcome.get("drift", {}).items()},
+        kept_for=outcome.get("kept_for", {}),
+    )
 
 
 class ChangeView(BaseModel):
@@ -37,8 +111,12 @@ class ChangeView(BaseModel):
     approvers: tuple[str, ...] = ()
     # What approving would change, judged from the access shown on the card.
     preview: tuple[AccessStep, ...] = ()
+    # For an `extend` change: the elevation whose end it moves.
+    extends: ElevationView | None = None
 
     def describe(self) -> str:
+        if self.action == "extend":
+            return f"extend elevation #{self.extends.id}" if self.extends else "extend an elevation"
         if self.action == "remove":
             return f"remove ({self.method.value if self.method else 'default method'})"
         return self.grant.describe() if self.grant else "no change"
@@ -63,6 +141,7 @@ class RequestView(BaseModel):
     deny_reason: str | None = None
     card: MessageRef | None = None
     changes: tuple[ChangeView, ...] = ()
+    elevations: tuple[ElevationView, ...] = ()
 
     @property
     def platforms(self) -> tuple[str, ...]:
@@ -95,7 +174,10 @@ def desired_state(
 
 
 def change_view(
-    change: PlatformChange, settings: Mapping[str, PlatformSettings], catalogs: Mapping[str, RoleCatalog]
+    change: PlatformChange,
+    settings: Mapping[str, PlatformSettings],
+    catalogs: Mapping[str, RoleCatalog],
+    extends: ElevationView | None = None,
 ) -> ChangeView:
     assert change.id is not None
     configured = settings.get(change.platform)
@@ -103,7 +185,9 @@ def change_view(
     method = RemovalMethod(change.method) if change.method else None
     shown = _state(change.access_at_request)
     catalog = catalogs.get(change.platform)
-    preview = diff(shown, desired_state(grant, method, shown, catalog)) if shown and catalog else []
+    preview: list[AccessStep] = []
+    if shown is not None and catalog is not None and change.action != "extend":
+        preview = diff(shown, desired_state(grant, method, shown, catalog))
     return ChangeView(
         id=change.id,
         platform=change.platform,
@@ -121,7 +205,13 @@ def change_view(
         applied_at=change.applied_at,
         approvers=configured.approvers if configured else (),
         preview=tuple(preview),
+        extends=extends,
     )
+
+
+def _extended(rows: Mapping[int, RevertReminder], elevation_id: int | None) -> ElevationView | None:
+    row = rows.get(elevation_id) if elevation_id is not None else None
+    return elevation_view(row) if row is not None else None
 
 
 def request_view(
@@ -129,7 +219,10 @@ def request_view(
     changes: list[PlatformChange],
     settings: Mapping[str, PlatformSettings],
     catalogs: Mapping[str, RoleCatalog],
+    elevations: Mapping[int, RevertReminder] | None = None,
 ) -> RequestView:
+    """`elevations`: the rows this request started and those its `extend` changes refer to, by id."""
+    rows = elevations or {}
     assert request.id is not None
     card = (
         MessageRef(channel=request.card_channel, ts=request.card_ts)
@@ -152,5 +245,14 @@ def request_view(
         decided_at=request.decided_at,
         deny_reason=request.deny_reason,
         card=card,
-        changes=tuple(change_view(change, settings, catalogs) for change in changes),
+        changes=tuple(
+            change_view(
+                change,
+                settings,
+                catalogs,
+                _extended(rows, change.elevation_id),
+            )
+            for change in changes
+        ),
+        elevations=tuple(elevation_view(row) for row in rows.values() if row.request_id == request.id),
     )

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from domain.access import AccessState
 from platforms.base import ApplyResult, MemberRecord, Platform, PlatformError, PlatformUnavailable
 from services.ports import MessageRef, Person, PersonNotFound
-from services.views import RequestView
+from services.views import ElevationView, RequestView
 
 
 class FakeClock:
@@ -50,6 +50,7 @@ class RecordingNotifier:
     """Keeps every notification, in order, as (kind, view)."""
 
     events: list[tuple[str, RequestView]] = field(default_factory=list)
+    elevations: list[tuple[str, ElevationView]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def request_submitted(self, view: RequestView) -> MessageRef | None:
@@ -64,6 +65,26 @@ class RecordingNotifier:
     def request_concluded(self, view: RequestView) -> None:
         with self.lock:
             self.events.append(("concluded", view))
+
+    def elevation_reminder(self, view: RequestView, elevation: ElevationView, now: datetime) -> None:
+        with self.lock:
+            self.events.append(("reminder", view))
+            self.elevations.append(("reminder", elevation))
+
+    def elevation_ended(self, view: RequestView, elevation: ElevationView) -> None:
+        with self.lock:
+            self.events.append(("elevation_ended", view))
+            self.elevations.append(("ended", elevation))
+
+    def elevation_revert_failed(self, view: RequestView, elevation: ElevationView, *, escalate: bool) -> None:
+        with self.lock:
+            self.events.append(("revert_escalated" if escalate else "revert_failed", view))
+            self.elevations.append(("failed", elevation))
+
+    def elevation_extended(self, view: RequestView, elevation: ElevationView) -> None:
+        with self.lock:
+            self.events.append(("elevation_extended", view))
+            self.elevations.append(("extended", elevation))
 
     def kinds(self) -> list[str]:
         return [kind for kind, _ in self.events]

@@ -48,7 +48,7 @@ def test_add_then_approve_applies_and_tells_everyone(bot: RunningBot) -> None:
     assert bot.platform().get_access(ANA) == AccessState(
         member=True, account_role="Consumer", scopes={"production": "Viewer"}
     )
-    assert bot.audit(1) == ["requested", "approved", "apply_started", "applied"]
+    assert bot.audit(1) == ["requested", "approved", "apply_started", "applied", "elevation_started"]
 
 
 def test_a_mention_resolves_to_the_members_email(bot: RunningBot) -> None:

@@ -1,8 +1,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -10,92 +8,16 @@ import pytest
 from sqlmodel import Session
 
 from domain.access import AccessChange, AccessState, RemovalMethod
-from domain.commands import GrantCommand, RemoveCommand, Target, parse_command
+from domain.commands import GrantCommand, Target
 from domain.lifecycle import ChangeStatus, RequestStatus
-from platforms.base import Platform, PlatformAuthError
-from platforms.registry import PlatformContext, build_platforms
-from platforms.sandbox import SandboxSettings
+from platforms.base import PlatformAuthError
 from services.context import RequestRefused, ServiceContext
 from services.decisions import Outcome, approve, deny, retry
 from services.ports import Person
 from services.submit import submit
 from storage.audit import events_for
-from storage.db import create_schema, make_engine
-from tests.fakes import DriftingPlatform, FakeClock, FakeDirectory, FlakyPlatform, RecordingNotifier
-
-ANA = "ana@agency.example"
-
-
-@dataclass
-class Desk:
-    ctx: ServiceContext
-    directory: FakeDirectory
-    notifier: RecordingNotifier
-    clock: FakeClock
-    requester: Person
-    approver: Person
-    other_approver: Person
-
-    def command(self, text: str) -> GrantCommand | RemoveCommand:
-        parsed = parse_command(text, self.ctx.catalogs)
-        assert isinstance(parsed, GrantCommand | RemoveCommand)
-        return parsed
-
-    def submit(self, text: str) -> int:
-        command = self.command(text)
-        assert command.target.email is not None
-        return submit(self.ctx, command, requester=self.requester, target_email=command.target.email, text=text).id
-
-    def audit(self, request_id: int) -> list[str]:
-        with Session(self.ctx.engine) as session:
-            return [event.event for event in events_for(session=session, request_id=request_id)]
-
-
-def make_desk(tmp_path: Path, wrap: Mapping[str, type] | None = None, **flaky: int) -> Desk:
-    engine = make_engine(f"sqlite:///{tmp_path}/bot.db")
-    create_schema(engine)
-    clock = FakeClock()
-    settings = {
-        "sandbox": SandboxSettings(approvers=("UBOB", "S0SECURITY"), role_max_duration={"admin": "8h"}),
-        "sandbox-eu": SandboxSettings(approvers=("UBOB",)),
-    }
-    platforms: dict[str, Platform] = build_platforms(settings, PlatformContext(engine=engine, now=clock.now))
-    for name, wrapper in (wrap or {}).items():
-        platforms[name] = wrapper(platforms[name])
-    for name, failures in flaky.items():
-        platforms[name.replace("_", "-")] = FlakyPlatform(platforms[name.replace("_", "-")], failures=failures)
-    directory = FakeDirectory(groups={"S0SECURITY": frozenset({"UCAROL"})})
-    notifier = RecordingNotifier()
-    ctx = ServiceContext(
-        engine=engine, platforms=platforms, settings=settings, directory=directory, notifier=notifier, clock=clock
-    )
-    return Desk(
-        ctx=ctx,
-        directory=directory,
-        notifier=notifier,
-        clock=clock,
-        requester=directory.add("UALICE", "alice@agency.example", tz="Europe/Paris"),
-        approver=directory.add("UBOB", "bob@client.example"),
-        other_approver=directory.add("UCAROL", "carol@client.example"),
-    )
-
-
-@pytest.fixture
-def desk(tmp_path: Path) -> Desk:
-    return make_desk(tmp_path)
-
-
-def access(desk: Desk, platform: str = "sandbox", email: str = ANA) -> AccessState:
-    return desk.ctx.platforms[platform].get_access(email)
-
-
-def seed(desk: Desk, state: AccessState, platform: str = "sandbox") -> None:
-    """Give ANA some access directly on the platform, past any failure the test injected."""
-    client = desk.ctx.platforms[platform]
-    while isinstance(client, FlakyPlatform):
-        client = client.inner
-    client.apply(ANA, state)
-
+from tests.fakes import DriftingPlatform, FlakyPlatform
+from tests.services.desk import ANA, Desk, access, make_desk, seed
 
 # --- submit ----------------------------------------------------------------------------------------------------
 
@@ -161,7 +83,7 @@ def test_approve_applies_verifies_and_keeps_both_snapshots(desk: Desk) -> None:
     assert change.applied_at == desk.clock.now()
     assert access(desk) == change.after
     assert view.decided_by == "UBOB"
-    assert desk.audit(request_id) == ["requested", "approved", "apply_started", "applied"]
+    assert desk.audit(request_id) == ["requested", "approved", "apply_started", "applied", "elevation_started"]
     assert desk.notifier.kinds() == ["submitted", "progressed", "concluded"]
 
 

@@ -1,0 +1,255 @@
+"""Reminders and reverts that are due, done exactly once however many bot processes look.
+
+`sweep` runs periodically and catches everything due, including what was missed while the bot was down;
+`process_elevation` does the same for one elevation when its timer fires. Both claim work with conditional updates:
+a reminder by moving `next_remind_at` on, a revert by claiming the row with a token and a lease. A revert that fails
+goes back with a later `next_attempt_at` (exponential backoff), and the approvers are asked to look after a few
+tries; it is never dropped.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import uuid
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel, ConfigDict
+from sqlmodel import Session
+
+from domain.access import mismatches
+from domain.elevation import ElevationStatus, revert_plan
+from platforms.base import PlatformError
+from services.context import ServiceContext, logger
+from services.elevations import audit, load, wake
+from services.views import elevation_view
+from storage.audit import BOT_ACTOR, AuditKind
+from storage.db import session_scope
+from storage.elevations import (
+    claim_due_reverts,
+    claim_reminder,
+    claim_to_end_now,
+    due_reminders,
+    finish_revert,
+    get_elevation,
+    live_elevations,
+    next_moment,
+    release_claim,
+)
+from storage.models import RevertReminder
+
+
+class SweepReport(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    reminded: int = 0
+    reverted: int = 0
+    failed: int = 0
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def sweep(ctx: ServiceContext, *, worker: str | None = None) -> SweepReport:
+    """Send every due reminder and revert every due elevation."""
+    reminded = _send_due_reminders(ctx)
+    reverted = failed = 0
+    while True:
+        token = f"{worker or worker_name()}:{uuid.uuid4().hex}"
+        now = ctx.clock.now()
+        with session_scope(ctx.engine) as session:
+            claimed = claim_due_reverts(
+                session=session, now=now, token=token, lease=_lease(ctx), limit=ctx.elevation_settings.batch
+            )
+        if not claimed:
+            return SweepReport(reminded=reminded, reverted=reverted, failed=failed)
+        for row in claimed:
+            if _revert(ctx, row, token, actor=BOT_ACTOR):
+                reverted += 1
+            else:
+                failed += 1
+
+
+def process_elevation(ctx: ServiceContext, elevation_id: int, *, actor: str = BOT_ACTOR) -> datetime | None:
+    """Do whatever is due for one elevation now; returns when it next needs attention."""
+    _send_due_reminders(ctx, elevation_id=elevation_id)
+    token = f"{worker_name()}:{uuid.uuid4().hex}"
+    with session_scope(ctx.engine) as session:
+        claimed = claim_due_reverts(
+            session=session, now=ctx.clock.now(), token=token, lease=_lease(ctx), limit=1, elevation_id=elevation_id
+        )
+    for row in claimed:
+        _revert(ctx, row, token, actor=actor)
+    with Session(ctx.engine) as session:
+        current = get_elevation(session=session, elevation_id=elevation_id)
+        return next_moment(current) if current is not None else None
+
+
+def end_now(ctx: ServiceContext, elevation_id: int, *, expected_expiry: datetime, actor: str) -> bool | None:
+    """Revert an active elevation at once, for the person who asked. None when it was no longer active."""
+    token = f"{worker_name()}:{uuid.uuid4().hex}"
+    now = ctx.clock.now()
+    with session_scope(ctx.engine) as session:
+        row = claim_to_end_now(
+            session=session, elevation_id=elevation_id, expected_expiry=expected_expiry, token=token, now=now
+        )
+        if row is None:
+            return None
+        audit(
+            session, row, AuditKind.ELEVATION_REVOKED_EARLY, actor=actor, at=now, was_to_end=expected_expiry.isoformat()
+        )
+    return _revert(ctx, row, token, actor=actor)
+
+
+def _lease(ctx: ServiceContext) -> timedelta:
+    return timedelta(seconds=ctx.elevation_settings.lease_seconds)
+
+
+# --- reminders ---------------------------------------------------------------------------------------------------
+
+
+def _send_due_reminders(ctx: ServiceContext, elevation_id: int | None = None) -> int:
+    now = ctx.clock.now()
+    with Session(ctx.engine) as session:
+        due = due_reminders(session=session, now=now, limit=ctx.elevation_settings.batch)
+    sent = 0
+    for row in due:
+        if elevation_id is not None and row.id != elevation_id:
+            continue
+        assert row.id is not None and row.next_remind_at is not None
+        # Only the latest missed reminder goes out: after downtime, one "ends in 30 minutes", not two.
+        following = min((moment for moment in map(datetime.fromisoformat, row.remind_at) if moment > now), default=None)
+        with session_scope(ctx.engine) as session:
+            if not claim_reminder(
+                session=session, elevation_id=row.id, due_at=row.next_remind_at, following=following, now=now
+            ):
+                continue  # another worker sent it
+            audit(
+                session,
+                row,
+                AuditKind.REMINDED,
+                actor=BOT_ACTOR,
+                at=now,
+                expires_at=row.expires_at.isoformat(),
+                due_at=row.next_remind_at.isoformat(),
+            )
+        found = load(ctx, row.id)
+        if found is not None:
+            ctx.notifier.elevation_reminder(found[1], found[0], now)
+        wake(ctx, row.id)
+        sent += 1
+    return sent
+
+
+# --- reverts -----------------------------------------------------------------------------------------------------
+
+
+class RevertFailed(Exception):
+    def __init__(self, message: str, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def _revert(ctx: ServiceContext, row: RevertReminder, token: str, *, actor: str) -> bool:
+    """Revert one claimed elevation. True when it ended; False when it failed and will be retried."""
+    assert row.id is not None
+    elevation = elevation_view(row)
+    with Session(ctx.engine) as session:
+        others = [
+            elevation_view(other).layer()
+            for other in live_elevations(session=session, platform=row.platform, target_email=row.target_email)
+            if other.id != row.id
+        ]
+    platform = ctx.platforms.get(row.platform)
+    try:
+        if platform is None:
+            raise RevertFailed(f"{row.platform}: this platform is no longer configured", "unavailable")
+        current = platform.get_access(row.target_email)
+        plan = revert_plan(current=current, ending=elevation.layer(), others=others)
+        after = current
+        if plan.changes_anything:
+            platform.apply(row.target_email, plan.desired)
+            after = platform.get_access(row.target_email)
+            if problems := mismatches(after, plan.desired):
+                raise RevertFailed(
+                    f"verification failed: {row.platform} still differs ({'; '.join(problems)})", "verification"
+                )
+    except PlatformError as error:
+        return _failed(ctx, row, token, error=str(error), kind=error.kind)
+    except RevertFailed as error:
+        return _failed(ctx, row, token, error=str(error), kind=error.kind)
+    except Exception:
+        logger.exception("reverting elevation %s failed", row.id)
+        return _failed(ctx, row, token, error="internal error in accessbot; see its log", kind="internal")
+    now = ctx.clock.now()
+    outcome = {
+        "reverted": {field: list(change) for field, change in plan.reverted.items()},
+        "drift": {field: list(change) for field, change in plan.drift.items()},
+        "kept_for": plan.kept_for,
+        "before": current.model_dump(mode="json"),
+        "after": after.model_dump(mode="json"),
+    }
+    with session_scope(ctx.engine) as session:
+        if not finish_revert(
+            session=session,
+            elevation_id=row.id,
+            token=token,
+            now=now,
+            status=ElevationStatus.REVERTED,
+            ended_by=actor,
+            outcome=outcome,
+            attempts=row.attempts + 1,
+            last_error=None,
+        ):
+            logger.warning("elevation %s: claim lost to another worker; it finishes the revert", row.id)
+            return False
+        audit(session, row, AuditKind.REVERTED, actor=actor, at=now, expired_at=row.expires_at.isoformat(), **outcome)
+        if plan.drift:
+            audit(session, row, AuditKind.DRIFT_DETECTED, actor=BOT_ACTOR, at=now, **outcome)
+    found = load(ctx, row.id)
+    if found is not None:
+        ctx.notifier.elevation_ended(found[1], found[0])
+    return True
+
+
+def _failed(ctx: ServiceContext, row: RevertReminder, token: str, *, error: str, kind: str) -> bool:
+    assert row.id is not None
+    settings = ctx.elevation_settings
+    now = ctx.clock.now()
+    attempts = row.attempts + 1
+    # Exponential backoff with jitter, so that many reverts failing together do not retry in lockstep.
+    delay = min(settings.retry_initial_seconds * 2 ** (attempts - 1), settings.retry_max_seconds)
+    retry_at = now + timedelta(seconds=delay * random.uniform(1.0, 1.2))
+    escalate = attempts >= settings.escalate_after and row.escalated_at is None
+    with session_scope(ctx.engine) as session:
+        if not release_claim(
+            session=session,
+            elevation_id=row.id,
+            token=token,
+            now=now,
+            attempts=attempts,
+            last_error=error,
+            next_attempt_at=retry_at,
+            escalated_at=now if escalate else row.escalated_at,
+        ):
+            return False
+        audit(
+            session,
+            row,
+            AuditKind.REVERT_FAILED,
+            actor=BOT_ACTOR,
+            at=now,
+            error=error,
+            kind=kind,
+            attempt=attempts,
+            retry_at=retry_at.isoformat(),
+        )
+        if escalate:
+            audit(session, row, AuditKind.REVERT_ESCALATED, actor=BOT_ACTOR, at=now, attempts=attempts)
+    found = load(ctx, row.id)
+    if found is not None:
+        ctx.notifier.elevation_revert_failed(found[1], found[0], escalate=escalate)
+    wake(ctx, row.id)
+    return False

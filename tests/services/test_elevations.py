@@ -1,0 +1,418 @@
+"""Temporary elevations: reminders, revert at expiry, extension, early revoke, overlaps, drift, restarts, races.
+
+Time is an injected FakeClock; the sweep is called directly, as the scheduler's jobs would call it.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from freezegun import freeze_time
+from sqlmodel import Session, select
+
+from domain.access import AccessState
+from domain.elevation import ElevationStatus
+from domain.lifecycle import RequestStatus
+from platforms.sandbox import SandboxSettings
+from services.context import ElevationSettings
+from services.decisions import Outcome, approve
+from services.elevation_actions import ElevationOutcome, ask_extension, end_now, keep
+from services.elevations import live_views, load
+from services.ports import SystemClock
+from services.sweeper import process_elevation, sweep
+from storage.db import session_scope
+from storage.elevations import claim_due_reverts, claim_reminder, get_elevation
+from storage.models import AuditEvent
+from tests.fakes import FlakyPlatform
+from tests.services.desk import ANA, Desk, access, make_desk, seed
+
+HOUR = timedelta(hours=1)
+CONSUMER = AccessState(member=True, account_role="Consumer")
+
+
+def elevate(desk: Desk, text: str) -> int:
+    """Submit and approve; returns the elevation id the approval started."""
+    request_id = desk.submit(text)
+    view = approve(desk.ctx, request_id, approver=desk.approver).view
+    assert view is not None and view.status is RequestStatus.APPLIED, view
+    assert len(view.elevations) == 1
+    return view.elevations[0].id
+
+
+def status(desk: Desk, elevation_id: int) -> ElevationStatus:
+    found = load(desk.ctx, elevation_id)
+    assert found is not None
+    return found[0].status
+
+
+def sent(desk: Desk, kind: str) -> int:
+    return [k for k, _ in desk.notifier.elevations].count(kind)
+
+
+@pytest.fixture
+def consumer(desk: Desk) -> Desk:
+    seed(desk, CONSUMER)
+    return desk
+
+
+def test_reminders_go_out_before_expiry_and_the_revert_happens_at_it(consumer: Desk) -> None:
+    desk = consumer
+    elevation_id = elevate(desk, f"update {ANA} sandbox contributor on staging for 2d reason: go-live")
+    start = desk.clock.now()
+    (elevation, _) = load(desk.ctx, elevation_id)  # type: ignore[misc]
+    assert elevation.expires_at == start + timedelta(days=2)
+    assert elevation.remind_at == (start + timedelta(days=1), start + timedelta(days=2) - HOUR)
+
+    desk.clock.advance(timedelta(hours=23, minutes=59))
+    assert sweep(desk.ctx).reminded == 0
+    desk.clock.advance(timedelta(minutes=1))
+    assert sweep(desk.ctx).reminded == 1
+    assert sweep(desk.ctx).reminded == 0, "a reminder goes out once"
+    desk.clock.advance(timedelta(hours=23))
+    assert sweep(desk.ctx).reminded == 1
+    assert sent(desk, "reminder") == 2
+    assert access(desk).scopes == {"staging": "Contributor"}
+
+    desk.clock.advance(HOUR - timedelta(seconds=1))
+    assert sweep(desk.ctx).reverted == 0
+    desk.clock.advance(timedelta(seconds=1))
+    assert sweep(desk.ctx).reverted == 1
+    assert access(desk) == CONSUMER
+    assert status(desk, elevation_id) is ElevationStatus.REVERTED
+    assert sweep(desk.ctx).reverted == 0, "and it is reverted once"
+    (ended, view) = load(desk.ctx, elevation_id)  # type: ignore[misc]
+    assert ended.reverted == {"scope:staging": ("Contributor", None)}
+    assert ended.ended_at == start + timedelta(days=2)
+    assert desk.audit(view.id)[-4:] == ["elevation_started", "reminded", "reminded", "reverted"]
+
+
+def test_reminders_already_past_are_skipped(consumer: Desk) -> None:
+    elevation_id = elevate(consumer, f"update {ANA} sandbox admin for 30m reason: hotfix")
+    (elevation, _) = load(consumer.ctx, elevation_id)  # type: ignore[misc]
+    assert elevation.remind_at == ()
+    consumer.clock.advance(timedelta(minutes=30))
+    assert sweep(consumer.ctx).reverted == 1
+    assert sent(consumer, "reminder") == 0
+
+
+def test_the_clock_starts_when_the_change_is_applied(consumer: Desk) -> None:
+    request_id = consumer.submit(f"update {ANA} sandbox admin for 4h reason: x")
+    consumer.clock.advance(timedelta(hours=3))
+    view = approve(consumer.ctx, request_id, approver=consumer.approver).view
+    assert view is not None
+    assert view.elevations[0].expires_at == consumer.clock.now() + timedelta(hours=4)
+
+
+def test_an_approver_extending_moves_the_end_and_the_reminders(consumer: Desk) -> None:
+    desk = consumer
+    elevation_id = elevate(desk, f"update {ANA} sandbox analyst for 2d reason: x")
+    (before, _) = load(desk.ctx, elevation_id)  # type: ignore[misc]
+    result = ask_extension(desk.ctx, elevation_id, span=timedelta(days=1), reason="more QA", person=desk.approver)
+    assert result.outcome is ElevationOutcome.EXTENDED
+    (after, _) = load(desk.ctx, elevation_id)  # type: ignore[misc]
+    assert after.expires_at == before.expires_at + timedelta(days=1)
+    assert after.remind_at == tuple(moment + timedelta(days=1) for moment in before.remind_at)
+    desk.clock.advance(timedelta(days=2))
+    assert sweep(desk.ctx).reverted == 0
+    desk.clock.advance(timedelta(days=1))
+    assert sweep(desk.ctx).reverted == 1
+    assert sent(desk, "extended") == 1
+
+
+def test_a_requester_extension_goes_back_through_approval(consumer: Desk) -> None:
+    desk = consumer
+    elevation_id = elevate(desk, f"update {ANA} sandbox analyst for 2h reason: x")
+    result = ask_extension(desk.ctx, elevation_id, span=HOUR, reason="not done", person=desk.requester)
+    assert result.outcome is ElevationOutcome.EXTENSION_REQUESTED
+    assert result.request is not None and result.request.verb == "extend"
+    (unchanged, _) = load(desk.ctx, elevation_id)  # type: ignore[misc]
+    assert unchanged.expires_at == desk.clock.now() + 2 * HOUR, "nothing moves before approval"
+
+    approved = approve(desk.ctx, result.request.id, approver=desk.other_approver).view
+    assert approved is not None and approved.status is RequestStatus.APPLIED
+    (extended, _) = load(desk.ctx, elevation_id)  # type: ignore[misc]
+    assert extended.expires_at == desk.clock.now() + 3 * HOUR
+    assert desk.audit(result.request.id) == ["requested", "approved", "apply_started", "applied"]
+
+
+def test_self_extension_where_policy_allows_it(tmp_path: Path) -> None:
+    desk = make_desk(tmp_path, settings={"sandbox": SandboxSettings(approvers=("UBOB",), allow_self_extension=True)})
+    seed(desk, CONSUMER)
+    elevation_id = elevate(desk, f"update {ANA} sandbox analyst for 2h reason: x")
+    result = ask_extension(desk.ctx, elevation_id, span=HOUR, reason="x", person=desk.requester)
+    assert result.outcome is ElevationOutcome.EXTENDED
+
+
+def test_an_extension_cannot_pass_the_longest_grant_policy_allows(consumer: Desk) -> None:
+    elevation_id = elevate(consumer, f"update {ANA} sandbox admin for 6h reason: x")
+    result = ask_extension(consumer.ctx, elevation_id, span=3 * HOUR, reason="x", person=consumer.approver)
+    assert result.outcome is ElevationOutcome.REFUSED
+    assert "at most 8h for admin" in result.reason
+
+
+def test_revoke_now_reverts_at_once_and_cancels_the_reminders(consumer: Desk) -> None:
+    desk = consumer
+    elevation_id = elevate(desk, f"update {ANA} sandbox architect for 2d reason: x")
+    result = end_now(desk.ctx, elevation_id, person=desk.requester)
+    assert result.outcome is ElevationOutcome.REVOKED
+    assert access(desk) == CONSUMER
+    assert result.elevation is not None and result.elevation.ended_by == "UALICE"
+    desk.clock.advance(timedelta(days=3))
+    report = sweep(desk.ctx)
+    assert (report.reminded, report.reverted, report.failed) == (0, 0, 0)
+    assert sent(desk, "reminder") == 0
+    assert end_now(desk.ctx, elevation_id, person=desk.requester).outcome is ElevationOutcome.ENDED
+
+
+def test_strangers_cannot_revoke_extend_or_keep(consumer: Desk) -> None:
+    elevation_id = elevate(consumer, f"update {ANA} sandbox admin for 2h reason: x")
+    stranger = consumer.directory.add("UDAVE", "dave@client.example")
+    assert end_now(consumer.ctx, elevation_id, person=stranger).outcome is ElevationOutcome.REFUSED
+    assert keep(consumer.ctx, elevation_id, person=stranger).outcome is ElevationOutcome.REFUSED
+    refused = ask_extension(consumer.ctx, elevation_id, span=HOUR, reason="x", person=stranger)
+    assert refused.outcome is ElevationOutcome.REFUSED
+    assert access(consumer).account_role == "Admin"
+    assert keep(consumer.ctx, elevation_id, person=consumer.requester).outcome is ElevationOutcome.KEPT
+
+
+def test_after_a_restart_past_expiry_the_revert_happens_at_once(consumer: Desk, tmp_path: Path) -> None:
+    elevation_id = elevate(consumer, f"update {ANA} sandbox architect for 2d reason: x")
+    consumer.ctx.engine.dispose()  # the bot goes down...
+    consumer.clock.advance(timedelta(days=5))
+    restarted = make_desk(tmp_path, clock=consumer.clock)  # ...and comes back on the same database
+    report = sweep(restarted.ctx)
+    assert (report.reverted, report.reminded) == (1, 0), "no stale reminders for an access already past its end"
+    assert access(restarted) == CONSUMER
+    assert status(restarted, elevation_id) is ElevationStatus.REVERTED
+
+
+def test_after_downtime_only_the_latest_missed_reminder_goes_out(consumer: Desk) -> None:
+    elevate(consumer, f"update {ANA} sandbox architect for 2d reason: x")
+    consumer.clock.advance(timedelta(days=2) - timedelta(minutes=30))
+    assert sweep(consumer.ctx).reminded == 1
+    assert sweep(consumer.ctx).reminded == 0
+
+
+def test_two_bot_processes_on_one_database_revert_each_elevation_once(tmp_path: Path) -> None:
+    first = make_desk(tmp_path, elevations=ElevationSettings(batch=5))
+    second = make_desk(tmp_path, clock=first.clock, elevations=ElevationSettings(batch=5))
+    people = [f"person{n}@agency.example" for n in range(24)]
+    for email in people:
+        first.ctx.platforms["sandbox"].apply(email, CONSUMER)
+        request_id = first.submit(f"update {email} sandbox admin for 1h reason: x")
+        approve(first.ctx, request_id, approver=first.approver)
+    first.clock.advance(HOUR)
+    reports = []
+    barrier = threading.Barrier(2)
+
+    def run(desk: Desk) -> None:
+        barrier.wait()
+        reports.append(sweep(desk.ctx, worker=str(id(desk))))
+
+    threads = [threading.Thread(target=run, args=(desk,)) for desk in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(report.reverted for report in reports) == len(people)
+    assert all(first.ctx.platforms["sandbox"].get_access(email) == CONSUMER for email in people)
+    with Session(first.ctx.engine) as session:
+        reverted = session.exec(select(AuditEvent).where(AuditEvent.event == "reverted")).all()
+    assert len(reverted) == len(people)
+    assert len({event.request_id for event in reverted}) == len(people)
+
+
+def test_a_failing_revert_is_retried_with_backoff_escalated_and_never_dropped(tmp_path: Path) -> None:
+    desk = make_desk(tmp_path, elevations=ElevationSettings(retry_initial_seconds=60, escalate_after=3))
+    seed(desk, CONSUMER)
+    elevation_id = elevate(desk, f"update {ANA} sandbox admin for 1h reason: x")
+    flaky = FlakyPlatform(desk.ctx.platforms["sandbox"], failures=3)
+    desk.ctx = replace(desk.ctx, platforms={**desk.ctx.platforms, "sandbox": flaky})
+    desk.clock.advance(HOUR)
+    retries = []
+    for attempt in range(1, 4):
+        assert sweep(desk.ctx).failed == 1
+        (elevation, _) = load(desk.ctx, elevation_id)  # type: ignore[misc]
+        assert elevation.attempts == attempt and elevation.status is ElevationStatus.ACTIVE
+        assert "HTTP 503" in (elevation.last_error or "")
+        assert elevation.next_attempt_at is not None
+        wait = elevation.next_attempt_at - desk.clock.now()
+        retries.append(wait)
+        assert sweep(desk.ctx).failed == 0, "not before its next attempt"
+        desk.clock.current = elevation.next_attempt_at
+    assert timedelta(seconds=60) <= retries[0] <= timedelta(seconds=72)
+    assert timedelta(seconds=120) <= retries[1] <= timedelta(seconds=144)
+    assert timedelta(seconds=240) <= retries[2] <= timedelta(seconds=288)
+    assert sent(desk, "failed") == 3
+    assert [kind for kind, _ in desk.notifier.events].count("revert_escalated") == 1
+    assert sweep(desk.ctx).reverted == 1
+    assert access(desk) == CONSUMER
+
+
+def test_a_crashed_workers_claim_is_taken_over_after_its_lease(consumer: Desk) -> None:
+    desk = consumer
+    elevation_id = elevate(desk, f"update {ANA} sandbox admin for 1h reason: x")
+    desk.clock.advance(HOUR)
+    with session_scope(desk.ctx.engine) as session:
+        claimed = claim_due_reverts(
+            session=session, now=desk.clock.now(), token="crashed", limit=10, lease=timedelta(minutes=5)
+        )
+    assert [row.id for row in claimed] == [elevation_id]  # ...and the worker dies here
+    assert sweep(desk.ctx).reverted == 0, "the claim still holds"
+    desk.clock.advance(timedelta(minutes=5))
+    assert sweep(desk.ctx).reverted == 1
+    assert access(desk) == CONSUMER
+
+
+def test_overlapping_grants_the_first_to_expire_does_not_revoke_the_second(consumer: Desk) -> None:
+    desk = consumer
+    first = elevate(desk, f"update {ANA} sandbox admin for 2h reason: deploy")
+    desk.clock.advance(HOUR)
+    second = elevate(desk, f"update {ANA} sandbox admin for 4h reason: more work")
+    desk.clock.advance(HOUR)
+    assert sweep(desk.ctx).reverted == 1
+    assert status(desk, first) is ElevationStatus.REVERTED
+    assert access(desk).account_role == "Admin", "the second grant still holds"
+    (ended, _) = load(desk.ctx, first)  # type: ignore[misc]
+    assert ended.kept_for == {"account_role": second}
+    desk.clock.advance(3 * HOUR)
+    assert sweep(desk.ctx).reverted == 1
+    assert access(desk) == CONSUMER
+
+
+def test_drift_is_left_alone_and_flagged(consumer: Desk) -> None:
+    desk = consumer
+    elevation_id = elevate(desk, f"update {ANA} sandbox admin on staging for 1h reason: x")
+    # Someone changes the account role by hand on the platform meanwhile.
+    seed(desk, AccessState(member=True, account_role="Architect", scopes={"staging": "Admin"}))
+    desk.clock.advance(HOUR)
+    assert sweep(desk.ctx).reverted == 1
+    assert access(desk) == AccessState(member=True, account_role="Architect")
+    (ended, _) = load(desk.ctx, elevation_id)  # type: ignore[misc]
+    assert ended.drift == {} and ended.reverted == {"scope:staging": ("Admin", None)}
+    # The role was never the elevation's; only a change to what it held is drift.
+    seed(desk, AccessState(member=True, account_role="Consumer"))
+    second = elevate(desk, f"update {ANA} sandbox admin for 1h reason: x")
+    seed(desk, AccessState(member=True, account_role="Architect"))
+    desk.clock.advance(HOUR)
+    sweep(desk.ctx)
+    (drifted, _) = load(desk.ctx, second)  # type: ignore[misc]
+    assert drifted.drift == {"account_role": ("Admin", "Architect")}
+    assert access(desk).account_role == "Architect"
+    assert "drift_detected" in desk.audit(drifted.request_id)
+
+
+def test_a_later_permanent_change_by_the_bot_supersedes_the_elevation(consumer: Desk) -> None:
+    desk = consumer
+    elevation_id = elevate(desk, f"update {ANA} sandbox admin for 2h reason: x")
+    request_id = desk.submit(f"update {ANA} sandbox architect reason: new role for good")
+    approve(desk.ctx, request_id, approver=desk.approver)
+    assert status(desk, elevation_id) is ElevationStatus.SUPERSEDED
+    desk.clock.advance(3 * HOUR)
+    assert sweep(desk.ctx).reverted == 0
+    assert access(desk).account_role == "Architect"
+
+
+def test_a_removal_supersedes_running_elevations(consumer: Desk) -> None:
+    desk = consumer
+    elevation_id = elevate(desk, f"update {ANA} sandbox admin for 2h reason: x")
+    request_id = desk.submit(f"remove {ANA} sandbox delete reason: left")
+    approve(desk.ctx, request_id, approver=desk.approver)
+    assert status(desk, elevation_id) is ElevationStatus.SUPERSEDED
+    assert live_views(desk.ctx) == []
+
+
+def test_a_request_whose_end_passed_before_approval_expires_instead(consumer: Desk) -> None:
+    request_id = consumer.submit(f"update {ANA} sandbox admin until 2026-11-22 12:00 reason: x")
+    consumer.clock.advance(timedelta(days=1))
+    result = approve(consumer.ctx, request_id, approver=consumer.approver)
+    assert result.outcome is Outcome.EXPIRED
+    assert result.view is not None and result.view.status is RequestStatus.EXPIRED
+    assert access(consumer) == CONSUMER
+
+
+def test_the_timer_path_does_what_is_due_for_one_elevation_and_says_when_next(consumer: Desk) -> None:
+    elevation_id = elevate(consumer, f"update {ANA} sandbox architect for 2d reason: x")
+    start = consumer.clock.now()
+    assert process_elevation(consumer.ctx, elevation_id) == start + timedelta(days=1)
+    consumer.clock.advance(timedelta(days=1))
+    assert process_elevation(consumer.ctx, elevation_id) == start + timedelta(days=2) - HOUR
+    consumer.clock.advance(timedelta(days=1))
+    assert process_elevation(consumer.ctx, elevation_id) is None
+    assert access(consumer) == CONSUMER
+
+
+def test_the_system_clock_under_freezegun(tmp_path: Path) -> None:
+    with freeze_time("2026-11-22 09:00:00", tz_offset=0) as frozen:
+        desk = make_desk(tmp_path)
+        desk.ctx = replace(desk.ctx, clock=SystemClock())
+        seed(desk, CONSUMER)
+        elevation_id = elevate(desk, f"update {ANA} sandbox admin for 1h reason: x")
+        frozen.tick(timedelta(minutes=59))
+        assert sweep(desk.ctx).reverted == 0
+        frozen.tick(timedelta(minutes=1))
+        assert sweep(desk.ctx).reverted == 1
+        with Session(desk.ctx.engine) as session:
+            row = get_elevation(session=session, elevation_id=elevation_id)
+            assert row is not None and row.ended_at is not None
+            assert row.ended_at.isoformat() == "2026-11-22T10:00:00+00:00"
+
+
+def test_a_due_reminder_is_claimed_by_one_caller_only(consumer: Desk) -> None:
+    elevation_id = elevate(consumer, f"update {ANA} sandbox architect for 2d reason: x")
+    consumer.clock.advance(timedelta(days=1))
+    with Session(consumer.ctx.engine) as session:
+        row = get_elevation(session=session, elevation_id=elevation_id)
+        assert row is not None and row.next_remind_at is not None
+        due_at = row.next_remind_at
+    claims = []
+    for _ in range(2):
+        with session_scope(consumer.ctx.engine) as session:
+            claims.append(
+                claim_reminder(
+                    session=session, elevation_id=elevation_id, due_at=due_at, following=None, now=consumer.clock.now()
+                )
+            )
+    assert claims == [True, False]
+
+
+def test_two_processes_sweeping_at_reminder_time_send_it_once(tmp_path: Path) -> None:
+    first = make_desk(tmp_path)
+    second = make_desk(tmp_path, clock=first.clock)
+    seed(first, CONSUMER)
+    elevate(first, f"update {ANA} sandbox architect for 2d reason: x")
+    first.clock.advance(timedelta(days=1))
+    barrier = threading.Barrier(2)
+    reports = []
+
+    def run(desk: Desk) -> None:
+        barrier.wait()
+        reports.append(sweep(desk.ctx))
+
+    threads = [threading.Thread(target=run, args=(desk,)) for desk in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(report.reminded for report in reports) == 1
+    assert sent(first, "reminder") + sent(second, "reminder") == 1
+
+
+def test_revoke_now_during_a_platform_outage_says_so_and_the_sweep_finishes_it(consumer: Desk) -> None:
+    desk = consumer
+    elevation_id = elevate(desk, f"update {ANA} sandbox architect for 2d reason: x")
+    flaky = FlakyPlatform(desk.ctx.platforms["sandbox"], failures=1)
+    desk.ctx = replace(desk.ctx, platforms={**desk.ctx.platforms, "sandbox": flaky})
+    result = end_now(desk.ctx, elevation_id, person=desk.requester)
+    assert result.outcome is ElevationOutcome.REVOKE_PENDING and "HTTP 503" in result.reason
+    assert access(desk).account_role == "Architect"
+    desk.clock.advance(timedelta(minutes=2))
+    assert sweep(desk.ctx).reverted == 1
+    assert access(desk) == CONSUMER
+    (ended, _) = load(desk.ctx, elevation_id)  # type: ignore[misc]
+    assert ended.ended_by == "accessbot"
+    assert desk.audit(ended.request_id).count("elevation_revoked_early") == 1
