@@ -7,7 +7,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from domain.access import AccessState
-from services.views import RequestView
+from domain.durations import format_duration
+from services.views import ElevationView, RequestView
 
 
 def format_requests(views: Sequence[RequestView], *, now: datetime) -> str:
@@ -26,6 +27,25 @@ def format_requests(views: Sequence[RequestView], *, now: datetime) -> str:
             if change.error:
                 lines.append(f"{'':>5}  ↳ {change.platform}: {change.error}")
     return "\n".join(lines)
+
+
+def format_elevations(elevations: Sequence[ElevationView], *, now: datetime) -> str:
+    if not elevations:
+        return "No temporary access is active."
+    lines = ["Active temporary access:"]
+    for elevation in elevations:
+        lines.append(
+            f"  #{elevation.request_id:<5} {elevation.target_email} on {elevation.platform}: "
+            f"{elevation.describe_held()}; ends {elevation.expires_at:%Y-%m-%d %H:%M} UTC, "
+            f"{format_duration(elevation.time_left(now))} left"
+            + (f" (revert failing: {elevation.last_error})" if elevation.last_error else "")
+        )
+    return "\n".join(lines)
+
+
+def requests_report(views: Sequence[RequestView], elevations: Sequence[ElevationView], *, now: datetime) -> str:
+    """What `accessbot requests` prints: the requests, then the temporary access still running."""
+    return f"{format_requests(views, now=now)}\n\n{format_elevations(elevations, now=now)}"
 
 
 def requests_json(views: Sequence[RequestView]) -> str:

@@ -13,16 +13,18 @@ from dataclasses import dataclass
 
 from slack_bolt import App
 from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from sqlalchemy.engine import Engine
 
 import handlers
+from bot.scheduler import ElevationScheduler
 from bot.settings import ConfigError, Settings
 from handlers.directory import SlackDirectory
 from handlers.notifier import SlackNotifier
 from platforms.base import Platform
 from platforms.registry import PlatformContext, build_platforms
 from services.context import ServiceContext
-from services.ports import Clock, Directory, Notifier, SystemClock
+from services.ports import Clock, Directory, Notifier, SystemClock, Timers
 from storage.db import create_schema, make_engine
 
 SLACK_API_DEFAULT = "https://slack.com/api/"
@@ -33,6 +35,7 @@ class Runtime:
     settings: Settings
     engine: Engine
     services: ServiceContext
+    scheduler: ElevationScheduler
     app: App | None = None
     client: WebClient | None = None
 
@@ -45,6 +48,7 @@ def build_services(
     clock: Clock | None = None,
     platforms: Mapping[str, Platform] | None = None,
     engine: Engine | None = None,
+    timers: Timers | None = None,
 ) -> ServiceContext:
     engine = engine or make_engine(settings.database_url)
     create_schema(engine)
@@ -58,6 +62,8 @@ def build_services(
         directory=directory,
         notifier=notifier,
         clock=clock,
+        elevation_settings=settings.elevations,
+        timers=timers,
     )
 
 
@@ -68,7 +74,10 @@ def slack_client(settings: Settings) -> WebClient:
             "or run `accessbot console` to try the bot locally without Slack."
         )
     base_url = settings.slack_api_url or SLACK_API_DEFAULT
-    return WebClient(token=settings.slack_bot_token.get_secret_value(), base_url=base_url.rstrip("/") + "/")
+    client = WebClient(token=settings.slack_bot_token.get_secret_value(), base_url=base_url.rstrip("/") + "/")
+    # Many reverts or reminders at once can meet Slack's rate limits; wait as Slack says rather than drop messages.
+    client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=5))
+    return client
 
 
 def bootstrap(
@@ -92,13 +101,16 @@ def bootstrap(
             "SLACK_SIGNING_SECRET is not set. HTTP mode verifies every request from Slack with it; find it under "
             "Basic Information > App Credentials, or set SLACK_APP_TOKEN to use Socket Mode instead."
         )
+    scheduler = ElevationScheduler(sweep_seconds=settings.elevations.sweep_seconds)
     services = build_services(
         settings,
         directory=SlackDirectory(client),
         notifier=SlackNotifier(client, settings.approvals_channel),
         clock=clock,
         platforms=platforms,
+        timers=scheduler,
     )
+    scheduler.bind(services)
     app = App(
         client=client,
         signing_secret=signing_secret,
@@ -107,8 +119,12 @@ def bootstrap(
         logger=logging.getLogger("accessbot.bolt"),
     )
     handlers.register(app, services)
-    return Runtime(settings=settings, engine=services.engine, services=services, app=app, client=client)
+    return Runtime(
+        settings=settings, engine=services.engine, services=services, scheduler=scheduler, app=app, client=client
+    )
 
 
 def configure_logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # APScheduler logs every job run at INFO; the scheduler module logs what matters (sweeps that did something).
+    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.getLogger().level))

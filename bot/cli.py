@@ -5,18 +5,20 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 
 from slack_bolt.error import BoltError
 from slack_sdk.errors import SlackApiError
 
-from bot.admin import access_json, format_access, format_requests, requests_json
+from bot.admin import access_json, format_access, requests_json, requests_report
 from bot.bootstrap import bootstrap, build_services, configure_logging
 from bot.settings import ConfigError, Settings, load_settings
 from domain.lifecycle import RequestStatus
 from services.context import ServiceContext
+from services.elevations import live_views
 from services.ports import MessageRef, Person
 from services.queries import access_everywhere, request_views
-from services.views import RequestView
+from services.views import ElevationView, RequestView
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -79,10 +81,14 @@ def _serve(settings: Settings, *, host: str, port: int) -> int:
     except (BoltError, SlackApiError) as error:
         raise ConfigError(f"Slack did not accept the bot token: {error}. Check SLACK_BOT_TOKEN.") from None
     assert runtime.app is not None
-    if socket_mode and settings.slack_app_token is not None:
-        serve_socket_mode(runtime.app, settings.slack_app_token.get_secret_value())
-    else:
-        serve_http(runtime.app, host=host, port=port)
+    runtime.scheduler.start()
+    try:
+        if socket_mode and settings.slack_app_token is not None:
+            serve_socket_mode(runtime.app, settings.slack_app_token.get_secret_value())
+        else:
+            serve_http(runtime.app, host=host, port=port)
+    finally:
+        runtime.scheduler.shutdown()
     return 0
 
 
@@ -115,6 +121,18 @@ class _NoSlack:
     def request_concluded(self, view: RequestView) -> None:
         raise RuntimeError("admin commands do not talk to Slack")
 
+    def elevation_reminder(self, view: RequestView, elevation: ElevationView, now: datetime) -> None:
+        raise RuntimeError("admin commands do not talk to Slack")
+
+    def elevation_ended(self, view: RequestView, elevation: ElevationView) -> None:
+        raise RuntimeError("admin commands do not talk to Slack")
+
+    def elevation_revert_failed(self, view: RequestView, elevation: ElevationView, *, escalate: bool) -> None:
+        raise RuntimeError("admin commands do not talk to Slack")
+
+    def elevation_extended(self, view: RequestView, elevation: ElevationView) -> None:
+        raise RuntimeError("admin commands do not talk to Slack")
+
 
 def _offline(settings: Settings) -> ServiceContext:
     return build_services(settings, directory=_NoSlack(), notifier=_NoSlack())
@@ -124,7 +142,10 @@ def _requests(settings: Settings, *, statuses: list[str] | None, limit: int, as_
     services = _offline(settings)
     wanted = [RequestStatus(status) for status in statuses] if statuses else None
     views = request_views(services, statuses=wanted, limit=limit)
-    print(requests_json(views) if as_json else format_requests(views, now=services.clock.now()))
+    if as_json:
+        print(requests_json(views))
+    else:
+        print(requests_report(views, live_views(services), now=services.clock.now()))
     return 0
 
 

@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from domain.catalog import name_key
 from platforms.sandbox import SandboxSettings
+from services.context import ElevationSettings
 
 DEFAULT_CONFIG_FILE = "accessbot.yml"
 CONFIG_ENV = "ACCESSBOT_CONFIG"
@@ -46,6 +47,7 @@ class Settings(BaseSettings):
     # Where approval cards go: a channel id (C...) or name. The bot must be a member of it.
     approvals_channel: str = "#access-approvals"
     platforms: dict[str, PlatformConfig] = Field(default_factory=lambda: {"sandbox": SandboxSettings()})
+    elevations: ElevationSettings = Field(default_factory=ElevationSettings)
     log_level: str = "INFO"
 
     @classmethod

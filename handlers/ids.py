@@ -25,3 +25,13 @@ FORM_TICKET = "form_ticket"
 
 #: Form selects that redraw the form when changed (the role and scope choices depend on them).
 FORM_REDRAW_ACTIONS = (FORM_VERB, FORM_PLATFORM)
+
+# Reminder buttons on a temporary grant (their value is the elevation id).
+EXTEND = "elevation_extend"
+REVOKE_NOW = "elevation_revoke_now"
+KEEP = "elevation_keep"
+
+# The extend form.
+EXTEND_FORM = "extend_form"
+EXTEND_SPAN = "extend_span"
+EXTEND_REASON = "extend_reason"

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
+from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 
 from domain.lifecycle import RequestStatus
-from handlers.blocks.cards import approval_card, outcome_text, requester_text
+from handlers.blocks.cards import approval_card, approvers_text, outcome_text, requester_text
+from handlers.blocks.elevations import drift_text, ended_text, extended_text, reminder, revert_failed_text
 from services.ports import MessageRef
-from services.views import RequestView
+from services.views import ElevationView, RequestView
 
 logger = logging.getLogger("accessbot.slack")
 
@@ -35,8 +38,39 @@ class SlackNotifier:
         self._redraw(view)
         if view.card is not None:
             self._post(channel=view.card.channel, text=outcome_text(view), thread_ts=view.card.ts)
-        if view.status in (RequestStatus.APPLIED, RequestStatus.DENIED):
+        if view.status in (RequestStatus.APPLIED, RequestStatus.DENIED, RequestStatus.EXPIRED):
             self._post(channel=view.requester_id, text=requester_text(view))
+
+    def elevation_reminder(self, view: RequestView, elevation: ElevationView, now: datetime) -> None:
+        self._send(channel=view.requester_id, **reminder(view, elevation, now))
+        if view.card is not None:
+            message = reminder(view, elevation, now, approvers=approvers_text(view))
+            self._send(channel=view.card.channel, thread_ts=view.card.ts, **message)
+
+    def elevation_ended(self, view: RequestView, elevation: ElevationView) -> None:
+        self._redraw(view)
+        text = ended_text(view, elevation)
+        if view.card is not None:
+            self._post(channel=view.card.channel, text=text, thread_ts=view.card.ts)
+            if elevation.drift:
+                self._post(
+                    channel=view.card.channel,
+                    text=drift_text(view, elevation, approvers_text(view)),
+                    thread_ts=view.card.ts,
+                    broadcast=True,
+                )
+        self._post(channel=view.requester_id, text=text)
+
+    def elevation_revert_failed(self, view: RequestView, elevation: ElevationView, *, escalate: bool) -> None:
+        self._redraw(view)
+        if escalate and view.card is not None:
+            text = revert_failed_text(elevation, approvers_text(view))
+            self._post(channel=view.card.channel, text=text, thread_ts=view.card.ts, broadcast=True)
+
+    def elevation_extended(self, view: RequestView, elevation: ElevationView) -> None:
+        self._redraw(view)
+        if view.card is not None:
+            self._post(channel=view.card.channel, text=extended_text(elevation), thread_ts=view.card.ts)
 
     def _redraw(self, view: RequestView) -> None:
         if view.card is None:
@@ -46,8 +80,12 @@ class SlackNotifier:
         except (SlackClientError, OSError):
             logger.exception("could not update the card of request %s", view.id)
 
-    def _post(self, *, channel: str, text: str, thread_ts: str | None = None) -> None:
+    def _post(self, *, channel: str, text: str, thread_ts: str | None = None, broadcast: bool = False) -> None:
+        # Broadcast: a thread reply that also shows in the channel, for what approvers must not miss.
+        self._send(channel=channel, text=text, thread_ts=thread_ts, reply_broadcast=broadcast or None)
+
+    def _send(self, *, channel: str, text: str, blocks: list[dict[str, Any]] | None = None, **extra: Any) -> None:
         try:
-            self._client.chat_postMessage(channel=channel, text=text, thread_ts=thread_ts)
+            self._client.chat_postMessage(channel=channel, text=text, blocks=blocks, **extra)
         except (SlackClientError, OSError):
             logger.exception("could not post to %s", channel)

@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 from pydantic import SecretStr
 
-from bot.admin import format_access, format_requests
+from bot.admin import format_access, requests_report
 from bot.bootstrap import Runtime, bootstrap
 from bot.console.local_slack import LocalSlack, LocalUser, SlackCall, StoredMessage
 from bot.console.payloads import SignedRequest, SlackRequests, find_button
@@ -26,6 +26,7 @@ from bot.listeners import ListenerPool
 from bot.settings import Settings
 from handlers import ids
 from handlers.blocks.forms import PERMANENT, block_id
+from services.elevations import live_views
 from services.queries import access_everywhere, request_views
 
 CONSOLE_USERS = [
@@ -103,6 +104,7 @@ class Console:
         self.slack = LocalSlack(bot_token=token, users=CONSOLE_USERS, on_call=self._show).start()
         settings, filled = playground_settings(self._settings, api_url=self.slack.api_url, token=token, secret=secret)
         self.runtime = bootstrap(settings, listener_executor=self._pool)
+        self.runtime.scheduler.start()
         self._requests = SlackRequests(signing_secret=secret, response_base=f"{self.slack.base_url}/response")
         self._print(f"accessbot console: database {settings.database_url}, platforms {', '.join(settings.platforms)}")
         if filled:
@@ -110,6 +112,8 @@ class Console:
         return self
 
     def __exit__(self, *_: object) -> None:
+        if self.runtime is not None:
+            self.runtime.scheduler.shutdown()
         self._pool.wait_idle()
         self._pool.shutdown()
         if self.slack is not None:
@@ -166,11 +170,9 @@ class Console:
                 self._form(rest)
             case "requests":
                 assert self.runtime is not None
-                self._print(
-                    format_requests(
-                        request_views(self.runtime.services, limit=50), now=self.runtime.services.clock.now()
-                    )
-                )
+                services = self.runtime.services
+                views, now = request_views(services, limit=50), services.clock.now()
+                self._print(requests_report(views, live_views(services), now=now))
             case "access":
                 self._access(rest)
             case _:

@@ -1,6 +1,6 @@
 from slack_bolt import App
 
-from handlers.actions import approve, deny, form_redraw, retry
+from handlers.actions import approve, deny, extend, form_redraw, keep, retry, revoke_now
 from services.context import ServiceContext
 
 
@@ -9,3 +9,6 @@ def register(app: App, ctx: ServiceContext) -> None:
     deny.register(app, ctx)
     retry.register(app, ctx)
     form_redraw.register(app, ctx)
+    extend.register(app, ctx)
+    revoke_now.register(app, ctx)
+    keep.register(app, ctx)

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from domain.access import RemovalMethod
+from domain.durations import format_duration
 from domain.lifecycle import ChangeStatus, RequestStatus
 from handlers import ids
+from handlers.blocks.elevations import elevation_lines
 from handlers.blocks.text import context, escape, field, mention, mrkdwn, plain, section, when
 from services.views import ChangeView, RequestView
 
@@ -23,7 +25,12 @@ _CHANGE_ICONS = {
     ChangeStatus.FAILED: "❌",
     ChangeStatus.SKIPPED: "⏹️",
 }
-_VERB_PHRASES = {"add": "add access", "update": "change access", "remove": "remove access"}
+_VERB_PHRASES = {
+    "add": "add access",
+    "update": "change access",
+    "remove": "remove access",
+    "extend": "extend temporary access",
+}
 
 
 def approval_card(view: RequestView) -> Message:
@@ -39,6 +46,7 @@ def approval_card(view: RequestView) -> Message:
     if view.verb == "remove":
         methods = {change.method for change in view.changes if change.method}
         blocks.append(context(" · ".join(METHOD_EXPLAINED[method] for method in sorted(methods))))
+    blocks.extend(context(line) for line in elevation_lines(view))
     blocks.append(context(status_line(view)))
     actions = _actions(view)
     if actions:
@@ -56,6 +64,8 @@ def _summary_fields(view: RequestView) -> list[dict[str, str]]:
     if view.verb == "remove":
         methods = sorted({change.method.value for change in view.changes if change.method})
         fields.append(field(f"*Method*\n{', '.join(methods)}"))
+    elif view.verb == "extend":
+        fields.append(field(f"*Extension*\n{extension_text(view)}"))
     else:
         fields.append(field(f"*Access*\n{escape(_grant_text(view))}"))
         fields.append(field(f"*Duration*\n{expiry_text(view)}"))
@@ -69,7 +79,16 @@ def _grant_text(view: RequestView) -> str:
     return "; ".join(grant.describe() for grant in grants) or "—"
 
 
+def extension_text(view: RequestView) -> str:
+    span = f"+{format_duration(view.duration)}" if view.duration else "?"
+    ends = [change.extends.expires_at for change in view.changes if change.extends is not None]
+    return f"{span}; it ends {when(ends[0])} now" if ends and view.status is RequestStatus.PENDING else span
+
+
 def expiry_text(view: RequestView) -> str:
+    live = [elevation.expires_at for elevation in view.elevations if elevation.is_live]
+    if live:
+        return f"until {when(max(live))}"
     if view.until_at is not None:
         return f"until {when(view.until_at)}"
     applied = [change.applied_at for change in view.changes if change.applied_at is not None]
@@ -81,7 +100,11 @@ def expiry_text(view: RequestView) -> str:
 def _change_text(view: RequestView, change: ChangeView) -> str:
     label = "now" if view.status is RequestStatus.PENDING else "when requested"
     lines = [f"*{escape(change.platform_label)}*  {label}: {escape(_now_text(change))}"]
-    if view.status is RequestStatus.PENDING:
+    if view.status is RequestStatus.PENDING and change.action == "extend":
+        if change.extends is not None and view.duration is not None:
+            old, new = change.extends.expires_at, change.extends.expires_at + view.duration
+            lines.append(f"after approval: ends {when(new)} instead of {when(old)}")
+    elif view.status is RequestStatus.PENDING:
         if change.preview:
             lines.append("after approval: " + escape("; ".join(step.describe() for step in change.preview)))
         elif change.access_at_request is not None:
@@ -126,7 +149,8 @@ def status_line(view: RequestView) -> str:
             why = f": {escape(view.deny_reason)}" if view.deny_reason else ""
             return f"🚫 Denied by {decided}{why}"
         case RequestStatus.EXPIRED:
-            return "⌛ Expired without a decision."
+            why = f": {escape(view.deny_reason)}" if view.deny_reason else " without a decision"
+            return f"⌛ Expired{why}."
         case RequestStatus.CANCELLED:
             why = f": {escape(view.deny_reason)}" if view.deny_reason else ""
             return f"↩️ Withdrawn by the requester {when(view.decided_at) if view.decided_at else ''}{why}"
@@ -167,6 +191,8 @@ def outcome_text(view: RequestView) -> str:
     """The thread reply when a request ends."""
     target = escape(view.target_email)
     match view.status:
+        case RequestStatus.APPLIED if view.verb == "extend":
+            return f"✅ Request #{view.id} applied: {target}'s temporary access lasts {expiry_of_extended(view)}."
         case RequestStatus.APPLIED:
             done = "; ".join(
                 f"{escape(change.platform_label)}: {escape(change.after.describe() if change.after else '?')}"
@@ -187,11 +213,17 @@ def outcome_text(view: RequestView) -> str:
         case RequestStatus.DENIED:
             why = f" Reason: {escape(view.deny_reason)}" if view.deny_reason else ""
             return f"🚫 Request #{view.id} for {target} was denied by {mention(view.decided_by or '')}.{why}"
+        case RequestStatus.EXPIRED:
+            return f"⌛ Request #{view.id} for {target} expired: {escape(view.deny_reason or 'no decision in time')}."
         case RequestStatus.CANCELLED:
-            return (
-                f"↩️ Request #{view.id} for {target} was withdrawn by {mention(view.requester_id)}. Nothing was changed."
-            )
+            who = mention(view.requester_id)
+            return f"↩️ Request #{view.id} for {target} was withdrawn by {who}. Nothing was changed."
     return f"Request #{view.id} for {target} is {view.status.value}."
+
+
+def expiry_of_extended(view: RequestView) -> str:
+    ends = [change.extends.expires_at for change in view.changes if change.extends is not None]
+    return f"until {when(ends[0])}" if ends else "longer"
 
 
 def requester_text(view: RequestView) -> str:

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from domain.access import AccessState
 from domain.catalog import RoleCatalog
 from domain.commands import EXAMPLES, USAGE, CommandError
+from domain.durations import format_duration
 from domain.lifecycle import RequestStatus
 from handlers.blocks.cards import expiry_text, status_line, target_text
 from handlers.blocks.text import code, context, escape, mention, section, when
 from services.decisions import DecisionResult, Outcome
-from services.views import RequestView
+from services.views import ElevationView, RequestView
 from storage.models import AuditEvent
 
 Message = dict[str, Any]
@@ -85,6 +87,8 @@ def decision_notice(result: DecisionResult, request_id: int) -> str | None:
             return f"Request #{request_id} does not exist."
         case Outcome.REFUSED:
             return f"🚫 {escape(result.reason)} Nothing was changed."
+        case Outcome.EXPIRED:
+            return f"⌛ {escape(result.reason)} Nothing was changed."
         case Outcome.NOT_RETRYABLE:
             state = view.status.value if view else "not failed"
             return f"Request #{request_id} is {state}; only failed requests can be retried."
@@ -144,11 +148,25 @@ def access_lines(email: str, access: Mapping[str, AccessState | str]) -> list[st
 
 
 def list_message(
-    *, open_requests: Sequence[RequestView], access: tuple[str, Mapping[str, AccessState | str]] | None
+    *,
+    open_requests: Sequence[RequestView],
+    access: tuple[str, Mapping[str, AccessState | str]] | None,
+    elevations: Sequence[ElevationView] = (),
+    now: datetime | None = None,
 ) -> Message:
     blocks = []
     if access is not None:
         blocks.append(section("\n".join(access_lines(*access))))
+    if elevations and now is not None:
+        lines = ["*Active temporary access*"]
+        for elevation in elevations:
+            left = format_duration(elevation.time_left(now))
+            lines.append(
+                f"• {escape(elevation.target_email)} on {escape(elevation.platform)}: "
+                f"{escape(elevation.describe_held())}; ends {when(elevation.expires_at)}, {left} left "
+                f"(request #{elevation.request_id})"
+            )
+        blocks.append(section("\n".join(lines)))
     if open_requests:
         lines = ["*Open and recent requests*"]
         for view in open_requests:

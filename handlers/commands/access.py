@@ -21,6 +21,7 @@ from domain.commands import (
 from domain.lifecycle import RequestStatus
 from handlers.blocks import forms, replies
 from services.context import RequestRefused, ServiceContext
+from services.elevations import live_views
 from services.queries import access_everywhere, request_history, request_views, resolve_target
 from services.submit import submit
 
@@ -79,7 +80,12 @@ def answer(
             statuses=None if email else [RequestStatus.PENDING, RequestStatus.APPLYING, RequestStatus.FAILED],
             limit=15,
         )
-        return replies.list_message(open_requests=open_requests, access=access)
+        elevations = live_views(ctx, target_email=email)
+        if parsed.platform:
+            elevations = [elevation for elevation in elevations if elevation.platform == parsed.platform]
+        return replies.list_message(
+            open_requests=open_requests, access=access, elevations=elevations, now=ctx.clock.now()
+        )
     requester = ctx.directory.person(user_id)
     email, slack_id = resolve_target(ctx, parsed.target)
     view = submit(

@@ -1,9 +1,10 @@
 from slack_bolt import App
 
-from handlers.views import deny_form, request_form
+from handlers.views import deny_form, extend_form, request_form
 from services.context import ServiceContext
 
 
 def register(app: App, ctx: ServiceContext) -> None:
     deny_form.register(app, ctx)
     request_form.register(app, ctx)
+    extend_form.register(app, ctx)

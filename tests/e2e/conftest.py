@@ -22,8 +22,10 @@ from bot.settings import Settings
 from platforms.base import Platform
 from platforms.registry import PlatformContext, build_platforms
 from platforms.sandbox import SandboxSettings
+from services.context import ElevationSettings
 from storage.audit import events_for
 from storage.db import make_engine
+from tests.fakes import FakeClock
 
 SIGNING_SECRET = "e2e-signing-secret"
 BOT_TOKEN = "xoxb-e2e-token"
@@ -97,9 +99,23 @@ class RunningBot:
     def platform(self, name: str = "sandbox") -> Platform:
         return self.runtime.services.platforms[name]
 
+    def message_with(self, action_id: str, channel: str | None = None) -> StoredMessage:
+        """The newest message showing a button `action_id` (in `channel`, if given)."""
+        for message in reversed(list(self.slack.messages.values())):
+            if (channel is None or message.channel == channel) and find_button(message, action_id) is not None:
+                return message
+        raise AssertionError(f"no message with a {action_id} button")
+
+    def press(self, user: str, message: StoredMessage, action_id: str) -> httpx.Response:
+        found = find_button(message, action_id)
+        assert found is not None
+        return self.post(self.requests.button(user=USERS[user], message=message, action=found[0], block_id=found[1]))
+
 
 def e2e_settings(slack: LocalSlack, database: Path) -> Settings:
+    # A fast sweep, so that a test that moves the clock sees the effect within a fraction of a second.
     return Settings(
+        elevations=ElevationSettings(sweep_seconds=0.1),
         slack_bot_token=SecretStr(BOT_TOKEN),
         slack_signing_secret=SecretStr(SIGNING_SECRET),
         slack_api_url=slack.api_url,
@@ -116,7 +132,7 @@ StartBot = Callable[..., RunningBot]
 def start_bot(tmp_path: Path) -> Iterator[StartBot]:
     started: list[tuple[HttpServer, LocalSlack, httpx.Client, ListenerPool, Runtime]] = []
 
-    def start(wrap: Callable[[Platform], Platform] | None = None) -> RunningBot:
+    def start(wrap: Callable[[Platform], Platform] | None = None, clock: FakeClock | None = None) -> RunningBot:
         slack = LocalSlack(bot_token=BOT_TOKEN, users=list(USERS.values()), usergroups={"S0SECURITY": ["U0CAROL"]})
         slack.start()
         settings = e2e_settings(slack, tmp_path / "bot.db")
@@ -126,8 +142,9 @@ def start_bot(tmp_path: Path) -> Iterator[StartBot]:
             platforms = {name: wrap(p) for name, p in build_platforms(settings.platforms, context).items()}
         # Bolt runs listeners here after ack(); teardown waits for them so no test leaves work running.
         listeners = ListenerPool(max_workers=8)
-        runtime = bootstrap(settings, platforms=platforms, listener_executor=listeners)
+        runtime = bootstrap(settings, platforms=platforms, listener_executor=listeners, clock=clock)
         assert runtime.app is not None
+        runtime.scheduler.start()
         server = HttpServer(runtime.app, host="127.0.0.1", port=0)
         threading.Thread(target=server.serve_forever, name="bot-http", daemon=True).start()
         client = httpx.Client(timeout=15)
@@ -145,6 +162,7 @@ def start_bot(tmp_path: Path) -> Iterator[StartBot]:
     for server, slack, client, listeners, runtime in started:
         client.close()
         server.shutdown()
+        runtime.scheduler.shutdown()
         listeners.shutdown(wait=True)
         slack.stop()
         runtime.engine.dispose()

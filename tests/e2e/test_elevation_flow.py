@@ -1,0 +1,129 @@
+"""Temporary elevation end to end: signed requests in, the scheduler's sweep, messages out to the Slack Web API."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from domain.access import AccessState
+from handlers import ids
+from tests.e2e.conftest import USERS, RunningBot, StartBot
+from tests.fakes import FakeClock
+
+ANA = "ana@agency.example"
+CONSUMER = AccessState(member=True, account_role="Consumer")
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    # Real now: APScheduler's timers run on real time and must not all look overdue.
+    return FakeClock(datetime.now(UTC))
+
+
+@pytest.fixture
+def elevated(start_bot: StartBot, clock: FakeClock) -> RunningBot:
+    bot = start_bot(clock=clock)
+    bot.platform().apply(ANA, CONSUMER)
+    return bot
+
+
+def grant(bot: RunningBot, text: str) -> None:
+    bot.command("alice", text)
+    bot.card(1)
+    bot.click("bob", 1, ids.APPROVE)
+    bot.wait_for_card(1, "applied")
+
+
+def test_an_elevation_for_2h_is_reverted_when_the_clock_passes_its_end(elevated: RunningBot, clock: FakeClock) -> None:
+    bot = elevated
+    grant(bot, f"update {ANA} sandbox admin for 2h reason: tracking plan deploy")
+    applied = bot.wait_for_card(1, "applied")
+    assert "⏱ Temporary (account role: Consumer → Admin) until <!date^" in str(applied.params["blocks"])
+    assert bot.platform().get_access(ANA).account_role == "Admin"
+
+    clock.advance(timedelta(hours=1, minutes=59))
+    bot.slack.wait_for("chat.postMessage", lambda call: "ends <!date^" in str(call.params.get("blocks")))
+    assert bot.platform().get_access(ANA).account_role == "Admin", "a reminder, not a revert, an hour before"
+
+    clock.advance(timedelta(minutes=1))
+    ended = bot.slack.wait_for(
+        "chat.postMessage",
+        lambda call: "temporary access on sandbox" in call.params["text"] and "ended" in call.params["text"],
+    )
+    assert any("account role: Admin → Consumer" in call.params["text"] for call in ended)
+    card = bot.slack.wait_for("chat.update", lambda call: "↩️ Ended" in str(call.params.get("blocks")))[-1]
+    assert "account role: Admin → Consumer" in str(card.params["blocks"])
+    assert bot.platform().get_access(ANA) == CONSUMER
+    assert bot.slack.wait_for(
+        "chat.postMessage", lambda call: call.params["channel"] == "U0ALICE" and "ended" in call.params["text"]
+    )
+    assert bot.audit(1)[-3:] == ["elevation_started", "reminded", "reverted"]
+
+
+def test_revoke_now_from_the_reminder_ends_it_at_once(elevated: RunningBot, clock: FakeClock) -> None:
+    bot = elevated
+    grant(bot, f"update {ANA} sandbox architect for 2d reason: QA")
+    clock.advance(timedelta(days=1))
+    bot.slack.wait_for(
+        "chat.postMessage",
+        lambda call: (
+            call.params["channel"] == "U0ALICE"
+            and "blocks" in call.params
+            and ids.REVOKE_NOW in str(call.params["blocks"])
+        ),
+    )
+    reminder = bot.message_with(ids.REVOKE_NOW, channel="D0ALICE")
+    assert bot.press("alice", reminder, ids.REVOKE_NOW).status_code == 200
+    answer = bot.slack.wait_for("response_url", lambda call: "Revoked" in str(call.params.get("text")))[-1]
+    assert answer.params["replace_original"] is True and ids.REVOKE_NOW not in str(answer.params["blocks"])
+    assert bot.platform().get_access(ANA) == CONSUMER
+    assert "elevation_revoked_early" in bot.audit(1)
+
+
+def test_keep_until_expiry_changes_nothing_but_answers_the_reminder(elevated: RunningBot, clock: FakeClock) -> None:
+    bot = elevated
+    grant(bot, f"update {ANA} sandbox architect for 2d reason: QA")
+    clock.advance(timedelta(days=1))
+    bot.slack.wait_for("chat.postMessage", lambda call: ids.KEEP in str(call.params.get("blocks")), count=2)
+    bot.press("bob", bot.message_with(ids.KEEP), ids.KEEP)
+    answer = bot.slack.wait_for("response_url", lambda call: "Kept until" in str(call.params.get("text")))[-1]
+    assert "(bob)" in answer.params["text"]
+    assert bot.platform().get_access(ANA).account_role == "Architect"
+
+
+def test_extend_from_the_reminder_goes_through_approval(elevated: RunningBot, clock: FakeClock) -> None:
+    bot = elevated
+    grant(bot, f"update {ANA} sandbox architect for 2d reason: QA")
+    clock.advance(timedelta(days=1))
+    bot.slack.wait_for("chat.postMessage", lambda call: ids.EXTEND in str(call.params.get("blocks")))
+    bot.press("alice", bot.message_with(ids.EXTEND, channel="D0ALICE"), ids.EXTEND)
+    form = bot.slack.wait_for("views.open", lambda call: call.response["view"]["callback_id"] == ids.EXTEND_FORM)
+    view = form[0].response["view"]
+    values = {
+        ids.EXTEND_SPAN: {ids.EXTEND_SPAN: {"selected_option": {"value": "1d"}}},
+        ids.EXTEND_REASON: {ids.EXTEND_REASON: {"value": "QA found more"}},
+    }
+    bot.post(bot.requests.view_submission(user=USERS["alice"], view=view, values=values))
+    card = bot.card(2)
+    assert "extend temporary access" in str(card.blocks) and "+1d" in str(card.blocks)
+    bot.click("bob", 2, ids.APPROVE)
+    bot.wait_for_card(2, "applied")
+    bot.slack.wait_for("chat.postMessage", lambda call: "now lasts until" in call.params["text"])
+
+    clock.advance(timedelta(days=1))  # the original end: still elevated
+    bot.settle()
+    bot.slack.wait_for("chat.postMessage", lambda call: "ends <!date^" in str(call.params.get("blocks")), count=3)
+    assert bot.platform().get_access(ANA).account_role == "Architect"
+    clock.advance(timedelta(days=1))
+    bot.slack.wait_for("chat.update", lambda call: "↩️ Ended" in str(call.params.get("blocks")))
+    assert bot.platform().get_access(ANA) == CONSUMER
+
+
+def test_list_and_requests_show_active_elevations_with_time_left(elevated: RunningBot, clock: FakeClock) -> None:
+    bot = elevated
+    grant(bot, f"update {ANA} sandbox architect for 2d reason: QA")
+    clock.advance(timedelta(hours=12))
+    bot.command("alice", "list")
+    listed = bot.ephemeral("Active temporary access")
+    assert ANA in listed and "1d 12h left" in listed
