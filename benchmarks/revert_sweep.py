@@ -1,0 +1,203 @@
+"""How fast the sweeper reverts a pile of due elevations on the sandbox platform.
+
+    python benchmarks/revert_sweep.py                 # N = 1,000 and 10,000
+    python benchmarks/revert_sweep.py --n 500 --workers 2 --slack none
+
+For each N it creates N elevations that are all due now (with their requests, cards and sandbox members), runs the
+sweeper until none is left, and prints the time taken, reverts per second and the lag between each elevation's
+expiry and its revert (p50 and worst). By default every revert also redraws its card, posts in the card's thread and
+DMs the requester through a local Slack Web API over HTTP, as in production; `--slack none` leaves Slack out to see
+the sweeper's own cost. `--workers` runs that many sweepers at once on the same database, as several bot instances
+would. The setup writes rows directly (it is not what is measured).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from pydantic import SecretStr
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bot.bootstrap import build_services
+from bot.console.local_slack import LocalSlack, LocalUser, StoredMessage
+from bot.settings import Settings
+from domain.access import AccessChange, AccessState
+from domain.elevation import ElevationStatus, asked_fields, track
+from domain.lifecycle import ChangeStatus, RequestStatus
+from handlers.directory import SlackDirectory
+from handlers.notifier import SlackNotifier
+from platforms.sandbox import SandboxSettings
+from services.context import ElevationSettings, ServiceContext
+from services.ports import MessageRef
+from services.sweeper import sweep
+from services.views import ElevationView, RequestView
+from storage.db import session_scope
+from storage.models import AccessRequest, PlatformChange, RevertReminder, SandboxMember
+
+BEFORE = AccessState(member=True, account_role="Consumer")
+CHANGE = AccessChange(account_role="Admin", scopes={"staging": "Admin"})
+TOKEN = "xoxb-benchmark"
+
+
+class SilentNotifier:
+    """For `--slack none`: measures the sweeper without Slack. Counts what it would have sent."""
+
+    def __init__(self) -> None:
+        self.sent = 0
+
+    def request_submitted(self, view: RequestView) -> MessageRef | None:
+        return None
+
+    def request_progressed(self, view: RequestView) -> None: ...
+
+    def request_concluded(self, view: RequestView) -> None: ...
+
+    def elevation_reminder(self, view: RequestView, elevation: ElevationView, now: datetime) -> None: ...
+
+    def elevation_ended(self, view: RequestView, elevation: ElevationView) -> None:
+        self.sent += 1
+
+    def elevation_revert_failed(self, view: RequestView, elevation: ElevationView, *, escalate: bool) -> None: ...
+
+    def elevation_extended(self, view: RequestView, elevation: ElevationView) -> None: ...
+
+
+def seed(ctx: ServiceContext, slack: LocalSlack | None, n: int, due: datetime) -> None:
+    catalog = ctx.catalogs["sandbox"]
+    elevated = CHANGE.desired_from(BEFORE, catalog)
+    fields = track(asked=asked_fields(CHANGE, BEFORE), before=BEFORE, elevated=elevated, active=[])
+    started = due - timedelta(hours=2)
+    with session_scope(ctx.engine) as session:
+        for number in range(n):
+            email = f"collaborator{number}@agency.example"
+            card_ts = f"1700000000.{number:06d}"
+            request = AccessRequest(
+                verb="update",
+                status=RequestStatus.APPLIED.value,
+                requester_id="U0ALICE",
+                target_email=email,
+                reason="benchmark",
+                duration_seconds=7200,
+                created_at=started,
+                updated_at=started,
+                decided_by="U0BOB",
+                decided_at=started,
+                card_channel="C0APPROVALS",
+                card_ts=card_ts,
+            )
+            session.add(request)
+            session.flush()
+            assert request.id is not None
+            change = PlatformChange(
+                request_id=request.id,
+                platform="sandbox",
+                action="grant",
+                grant=CHANGE.model_dump(mode="json"),
+                status=ChangeStatus.APPLIED.value,
+                before=BEFORE.model_dump(mode="json"),
+                after=elevated.model_dump(mode="json"),
+                applied_at=started,
+                updated_at=started,
+            )
+            session.add(change)
+            session.flush()
+            assert change.id is not None
+            session.add(SandboxMember(platform="sandbox", email=email, account_role="Admin", created_at=started))
+            session.add(
+                RevertReminder(
+                    request_id=request.id,
+                    change_id=change.id,
+                    platform="sandbox",
+                    target_email=email,
+                    revert_to=BEFORE.model_dump(mode="json"),
+                    elevated_to=elevated.model_dump(mode="json"),
+                    fields={field: held.model_dump(mode="json") for field, held in fields.items()},
+                    started_at=started,
+                    expires_at=due,
+                    status=ElevationStatus.ACTIVE.value,
+                    updated_at=started,
+                )
+            )
+            if slack is not None:
+                slack.messages[("C0APPROVALS", card_ts)] = StoredMessage("C0APPROVALS", card_ts, "card", [])
+    # The scoped part of the grant lives in the sandbox's scope table; apply() puts it there.
+    for number in range(n):
+        ctx.platforms["sandbox"].apply(f"collaborator{number}@agency.example", elevated)
+
+
+def run(n: int, *, workers: int, with_slack: bool) -> dict[str, float]:
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        LocalSlack(bot_token=TOKEN, users=[LocalUser("U0ALICE", "alice", "alice@agency.example")]) as slack,
+    ):
+        settings = Settings(
+            slack_bot_token=SecretStr(TOKEN),
+            slack_api_url=slack.api_url,
+            database_url=f"sqlite:///{folder}/bench.db",
+            platforms={"sandbox": SandboxSettings(approvers=("U0BOB",))},
+            elevations=ElevationSettings(batch=100),
+        )
+        from bot.bootstrap import slack_client
+
+        client = slack_client(settings)
+        notifier = SlackNotifier(client, "C0APPROVALS") if with_slack else SilentNotifier()
+        ctx = build_services(settings, directory=SlackDirectory(client), notifier=notifier)
+        due = datetime.now(UTC)
+        seed(ctx, slack if with_slack else None, n, due)
+        with session_scope(ctx.engine) as session:  # all due from the moment the sweep starts
+            session.exec(update(RevertReminder).values(expires_at=datetime.now(UTC)))
+        start = time.perf_counter()
+        threads = [threading.Thread(target=sweep, args=(ctx,), kwargs={"worker": f"w{k}"}) for k in range(workers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        sweep(ctx)  # anything a racing worker left (there should be nothing)
+        elapsed = time.perf_counter() - start
+        with Session(ctx.engine) as session:
+            rows = session.exec(select(RevertReminder).where(col(RevertReminder.status) == "reverted")).all()
+            lags = sorted((row.ended_at - row.expires_at).total_seconds() for row in rows if row.ended_at)
+            members = session.exec(select(SandboxMember)).all()
+        assert len(rows) == n, f"only {len(rows)} of {n} reverted"
+        assert all(member.account_role == "Consumer" for member in members), "a member was not reverted"
+        messages = len(slack.calls_to("chat.postMessage")) + len(slack.calls_to("chat.update"))
+        ctx.engine.dispose()
+        return {
+            "n": n,
+            "seconds": elapsed,
+            "per_second": n / elapsed,
+            "lag_p50": statistics.median(lags),
+            "lag_max": lags[-1],
+            "slack_calls": messages,
+        }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, action="append", help="elevations to revert (repeatable)")
+    parser.add_argument("--workers", type=int, default=1, help="sweepers running at once (default 1)")
+    parser.add_argument("--slack", choices=["local", "none"], default="local")
+    args = parser.parse_args()
+    sizes = args.n or [1_000, 10_000]
+    print(f"sweeper benchmark: sandbox on SQLite, {args.workers} worker(s), Slack: {args.slack}")
+    print(f"{'N':>7} {'seconds':>9} {'reverts/s':>10} {'lag p50 s':>10} {'lag max s':>10} {'Slack calls':>12}")
+    for n in sizes:
+        result = run(n, workers=args.workers, with_slack=args.slack == "local")
+        print(
+            f"{result['n']:>7} {result['seconds']:>9.2f} {result['per_second']:>10.1f} "
+            f"{result['lag_p50']:>10.2f} {result['lag_max']:>10.2f} {int(result['slack_calls']):>12}"
+        )
+
+
+if __name__ == "__main__":
+    main()
