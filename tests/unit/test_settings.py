@@ -108,3 +108,5 @@ def test_the_example_config_is_valid() -> None:
     settings = load_settings(Path(__file__).resolve().parents[2] / "accessbot.example.yml")
     assert settings.platforms["sandbox"].approvers == ("U0123APPROVER", "S0123SECURITY")
     assert settings.platforms["sandbox"].role_max_duration == {"admin": timedelta(hours=8)}
+    assert settings.elevations.reminders == (timedelta(hours=24), timedelta(hours=1))
+    assert settings.elevations.escalate_after == 3
