@@ -96,6 +96,8 @@ class AccessStep(BaseModel):
     before: str | None = None
     after: str | None = None
     manual: bool = False
+    # For a manual step: what the admin has to do, where to click and what to set.
+    instructions: str | None = None
 
     def describe(self) -> str:
         match self.kind:

@@ -59,6 +59,15 @@ class PlatformError(Exception):
         super().__init__(f"{platform}: {message}")
         self.platform = platform
         self.message = message
+        # For a change of several steps that failed part-way: what was done, and what was not.
+        self.applied: tuple[AccessStep, ...] = ()
+        self.pending: tuple[AccessStep, ...] = ()
+
+    def extend(self, note: str) -> PlatformError:
+        """Add context to the message (how many attempts were made...)."""
+        self.message = f"{self.message} ({note})"
+        self.args = (f"{self.platform}: {self.message}",)
+        return self
 
 
 class PlatformAuthError(PlatformError):
@@ -119,3 +128,14 @@ class Platform(ABC):
 
     def remove(self, email: str, method: RemovalMethod) -> ApplyResult:
         return self.apply(email, removed_state(method, self.get_access(email), self.catalog))
+
+    def warnings(self, current: AccessState, desired: AccessState) -> list[str]:
+        """What an approver should know before approving this change (shown on the card)."""
+        return []
+
+    def record_manual(self, email: str, step: AccessStep, *, actor: str) -> None:
+        """An admin did a manual step `apply` returned; platforms that return manual steps remember it here."""
+        raise PlatformRefused(self.name, "this platform has no manual steps")
+
+    def close(self) -> None:  # noqa: B027  (most clients hold nothing to release)
+        """Release connections; the bot calls it at shutdown."""

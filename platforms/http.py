@@ -1,0 +1,226 @@
+"""HTTP for platform clients: timeouts, retries with backoff and jitter, Retry-After, rate limits, typed errors.
+
+Every client goes through `PlatformHttp.request`. It retries what may succeed later (429, 5xx, timeouts, dropped
+connections), honouring the server's Retry-After (seconds or an HTTP date), and never waits longer in total than the
+policy allows; it keeps to the platform's documented request rate; and it turns what is left into the typed errors of
+platforms.base, worded for the admin who has to act. Credentials travel in headers only and never appear in a message.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field
+
+from platforms.base import (
+    MemberNotFound,
+    PlatformAuthError,
+    PlatformConflict,
+    PlatformError,
+    PlatformRefused,
+    PlatformUnavailable,
+    RateLimited,
+)
+
+logger = logging.getLogger("accessbot.platforms.http")
+
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+class RetryPolicy(BaseModel):
+    """How hard a client tries before it reports a platform as unavailable."""
+
+    model_config = ConfigDict(frozen=True)
+
+    timeout_seconds: float = Field(default=15.0, gt=0)
+    attempts: int = Field(default=5, ge=1)
+    initial_backoff_seconds: float = Field(default=0.5, ge=0)
+    max_backoff_seconds: float = Field(default=30.0, ge=0)
+    # The most a single call may spend waiting between attempts, Retry-After included.
+    max_total_wait_seconds: float = Field(default=60.0, ge=0)
+
+
+class RateLimiter:
+    """A token bucket: at most `per_minute` requests in any minute, smoothly, shared by threads."""
+
+    def __init__(
+        self,
+        per_minute: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._rate = per_minute / 60.0
+        self._capacity = max(1.0, per_minute / 60.0 * 5)  # allow a burst of five seconds' worth
+        self._tokens = self._capacity
+        self._clock = clock
+        self._sleep = sleep
+        self._updated = clock()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> float:
+        """Take one request's worth; returns how long it waited."""
+        waited = 0.0
+        while True:
+            with self._lock:
+                now = self._clock()
+                self._tokens = min(self._capacity, self._tokens + (now - self._updated) * self._rate)
+                self._updated = now
+                if self._tokens >= 1:
+                    self._tokens -= 1
+                    return waited
+                pause = (1 - self._tokens) / self._rate
+            self._sleep(pause)
+            waited += pause
+
+
+_limiters: dict[tuple[str, float], RateLimiter] = {}
+_limiters_lock = threading.Lock()
+
+
+def shared_limiter(host: str, per_minute: float) -> RateLimiter:
+    """One limiter per host and rate, so that every client of a host in this process shares its budget."""
+    with _limiters_lock:
+        return _limiters.setdefault((host, per_minute), RateLimiter(per_minute))
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """Retry-After as seconds to wait: either a number of seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (moment - (now or datetime.now(UTC))).total_seconds())
+
+
+class PlatformHttp:
+    def __init__(
+        self,
+        platform: str,
+        base_url: str,
+        *,
+        auth: httpx.Auth | None = None,
+        headers: dict[str, str] | None = None,
+        retry: RetryPolicy | None = None,
+        limiter: RateLimiter | None = None,
+        auth_hint: str = "check the platform's credentials in the config",
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.platform = platform
+        self.retry = retry or RetryPolicy()
+        self._limiter = limiter
+        self._auth_hint = auth_hint
+        self._sleep = sleep
+        self._client = httpx.Client(
+            base_url=base_url.rstrip("/") + "/",
+            auth=auth,
+            headers={"Accept": "application/scim+json, application/json", **(headers or {})},
+            timeout=self.retry.timeout_seconds,
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        ok: Iterable[int] = (200, 201, 204),
+    ) -> httpx.Response:
+        """Send one request, retrying what may succeed later. Raises a PlatformError for everything else."""
+        expected = set(ok)
+        waited = 0.0
+        last: PlatformError | None = None
+        for attempt in range(1, self.retry.attempts + 1):
+            if self._limiter is not None:
+                self._limiter.acquire()
+            try:
+                response = self._client.request(method, path.lstrip("/"), json=json, params=params)
+            except httpx.TimeoutException:
+                last = PlatformUnavailable(
+                    self.platform, f"{method} {path} timed out after {self.retry.timeout_seconds:g} s"
+                )
+                pause = self._backoff(attempt)
+            except httpx.TransportError as error:
+                last = PlatformUnavailable(self.platform, f"{method} {path} failed: {type(error).__name__}")
+                pause = self._backoff(attempt)
+            else:
+                if response.status_code in expected:
+                    return response
+                failure = self._error_for(method, path, response)
+                if response.status_code not in RETRYABLE_STATUSES:
+                    raise failure
+                last = failure
+                hinted = retry_after_seconds(response.headers.get("Retry-After"))
+                pause = hinted if hinted is not None else self._backoff(attempt)
+            if attempt == self.retry.attempts or waited + pause > self.retry.max_total_wait_seconds:
+                break
+            logger.info(
+                "%s: %s; retrying in %.1f s (attempt %d of %d)",
+                self.platform,
+                last,
+                pause,
+                attempt + 1,
+                self.retry.attempts,
+            )
+            self._sleep(pause)
+            waited += pause
+        assert last is not None
+        raise last.extend(f"gave up after {attempt} attempt{'s' if attempt > 1 else ''}, {waited:.0f} s of waiting")
+
+    def _backoff(self, attempt: int) -> float:
+        delay = min(self.retry.initial_backoff_seconds * 2 ** (attempt - 1), self.retry.max_backoff_seconds)
+        return delay * random.uniform(0.5, 1.0)  # "equal jitter" keeps many clients from retrying in step
+
+    def _error_for(self, method: str, path: str, response: httpx.Response) -> PlatformError:
+        status = response.status_code
+        detail = _detail(response)
+        where = f"{method} {path}: HTTP {status}" + (f" ({detail})" if detail else "")
+        if status in (401, 403):
+            return PlatformAuthError(
+                self.platform, f"the platform refused our credentials ({where}); {self._auth_hint}"
+            )
+        if status == 404:
+            return MemberNotFound(self.platform, where)
+        if status == 409:
+            return PlatformConflict(self.platform, where)
+        if status == 429:
+            return RateLimited(
+                self.platform, f"rate limited ({where})", retry_after_seconds(response.headers.get("Retry-After"))
+            )
+        if status >= 500:
+            return PlatformUnavailable(self.platform, where)
+        return PlatformRefused(self.platform, where)
+
+
+def _detail(response: httpx.Response) -> str:
+    """The SCIM error's detail, or nothing: the body may echo what we sent, so only known fields are shown."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    if not isinstance(body, dict):
+        return ""
+    parts = [str(body[key]) for key in ("scimType", "detail") if body.get(key)]
+    return "; ".join(parts)[:300]

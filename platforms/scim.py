@@ -1,0 +1,380 @@
+"""A SCIM 2.0 client (RFC 7643/7644) over httpx, with scim2-models for the resources.
+
+Access maps onto SCIM like this: a member is an active User whose userName is their email; the account role is a
+User attribute (the core multi-valued `roles`, or an extension attribute such as
+`urn:...:extension:heap:2.0:User:role`); a role on a scope is membership of the Group the config maps that
+(scope, role) to. Groups the config does not map are none of the bot's business and are never touched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator, Mapping
+from typing import Any, Literal, cast
+
+import httpx
+from pydantic import Field, SecretStr, model_validator
+from scim2_models import Context, Email, Extension, Group, ListResponse, PatchOp, PatchOperation, Role, User
+
+from domain.access import AccessState, AccessStep, StepKind, diff
+from domain.catalog import RoleCatalog, ScopeSpec
+from platforms.base import (
+    ApplyResult,
+    MemberNotFound,
+    MemberRecord,
+    Platform,
+    PlatformConflict,
+    PlatformError,
+    PlatformRefused,
+    PlatformSettings,
+)
+from platforms.http import PlatformHttp, RateLimiter, RetryPolicy, shared_limiter
+
+logger = logging.getLogger("accessbot.platforms.scim")
+
+CORE_SCHEMAS = "urn:ietf:params:scim:schemas:core:"
+CORE_ROLES = "roles"
+NO_ROLE = "none"
+PAGE = 100
+
+
+class ScimSettings(PlatformSettings):
+    type: Literal["scim"] = "scim"
+    base_url: str
+    # Either a bearer token, or HTTP Basic with username and password.
+    token: SecretStr | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    account_roles: tuple[str, ...] = ("Member",)
+    default_account_role: str | None = None
+    # Where the account role lives: the core `roles` attribute, an extension attribute given by its full path
+    # (urn:...:User:role), or `none` when the service has no roles.
+    role_attribute: str = CORE_ROLES
+    # scope -> role -> the displayName of the SCIM group that gives that role on that scope.
+    groups: dict[str, dict[str, str]] = Field(default_factory=dict)
+    scope_kind: str = "group"
+    rate_limit_per_minute: float | None = None
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+
+    @model_validator(mode="after")
+    def _credentials(self) -> ScimSettings:
+        if self.token is None and (self.username is None or self.password is None):
+            raise ValueError("give a bearer `token`, or `username` and `password` for HTTP Basic")
+        return self
+
+    def catalog(self) -> RoleCatalog:
+        scopes = tuple(
+            ScopeSpec(name=scope, kind=self.scope_kind, roles=tuple(roles)) for scope, roles in self.groups.items()
+        )
+        return RoleCatalog(
+            account_roles=self.account_roles,
+            default_account_role=self.default_account_role or self.account_roles[-1],
+            scopes=scopes,
+        )
+
+    def auth(self) -> httpx.Auth | None:
+        if self.username is not None and self.password is not None:
+            return httpx.BasicAuth(self.username, self.password.get_secret_value())
+        return None
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token.get_secret_value()}"} if self.token is not None else {}
+
+    def limiter(self) -> RateLimiter | None:
+        if self.rate_limit_per_minute is None:
+            return None
+        return shared_limiter(httpx.URL(self.base_url).host, self.rate_limit_per_minute)
+
+    def http(self, name: str, *, transport: httpx.BaseTransport | None = None) -> PlatformHttp:
+        what = "token" if self.token is not None else "username and password"
+        return PlatformHttp(
+            name,
+            self.base_url,
+            auth=self.auth(),
+            headers=self.headers(),
+            retry=self.retry,
+            limiter=self.limiter(),
+            auth_hint=f"check platforms.{name}.{what.replace(' and ', '/')} in the config and that it may use SCIM",
+            transport=transport,
+        )
+
+
+class RoleAttribute:
+    """Reads and writes the account role on a SCIM User."""
+
+    def __init__(self, attribute: str) -> None:
+        self.attribute = attribute
+        self.urn, _, self.name = attribute.rpartition(":") if attribute.startswith("urn:") else ("", "", attribute)
+        self.extension: type[Extension] | None = None
+        if self.urn:
+            # scim2-models validates extension data against a model; this one holds just the role.
+            self.extension = type(
+                "RoleExtension",
+                (Extension,),
+                {
+                    "__schema__": self.urn,
+                    "__annotations__": {self.name: "str | None"},
+                    self.name: None,
+                    "__module__": __name__,
+                },
+            )
+
+    @property
+    def model(self) -> type[User[Any]]:
+        if self.extension is None:
+            return User
+        return cast("type[User[Any]]", User.__class_getitem__(self.extension))
+
+    def read(self, user: User[Any]) -> str | None:
+        if self.attribute == NO_ROLE:
+            return None
+        if self.extension is not None:
+            held = user[self.extension]
+            return getattr(held, self.name, None) if held is not None else None
+        if self.attribute == CORE_ROLES:
+            roles = user.roles or []
+            chosen = next((role for role in roles if role.primary), roles[0] if roles else None)
+            return chosen.value if chosen is not None else None
+        value = getattr(user, self.attribute, None)
+        return str(value) if value is not None else None
+
+    def set_on(self, user: User[Any], role: str) -> None:
+        if self.attribute == NO_ROLE:
+            return
+        if self.extension is not None:
+            user[self.extension] = self.extension(**{self.name: role})
+        elif self.attribute == CORE_ROLES:
+            user.roles = [Role(value=role, primary=True)]
+        else:
+            setattr(user, self.attribute, role)
+
+    def patch(self, role: str) -> PatchOperation[Any]:
+        value: Any = [{"value": role, "primary": True}] if self.attribute == CORE_ROLES else role
+        return PatchOperation(op=PatchOperation.Op.replace_, path=self.attribute, value=value)
+
+
+class ScimPlatform(Platform):
+    def __init__(
+        self,
+        name: str,
+        catalog: RoleCatalog,
+        http: PlatformHttp,
+        *,
+        role_attribute: str = CORE_ROLES,
+        groups: Mapping[str, Mapping[str, str]] | None = None,
+    ) -> None:
+        super().__init__(name, catalog)
+        self.http = http
+        self.role = RoleAttribute(role_attribute)
+        # (scope, role) -> group displayName, and back.
+        self._groups = {
+            (scope, role): group for scope, roles in (groups or {}).items() for role, group in roles.items()
+        }
+        self._group_ids: dict[str, str] = {}
+
+    def close(self) -> None:
+        self.http.close()
+
+    # -- reading -----------------------------------------------------------------------------------------------
+
+    def get_access(self, email: str) -> AccessState:
+        user = self.find_user(email)
+        if user is None or user.active is False:
+            return AccessState.absent()
+        return self._access_of(user, self._groups_of(str(user.id)))
+
+    def find_user(self, email: str) -> User[Any] | None:
+        found = self._search("Users", f'userName eq "{_quoted(email.lower())}"', self.role.model)
+        return found[0] if found else None
+
+    def list_members(self) -> list[MemberRecord]:
+        members_of = {group: self._members_of(group) for group in set(self._groups.values())}
+        records = []
+        for user in self._all("Users", self.role.model):
+            if user.active is False or user.user_name is None:
+                continue
+            held = {group for group, ids in members_of.items() if user.id in ids}
+            records.append(MemberRecord(email=user.user_name.lower(), access=self._access_of(user, held)))
+        return sorted(records, key=lambda record: record.email)
+
+    def _access_of(self, user: User[Any], groups: set[str]) -> AccessState:
+        scopes: dict[str, str] = {}
+        for (scope, role), group in self._groups.items():
+            if group in groups and self.catalog.scope_rank(scope, role) > self.catalog.scope_rank(
+                scope, scopes.get(scope)
+            ):
+                scopes[scope] = role
+        return AccessState(member=True, account_role=self.role.read(user) or self._role_when_unset(), scopes=scopes)
+
+    def _role_when_unset(self) -> str | None:
+        return self.catalog.default_account_role if self.role.attribute == NO_ROLE else None
+
+    def _groups_of(self, user_id: str) -> set[str]:
+        if not self._groups:
+            return set()
+        return {
+            group.display_name
+            for group in self._search("Groups", f'members.value eq "{_quoted(user_id)}"', Group)
+            if group.display_name
+        }
+
+    def _members_of(self, display_name: str) -> set[str]:
+        found = self._search("Groups", f'displayName eq "{_quoted(display_name)}"', Group)
+        return {member.value for member in (found[0].members or []) if member.value} if found else set()
+
+    # -- writing -----------------------------------------------------------------------------------------------
+
+    def apply(self, email: str, desired: AccessState) -> ApplyResult:
+        email = email.lower()
+        self._check_known(desired)
+        done: list[AccessStep] = []
+        responses: list[str] = []
+        user = self.find_user(email)
+        current = AccessState.absent() if user is None or user.active is False else self.get_access(email)
+        steps = diff(current, desired)
+        try:
+            if not desired.member:
+                if user is not None:
+                    self._delete_user(str(user.id))
+                    done.append(AccessStep(kind=StepKind.DELETE_MEMBER))
+                    responses.append(f"deleted user {user.id}")
+                return ApplyResult(applied=tuple(done), responses=tuple(responses))
+            assert desired.account_role is not None
+            if user is None:
+                user = self._create_user(email, desired.account_role, responses)
+                done.append(AccessStep(kind=StepKind.CREATE_MEMBER, after=desired.account_role))
+            elif user.active is False:
+                self._patch(
+                    "Users", str(user.id), [PatchOperation(op=PatchOperation.Op.replace_, path="active", value=True)]
+                )
+                responses.append(f"reactivated user {user.id}")
+            if self.role.read(user) != desired.account_role and self.role.attribute != NO_ROLE:
+                self._patch("Users", str(user.id), [self.role.patch(desired.account_role)])
+                done.append(
+                    AccessStep(kind=StepKind.SET_ACCOUNT_ROLE, before=current.account_role, after=desired.account_role)
+                )
+                responses.append(f"set {self.role.attribute} of {user.id} to {desired.account_role}")
+            for step in self._scope_steps(str(user.id), desired):
+                done.append(step)
+            return ApplyResult(applied=tuple(done), responses=tuple(responses))
+        except PlatformError as error:
+            error.applied = tuple(done)
+            error.pending = tuple(step for step in steps if not any(_same(step, made) for made in done))
+            raise
+
+    def _scope_steps(self, user_id: str, desired: AccessState) -> Iterator[AccessStep]:
+        """Join the groups of the desired scope roles and leave the other mapped groups, one PATCH at a time."""
+        held = self._groups_of(user_id)
+        wanted = {self._groups[(scope, role)] for scope, role in desired.scopes.items()}
+        for (scope, role), group in sorted(self._groups.items()):
+            if group in held and group not in wanted:
+                self._change_membership(group, user_id, join=False)
+                yield AccessStep(kind=StepKind.REMOVE_SCOPE, scope=scope, before=role)
+        for scope, role in sorted(desired.scopes.items()):
+            group = self._groups[(scope, role)]
+            if group not in held:
+                self._change_membership(group, user_id, join=True)
+                yield AccessStep(kind=StepKind.SET_SCOPE_ROLE, scope=scope, after=role)
+
+    def _create_user(self, email: str, role: str, responses: list[str]) -> User[Any]:
+        user = self.role.model(user_name=email, active=True, emails=[Email(value=email, primary=True)])
+        self.role.set_on(user, role)
+        payload = user.model_dump(scim_ctx=Context.RESOURCE_CREATION_REQUEST)
+        try:
+            response = self.http.request("POST", "Users", json=payload, ok=(201, 200))
+        except PlatformConflict:
+            # The account exists already (an earlier attempt that timed out, or made by hand): reuse it.
+            existing = self.find_user(email)
+            if existing is None:
+                raise
+            responses.append(f"user {email} already existed as {existing.id}; reused it")
+            if existing.active is False:
+                self._patch(
+                    "Users",
+                    str(existing.id),
+                    [PatchOperation(op=PatchOperation.Op.replace_, path="active", value=True)],
+                )
+            return existing
+        created = self._parse(response.json(), self.role.model)
+        responses.append(f"created user {created.id}")
+        return created
+
+    def _delete_user(self, user_id: str) -> None:
+        with contextlib.suppress(MemberNotFound):  # already gone: what was asked
+            self.http.request("DELETE", f"Users/{user_id}", ok=(204, 200))
+
+    def _change_membership(self, group: str, user_id: str, *, join: bool) -> None:
+        operation: PatchOperation[Any]
+        if join:
+            operation = PatchOperation(op=PatchOperation.Op.add, path="members", value=[{"value": user_id}])
+        else:
+            operation = PatchOperation(op=PatchOperation.Op.remove, path=f'members[value eq "{_quoted(user_id)}"]')
+        self._patch("Groups", self._group_id(group), [operation])
+
+    def _patch(self, endpoint: str, resource_id: str, operations: list[PatchOperation[Any]]) -> None:
+        model = Group if endpoint == "Groups" else self.role.model
+        body = PatchOp[model](operations=operations).model_dump(scim_ctx=Context.RESOURCE_PATCH_REQUEST)  # type: ignore[valid-type]
+        self.http.request("PATCH", f"{endpoint}/{resource_id}", json=body, ok=(200, 204))
+
+    def _group_id(self, display_name: str) -> str:
+        if display_name not in self._group_ids:
+            found = self._search("Groups", f'displayName eq "{_quoted(display_name)}"', Group)
+            if not found:
+                raise PlatformRefused(
+                    self.name,
+                    f"group {display_name!r} does not exist; create it on the platform "
+                    f"or fix platforms.{self.name}.groups in the config",
+                )
+            self._group_ids[display_name] = str(found[0].id)
+        return self._group_ids[display_name]
+
+    def _check_known(self, desired: AccessState) -> None:
+        if not desired.member:
+            return
+        if desired.account_role is None or self.catalog.account_role(desired.account_role) != desired.account_role:
+            raise PlatformRefused(self.name, f"unknown account role {desired.account_role!r}")
+        for scope, role in desired.scopes.items():
+            if (scope, role) not in self._groups:
+                raise PlatformRefused(self.name, f"no group is configured for {role!r} on {scope!r}")
+
+    # -- SCIM plumbing -----------------------------------------------------------------------------------------
+
+    def _search(self, endpoint: str, filter_: str, model: type[Any]) -> list[Any]:
+        response = self.http.request("GET", endpoint, params={"filter": filter_, "count": PAGE})
+        return self._parse_list(response.json(), model)
+
+    def _all(self, endpoint: str, model: type[Any]) -> Iterator[Any]:
+        start = 1
+        while True:
+            response = self.http.request("GET", endpoint, params={"startIndex": start, "count": PAGE})
+            body = response.json()
+            page = self._parse_list(body, model)
+            yield from page
+            start += len(page)
+            if not page or start > int(body.get("totalResults", 0)):
+                return
+
+    def _parse_list(self, body: dict[str, Any], model: type[Any]) -> list[Any]:
+        body = {**body, "Resources": [self._known(resource) for resource in body.get("Resources", [])]}
+        listed = ListResponse[model].model_validate(body, scim_ctx=Context.SEARCH_RESPONSE)  # type: ignore[valid-type]
+        return list(listed.resources or [])
+
+    def _parse(self, resource: dict[str, Any], model: type[Any]) -> Any:
+        return model.model_validate(self._known(resource), scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
+
+    def _known(self, resource: dict[str, Any]) -> dict[str, Any]:
+        """Drop extensions this client does not model: a vendor may add its own, and they are not ours to read."""
+        keep = {self.role.urn} if self.role.urn else set()
+        known: dict[str, Any] = {k: v for k, v in resource.items() if not k.startswith("urn:") or k in keep}
+        known["schemas"] = [s for s in resource.get("schemas", []) if s.startswith(CORE_SCHEMAS) or s in keep]
+        return known
+
+
+def _quoted(value: str) -> str:
+    """A value inside a SCIM filter's double quotes."""
+    return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _same(step: AccessStep, made: AccessStep) -> bool:
+    return (step.kind, step.scope) == (made.kind, made.scope)
