@@ -10,25 +10,31 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from domain.catalog import name_key
+from platforms.heap import HeapSettings
 from platforms.sandbox import SandboxSettings
+from platforms.scim import ScimSettings
 from services.context import ElevationSettings
 
 DEFAULT_CONFIG_FILE = "accessbot.yml"
 CONFIG_ENV = "ACCESSBOT_CONFIG"
 
-# The configured platform types. A discriminated union on `type:` once a second client exists.
-PlatformConfig = SandboxSettings
+# The configured platform types, told apart by their `type:`.
+PlatformConfig = Annotated[SandboxSettings | ScimSettings | HeapSettings, Field(discriminator="type")]
 
 
 class ConfigError(Exception):
     """The configuration cannot be used; the message says what is wrong and how to fix it."""
+
+
+def _default_platforms() -> dict[str, PlatformConfig]:
+    return {"sandbox": SandboxSettings()}
 
 
 class Settings(BaseSettings):
@@ -46,7 +52,7 @@ class Settings(BaseSettings):
     )
     # Where approval cards go: a channel id (C...) or name. The bot must be a member of it.
     approvals_channel: str = "#access-approvals"
-    platforms: dict[str, PlatformConfig] = Field(default_factory=lambda: {"sandbox": SandboxSettings()})
+    platforms: dict[str, PlatformConfig] = Field(default_factory=_default_platforms)
     elevations: ElevationSettings = Field(default_factory=ElevationSettings)
     log_level: str = "INFO"
 

@@ -11,7 +11,9 @@ from sqlalchemy.engine import Engine
 
 from domain.catalog import RoleCatalog
 from platforms.base import Platform, PlatformSettings
+from platforms.heap import HeapPlatform, HeapSettings
 from platforms.sandbox import SandboxPlatform, SandboxSettings
+from platforms.scim import ScimPlatform, ScimSettings
 
 
 @dataclass(frozen=True)
@@ -27,8 +29,22 @@ def _sandbox(name: str, settings: Any, context: PlatformContext) -> Platform:
     return SandboxPlatform(name, settings.catalog(), engine=context.engine, now=context.now)
 
 
+def _scim(name: str, settings: Any, context: PlatformContext) -> Platform:
+    assert isinstance(settings, ScimSettings)
+    return ScimPlatform(
+        name, settings.catalog(), settings.http(name), role_attribute=settings.role_attribute, groups=settings.groups
+    )
+
+
+def _heap(name: str, settings: Any, context: PlatformContext) -> Platform:
+    assert isinstance(settings, HeapSettings)
+    return HeapPlatform(name, settings, settings.http(name))
+
+
 PLATFORM_TYPES: dict[str, Callable[[str, Any, PlatformContext], Platform]] = {
     "sandbox": _sandbox,
+    "scim": _scim,
+    "heap": _heap,
 }
 
 

@@ -119,6 +119,10 @@ def _plan_changes(
     if isinstance(command, GrantCommand):
         current = _current_access(ctx, command.platform, email)
         _check_grant(ctx, command, email, current)
+        warnings: list[str] = []
+        if current is not None:
+            desired = desired_state(command.change, None, current, ctx.catalogs[command.platform])
+            warnings = ctx.platforms[command.platform].warnings(current, desired)
         return [
             PlatformChange(
                 platform=command.platform,
@@ -126,6 +130,7 @@ def _plan_changes(
                 grant=command.change.model_dump(mode="json"),
                 status=ChangeStatus.WAITING.value,
                 access_at_request=current.model_dump(mode="json") if current else None,
+                warnings=warnings,
                 updated_at=now,
             )
         ]

@@ -113,6 +113,7 @@ class ChangeView(BaseModel):
     preview: tuple[AccessStep, ...] = ()
     # For an `extend` change: the elevation whose end it moves.
     extends: ElevationView | None = None
+    warnings: tuple[str, ...] = ()
 
     def describe(self) -> str:
         if self.action == "extend":
@@ -206,6 +207,7 @@ def change_view(
         approvers=configured.approvers if configured else (),
         preview=tuple(preview),
         extends=extends,
+        warnings=tuple(change.warnings or ()),
     )
 
 

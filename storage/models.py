@@ -63,6 +63,8 @@ class PlatformChange(SQLModel, table=True):
     # For an `extend` change: the elevation whose end it moves.
     elevation_id: int | None = None
     manual_steps: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
+    # What the platform wanted the approver to know (granting Admin...), shown on the card.
+    warnings: list[str] = Field(default_factory=list, sa_type=JSON)
     responses: list[str] = Field(default_factory=list, sa_type=JSON)
     error: str | None = None
     error_kind: str | None = None

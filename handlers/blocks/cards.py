@@ -100,6 +100,7 @@ def expiry_text(view: RequestView) -> str:
 def _change_text(view: RequestView, change: ChangeView) -> str:
     label = "now" if view.status is RequestStatus.PENDING else "when requested"
     lines = [f"*{escape(change.platform_label)}*  {label}: {escape(_now_text(change))}"]
+    lines.extend(f"⚠️ {escape(warning)}" for warning in change.warnings if view.status is RequestStatus.PENDING)
     if view.status is RequestStatus.PENDING and change.action == "extend":
         if change.extends is not None and view.duration is not None:
             old, new = change.extends.expires_at, change.extends.expires_at + view.duration

@@ -1,0 +1,86 @@
+"""Heap over SCIM: a bearer token, the account role as a user attribute, projects and modules as Heap teams.
+
+From the Heap references: the account role is one of Admin, Architect, Analyst, Consumer, Read-Only (or a custom role
+on the Premier plan); access to a project (environment) or an add-on module comes from membership of a Heap team,
+which SCIM exposes as a group, so the config maps each (project or module, role) to a team. Guard rails: granting
+Admin is warned about, and removing or downgrading an Admin is refused when fewer than two would remain ("maintain at
+least two client admins").
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr
+
+from domain.access import AccessState
+from domain.catalog import RoleCatalog, ScopeSpec
+from platforms.base import ApplyResult, PlatformRefused, PlatformSettings
+from platforms.heap_catalog import ACCOUNT_ROLES, DEFAULT_ACCOUNT_ROLE, MODULE_ROLES
+from platforms.http import PlatformHttp, RetryPolicy
+from platforms.scim import CORE_ROLES, ScimPlatform, ScimSettings
+
+ADMIN = "Admin"
+
+
+class HeapSettings(PlatformSettings):
+    type: Literal["heap"] = "heap"
+    # Heap gives each account its own SCIM base URL.
+    base_url: str
+    token: SecretStr
+    account_roles: tuple[str, ...] = ACCOUNT_ROLES
+    default_account_role: str = DEFAULT_ACCOUNT_ROLE
+    role_attribute: str = CORE_ROLES
+    # project or module -> role -> Heap team name, e.g. production: {Admin: "Prod admins", Viewer: "Prod viewers"}.
+    teams: dict[str, dict[str, str]] = Field(default_factory=dict)
+    min_admins: int = Field(default=2, ge=0)
+    rate_limit_per_minute: float | None = None
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+
+    def catalog(self) -> RoleCatalog:
+        scopes = tuple(
+            ScopeSpec(name=scope, kind="module" if scope in MODULE_ROLES else "project", roles=tuple(roles))
+            for scope, roles in self.teams.items()
+        )
+        return RoleCatalog(
+            account_roles=self.account_roles, default_account_role=self.default_account_role, scopes=scopes
+        )
+
+    def http(self, name: str) -> PlatformHttp:
+        return ScimSettings(
+            type="scim",
+            base_url=self.base_url,
+            token=self.token,
+            rate_limit_per_minute=self.rate_limit_per_minute,
+            retry=self.retry,
+        ).http(name)
+
+
+class HeapPlatform(ScimPlatform):
+    def __init__(self, name: str, settings: HeapSettings, http: PlatformHttp) -> None:
+        super().__init__(name, settings.catalog(), http, role_attribute=settings.role_attribute, groups=settings.teams)
+        self.min_admins = settings.min_admins
+
+    def apply(self, email: str, desired: AccessState) -> ApplyResult:
+        current = self.get_access(email)
+        losing_admin = current.account_role == ADMIN and (not desired.member or desired.account_role != ADMIN)
+        if losing_admin and self.min_admins:
+            left = self.admin_count() - 1
+            if left < self.min_admins:
+                raise PlatformRefused(
+                    self.name,
+                    f"refusing to remove or downgrade {email}: {self.name} would be left with {left} Admin(s), and "
+                    f"at least {self.min_admins} must remain. Make someone else an Admin first.",
+                )
+        return super().apply(email, desired)
+
+    def admin_count(self) -> int:
+        return sum(1 for member in self.list_members() if member.access.account_role == ADMIN)
+
+    def warnings(self, current: AccessState, desired: AccessState) -> list[str]:
+        if desired.member and desired.account_role == ADMIN and current.account_role != ADMIN:
+            return [
+                "Heap Admin controls billing, SSO/SCIM, projects and teammates across every project. Heap's guidance "
+                "is to keep Admins to two or three trusted people and give collaborators project roles instead."
+            ]
+        return []
