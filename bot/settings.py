@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from domain.catalog import name_key
 from platforms.heap import HeapSettings
+from platforms.registry import PLATFORM_TYPES
 from platforms.sandbox import SandboxSettings
 from platforms.scim import ScimSettings
 from services.context import ElevationSettings
@@ -151,7 +152,10 @@ def describe_validation_error(error: ValidationError, path: Path | None) -> str:
     source = str(path) if path else "settings"
     lines = [f"{source} has {error.error_count()} problem(s):"]
     for problem in error.errors():
-        location = ".".join(str(part) for part in problem["loc"]) or "(top level)"
+        parts = [str(part) for part in problem["loc"]]
+        if len(parts) > 2 and parts[0] == "platforms" and parts[2] in PLATFORM_TYPES:
+            del parts[2]  # the union's tag, which the reader wrote as `type:` one line up
+        location = ".".join(parts) or "(top level)"
         lines.append(f"  - {location}: {problem['msg']}")
     lines.append("See accessbot.example.yml for a complete, commented example.")
     return "\n".join(lines)

@@ -85,8 +85,14 @@ def test_secrets_never_print(monkeypatch: pytest.MonkeyPatch) -> None:
         ("platforms:\n  all:\n    type: sandbox\n", "(and not `all`)"),
         ("platforms: {}\n", "configure at least one platform"),
         ("approval_channel: C1\n", "approval_channel: Extra inputs are not permitted"),
-        ("platforms:\n  x:\n    type: salesforce\n", "platforms.x.type"),
+        ("platforms:\n  x:\n    type: salesforce\n", "does not match any of the expected tags: 'sandbox', 'scim'"),
+        ("platforms:\n  x:\n    type: sandbox\n    max_duration: forever\n", "platforms.x.max_duration: Value error"),
         ("platforms:\n  x:\n    type: sandbox\n    max_duration: forever\n", "use 30m, 4h"),
+        (
+            "platforms:\n  x:\n    type: heap\n    base_url: https://h.example/scim/v2\n",
+            "platforms.x.token: Field required",
+        ),
+        ("platforms:\n  x:\n    type: scim\n    base_url: https://s.example/v2\n", "give a bearer `token`"),
         (
             "platforms:\n  x:\n    type: sandbox\n    role_max_duration: {wizard: 1h}\n",
             "names 'wizard', which is not a role",
