@@ -40,7 +40,7 @@ from platforms.sandbox import SandboxSettings
 from services.context import ElevationSettings, ServiceContext
 from services.ports import MessageRef
 from services.sweeper import sweep
-from services.views import ElevationView, RequestView
+from services.views import ElevationView, RequestView, TaskView
 from storage.db import session_scope
 from storage.models import AccessRequest, PlatformChange, RevertReminder, SandboxMember
 
@@ -61,6 +61,10 @@ class SilentNotifier:
     def request_progressed(self, view: RequestView) -> None: ...
 
     def request_concluded(self, view: RequestView) -> None: ...
+
+    def manual_tasks_opened(self, view: RequestView, tasks: tuple[TaskView, ...]) -> None: ...
+
+    def manual_task_reminder(self, view: RequestView, task: TaskView) -> None: ...
 
     def elevation_reminder(self, view: RequestView, elevation: ElevationView, now: datetime) -> None: ...
 

@@ -63,6 +63,7 @@ def build_services(
         notifier=notifier,
         clock=clock,
         elevation_settings=settings.elevations,
+        task_settings=settings.tasks,
         timers=timers,
     )
 

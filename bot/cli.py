@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from datetime import datetime
@@ -10,7 +11,7 @@ from datetime import datetime
 from slack_bolt.error import BoltError
 from slack_sdk.errors import SlackApiError
 
-from bot.admin import access_json, format_access, requests_json, requests_report
+from bot.admin import access_json, format_access, format_checks, requests_json, requests_report
 from bot.bootstrap import bootstrap, build_services, configure_logging
 from bot.settings import ConfigError, Settings, load_settings
 from domain.lifecycle import RequestStatus
@@ -18,7 +19,7 @@ from services.context import ServiceContext
 from services.elevations import live_views
 from services.ports import MessageRef, Person
 from services.queries import access_everywhere, request_views
-from services.views import ElevationView, RequestView
+from services.views import ElevationView, RequestView, TaskView
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,6 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
     requests.add_argument("--limit", type=int, default=50)
     requests.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
+    platforms = commands.add_parser("platforms", help="check the configured platforms")
+    platforms.add_argument("action", choices=["check"], help="check: credentials, reachability and set-up of each")
+    platforms.add_argument("--json", action="store_true", help="print JSON instead of text")
+
     access = commands.add_parser("access", help="show a member's current access on a platform")
     access.add_argument("platform")
     access.add_argument("email")
@@ -66,6 +71,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _requests(settings, statuses=args.status, limit=args.limit, as_json=args.json)
         if command == "access":
             return _access(settings, platform=args.platform, email=args.email, as_json=args.json)
+        if command == "platforms":
+            return _check_platforms(settings, as_json=args.json)
     except ConfigError as error:
         print(f"accessbot: {error}", file=sys.stderr)
         return 2
@@ -121,6 +128,12 @@ class _NoSlack:
     def request_concluded(self, view: RequestView) -> None:
         raise RuntimeError("admin commands do not talk to Slack")
 
+    def manual_tasks_opened(self, view: RequestView, tasks: tuple[TaskView, ...]) -> None:
+        raise RuntimeError("admin commands do not talk to Slack")
+
+    def manual_task_reminder(self, view: RequestView, task: TaskView) -> None:
+        raise RuntimeError("admin commands do not talk to Slack")
+
     def elevation_reminder(self, view: RequestView, elevation: ElevationView, now: datetime) -> None:
         raise RuntimeError("admin commands do not talk to Slack")
 
@@ -147,6 +160,16 @@ def _requests(settings: Settings, *, statuses: list[str] | None, limit: int, as_
     else:
         print(requests_report(views, live_views(services), now=services.clock.now()))
     return 0
+
+
+def _check_platforms(settings: Settings, *, as_json: bool) -> int:
+    services = _offline(settings)
+    checks = [platform.check() for platform in services.platforms.values()]
+    if as_json:
+        print(json.dumps([check.model_dump() for check in checks], indent=2))
+    else:
+        print(format_checks(checks, {name: config.type for name, config in settings.platforms.items()}))
+    return 0 if all(check.ok for check in checks) else 1
 
 
 def _access(settings: Settings, *, platform: str, email: str, as_json: bool) -> int:

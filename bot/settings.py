@@ -17,17 +17,20 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_vali
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from domain.catalog import name_key
+from platforms.chartbeat import ChartbeatSettings
 from platforms.heap import HeapSettings
 from platforms.registry import PLATFORM_TYPES
 from platforms.sandbox import SandboxSettings
 from platforms.scim import ScimSettings
-from services.context import ElevationSettings
+from services.context import ElevationSettings, TaskSettings
 
 DEFAULT_CONFIG_FILE = "accessbot.yml"
 CONFIG_ENV = "ACCESSBOT_CONFIG"
 
 # The configured platform types, told apart by their `type:`.
-PlatformConfig = Annotated[SandboxSettings | ScimSettings | HeapSettings, Field(discriminator="type")]
+PlatformConfig = Annotated[
+    SandboxSettings | ScimSettings | HeapSettings | ChartbeatSettings, Field(discriminator="type")
+]
 
 
 class ConfigError(Exception):
@@ -55,6 +58,7 @@ class Settings(BaseSettings):
     approvals_channel: str = "#access-approvals"
     platforms: dict[str, PlatformConfig] = Field(default_factory=_default_platforms)
     elevations: ElevationSettings = Field(default_factory=ElevationSettings)
+    tasks: TaskSettings = Field(default_factory=TaskSettings)
     log_level: str = "INFO"
 
     @classmethod

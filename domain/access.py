@@ -134,6 +134,12 @@ def diff(current: AccessState, desired: AccessState) -> list[AccessStep]:
     return steps
 
 
+def unexplained(actual: AccessState, desired: AccessState, manual: tuple[AccessStep, ...] = ()) -> list[AccessStep]:
+    """What still differs that no admin was asked to do by hand: what verification must fail on."""
+    asked = {(step.kind, step.scope) for step in manual}
+    return [step for step in diff(actual, desired) if (step.kind, step.scope) not in asked]
+
+
 def mismatches(actual: AccessState, desired: AccessState) -> list[str]:
     """What differs between what a platform reports and what was asked; empty when verified."""
     return [step.describe() for step in diff(actual, desired)]

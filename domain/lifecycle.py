@@ -14,6 +14,7 @@ class RequestStatus(StrEnum):
     PENDING = "pending"  # waiting for an approver
     APPROVED = "approved"  # decided; changes not yet started
     APPLYING = "applying"
+    AWAITING_MANUAL = "awaiting_manual"  # what an API can do is done; an admin has manual steps left
     APPLIED = "applied"  # every change applied and verified
     FAILED = "failed"  # at least one change failed; retryable
     DENIED = "denied"
@@ -27,6 +28,7 @@ class RequestEvent(StrEnum):
     EXPIRE = "expire"
     CANCEL = "cancel"
     START = "start"
+    WAIT_MANUAL = "wait_manual"
     SUCCEED = "succeed"
     FAIL = "fail"
 
@@ -34,6 +36,7 @@ class RequestEvent(StrEnum):
 class ChangeStatus(StrEnum):
     WAITING = "waiting"  # approved or not, nothing done yet
     APPLYING = "applying"
+    AWAITING_MANUAL = "awaiting_manual"  # API steps done; manual tasks open for an admin
     APPLIED = "applied"
     FAILED = "failed"
     SKIPPED = "skipped"  # the request was denied, expired or cancelled
@@ -41,6 +44,7 @@ class ChangeStatus(StrEnum):
 
 class ChangeEvent(StrEnum):
     START = "start"
+    WAIT_MANUAL = "wait_manual"
     SUCCEED = "succeed"
     FAIL = "fail"
     SKIP = "skip"
@@ -56,14 +60,16 @@ REQUEST_TRANSITIONS: dict[RequestEvent, tuple[frozenset[RequestStatus], RequestS
     RequestEvent.EXPIRE: (frozenset({RequestStatus.PENDING}), RequestStatus.EXPIRED),
     RequestEvent.CANCEL: (frozenset({RequestStatus.PENDING}), RequestStatus.CANCELLED),
     RequestEvent.START: (frozenset({RequestStatus.APPROVED, RequestStatus.FAILED}), RequestStatus.APPLYING),
-    RequestEvent.SUCCEED: (frozenset({RequestStatus.APPLYING}), RequestStatus.APPLIED),
-    RequestEvent.FAIL: (frozenset({RequestStatus.APPLYING}), RequestStatus.FAILED),
+    RequestEvent.WAIT_MANUAL: (frozenset({RequestStatus.APPLYING}), RequestStatus.AWAITING_MANUAL),
+    RequestEvent.SUCCEED: (frozenset({RequestStatus.APPLYING, RequestStatus.AWAITING_MANUAL}), RequestStatus.APPLIED),
+    RequestEvent.FAIL: (frozenset({RequestStatus.APPLYING, RequestStatus.AWAITING_MANUAL}), RequestStatus.FAILED),
 }
 
 CHANGE_TRANSITIONS: dict[ChangeEvent, tuple[frozenset[ChangeStatus], ChangeStatus]] = {
     ChangeEvent.START: (frozenset({ChangeStatus.WAITING, ChangeStatus.FAILED}), ChangeStatus.APPLYING),
-    ChangeEvent.SUCCEED: (frozenset({ChangeStatus.APPLYING}), ChangeStatus.APPLIED),
-    ChangeEvent.FAIL: (frozenset({ChangeStatus.APPLYING}), ChangeStatus.FAILED),
+    ChangeEvent.WAIT_MANUAL: (frozenset({ChangeStatus.APPLYING}), ChangeStatus.AWAITING_MANUAL),
+    ChangeEvent.SUCCEED: (frozenset({ChangeStatus.APPLYING, ChangeStatus.AWAITING_MANUAL}), ChangeStatus.APPLIED),
+    ChangeEvent.FAIL: (frozenset({ChangeStatus.APPLYING, ChangeStatus.AWAITING_MANUAL}), ChangeStatus.FAILED),
     ChangeEvent.SKIP: (frozenset({ChangeStatus.WAITING}), ChangeStatus.SKIPPED),
 }
 
@@ -90,5 +96,9 @@ def next_change_status(current: ChangeStatus, event: ChangeEvent) -> ChangeStatu
 
 
 def outcome_of(changes: list[ChangeStatus]) -> RequestEvent:
-    """How a run over a request's changes ends: every change applied, or at least one left to retry."""
-    return RequestEvent.SUCCEED if all(status is ChangeStatus.APPLIED for status in changes) else RequestEvent.FAIL
+    """How a run over a request's changes ends: all applied; or only manual steps left; or something to retry."""
+    if all(status is ChangeStatus.APPLIED for status in changes):
+        return RequestEvent.SUCCEED
+    if all(status in (ChangeStatus.APPLIED, ChangeStatus.AWAITING_MANUAL) for status in changes):
+        return RequestEvent.WAIT_MANUAL
+    return RequestEvent.FAIL

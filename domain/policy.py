@@ -109,6 +109,22 @@ def may_approve(*, request: RequestFacts, approver: Approver, eligible: dict[str
     return Verdict.allow()
 
 
+def may_do_manual_step(
+    *, target_email: str, target_slack_id: str | None, doer: Approver, eligible: frozenset[str] | None
+) -> Verdict:
+    """Who may say a manual step is done: an approver of its platform (an admin there), never the person whose
+    access it changes. Unlike approving, the requester may do it: the decision was someone else's already."""
+    if doer.slack_id == target_slack_id or (doer.email is not None and doer.email.lower() == target_email.lower()):
+        return Verdict.refuse("This step changes your own access, so someone else has to do it.")
+    if eligible is None:
+        if doer.is_workspace_admin:
+            return Verdict.allow()
+        return Verdict.refuse("Only the platform's approvers (or Slack workspace admins) can mark this done.")
+    if doer.slack_id not in eligible:
+        return Verdict.refuse("Only the platform's approvers can mark this done.")
+    return Verdict.allow()
+
+
 def duration_verdict(*, policy: PlatformPolicy, platform: str, roles: tuple[str, ...], requested: timedelta) -> Verdict:
     """Whether a temporary grant of `roles` for `requested` fits the platform's limits."""
     if requested <= timedelta():

@@ -35,3 +35,8 @@ KEEP = "elevation_keep"
 EXTEND_FORM = "extend_form"
 EXTEND_SPAN = "extend_span"
 EXTEND_REASON = "extend_reason"
+
+# Manual tasks: the Done button (its value is the task id) and the form that asks how it was done.
+TASK_DONE = "task_done"
+TASK_FORM = "task_form"
+TASK_EVIDENCE = "task_evidence"

@@ -12,8 +12,9 @@ from slack_sdk.errors import SlackClientError
 from domain.lifecycle import RequestStatus
 from handlers.blocks.cards import approval_card, approvers_text, outcome_text, requester_text
 from handlers.blocks.elevations import drift_text, ended_text, extended_text, reminder, revert_failed_text
+from handlers.blocks.tasks import task_message
 from services.ports import MessageRef
-from services.views import ElevationView, RequestView
+from services.views import ElevationView, RequestView, TaskView
 
 logger = logging.getLogger("accessbot.slack")
 
@@ -40,6 +41,19 @@ class SlackNotifier:
             self._post(channel=view.card.channel, text=outcome_text(view), thread_ts=view.card.ts)
         if view.status in (RequestStatus.APPLIED, RequestStatus.DENIED, RequestStatus.EXPIRED):
             self._post(channel=view.requester_id, text=requester_text(view))
+
+    def manual_tasks_opened(self, view: RequestView, tasks: tuple[TaskView, ...]) -> None:
+        if view.card is None:
+            return
+        for task in tasks:
+            message = task_message(view, task, approvers=approvers_text(view))
+            self._send(channel=view.card.channel, thread_ts=view.card.ts, **message)
+
+    def manual_task_reminder(self, view: RequestView, task: TaskView) -> None:
+        if view.card is None:
+            return
+        message = task_message(view, task, approvers=approvers_text(view), reminder=True)
+        self._send(channel=view.card.channel, thread_ts=view.card.ts, reply_broadcast=True, **message)
 
     def elevation_reminder(self, view: RequestView, elevation: ElevationView, now: datetime) -> None:
         self._send(channel=view.requester_id, **reminder(view, elevation, now))

@@ -10,7 +10,7 @@ from abc import ABC, abstractmethod
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from domain.access import AccessState, AccessStep, RemovalMethod, diff, removed_state
 from domain.catalog import RoleCatalog
@@ -47,6 +47,16 @@ class MemberRecord(BaseModel):
     email: str
     access: AccessState
     last_active: datetime | None = None
+
+
+class PlatformCheck(BaseModel):
+    """What `accessbot platforms check` found for one platform."""
+
+    platform: str
+    ok: bool
+    summary: str
+    problems: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
 
 
 class PlatformError(Exception):
@@ -128,6 +138,14 @@ class Platform(ABC):
 
     def remove(self, email: str, method: RemovalMethod) -> ApplyResult:
         return self.apply(email, removed_state(method, self.get_access(email), self.catalog))
+
+    def check(self) -> PlatformCheck:
+        """Are the credentials good and is the platform reachable and set up as configured? Never raises."""
+        try:
+            members = len(self.list_members())
+        except PlatformError as error:
+            return PlatformCheck(platform=self.name, ok=False, summary=error.message)
+        return PlatformCheck(platform=self.name, ok=True, summary=f"reachable; {members} members")
 
     def warnings(self, current: AccessState, desired: AccessState) -> list[str]:
         """What an approver should know before approving this change (shown on the card)."""

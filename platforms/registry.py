@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 
 from domain.catalog import RoleCatalog
 from platforms.base import Platform, PlatformSettings
+from platforms.chartbeat import ChartbeatPlatform, ChartbeatSettings
 from platforms.heap import HeapPlatform, HeapSettings
 from platforms.sandbox import SandboxPlatform, SandboxSettings
 from platforms.scim import ScimPlatform, ScimSettings
@@ -41,10 +42,16 @@ def _heap(name: str, settings: Any, context: PlatformContext) -> Platform:
     return HeapPlatform(name, settings, settings.http(name))
 
 
+def _chartbeat(name: str, settings: Any, context: PlatformContext) -> Platform:
+    assert isinstance(settings, ChartbeatSettings)
+    return ChartbeatPlatform(name, settings, settings.http(name), engine=context.engine, now=context.now)
+
+
 PLATFORM_TYPES: dict[str, Callable[[str, Any, PlatformContext], Platform]] = {
     "sandbox": _sandbox,
     "scim": _scim,
     "heap": _heap,
+    "chartbeat": _chartbeat,
 }
 
 

@@ -12,11 +12,12 @@ from typing import Any
 from sqlalchemy import literal
 from sqlmodel import Session
 
-from domain.access import AccessState, mismatches
+from domain.access import AccessState, unexplained
 from domain.lifecycle import ChangeEvent, ChangeStatus, RequestEvent, outcome_of
 from platforms.base import ApplyResult, PlatformError
 from services.context import ServiceContext, logger
 from services.elevations import extend, on_change_applied, wake
+from services.tasks import open_platform_tasks
 from services.views import ChangeView, RequestView, desired_state
 from storage.audit import BOT_ACTOR, AuditKind, record
 from storage.db import session_scope
@@ -35,9 +36,19 @@ def run_request(ctx: ServiceContext, request_id: int, *, actor: str) -> RequestV
         view = ctx.view(session, request_id)
     assert view is not None
     ctx.notifier.request_progressed(view)
+    opened: list[int] = []
     for change in view.changes:
         if change.status in (ChangeStatus.WAITING, ChangeStatus.FAILED):
-            _apply_change(ctx, view, change, actor=actor)
+            opened += _apply_change(ctx, view, change, actor=actor)
+    final = settle(ctx, request_id)
+    if opened:
+        # After the thread has been told manual steps follow: each one, with its instructions and Done button.
+        ctx.notifier.manual_tasks_opened(final, tuple(task for task in final.tasks if task.id in opened))
+    return final
+
+
+def settle(ctx: ServiceContext, request_id: int) -> RequestView:
+    """Move the request to what its changes add up to (applied, waiting for manual steps, failed) and tell people."""
     with session_scope(ctx.engine) as session:
         outcome = outcome_of(change_statuses(session=session, request_id=request_id))
         transition_request(session=session, request_id=request_id, event=outcome, at=ctx.clock.now())
@@ -70,12 +81,13 @@ def _claim(ctx: ServiceContext, request: RequestView, change: ChangeView, *, act
     return claimed
 
 
-def _apply_change(ctx: ServiceContext, request: RequestView, change: ChangeView, *, actor: str) -> None:
+def _apply_change(ctx: ServiceContext, request: RequestView, change: ChangeView, *, actor: str) -> list[int]:
+    """Apply one change; returns the manual tasks it opened."""
     if not _claim(ctx, request, change, actor=actor):
-        return
+        return []
     if change.action == "extend":
         _apply_extension(ctx, request, change)
-        return
+        return []
     email = request.target_email
     platform = ctx.platforms.get(change.platform)
     before: AccessState | None = None
@@ -87,15 +99,23 @@ def _apply_change(ctx: ServiceContext, request: RequestView, change: ChangeView,
         result = platform.apply(email, desired)
         after = platform.get_access(email)
     except PlatformError as error:
-        _fail(ctx, request, change, before=before, error=str(error), kind=error.kind)
-        return
+        partial: dict[str, Any] = {}
+        if error.applied or error.pending:
+            partial = {
+                "applied": [step.describe() for step in error.applied],
+                "not_applied": [step.describe() for step in error.pending],
+            }
+        mark_failed(ctx, request, change, before=before, error=failure_text(error), kind=error.kind, extra=partial)
+        return []
     except Exception:
         logger.exception("applying change %s of request %s failed", change.id, request.id)
-        _fail(ctx, request, change, before=before, error="internal error in accessbot; see its log", kind="internal")
-        return
-    problems = mismatches(after, desired)
+        mark_failed(
+            ctx, request, change, before=before, error="internal error in accessbot; see its log", kind="internal"
+        )
+        return []
+    problems = [step.describe() for step in unexplained(after, desired, result.manual)]
     if problems:
-        _fail(
+        mark_failed(
             ctx,
             request,
             change,
@@ -104,8 +124,55 @@ def _apply_change(ctx: ServiceContext, request: RequestView, change: ChangeView,
             kind="verification",
             extra={"desired": desired, "after": after, "result": result},
         )
-        return
-    _succeed(ctx, request, change, before=before, desired=desired, after=after, result=result)
+        return []
+    if result.manual:
+        return _await_manual(ctx, request, change, before=before, desired=desired, after=after, result=result)
+    mark_applied(ctx, request, change, before=before, desired=desired, after=after, result=result)
+    return []
+
+
+def _await_manual(
+    ctx: ServiceContext,
+    request: RequestView,
+    change: ChangeView,
+    *,
+    before: AccessState,
+    desired: AccessState,
+    after: AccessState,
+    result: ApplyResult,
+) -> list[int]:
+    """What the API could do is done and checked; the rest becomes tracked tasks for an admin."""
+    now = ctx.clock.now()
+    with session_scope(ctx.engine) as session:
+        fields: dict[str, Any] = {
+            "desired": desired.model_dump(mode="json"),
+            "after": after.model_dump(mode="json"),
+            "responses": list(result.responses),
+            "manual_steps": [step.model_dump(mode="json") for step in result.manual],
+            "error": None,
+            "error_kind": None,
+        }
+        _keep_first_before(session, change, before, fields)
+        transition_change(session=session, change_id=change.id, event=ChangeEvent.WAIT_MANUAL, at=now, **fields)
+        tasks = open_platform_tasks(session, ctx, request, change, result.manual, now=now)
+        record(
+            session=session,
+            event=AuditKind.AWAITING_MANUAL,
+            actor=BOT_ACTOR,
+            at=now,
+            request_id=request.id,
+            platform=change.platform,
+            target_email=request.target_email,
+            detail={
+                "before": before.model_dump(mode="json"),
+                "after": after.model_dump(mode="json"),
+                "applied": [step.describe() for step in result.applied],
+                "manual": [step.describe() for step in result.manual],
+                "tasks": tasks,
+                "responses": list(result.responses),
+            },
+        )
+    return tasks
 
 
 def _apply_extension(ctx: ServiceContext, request: RequestView, change: ChangeView) -> None:
@@ -116,7 +183,7 @@ def _apply_extension(ctx: ServiceContext, request: RequestView, change: ChangeVi
             ctx, change.extends.id, by=request.duration, actor=request.decided_by or BOT_ACTOR, request_id=request.id
         )
     if extended is None:
-        _fail(
+        mark_failed(
             ctx,
             request,
             change,
@@ -149,7 +216,7 @@ def _apply_extension(ctx: ServiceContext, request: RequestView, change: ChangeVi
         )
 
 
-def _succeed(
+def mark_applied(
     ctx: ServiceContext,
     request: RequestView,
     change: ChangeView,
@@ -194,7 +261,7 @@ def _succeed(
         wake(ctx, started)
 
 
-def _fail(
+def mark_failed(
     ctx: ServiceContext,
     request: RequestView,
     change: ChangeView,
@@ -225,6 +292,16 @@ def _fail(
             target_email=request.target_email,
             detail=detail,
         )
+
+
+def failure_text(error: PlatformError) -> str:
+    """The error, and for a change that stopped part-way, exactly what was and was not done."""
+    text = str(error)
+    if error.applied:
+        text += f". Done before it stopped: {'; '.join(step.describe() for step in error.applied)}"
+    if error.pending:
+        text += f". Not done: {'; '.join(step.describe() for step in error.pending)}"
+    return text
 
 
 def _keep_first_before(session: Session, change: ChangeView, before: AccessState, fields: dict[str, Any]) -> None:

@@ -19,6 +19,7 @@ from services.ports import Clock, Directory, Notifier, Timers
 from services.views import RequestView, request_view
 from storage.elevations import elevations_for
 from storage.requests import changes_of, get_request
+from storage.tasks import tasks_of
 
 logger = logging.getLogger("accessbot.services")
 
@@ -43,6 +44,15 @@ class ElevationSettings(BaseModel):
     lease_seconds: float = PydanticField(default=300.0, gt=0)
 
 
+class TaskSettings(BaseModel):
+    """Manual tasks (the `tasks:` section of the config)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    # An open task is brought back to the approvers this long after it was opened, and again as long as it stays open.
+    remind_every: ConfigDuration = timedelta(hours=24)
+
+
 class RequestRefused(Exception):
     """A request that cannot be made as asked; the message tells the requester why and what to do instead."""
 
@@ -56,6 +66,7 @@ class ServiceContext:
     notifier: Notifier
     clock: Clock
     elevation_settings: ElevationSettings = field(default_factory=lambda: ElevationSettings())
+    task_settings: TaskSettings = field(default_factory=lambda: TaskSettings())
     timers: Timers | None = None
     catalogs: Mapping[str, RoleCatalog] = field(init=False)
 
@@ -69,7 +80,8 @@ class ServiceContext:
         changes = changes_of(session=session, request_id=request_id)
         extended = [change.elevation_id for change in changes if change.elevation_id is not None]
         elevations = elevations_for(session=session, request_ids=[request_id], elevation_ids=extended)
-        return request_view(request, changes, self.settings, self.catalogs, elevations)
+        tasks = tasks_of(session=session, request_ids=[request_id])
+        return request_view(request, changes, self.settings, self.catalogs, elevations, tasks)
 
     def load_view(self, request_id: int) -> RequestView | None:
         with Session(self.engine) as session:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
-    from services.views import ElevationView, RequestView
+    from services.views import ElevationView, RequestView, TaskView
 
 
 class Clock(Protocol):
@@ -74,6 +74,14 @@ class Notifier(Protocol):
 
     def request_concluded(self, view: RequestView) -> None:
         """Redraw the card and tell the thread and the requester how it ended (applied, failed, denied)."""
+        ...
+
+    def manual_tasks_opened(self, view: RequestView, tasks: tuple[TaskView, ...]) -> None:
+        """Post each manual task for the approvers, with exact instructions and a Done button."""
+        ...
+
+    def manual_task_reminder(self, view: RequestView, task: TaskView) -> None:
+        """Bring a task that is still open back to the approvers."""
         ...
 
     def elevation_reminder(self, view: RequestView, elevation: ElevationView, now: datetime) -> None:

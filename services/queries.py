@@ -17,6 +17,7 @@ from storage.audit import events_for
 from storage.elevations import elevations_for
 from storage.models import AuditEvent
 from storage.requests import changes_by_request, list_requests
+from storage.tasks import tasks_of
 
 
 def resolve_target(ctx: ServiceContext, target: Target) -> tuple[str, str | None]:
@@ -68,8 +69,9 @@ def request_views(
         grouped = changes_by_request(session=session, request_ids=ids)
         extended = [c.elevation_id for changes in grouped.values() for c in changes if c.elevation_id is not None]
         elevations = elevations_for(session=session, request_ids=ids, elevation_ids=extended)
+        tasks = tasks_of(session=session, request_ids=ids)
         return [
-            request_view(request, grouped[request.id], ctx.settings, ctx.catalogs, elevations)
+            request_view(request, grouped[request.id], ctx.settings, ctx.catalogs, elevations, tasks)
             for request in requests
             if request.id is not None
         ]

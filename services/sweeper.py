@@ -18,13 +18,15 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session
 
-from domain.access import mismatches
+from domain.access import AccessStep, unexplained
 from domain.elevation import ElevationStatus, revert_plan
 from platforms.base import PlatformError
+from services.apply import failure_text
 from services.context import ServiceContext, logger
 from services.elevations import audit, load, wake
-from services.views import elevation_view
-from storage.audit import BOT_ACTOR, AuditKind
+from services.tasks import open_revert_tasks
+from services.views import elevation_view, task_view
+from storage.audit import BOT_ACTOR, AuditKind, record
 from storage.db import session_scope
 from storage.elevations import (
     claim_due_reverts,
@@ -38,6 +40,7 @@ from storage.elevations import (
     release_claim,
 )
 from storage.models import RevertReminder
+from storage.tasks import claim_task_reminder, due_task_reminders
 
 
 class SweepReport(BaseModel):
@@ -46,6 +49,7 @@ class SweepReport(BaseModel):
     reminded: int = 0
     reverted: int = 0
     failed: int = 0
+    tasks_reminded: int = 0
 
 
 def worker_name() -> str:
@@ -53,8 +57,9 @@ def worker_name() -> str:
 
 
 def sweep(ctx: ServiceContext, *, worker: str | None = None) -> SweepReport:
-    """Send every due reminder and revert every due elevation."""
+    """Send every due reminder, revert every due elevation, bring back manual tasks left open."""
     reminded = _send_due_reminders(ctx)
+    tasks_reminded = _remind_open_tasks(ctx)
     reverted = failed = 0
     while True:
         token = f"{worker or worker_name()}:{uuid.uuid4().hex}"
@@ -64,7 +69,7 @@ def sweep(ctx: ServiceContext, *, worker: str | None = None) -> SweepReport:
                 session=session, now=now, token=token, lease=_lease(ctx), limit=ctx.elevation_settings.batch
             )
         if not claimed:
-            return SweepReport(reminded=reminded, reverted=reverted, failed=failed)
+            return SweepReport(reminded=reminded, reverted=reverted, failed=failed, tasks_reminded=tasks_reminded)
         for row in claimed:
             if _revert(ctx, row, token, actor=BOT_ACTOR):
                 reverted += 1
@@ -143,6 +148,35 @@ def _send_due_reminders(ctx: ServiceContext, elevation_id: int | None = None) ->
     return sent
 
 
+def _remind_open_tasks(ctx: ServiceContext) -> int:
+    now = ctx.clock.now()
+    with Session(ctx.engine) as session:
+        due = due_task_reminders(session=session, now=now, limit=ctx.elevation_settings.batch)
+    sent = 0
+    for task in due:
+        assert task.id is not None and task.remind_at is not None
+        with session_scope(ctx.engine) as session:
+            if not claim_task_reminder(
+                session=session, task_id=task.id, due_at=task.remind_at, following=now + ctx.task_settings.remind_every
+            ):
+                continue  # another worker took it
+            record(
+                session=session,
+                event=AuditKind.MANUAL_TASK_REMINDED,
+                actor=BOT_ACTOR,
+                at=now,
+                request_id=task.request_id,
+                platform=task.platform,
+                target_email=task.target_email,
+                detail={"task": task.id, "open_since": task.created_at.isoformat()},
+            )
+            view = ctx.view(session, task.request_id)
+        if view is not None:
+            ctx.notifier.manual_task_reminder(view, task_view(task))
+        sent += 1
+    return sent
+
+
 # --- reverts -----------------------------------------------------------------------------------------------------
 
 
@@ -163,6 +197,7 @@ def _revert(ctx: ServiceContext, row: RevertReminder, token: str, *, actor: str)
             if other.id != row.id
         ]
     platform = ctx.platforms.get(row.platform)
+    manual: tuple[AccessStep, ...] = ()
     try:
         if platform is None:
             raise RevertFailed(f"{row.platform}: this platform is no longer configured", "unavailable")
@@ -170,14 +205,14 @@ def _revert(ctx: ServiceContext, row: RevertReminder, token: str, *, actor: str)
         plan = revert_plan(current=current, ending=elevation.layer(), others=others)
         after = current
         if plan.changes_anything:
-            platform.apply(row.target_email, plan.desired)
+            manual = platform.apply(row.target_email, plan.desired).manual
             after = platform.get_access(row.target_email)
-            if problems := mismatches(after, plan.desired):
+            if problems := [step.describe() for step in unexplained(after, plan.desired, manual)]:
                 raise RevertFailed(
                     f"verification failed: {row.platform} still differs ({'; '.join(problems)})", "verification"
                 )
     except PlatformError as error:
-        return _failed(ctx, row, token, error=str(error), kind=error.kind)
+        return _failed(ctx, row, token, error=failure_text(error), kind=error.kind)
     except RevertFailed as error:
         return _failed(ctx, row, token, error=str(error), kind=error.kind)
     except Exception:
@@ -190,6 +225,7 @@ def _revert(ctx: ServiceContext, row: RevertReminder, token: str, *, actor: str)
         "kept_for": plan.kept_for,
         "before": current.model_dump(mode="json"),
         "after": after.model_dump(mode="json"),
+        "manual": [step.describe() for step in manual],
     }
     with session_scope(ctx.engine) as session:
         if not finish_revert(
@@ -208,9 +244,13 @@ def _revert(ctx: ServiceContext, row: RevertReminder, token: str, *, actor: str)
         audit(session, row, AuditKind.REVERTED, actor=actor, at=now, expired_at=row.expires_at.isoformat(), **outcome)
         if plan.drift:
             audit(session, row, AuditKind.DRIFT_DETECTED, actor=BOT_ACTOR, at=now, **outcome)
+        # Where the platform has no API for part of the revert, an admin gets it as tracked tasks.
+        opened: list[int] = open_revert_tasks(session, ctx, row, manual, now=now) if manual else []
     found = load(ctx, row.id)
     if found is not None:
         ctx.notifier.elevation_ended(found[1], found[0])
+        if opened:
+            ctx.notifier.manual_tasks_opened(found[1], tuple(t for t in found[1].tasks if t.id in opened))
     return True
 
 

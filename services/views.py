@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,7 +15,7 @@ from domain.elevation import ElevationStatus, Layer, TrackedField, Value, descri
 from domain.lifecycle import ChangeStatus, RequestStatus
 from platforms.base import PlatformSettings
 from services.ports import MessageRef
-from storage.models import AccessRequest, PlatformChange, RevertReminder
+from storage.models import AccessRequest, ManualTask, PlatformChange, RevertReminder
 
 
 class ElevationView(BaseModel):
@@ -91,6 +91,53 @@ def elevation_view(row: RevertReminder) -> ElevationView:
     )
 
 
+class TaskView(BaseModel):
+    """Something an admin has to do by hand, and whether it is done."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    request_id: int
+    change_id: int | None = None
+    platform: str | None = None
+    target_email: str
+    kind: str
+    title: str
+    instructions: str
+    step: AccessStep | None = None
+    status: str
+    created_at: datetime
+    reminders_sent: int = 0
+    done_by: str | None = None
+    done_at: datetime | None = None
+    evidence: str | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == "open"
+
+
+def task_view(row: ManualTask) -> TaskView:
+    assert row.id is not None
+    return TaskView(
+        id=row.id,
+        request_id=row.request_id,
+        change_id=row.change_id,
+        platform=row.platform,
+        target_email=row.target_email,
+        kind=row.kind,
+        title=row.title,
+        instructions=row.instructions,
+        step=AccessStep.model_validate(row.step) if row.step else None,
+        status=row.status,
+        created_at=row.created_at,
+        reminders_sent=row.reminders_sent,
+        done_by=row.done_by,
+        done_at=row.done_at,
+        evidence=row.evidence,
+    )
+
+
 class ChangeView(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -143,6 +190,10 @@ class RequestView(BaseModel):
     card: MessageRef | None = None
     changes: tuple[ChangeView, ...] = ()
     elevations: tuple[ElevationView, ...] = ()
+    tasks: tuple[TaskView, ...] = ()
+
+    def tasks_of(self, change_id: int) -> tuple[TaskView, ...]:
+        return tuple(task for task in self.tasks if task.change_id == change_id)
 
     @property
     def platforms(self) -> tuple[str, ...]:
@@ -222,6 +273,7 @@ def request_view(
     settings: Mapping[str, PlatformSettings],
     catalogs: Mapping[str, RoleCatalog],
     elevations: Mapping[int, RevertReminder] | None = None,
+    tasks: Iterable[ManualTask] = (),
 ) -> RequestView:
     """`elevations`: the rows this request started and those its `extend` changes refer to, by id."""
     rows = elevations or {}
@@ -257,4 +309,5 @@ def request_view(
             for change in changes
         ),
         elevations=tuple(elevation_view(row) for row in rows.values() if row.request_id == request.id),
+        tasks=tuple(task_view(task) for task in tasks if task.request_id == request.id),
     )

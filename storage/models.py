@@ -105,6 +105,42 @@ class RevertReminder(SQLModel, table=True):
     updated_at: datetime = Field(sa_type=UTCDateTime)
 
 
+class ManualTask(SQLModel, table=True):
+    """Something an admin has to do by hand (no API can), tracked until someone says it is done and how."""
+
+    __tablename__ = "manual_task"
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(sa_column=Column(Integer, ForeignKey("access_request.id"), index=True, nullable=False))
+    change_id: int | None = Field(default=None, sa_column=Column(Integer, ForeignKey("platform_change.id")))
+    platform: str | None = None
+    target_email: str
+    kind: str  # platform_step: part of a change the platform has no API for; checklist: follow-up work
+    title: str
+    instructions: str
+    step: dict[str, Any] | None = Field(default=None, sa_type=JSON)  # domain.access.AccessStep, for platform steps
+    status: str = Field(index=True)  # open | done
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    remind_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+    reminders_sent: int = 0
+    done_by: str | None = None
+    done_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    evidence: str | None = None
+
+
+class ManualLedger(SQLModel, table=True):
+    """What admins recorded doing by hand on a platform with no API for it: the bot's only source for that part."""
+
+    __tablename__ = "manual_ledger"
+
+    platform: str = Field(primary_key=True)
+    email: str = Field(primary_key=True)
+    field: str = Field(primary_key=True)  # account_role, or scope:<name>
+    value: str
+    recorded_at: datetime = Field(sa_type=UTCDateTime)
+    recorded_by: str
+
+
 class AuditEvent(SQLModel, table=True):
     """One thing that happened. Rows are only ever inserted; storage has no function that edits or deletes them."""
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from domain.access import AccessState
 from platforms.base import ApplyResult, MemberRecord, Platform, PlatformError, PlatformUnavailable
 from services.ports import MessageRef, Person, PersonNotFound
-from services.views import ElevationView, RequestView
+from services.views import ElevationView, RequestView, TaskView
 
 
 class FakeClock:
@@ -51,6 +51,7 @@ class RecordingNotifier:
 
     events: list[tuple[str, RequestView]] = field(default_factory=list)
     elevations: list[tuple[str, ElevationView]] = field(default_factory=list)
+    tasks: list[tuple[str, TaskView]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def request_submitted(self, view: RequestView) -> MessageRef | None:
@@ -65,6 +66,16 @@ class RecordingNotifier:
     def request_concluded(self, view: RequestView) -> None:
         with self.lock:
             self.events.append(("concluded", view))
+
+    def manual_tasks_opened(self, view: RequestView, tasks: tuple[TaskView, ...]) -> None:
+        with self.lock:
+            self.events.append(("tasks_opened", view))
+            self.tasks.extend(("opened", task) for task in tasks)
+
+    def manual_task_reminder(self, view: RequestView, task: TaskView) -> None:
+        with self.lock:
+            self.events.append(("task_reminder", view))
+            self.tasks.append(("reminder", task))
 
     def elevation_reminder(self, view: RequestView, elevation: ElevationView, now: datetime) -> None:
         with self.lock:

@@ -9,6 +9,7 @@ from domain.durations import format_duration
 from domain.lifecycle import ChangeStatus, RequestStatus
 from handlers import ids
 from handlers.blocks.elevations import elevation_lines
+from handlers.blocks.tasks import task_lines
 from handlers.blocks.text import context, escape, field, mention, mrkdwn, plain, section, when
 from services.views import ChangeView, RequestView
 
@@ -21,6 +22,7 @@ METHOD_EXPLAINED = {
 _CHANGE_ICONS = {
     ChangeStatus.WAITING: "⏳",
     ChangeStatus.APPLYING: "⚙️",
+    ChangeStatus.AWAITING_MANUAL: "🛠️",
     ChangeStatus.APPLIED: "✅",
     ChangeStatus.FAILED: "❌",
     ChangeStatus.SKIPPED: "⏹️",
@@ -112,6 +114,7 @@ def _change_text(view: RequestView, change: ChangeView) -> str:
             lines.append("after approval: no change to the current access (extends or confirms it)")
     elif change.status is not ChangeStatus.WAITING:
         lines.append(f"{_CHANGE_ICONS[change.status]} {_change_outcome(change)}")
+    lines.extend(task_lines(view, change.id))
     return "\n".join(lines)
 
 
@@ -125,6 +128,8 @@ def _change_outcome(change: ChangeView) -> str:
     match change.status:
         case ChangeStatus.APPLYING:
             return "applying…"
+        case ChangeStatus.AWAITING_MANUAL:
+            return "done by API where an API exists; manual steps left for an admin (in the thread):"
         case ChangeStatus.APPLIED:
             after = change.after.describe() if change.after else "?"
             return f"applied and verified: {escape(after)}"
@@ -142,6 +147,8 @@ def status_line(view: RequestView) -> str:
             return f"⏳ Waiting for approval by {approvers_text(view)}"
         case RequestStatus.APPROVED | RequestStatus.APPLYING:
             return f"⚙️ Approved by {decided}; applying…"
+        case RequestStatus.AWAITING_MANUAL:
+            return f"🛠️ Approved by {decided}; waiting for an admin to do the manual steps. Not applied yet."
         case RequestStatus.APPLIED:
             return f"✅ Applied. Approved by {decided}."
         case RequestStatus.FAILED:
@@ -216,6 +223,12 @@ def outcome_text(view: RequestView) -> str:
             return f"🚫 Request #{view.id} for {target} was denied by {mention(view.decided_by or '')}.{why}"
         case RequestStatus.EXPIRED:
             return f"⌛ Request #{view.id} for {target} expired: {escape(view.deny_reason or 'no decision in time')}."
+        case RequestStatus.AWAITING_MANUAL:
+            steps = sum(1 for task in view.tasks if task.is_open)
+            return (
+                f"🛠️ Request #{view.id} for {target}: what an API can do is done; {steps} manual step(s) for an "
+                f"admin follow in this thread. The request counts as applied once they are done."
+            )
         case RequestStatus.CANCELLED:
             who = mention(view.requester_id)
             return f"↩️ Request #{view.id} for {target} was withdrawn by {who}. Nothing was changed."

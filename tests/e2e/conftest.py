@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -112,7 +113,7 @@ class RunningBot:
         return self.post(self.requests.button(user=USERS[user], message=message, action=found[0], block_id=found[1]))
 
 
-def e2e_settings(slack: LocalSlack, database: Path) -> Settings:
+def e2e_settings(slack: LocalSlack, database: Path, platforms: dict[str, Any] | None = None) -> Settings:
     # A fast sweep, so that a test that moves the clock sees the effect within a fraction of a second.
     return Settings(
         elevations=ElevationSettings(sweep_seconds=0.1),
@@ -121,7 +122,7 @@ def e2e_settings(slack: LocalSlack, database: Path) -> Settings:
         slack_api_url=slack.api_url,
         database_url=f"sqlite:///{database}",
         approvals_channel=APPROVALS,
-        platforms={"sandbox": SandboxSettings(approvers=("U0BOB", "S0SECURITY"))},
+        platforms=platforms or {"sandbox": SandboxSettings(approvers=("U0BOB", "S0SECURITY"))},
     )
 
 
@@ -132,10 +133,14 @@ StartBot = Callable[..., RunningBot]
 def start_bot(tmp_path: Path) -> Iterator[StartBot]:
     started: list[tuple[HttpServer, LocalSlack, httpx.Client, ListenerPool, Runtime]] = []
 
-    def start(wrap: Callable[[Platform], Platform] | None = None, clock: FakeClock | None = None) -> RunningBot:
+    def start(
+        wrap: Callable[[Platform], Platform] | None = None,
+        clock: FakeClock | None = None,
+        platforms: dict[str, Any] | None = None,
+    ) -> RunningBot:
         slack = LocalSlack(bot_token=BOT_TOKEN, users=list(USERS.values()), usergroups={"S0SECURITY": ["U0CAROL"]})
         slack.start()
-        settings = e2e_settings(slack, tmp_path / "bot.db")
+        settings = e2e_settings(slack, tmp_path / "bot.db", platforms)
         platforms = None
         if wrap is not None:
             context = PlatformContext(engine=make_engine(settings.database_url), now=lambda: datetime.now(UTC))

@@ -22,6 +22,9 @@ ALLOWED = {
     (RequestStatus.FAILED, RequestEvent.START): RequestStatus.APPLYING,
     (RequestStatus.APPLYING, RequestEvent.SUCCEED): RequestStatus.APPLIED,
     (RequestStatus.APPLYING, RequestEvent.FAIL): RequestStatus.FAILED,
+    (RequestStatus.APPLYING, RequestEvent.WAIT_MANUAL): RequestStatus.AWAITING_MANUAL,
+    (RequestStatus.AWAITING_MANUAL, RequestEvent.SUCCEED): RequestStatus.APPLIED,
+    (RequestStatus.AWAITING_MANUAL, RequestEvent.FAIL): RequestStatus.FAILED,
 }
 
 
@@ -55,3 +58,5 @@ def test_a_change_is_retried_from_failed_but_never_reapplied_once_applied() -> N
 def test_a_run_succeeds_only_when_every_change_applied() -> None:
     assert outcome_of([ChangeStatus.APPLIED, ChangeStatus.APPLIED]) is RequestEvent.SUCCEED
     assert outcome_of([ChangeStatus.APPLIED, ChangeStatus.FAILED]) is RequestEvent.FAIL
+    assert outcome_of([ChangeStatus.APPLIED, ChangeStatus.AWAITING_MANUAL]) is RequestEvent.WAIT_MANUAL
+    assert outcome_of([ChangeStatus.AWAITING_MANUAL, ChangeStatus.FAILED]) is RequestEvent.FAIL

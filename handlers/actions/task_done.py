@@ -1,0 +1,30 @@
+"""Done… on a manual task: asks how it was done, for the evidence."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+
+from handlers import ids
+from handlers.actions.clicks import clicked
+from handlers.blocks.tasks import task_form
+from services.context import ServiceContext
+from services.task_actions import load_task
+
+
+def register(app: App, ctx: ServiceContext) -> None:
+    @app.action(ids.TASK_DONE)
+    def on_task_done(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, client: WebClient
+    ) -> None:
+        ack()
+        task_id, _ = clicked(ctx, body, action)
+        task = load_task(ctx, task_id)
+        if task is None or not task.is_open:
+            respond(text="That step is already done.", response_type="ephemeral", replace_original=False)
+            return
+        container = body.get("container") or {}
+        form = task_form(task, channel=container.get("channel_id"), ts=container.get("message_ts"))
+        client.views_open(trigger_id=body["trigger_id"], view=form)

@@ -1,0 +1,100 @@
+"""Block Kit for manual tasks: what to do, where to click, and who did it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from handlers import ids
+from handlers.blocks.text import context, escape, mention, plain, section, when
+from services.task_actions import TaskOutcome, TaskResult
+from services.views import RequestView, TaskView
+
+Message = dict[str, Any]
+
+
+def task_message(view: RequestView, task: TaskView, *, approvers: str, reminder: bool = False) -> Message:
+    lead = "⏰ Still open" if reminder else "🛠️ Manual step"
+    text = (
+        f"{lead} for request #{view.id} ({escape(task.target_email)}): *{escape(task.title)}*\n"
+        f"{escape(task.instructions)}"
+    )
+    button = {
+        "type": "button",
+        "action_id": ids.TASK_DONE,
+        "text": plain("Done…"),
+        "style": "primary",
+        "value": str(task.id),
+    }
+    return {
+        "text": f"Manual step for request #{view.id}: {task.title}",
+        "blocks": [
+            section(text),
+            context(f"{approvers}: only you can do this; the request is not applied until it is done."),
+            {"type": "actions", "block_id": f"task_{task.id}", "elements": [button]},
+        ],
+    }
+
+
+def task_done_message(task: TaskView) -> Message:
+    evidence = f": {escape(task.evidence)}" if task.evidence else ""
+    by = f" by {mention(task.done_by)}" if task.done_by else ""
+    at = f" {when(task.done_at)}" if task.done_at else ""
+    text = f"✅ *{escape(task.title)}*: done{by}{at}{evidence}"
+    return {"text": f"Done: {task.title}", "blocks": [section(text)]}
+
+
+def task_lines(view: RequestView, change_id: int) -> list[str]:
+    """One line per task of a change, for the approval card."""
+    lines = []
+    for task in view.tasks_of(change_id):
+        if task.is_open:
+            lines.append(f"☐ {escape(task.title)} (manual step, open)")
+        else:
+            by = f" by {mention(task.done_by)}" if task.done_by else ""
+            lines.append(f"☑ {escape(task.title)}: done{by}")
+    return lines
+
+
+def task_form(task: TaskView, *, channel: str | None, ts: str | None) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "callback_id": ids.TASK_FORM,
+        "private_metadata": json.dumps({"task": task.id, "channel": channel, "ts": ts}),
+        "title": plain("Mark as done"),
+        "submit": plain("Done"),
+        "close": plain("Cancel"),
+        "blocks": [
+            section(f"*{escape(task.title)}*\n{escape(task.instructions)}"),
+            {
+                "type": "input",
+                "block_id": ids.TASK_EVIDENCE,
+                "optional": True,
+                "label": plain("Evidence: what you did, or a link to a screenshot"),
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": ids.TASK_EVIDENCE,
+                    "multiline": True,
+                    "max_length": 1000,
+                },
+            },
+            context("Kept in the audit trail with your name and the time."),
+        ],
+    }
+
+
+def task_notice(result: TaskResult) -> str:
+    match result.outcome:
+        case TaskOutcome.NOT_FOUND:
+            return "That task no longer exists."
+        case TaskOutcome.ALREADY_DONE:
+            task = result.task
+            by = f" by {mention(task.done_by)}" if task and task.done_by else ""
+            return f"That step was already marked done{by}."
+        case TaskOutcome.REFUSED:
+            return f"🚫 {escape(result.reason)} Nothing was recorded."
+        case TaskOutcome.FAILED:
+            return f"⚠️ Could not record it: {escape(result.reason)}. The task stays open; try again."
+        case TaskOutcome.DONE:
+            return "✅ Recorded."
+    return result.outcome.value

@@ -1,0 +1,185 @@
+"""Chartbeat: SCIM for the account, manual steps for the role and per-site access.
+
+Chartbeat's SCIM API (https://chartbeat.com/scim/v2/, HTTP Basic with an account owner's login) creates, deactivates,
+reactivates and deletes users. A user's role (Owner/Admin/Member in the current UI; Administrator/User in older
+guides) and which sites they may see have no public API, so `apply` does the account part itself and returns the
+rest as manual steps with exact instructions; once an admin marks one done, `record_manual` keeps what they did, and
+that record is what this client reports for role and sites. Chartbeat allows 200 requests a minute per host.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from sqlalchemy import delete
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from domain.access import AccessState, AccessStep, StepKind, diff
+from domain.catalog import RoleCatalog, ScopeSpec
+from platforms.base import ApplyResult, MemberRecord, Platform, PlatformCheck, PlatformRefused, PlatformSettings
+from platforms.http import PlatformHttp, RetryPolicy
+from platforms.scim import NO_ROLE, ScimPlatform, ScimSettings
+from storage.db import session_scope
+from storage.models import ManualLedger
+
+SCIM_URL = "https://chartbeat.com/scim/v2/"
+USERS_PAGE = "https://chartbeat.com/publishing/settings/users/"
+ACCOUNT_ROLE = "account_role"
+SCOPE = "scope:"
+SITE_ACCESS = "Access"
+
+
+class ChartbeatSettings(PlatformSettings):
+    type: Literal["chartbeat"] = "chartbeat"
+    base_url: str = SCIM_URL
+    # An account owner's login: Chartbeat's SCIM API uses HTTP Basic.
+    username: str
+    password: SecretStr
+    account_roles: tuple[str, ...] = ("Owner", "Admin", "Member")
+    default_account_role: str = "Member"
+    sites: tuple[str, ...] = ()
+    site_groups: tuple[str, ...] = ()
+    users_page: str = USERS_PAGE
+    rate_limit_per_minute: float = 200
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+
+    def catalog(self) -> RoleCatalog:
+        scopes = [ScopeSpec(name=site, kind="site", roles=(SITE_ACCESS,)) for site in self.sites]
+        scopes += [ScopeSpec(name=group, kind="site group", roles=(SITE_ACCESS,)) for group in self.site_groups]
+        return RoleCatalog(
+            account_roles=self.account_roles, default_account_role=self.default_account_role, scopes=tuple(scopes)
+        )
+
+    def http(self, name: str) -> PlatformHttp:
+        return ScimSettings(
+            type="scim",
+            base_url=self.base_url,
+            username=self.username,
+            password=self.password,
+            rate_limit_per_minute=self.rate_limit_per_minute,
+            retry=self.retry,
+        ).http(name)
+
+
+class ChartbeatPlatform(Platform):
+    def __init__(
+        self,
+        name: str,
+        settings: ChartbeatSettings,
+        http: PlatformHttp,
+        *,
+        engine: Engine,
+        now: Callable[[], datetime],
+    ) -> None:
+        super().__init__(name, settings.catalog())
+        # Membership only: Chartbeat's SCIM users carry no role the bot could read or set.
+        accounts = RoleCatalog(account_roles=("Member",), default_account_role="Member")
+        self.scim = ScimPlatform(name, accounts, http, role_attribute=NO_ROLE)
+        self._engine = engine
+        self._now = now
+        self._users_page = settings.users_page
+
+    def close(self) -> None:
+        self.scim.close()
+
+    def check(self) -> PlatformCheck:
+        found = self.scim.check()
+        return found.model_copy(update={"notes": [*found.notes, "roles and site access: manual steps (no API)"]})
+
+    def get_access(self, email: str) -> AccessState:
+        email = email.lower()
+        if not self.scim.get_access(email).member:
+            return AccessState.absent()
+        return self._recorded(email)
+
+    def list_members(self) -> list[MemberRecord]:
+        return [
+            MemberRecord(email=record.email, access=self._recorded(record.email)) for record in self.scim.list_members()
+        ]
+
+    def apply(self, email: str, desired: AccessState) -> ApplyResult:
+        email = email.lower()
+        self._check_known(desired)
+        if not desired.member:
+            result = self.scim.apply(email, AccessState.absent())
+            self._forget(email)
+            return result
+        result = self.scim.apply(email, AccessState(member=True, account_role="Member"))
+        # Against what admins recorded doing, not Chartbeat's default for a new account: a new member's role is
+        # unknown to the bot until someone sets it, so it is always one of the manual steps.
+        manual = tuple(
+            step.model_copy(update={"manual": True, "instructions": self._instructions(email, step)})
+            for step in diff(self._recorded(email), desired)
+        )
+        return ApplyResult(applied=result.applied, manual=manual, responses=result.responses)
+
+    def record_manual(self, email: str, step: AccessStep, *, actor: str) -> None:
+        email = email.lower()
+        with session_scope(self._engine) as session:
+            if step.kind is StepKind.SET_ACCOUNT_ROLE and step.after:
+                self._remember(session, email, ACCOUNT_ROLE, step.after, actor)
+            elif step.kind is StepKind.SET_SCOPE_ROLE and step.scope and step.after:
+                self._remember(session, email, SCOPE + step.scope, step.after, actor)
+            elif step.kind is StepKind.REMOVE_SCOPE and step.scope:
+                session.exec(
+                    delete(ManualLedger).where(
+                        col(ManualLedger.platform) == self.name,
+                        col(ManualLedger.email) == email,
+                        col(ManualLedger.field) == SCOPE + step.scope,
+                    )
+                )
+            else:
+                raise PlatformRefused(self.name, f"cannot record {step.describe()!r} as done by hand")
+
+    # -- the ledger ----------------------------------------------------------------------------------------------
+
+    def _recorded(self, email: str) -> AccessState:
+        with Session(self._engine) as session:
+            rows = session.exec(
+                select(ManualLedger).where(ManualLedger.platform == self.name, ManualLedger.email == email)
+            ).all()
+        values = {row.field: row.value for row in rows}
+        scopes = {field.removeprefix(SCOPE): value for field, value in values.items() if field.startswith(SCOPE)}
+        return AccessState(member=True, account_role=values.get(ACCOUNT_ROLE), scopes=scopes)
+
+    def _remember(self, session: Session, email: str, field: str, value: str, actor: str) -> None:
+        session.merge(
+            ManualLedger(
+                platform=self.name, email=email, field=field, value=value, recorded_at=self._now(), recorded_by=actor
+            )
+        )
+
+    def _forget(self, email: str) -> None:
+        with session_scope(self._engine) as session:
+            session.exec(
+                delete(ManualLedger).where(col(ManualLedger.platform) == self.name, col(ManualLedger.email) == email)
+            )
+
+    # -- what the admin is asked to do -----------------------------------------------------------------------------
+
+    def _instructions(self, email: str, step: AccessStep) -> str:
+        open_user = f"In Chartbeat, open Settings → Users ({self._users_page}) and click {email}."
+        match step.kind:
+            case StepKind.SET_ACCOUNT_ROLE:
+                return f"{open_user} Set Role to {step.after}, then Save Changes."
+            case StepKind.SET_SCOPE_ROLE:
+                return f"{open_user} Under the site permissions, check {step.scope}, then Save Changes."
+            case StepKind.REMOVE_SCOPE:
+                return (
+                    f"{open_user} Under the site permissions, uncheck {step.scope} (and any site group that "
+                    "includes it), then Save Changes."
+                )
+        return f"{open_user} {step.describe()}."
+
+    def _check_known(self, desired: AccessState) -> None:
+        if not desired.member:
+            return
+        if desired.account_role is None or self.catalog.account_role(desired.account_role) != desired.account_role:
+            raise PlatformRefused(self.name, f"unknown account role {desired.account_role!r}")
+        for scope in desired.scopes:
+            if self.catalog.scope(scope) is None:
+                raise PlatformRefused(self.name, f"unknown site {scope!r}")

@@ -1,0 +1,74 @@
+"""Queries and commands on manual tasks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from storage.models import ManualTask
+
+
+class TaskStatus(StrEnum):
+    OPEN = "open"
+    DONE = "done"
+
+
+def add_tasks(*, session: Session, tasks: list[ManualTask]) -> list[ManualTask]:
+    for task in tasks:
+        session.add(task)
+    session.flush()
+    return tasks
+
+
+def get_task(*, session: Session, task_id: int) -> ManualTask | None:
+    return session.get(ManualTask, task_id)
+
+
+def tasks_of(*, session: Session, request_ids: list[int]) -> list[ManualTask]:
+    if not request_ids:
+        return []
+    statement = select(ManualTask).where(col(ManualTask.request_id).in_(request_ids)).order_by(col(ManualTask.id))
+    return list(session.exec(statement))
+
+
+def open_tasks_of_change(*, session: Session, change_id: int) -> list[ManualTask]:
+    statement = select(ManualTask).where(ManualTask.change_id == change_id, ManualTask.status == TaskStatus.OPEN)
+    return list(session.exec(statement))
+
+
+def complete_task(*, session: Session, task_id: int, by: str, at: datetime, evidence: str | None) -> bool:
+    """Mark an open task done; True for exactly one caller."""
+    moved = session.exec(
+        update(ManualTask)
+        .where(col(ManualTask.id) == task_id, col(ManualTask.status) == TaskStatus.OPEN.value)
+        .values(status=TaskStatus.DONE.value, done_by=by, done_at=at, evidence=evidence, remind_at=None)
+    ).rowcount
+    session.expire_all()
+    return moved == 1
+
+
+def due_task_reminders(*, session: Session, now: datetime, limit: int) -> list[ManualTask]:
+    statement = (
+        select(ManualTask)
+        .where(ManualTask.status == TaskStatus.OPEN.value, col(ManualTask.remind_at) <= now)
+        .order_by(col(ManualTask.remind_at))
+        .limit(limit)
+    )
+    return list(session.exec(statement))
+
+
+def claim_task_reminder(*, session: Session, task_id: int, due_at: datetime, following: datetime) -> bool:
+    moved = session.exec(
+        update(ManualTask)
+        .where(
+            col(ManualTask.id) == task_id,
+            col(ManualTask.status) == TaskStatus.OPEN.value,
+            col(ManualTask.remind_at) == due_at,
+        )
+        .values(remind_at=following, reminders_sent=ManualTask.reminders_sent + 1)
+    ).rowcount
+    session.expire_all()
+    return moved == 1
