@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from domain.access import AccessState
 from domain.durations import format_duration
+from platforms.base import PlatformCheck
 from services.views import ElevationView, RequestView
 
 
@@ -46,6 +47,21 @@ def format_elevations(elevations: Sequence[ElevationView], *, now: datetime) -> 
 def requests_report(views: Sequence[RequestView], elevations: Sequence[ElevationView], *, now: datetime) -> str:
     """What `accessbot requests` prints: the requests, then the temporary access still running."""
     return f"{format_requests(views, now=now)}\n\n{format_elevations(elevations, now=now)}"
+
+
+def format_checks(checks: Sequence[PlatformCheck], types: Mapping[str, str]) -> str:
+    lines = []
+    for check in checks:
+        lines.append(
+            f"{'OK  ' if check.ok else 'FAIL'}  {check.platform} ({types.get(check.platform, '?')}): {check.summary}"
+        )
+        lines += [f"        ✗ {problem}" for problem in check.problems]
+        lines += [f"        · {note}" for note in check.notes]
+    failed = sum(1 for check in checks if not check.ok)
+    lines.append(
+        f"{len(checks) - failed} of {len(checks)} platform(s) ready" + (f"; {failed} need attention" if failed else "")
+    )
+    return "\n".join(lines)
 
 
 def requests_json(views: Sequence[RequestView]) -> str:

@@ -74,6 +74,13 @@ class HeapPlatform(ScimPlatform):
                 )
         return super().apply(email, desired)
 
+    def _check_notes(self) -> list[str]:
+        admins = self.admin_count()
+        note = f"{admins} Admin(s)"
+        if admins < self.min_admins:
+            note += f": fewer than the {self.min_admins} the bot keeps; it will refuse to remove or downgrade any"
+        return [note]
+
     def admin_count(self) -> int:
         return sum(1 for member in self.list_members() if member.access.account_role == ADMIN)
 

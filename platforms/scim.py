@@ -24,6 +24,7 @@ from platforms.base import (
     MemberNotFound,
     MemberRecord,
     Platform,
+    PlatformCheck,
     PlatformConflict,
     PlatformError,
     PlatformRefused,
@@ -222,6 +223,31 @@ class ScimPlatform(Platform):
     def _members_of(self, display_name: str) -> set[str]:
         found = self._search("Groups", f'displayName eq "{_quoted(display_name)}"', Group)
         return {member.value for member in (found[0].members or []) if member.value} if found else set()
+
+    def check(self) -> PlatformCheck:
+        problems: list[str] = []
+        notes: list[str] = []
+        try:
+            config = self.http.request("GET", "ServiceProviderConfig").json()
+            for feature in ("patch", "filter"):
+                if not (config.get(feature) or {}).get("supported", False):
+                    problems.append(f"the service says it does not support SCIM {feature}, which the bot needs")
+            users = self.http.request("GET", "Users", params={"count": 1}).json()
+            for group in sorted(set(self._groups.values())):
+                try:
+                    self._group_id(group)
+                except PlatformRefused:
+                    problems.append(f"group {group!r} from the config does not exist")
+            notes += self._check_notes()
+        except PlatformError as error:
+            return PlatformCheck(platform=self.name, ok=False, summary=error.message)
+        summary = f"reachable, credentials accepted; {users.get('totalResults', '?')} users"
+        if self._groups:
+            summary += f", {len(set(self._groups.values()))} mapped groups"
+        return PlatformCheck(platform=self.name, ok=not problems, summary=summary, problems=problems, notes=notes)
+
+    def _check_notes(self) -> list[str]:
+        return []
 
     # -- writing -----------------------------------------------------------------------------------------------
 

@@ -245,3 +245,16 @@ def test_the_rate_limiter_spaces_requests_out() -> None:
         assert limiter.acquire() == 0
     assert limiter.acquire() == pytest.approx(1.0)
     assert sum(waited) == pytest.approx(1.0)
+
+
+def test_secrets_never_reach_the_logs_even_at_debug(server: ScimServer, caplog: pytest.LogCaptureFixture) -> None:
+    waits = Waits()
+    server.fail("GET", "/Users", 503, times=1)
+    with caplog.at_level("DEBUG"):
+        client(server, waits).get_access(fresh_email())
+        with pytest.raises(PlatformAuthError):
+            client(server, token="another-secret-value").get_access(fresh_email())
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "retrying in" in logged, "the retry was logged"
+    assert server.token not in logged and "another-secret-value" not in logged
+    assert "Bearer" not in logged
