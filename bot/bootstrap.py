@@ -39,6 +39,13 @@ class Runtime:
     app: App | None = None
     client: WebClient | None = None
 
+    def close(self) -> None:
+        """Stop the timers, then release platform connections and the database pool."""
+        self.scheduler.shutdown()
+        for platform in self.services.platforms.values():
+            platform.close()
+        self.engine.dispose()
+
 
 def build_services(
     settings: Settings,

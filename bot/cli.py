@@ -95,7 +95,7 @@ def _serve(settings: Settings, *, host: str, port: int) -> int:
         else:
             serve_http(runtime.app, host=host, port=port)
     finally:
-        runtime.scheduler.shutdown()
+        runtime.close()
     return 0
 
 

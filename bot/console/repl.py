@@ -112,10 +112,10 @@ class Console:
         return self
 
     def __exit__(self, *_: object) -> None:
-        if self.runtime is not None:
-            self.runtime.scheduler.shutdown()
         self._pool.wait_idle()
         self._pool.shutdown()
+        if self.runtime is not None:
+            self.runtime.close()
         if self.slack is not None:
             self.slack.stop()
 

@@ -167,10 +167,9 @@ def start_bot(tmp_path: Path) -> Iterator[StartBot]:
     for server, slack, client, listeners, runtime in started:
         client.close()
         server.shutdown()
-        runtime.scheduler.shutdown()
         listeners.shutdown(wait=True)
         slack.stop()
-        runtime.engine.dispose()
+        runtime.close()
 
 
 @pytest.fixture

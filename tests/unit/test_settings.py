@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -116,3 +117,20 @@ def test_the_example_config_is_valid() -> None:
     assert settings.platforms["sandbox"].role_max_duration == {"admin": timedelta(hours=8)}
     assert settings.elevations.reminders == (timedelta(hours=24), timedelta(hours=1))
     assert settings.elevations.escalate_after == 3
+
+
+def test_the_commented_platform_examples_are_valid_once_uncommented(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    example = (Path(__file__).resolve().parents[2] / "accessbot.example.yml").read_text()
+    # Commented settings are `  # key:` or deeper; prose comments start with a capital letter and stay comments.
+    uncommented = re.sub(r"(?m)^  # (?=[a-z_ ])", "  ", example)
+    for variable in ("HEAP_SCIM_TOKEN", "CHARTBEAT_OWNER_PASSWORD", "CRM_SCIM_TOKEN"):
+        monkeypatch.setenv(variable, "secret")
+    path = tmp_path / "full.yml"
+    path.write_text(uncommented)
+    settings = load_settings(path)
+    assert list(settings.platforms) == ["sandbox", "heap", "chartbeat", "crm"]
+    heap = settings.platforms["heap"].catalog()
+    assert [scope.name for scope in heap.scopes] == ["production", "staging", "govern"]
+    assert settings.platforms["chartbeat"].catalog().scopes[-1].kind == "site group"
