@@ -46,6 +46,8 @@ class RoleCatalog(BaseModel):
     account_roles: tuple[str, ...]
     default_account_role: str
     scopes: tuple[ScopeSpec, ...] = ()
+    # The account roles that make someone an organisation admin (guard rails count them). Default: the highest.
+    admin_roles: tuple[str, ...] = ()
 
     @model_validator(mode="after")
     def _default_is_a_role(self) -> RoleCatalog:
@@ -56,6 +58,12 @@ class RoleCatalog(BaseModel):
                 f"default account role {self.default_account_role!r} is not one of {', '.join(self.account_roles)}"
             )
         return self
+
+    def is_admin(self, role: str | None) -> bool:
+        if role is None:
+            return False
+        admins = self.admin_roles or (self.highest_account_role,)
+        return name_key(role) in {name_key(admin) for admin in admins}
 
     @property
     def lowest_account_role(self) -> str:
