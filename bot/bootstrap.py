@@ -71,6 +71,7 @@ def build_services(
         clock=clock,
         elevation_settings=settings.elevations,
         task_settings=settings.tasks,
+        policy=settings.policy,
         timers=timers,
     )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,7 +17,8 @@ import yaml
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from domain.catalog import name_key
+from domain.catalog import RoleCatalog, name_key
+from domain.policy import PolicyConfig
 from platforms.chartbeat import ChartbeatSettings
 from platforms.heap import HeapSettings
 from platforms.registry import PLATFORM_TYPES
@@ -35,6 +37,35 @@ PlatformConfig = Annotated[
 
 class ConfigError(Exception):
     """The configuration cannot be used; the message says what is wrong and how to fix it."""
+
+
+def _roles_of(catalogs: Iterable[RoleCatalog]) -> set[str]:
+    known: set[str] = set()
+    for catalog in catalogs:
+        known |= {name_key(role) for role in catalog.account_roles}
+        known |= {name_key(role) for scope in catalog.scopes for role in scope.roles}
+    return known
+
+
+def policy_problems(policy: PolicyConfig, catalogs: Mapping[str, RoleCatalog]) -> list[str]:
+    """What in the policy names platforms, roles or scopes that are not configured (each a likely typo)."""
+    problems = []
+    for rule in policy.effective_rules:
+        where = f"policy.rules[{rule.name}]"
+        for platform in rule.match.platforms:
+            if platform not in catalogs:
+                problems.append(f"{where} names platform {platform!r}; configured: {', '.join(catalogs)}")
+        relevant = [catalogs[p] for p in rule.match.platforms if p in catalogs] or list(catalogs.values())
+        for role in rule.match.roles:
+            if name_key(role) not in _roles_of(relevant):
+                problems.append(f"{where} names role {role!r}, which no matching platform has")
+        scopes = {name_key(scope.name) for catalog in relevant for scope in catalog.scopes}
+        for scope in rule.match.scopes:
+            if name_key(scope) not in scopes:
+                problems.append(f"{where} names scope {scope!r}, which no matching platform has")
+    names = [rule.name for rule in policy.effective_rules]
+    problems += [f"policy.rules: the name {name!r} is used twice" for name in set(names) if names.count(name) > 1]
+    return problems
 
 
 def _default_platforms() -> dict[str, PlatformConfig]:
@@ -59,6 +90,7 @@ class Settings(BaseSettings):
     platforms: dict[str, PlatformConfig] = Field(default_factory=_default_platforms)
     elevations: ElevationSettings = Field(default_factory=ElevationSettings)
     tasks: TaskSettings = Field(default_factory=TaskSettings)
+    policy: PolicyConfig = Field(default_factory=PolicyConfig)
     log_level: str = "INFO"
 
     @classmethod
@@ -88,13 +120,14 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _roles_exist(self) -> Settings:
+        catalogs = {name: platform.catalog() for name, platform in self.platforms.items()}
         for name, platform in self.platforms.items():
-            catalog = platform.catalog()
-            known = {name_key(role) for role in catalog.account_roles}
-            known |= {name_key(role) for scope in catalog.scopes for role in scope.roles}
             for role in platform.role_max_duration:
-                if name_key(role) not in known:
+                if name_key(role) not in _roles_of([catalogs[name]]):
                     raise ValueError(f"platforms.{name}.role_max_duration names {role!r}, which is not a role there")
+        problems = policy_problems(self.policy, catalogs)
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     def redacted(self) -> dict[str, Any]:
@@ -122,6 +155,22 @@ def _expand(value: Any, where: str) -> Any:
     return value
 
 
+def _check_keys(value: Any, path: Path, where: str) -> None:
+    """YAML reads bare on/off/yes/no as true/false, which then cannot name a setting; say so plainly."""
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_keys(item, path, f"{where}[{index}]")
+    if not isinstance(value, dict):
+        return
+    for key, item in value.items():
+        if isinstance(key, bool):
+            raise ConfigError(
+                f"{path}: under {where or 'the top level'}, a key reads as {str(key).lower()}: YAML takes a bare "
+                "on/off/yes/no for true/false. Quote it, or use the setting's name (rules match with `level:`)."
+            )
+        _check_keys(item, path, f"{where}.{key}" if where else str(key))
+
+
 def read_config_file(path: Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -131,6 +180,7 @@ def read_config_file(path: Path) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path} must be a mapping of settings (approvals_channel, platforms, ...)")
+    _check_keys(data, path, "")
     expanded = _expand(data, "")
     assert isinstance(expanded, dict)
     return expanded

@@ -34,14 +34,17 @@ USAGE: dict[str, str] = {
     "update": "/access update <email|@person> <platform> <role> [on <scope>,...] [for <duration> | until <date>] "
     "reason: <why> [ticket: <id>]",
     "remove": "/access remove <email|@person> <platform|all> [delete|revoke] reason: <why> [ticket: <id>]",
+    "break-glass": "/access break-glass <email|@person> <platform> <role> [on <scope>,...] for <duration> "
+    "reason: <the emergency>",
     "list": "/access list [<email|@person>] [<platform>]",
     "status": "/access status <request-id>",
-    "help": "/access help [add|update|remove|list|status]",
+    "help": "/access help [add|update|remove|list|status|break-glass]",
 }
 EXAMPLES: dict[str, str] = {
     "add": "/access add ana@agency.com heap viewer on production for 2w reason: Q4 dashboard review ticket: OPS-12",
     "update": "/access update @ana heap admin on staging for 4h reason: tracking plan deploy",
     "remove": "/access remove ana@agency.com all revoke reason: engagement ended ticket: OPS-40",
+    "break-glass": "/access break-glass ana@agency.com heap admin for 1h reason: INC-812 tracking outage, fixing it",
     "list": "/access list @ana heap",
     "status": "/access status 42",
     "help": "/access help add",
@@ -53,6 +56,9 @@ _VERBS: dict[str, str] = {
     "change": "update",
     "remove": "remove",
     "offboard": "remove",
+    "break-glass": "break-glass",
+    "breakglass": "break-glass",
+    "emergency": "break-glass",
     "list": "list",
     "ls": "list",
     "status": "status",
@@ -104,7 +110,7 @@ class Target(BaseModel):
 class GrantCommand(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    verb: Literal["add", "update"]
+    verb: Literal["add", "update", "break-glass"]
     target: Target
     platform: str
     role: str
@@ -242,7 +248,10 @@ def _split_labels(text: str) -> tuple[str, dict[str, str], str | None]:
 
 
 def _parse_grant(
-    verb: Literal["add", "update"], tokens: list[str], fields: dict[str, str], catalogs: Mapping[str, RoleCatalog]
+    verb: Literal["add", "update", "break-glass"],
+    tokens: list[str],
+    fields: dict[str, str],
+    catalogs: Mapping[str, RoleCatalog],
 ) -> GrantCommand:
     if not tokens:
         raise CommandError("Say who the access is for: an email address or an @mention.", verb, "target")
@@ -270,7 +279,7 @@ def _parse_grant(
 
 
 def build_grant(
-    verb: Literal["add", "update"],
+    verb: Literal["add", "update", "break-glass"],
     *,
     target: Target,
     platform: str,
@@ -373,9 +382,9 @@ def _change_for(
             )
         return AccessChange(account_role=role), role
     if role_word.lower() == NO_ACCESS:
-        if verb == "add":
+        if verb != "update":
             raise CommandError(
-                "`add` grants access; use `update ... none on <scope>` to take a scope away.", verb, "role"
+                f"`{verb}` grants access; use `update ... none on <scope>` to take a scope away.", verb, "role"
             )
         return AccessChange(scopes=dict.fromkeys(scopes)), NO_ACCESS
     per_scope: dict[str, str | None] = {}

@@ -10,7 +10,14 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 
 from domain.lifecycle import RequestStatus
-from handlers.blocks.cards import approval_card, approvers_text, outcome_text, requester_text
+from handlers.blocks.cards import (
+    approval_card,
+    approvers_text,
+    break_glass_text,
+    outcome_text,
+    pending_reminder_text,
+    requester_text,
+)
 from handlers.blocks.elevations import drift_text, ended_text, extended_text, reminder, revert_failed_text
 from handlers.blocks.tasks import task_message
 from services.ports import MessageRef
@@ -41,6 +48,15 @@ class SlackNotifier:
             self._post(channel=view.card.channel, text=outcome_text(view), thread_ts=view.card.ts)
         if view.status in (RequestStatus.APPLIED, RequestStatus.DENIED, RequestStatus.EXPIRED):
             self._post(channel=view.requester_id, text=requester_text(view))
+
+    def request_reminder(self, view: RequestView) -> None:
+        if view.card is not None:
+            self._post(
+                channel=view.card.channel, text=pending_reminder_text(view), thread_ts=view.card.ts, broadcast=True
+            )
+
+    def break_glass_used(self, view: RequestView, channel: str | None) -> None:
+        self._post(channel=channel or self._channel, text=break_glass_text(view))
 
     def manual_tasks_opened(self, view: RequestView, tasks: tuple[TaskView, ...]) -> None:
         if view.card is None:

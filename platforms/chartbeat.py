@@ -50,8 +50,12 @@ class ChartbeatSettings(PlatformSettings):
     def catalog(self) -> RoleCatalog:
         scopes = [ScopeSpec(name=site, kind="site", roles=(SITE_ACCESS,)) for site in self.sites]
         scopes += [ScopeSpec(name=group, kind="site group", roles=(SITE_ACCESS,)) for group in self.site_groups]
+        admins = tuple(role for role in self.account_roles if role in ("Owner", "Admin", "Administrator"))
         return RoleCatalog(
-            account_roles=self.account_roles, default_account_role=self.default_account_role, scopes=tuple(scopes)
+            account_roles=self.account_roles,
+            default_account_role=self.default_account_role,
+            scopes=tuple(scopes),
+            admin_roles=admins,
         )
 
     def http(self, name: str) -> PlatformHttp:

@@ -14,7 +14,9 @@ from sqlmodel import Session
 
 from domain.access import AccessState, unexplained
 from domain.lifecycle import ChangeEvent, ChangeStatus, RequestEvent, outcome_of
+from domain.policy import guard_rails, needs_admin_count
 from platforms.base import ApplyResult, PlatformError
+from services.approvers import count_org_admins
 from services.context import ServiceContext, logger
 from services.elevations import extend, on_change_applied, wake
 from services.tasks import open_platform_tasks
@@ -58,6 +60,21 @@ def settle(ctx: ServiceContext, request_id: int) -> RequestView:
     return final
 
 
+def _guard_rails_now(ctx: ServiceContext, platform: str, current: AccessState, desired: AccessState) -> tuple[str, ...]:
+    """The admin limits again, with the platform as it is now: other requests may have been applied since."""
+    catalog = ctx.catalogs[platform]
+    if not needs_admin_count(catalog, current, desired):
+        return ()
+    return guard_rails(
+        ctx.policy.guard_rails,
+        platform=platform,
+        catalog=catalog,
+        current=current,
+        desired=desired,
+        org_admins=count_org_admins(ctx, platform),
+    ).refusals
+
+
 def _claim(ctx: ServiceContext, request: RequestView, change: ChangeView, *, actor: str) -> bool:
     with session_scope(ctx.engine) as session:
         claimed = transition_change(
@@ -96,6 +113,16 @@ def _apply_change(ctx: ServiceContext, request: RequestView, change: ChangeView,
             raise PlatformError(change.platform, "this platform is no longer configured")
         before = platform.get_access(email)
         desired = desired_state(change.grant, change.method, before, platform.catalog)
+        if refusals := _guard_rails_now(ctx, change.platform, before, desired):
+            mark_failed(
+                ctx,
+                request,
+                change,
+                before=before,
+                kind="refused",
+                error=f"refused by a guard rail right before applying: {' '.join(refusals)}",
+            )
+            return []
         result = platform.apply(email, desired)
         after = platform.get_access(email)
     except PlatformError as error:

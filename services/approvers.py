@@ -1,34 +1,163 @@
-"""Who may decide on a request: the policy's facts gathered from the config and Slack's user groups."""
+"""The facts the policy needs, gathered from the request, the config and Slack: who may approve, what it grants."""
 
 from __future__ import annotations
 
-from domain.policy import Approver, RequestFacts, Verdict, group_ids, may_approve
+from collections.abc import Iterable
+
+from domain.access import AccessChange, RemovalMethod
+from domain.catalog import RoleCatalog
+from domain.elevation import ACCOUNT_ROLE, SCOPE_PREFIX
+from domain.policy import (
+    ApprovalVerdict,
+    Approver,
+    GrantItem,
+    RequestFacts,
+    Requirements,
+    approval_verdict,
+    group_ids,
+)
+from platforms.base import PlatformError
 from services.context import ServiceContext
 from services.ports import Person
-from services.views import RequestView
+from services.views import ChangeView, RequestView
 
 
-def eligible_approvers(ctx: ServiceContext, platforms: tuple[str, ...]) -> dict[str, frozenset[str] | None]:
-    """Each platform's approvers as Slack user ids, user groups expanded; None where none are configured."""
+def members(ctx: ServiceContext, entries: Iterable[str]) -> frozenset[str]:
+    """Slack user ids, with user groups expanded to their members."""
+    listed = tuple(entries)
+    users = {entry for entry in listed if not entry.startswith("S")}
+    for group in group_ids(listed):
+        users |= ctx.directory.group_members(group)
+    return frozenset(users)
+
+
+def eligible_approvers(
+    ctx: ServiceContext, platforms: tuple[str, ...], requirements: Requirements | None = None
+) -> dict[str, frozenset[str] | None]:
+    """Each platform's approvers as Slack user ids; None where none are configured (workspace admins approve)."""
     eligible: dict[str, frozenset[str] | None] = {}
     for platform in platforms:
-        configured = ctx.settings[platform].approvers if platform in ctx.settings else ()
-        if not configured:
-            eligible[platform] = None
-            continue
-        users = {entry for entry in configured if not entry.startswith("S")}
-        for group in group_ids(configured):
-            users |= ctx.directory.group_members(group)
-        eligible[platform] = frozenset(users)
+        configured = (requirements.approvers.get(platform) if requirements else None) or (
+            ctx.settings[platform].approvers if platform in ctx.settings else ()
+        )
+        eligible[platform] = members(ctx, configured) if configured else None
     return eligible
 
 
-def decision_verdict(ctx: ServiceContext, view: RequestView, person: Person) -> Verdict:
-    facts = RequestFacts(
+def facts_of(view: RequestView) -> RequestFacts:
+    return RequestFacts(
         requester_id=view.requester_id,
         target_email=view.target_email,
         target_slack_id=view.target_slack_id,
         platforms=view.platforms,
     )
-    approver = Approver(slack_id=person.slack_id, email=person.email, is_workspace_admin=person.is_workspace_admin)
-    return may_approve(request=facts, approver=approver, eligible=eligible_approvers(ctx, view.platforms))
+
+
+def verdict_for(ctx: ServiceContext, view: RequestView, person: Person, *, counting: bool = True) -> ApprovalVerdict:
+    """Whether `person` may approve (or, `counting` False: take part in deciding) this request, given its rules and
+    the approvals so far."""
+    requirements = (
+        view.requirements
+        if counting
+        else Requirements(
+            allow_self_approval=view.requirements.allow_self_approval, approvers=view.requirements.approvers
+        )
+    )
+    return approval_verdict(
+        request=facts_of(view),
+        requirements=requirements,
+        approver=Approver(slack_id=person.slack_id, email=person.email, is_workspace_admin=person.is_workspace_admin),
+        eligible=eligible_approvers(ctx, view.platforms, view.requirements),
+        prior=view.approvals if counting else (),
+        required_members=[members(ctx, group) for group in requirements.require_one_of],
+    )
+
+
+def decision_verdict(ctx: ServiceContext, view: RequestView, person: Person) -> ApprovalVerdict:
+    """Whether `person` may decide on this request at all (deny it, retry it), whatever the approvals so far."""
+    return verdict_for(ctx, view, person, counting=False)
+
+
+def grant_items(
+    *,
+    platform: str,
+    verb: str,
+    catalog: RoleCatalog,
+    grant: AccessChange | None,
+    method: RemovalMethod | None,
+    temporary: bool,
+) -> list[GrantItem]:
+    """What one platform change grants or removes, item by item, as the rules match them."""
+    if method is not None:
+        return [GrantItem(platform=platform, verb="remove", level="account", permanent=not temporary)]
+    items = []
+    if grant is not None and grant.account_role is not None:
+        items.append(
+            GrantItem(
+                platform=platform,
+                verb=verb,
+                level="account",
+                role=grant.account_role,
+                admin=catalog.is_admin(grant.account_role),
+                permanent=not temporary,
+            )
+        )
+    for scope, role in (grant.scopes if grant else {}).items():
+        items.append(
+            GrantItem(platform=platform, verb=verb, level="scope", scope=scope, role=role, permanent=not temporary)
+        )
+    return items
+
+
+def held_items(platform: str, catalog: RoleCatalog, fields: Iterable[tuple[str, object]]) -> list[GrantItem]:
+    """What an elevation holds, as items of an `extend` request."""
+    items = []
+    for field, value in fields:
+        if field == ACCOUNT_ROLE and isinstance(value, str):
+            items.append(
+                GrantItem(
+                    platform=platform,
+                    verb="extend",
+                    level="account",
+                    role=value,
+                    admin=catalog.is_admin(value),
+                    permanent=False,
+                )
+            )
+        elif field.startswith(SCOPE_PREFIX) and isinstance(value, str):
+            items.append(
+                GrantItem(
+                    platform=platform,
+                    verb="extend",
+                    level="scope",
+                    scope=field.removeprefix(SCOPE_PREFIX),
+                    role=value,
+                    permanent=False,
+                )
+            )
+    return items
+
+
+def change_items(ctx: ServiceContext, view: RequestView, change: ChangeView) -> list[GrantItem]:
+    catalog = ctx.catalogs[change.platform]
+    if change.extends is not None:
+        return held_items(
+            change.platform, catalog, ((field, held.elevated) for field, held in change.extends.fields.items())
+        )
+    return grant_items(
+        platform=change.platform,
+        verb=view.verb,
+        catalog=catalog,
+        grant=change.grant,
+        method=change.method,
+        temporary=view.is_temporary,
+    )
+
+
+def count_org_admins(ctx: ServiceContext, platform: str) -> int | None:
+    """How many organisation admins a platform has now; None when it cannot say."""
+    client = ctx.platforms[platform]
+    try:
+        return sum(1 for member in client.list_members() if client.catalog.is_admin(member.access.account_role))
+    except PlatformError:
+        return None

@@ -13,12 +13,12 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from domain.catalog import RoleCatalog
-from domain.policy import ConfigDuration
+from domain.policy import ConfigDuration, PolicyConfig
 from platforms.base import Platform, PlatformSettings
 from services.ports import Clock, Directory, Notifier, Timers
 from services.views import RequestView, request_view
 from storage.elevations import elevations_for
-from storage.requests import changes_of, get_request
+from storage.requests import approvals_of, changes_of, get_request
 from storage.tasks import tasks_of
 
 logger = logging.getLogger("accessbot.services")
@@ -67,6 +67,7 @@ class ServiceContext:
     clock: Clock
     elevation_settings: ElevationSettings = field(default_factory=lambda: ElevationSettings())
     task_settings: TaskSettings = field(default_factory=lambda: TaskSettings())
+    policy: PolicyConfig = field(default_factory=lambda: PolicyConfig())
     timers: Timers | None = None
     catalogs: Mapping[str, RoleCatalog] = field(init=False)
 
@@ -81,7 +82,8 @@ class ServiceContext:
         extended = [change.elevation_id for change in changes if change.elevation_id is not None]
         elevations = elevations_for(session=session, request_ids=[request_id], elevation_ids=extended)
         tasks = tasks_of(session=session, request_ids=[request_id])
-        return request_view(request, changes, self.settings, self.catalogs, elevations, tasks)
+        approvals = [row.approver_id for row in approvals_of(session=session, request_id=request_id)]
+        return request_view(request, changes, self.settings, self.catalogs, elevations, tasks, approvals)
 
     def load_view(self, request_id: int) -> RequestView | None:
         with Session(self.engine) as session:

@@ -8,17 +8,18 @@ from pydantic import BaseModel, ConfigDict
 
 from domain.lifecycle import RequestEvent, RequestStatus
 from services.apply import run_request
-from services.approvers import decision_verdict
+from services.approvers import decision_verdict, verdict_for
 from services.context import ServiceContext
 from services.ports import Person
 from services.views import RequestView
 from storage.audit import BOT_ACTOR, AuditKind, record
 from storage.db import session_scope
-from storage.requests import skip_waiting_changes, transition_request
+from storage.requests import add_approval, lock_request, skip_waiting_changes, transition_request
 
 
 class Outcome(StrEnum):
     DONE = "done"
+    RECORDED = "recorded"  # an approval counted; the rules need more before the request is approved
     REFUSED = "refused"  # policy says this person may not
     ALREADY_DECIDED = "already_decided"  # someone else got there first
     NOT_RETRYABLE = "not_retryable"
@@ -35,38 +36,62 @@ class DecisionResult(BaseModel):
 
 
 def approve(ctx: ServiceContext, request_id: int, *, approver: Person) -> DecisionResult:
-    checked = _check(ctx, request_id, approver, action="approve")
-    if checked.outcome is not Outcome.DONE:
-        return checked
+    """Record an approval; the one that completes what the rules require approves the request and applies it."""
+    # Everything that depends on the approvals so far is decided below, under the lock; these reads are not
+    # consistent with each other (another approval may commit between them), so they only route the call.
+    current = ctx.load_view(request_id)
+    if current is None:
+        return DecisionResult(outcome=Outcome.NOT_FOUND)
+    if current.status is not RequestStatus.PENDING:
+        return DecisionResult(outcome=Outcome.ALREADY_DECIDED, view=current)
     now = ctx.clock.now()
-    if checked.view is not None and checked.view.until_at is not None and checked.view.until_at <= now:
-        return _expire(ctx, checked.view, reason="its end time passed before it was approved")
+    if current.until_at is not None and current.until_at <= now:
+        return expire(ctx, current, reason="its end time passed before it was approved")
     with session_scope(ctx.engine) as session:
-        won = transition_request(
-            session=session,
-            request_id=request_id,
-            event=RequestEvent.APPROVE,
-            at=now,
-            decided_by=approver.slack_id,
-            decided_at=now,
-        )
-        if won:
+        # Approvals of one request are counted one approver at a time: the row is locked until this commits.
+        if not lock_request(session=session, request_id=request_id):
+            return DecisionResult(outcome=Outcome.NOT_FOUND)
+        view = ctx.view(session, request_id)
+        assert view is not None
+        if view.status is not RequestStatus.PENDING:
+            return DecisionResult(outcome=Outcome.ALREADY_DECIDED, view=view)
+        verdict = verdict_for(ctx, view, approver)
+        if verdict.allowed:
+            add_approval(session=session, request_id=request_id, approver_id=approver.slack_id, at=now)
+            won = verdict.complete and transition_request(
+                session=session,
+                request_id=request_id,
+                event=RequestEvent.APPROVE,
+                at=now,
+                decided_by=approver.slack_id,
+                decided_at=now,
+            )
             record(
                 session=session,
-                event=AuditKind.APPROVED,
+                event=AuditKind.APPROVED if won else AuditKind.APPROVAL_RECORDED,
                 actor=approver.slack_id,
                 at=now,
                 request_id=request_id,
-                target_email=checked.view.target_email if checked.view else None,
+                target_email=view.target_email,
+                detail={
+                    "approvals": [*view.approvals, approver.slack_id],
+                    "needed": view.requirements.approvals,
+                    "rules": list(view.requirements.rules),
+                },
             )
-        view = ctx.view(session, request_id)
+        progressed = ctx.view(session, request_id)
+    if not verdict.allowed:
+        return _refused(ctx, view, approver, "approve", verdict.reason)
     if not won:
-        return DecisionResult(outcome=Outcome.ALREADY_DECIDED, view=view)
+        # One of several approvals: the card shows who approved and what is still needed.
+        assert progressed is not None
+        ctx.notifier.request_progressed(progressed)
+        return DecisionResult(outcome=Outcome.RECORDED, view=progressed)
     final = run_request(ctx, request_id, actor=approver.slack_id)
     return DecisionResult(outcome=Outcome.DONE, view=final or ctx.load_view(request_id))
 
 
-def _expire(ctx: ServiceContext, view: RequestView, *, reason: str) -> DecisionResult:
+def expire(ctx: ServiceContext, view: RequestView, *, reason: str) -> DecisionResult:
     """Close a request nobody can usefully approve any more; the card and the requester are told."""
     now = ctx.clock.now()
     with session_scope(ctx.engine) as session:
@@ -85,8 +110,10 @@ def _expire(ctx: ServiceContext, view: RequestView, *, reason: str) -> DecisionR
                 detail={"reason": reason},
             )
         expired = ctx.view(session, view.id)
-    if won and expired is not None:
-        ctx.notifier.request_concluded(expired)
+    if not won:
+        return DecisionResult(outcome=Outcome.ALREADY_DECIDED, view=expired)
+    assert expired is not None
+    ctx.notifier.request_concluded(expired)
     return DecisionResult(
         outcome=Outcome.EXPIRED, reason=f"Request #{view.id} expired: {reason}. Ask again.", view=expired
     )
@@ -181,9 +208,14 @@ def _check(
     verdict = decision_verdict(ctx, view, person)
     if not verdict.allowed:
         if audit:
-            _record_refusal(ctx, view, person, action, verdict.reason)
+            return _refused(ctx, view, person, action, verdict.reason)
         return DecisionResult(outcome=Outcome.REFUSED, reason=verdict.reason, view=view)
     return DecisionResult(outcome=Outcome.DONE, view=view)
+
+
+def _refused(ctx: ServiceContext, view: RequestView, person: Person, action: str, reason: str) -> DecisionResult:
+    _record_refusal(ctx, view, person, action, reason)
+    return DecisionResult(outcome=Outcome.REFUSED, reason=reason, view=view)
 
 
 def _record_refusal(ctx: ServiceContext, view: RequestView, person: Person, action: str, reason: str) -> None:

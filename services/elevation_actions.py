@@ -9,8 +9,8 @@ from pydantic import BaseModel, ConfigDict
 
 from domain.elevation import ElevationStatus
 from domain.lifecycle import ChangeStatus, RequestStatus
-from domain.policy import Verdict, duration_verdict
-from services.approvers import decision_verdict
+from domain.policy import Verdict, duration_verdict, evaluate, pending_deadlines, request_refusals
+from services.approvers import decision_verdict, held_items
 from services.context import ServiceContext
 from services.elevations import audit, extend, load
 from services.ports import Person
@@ -89,6 +89,14 @@ def ask_extension(
             return ElevationResult(outcome=ElevationOutcome.ENDED, elevation=elevation)
         return ElevationResult(outcome=ElevationOutcome.EXTENDED, elevation=extended)
     now = ctx.clock.now()
+    held = ((field, tracked.elevated) for field, tracked in elevation.fields.items())
+    requirements = evaluate(
+        ctx.policy, held_items(elevation.platform, ctx.catalogs[elevation.platform], held), ctx.settings
+    )
+    refusals = request_refusals(requirements, ticket=request.ticket, duration=total)
+    if refusals:
+        return ElevationResult(outcome=ElevationOutcome.REFUSED, reason=" ".join(refusals), elevation=elevation)
+    remind_at, expires_at = pending_deadlines(ctx.policy, now)
     extension = AccessRequest(
         verb="extend",
         status=RequestStatus.PENDING.value,
@@ -102,6 +110,9 @@ def ask_extension(
         duration_seconds=int(span.total_seconds()),
         created_at=now,
         updated_at=now,
+        requirements=requirements.model_dump(mode="json"),
+        remind_at=remind_at,
+        expires_at=expires_at,
     )
     change = PlatformChange(
         platform=elevation.platform,

@@ -76,6 +76,14 @@ class Notifier(Protocol):
         """Redraw the card and tell the thread and the requester how it ended (applied, failed, denied)."""
         ...
 
+    def request_reminder(self, view: RequestView) -> None:
+        """Remind the approvers, once, of a request nobody has decided, before it expires."""
+        ...
+
+    def break_glass_used(self, view: RequestView, channel: str | None) -> None:
+        """Tell the team at once (in `channel`, else the approvals channel) that break-glass was used."""
+        ...
+
     def manual_tasks_opened(self, view: RequestView, tasks: tuple[TaskView, ...]) -> None:
         """Post each manual task for the approvers, with exact instructions and a Done button."""
         ...

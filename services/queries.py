@@ -16,7 +16,7 @@ from services.views import RequestView, request_view
 from storage.audit import events_for
 from storage.elevations import elevations_for
 from storage.models import AuditEvent
-from storage.requests import changes_by_request, list_requests
+from storage.requests import approvals_for, changes_by_request, list_requests
 from storage.tasks import tasks_of
 
 
@@ -70,8 +70,11 @@ def request_views(
         extended = [c.elevation_id for changes in grouped.values() for c in changes if c.elevation_id is not None]
         elevations = elevations_for(session=session, request_ids=ids, elevation_ids=extended)
         tasks = tasks_of(session=session, request_ids=ids)
+        approvals = approvals_for(session=session, request_ids=ids)
         return [
-            request_view(request, grouped[request.id], ctx.settings, ctx.catalogs, elevations, tasks)
+            request_view(
+                request, grouped[request.id], ctx.settings, ctx.catalogs, elevations, tasks, approvals[request.id]
+            )
             for request in requests
             if request.id is not None
         ]

@@ -5,12 +5,21 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from domain.access import AccessState, RemovalMethod, diff
+from domain.access import AccessChange, AccessState, RemovalMethod, diff
 from domain.commands import ALL_PLATFORMS, GrantCommand, RemoveCommand
 from domain.durations import zone_named
 from domain.lifecycle import ChangeStatus, RequestStatus
-from domain.policy import duration_verdict
+from domain.policy import (
+    Requirements,
+    duration_verdict,
+    evaluate,
+    guard_rails,
+    needs_admin_count,
+    pending_deadlines,
+    request_refusals,
+)
 from platforms.base import PlatformError
+from services.approvers import count_org_admins, grant_items
 from services.context import RequestRefused, ServiceContext, logger
 from services.ports import Person
 from services.views import RequestView, desired_state
@@ -30,10 +39,35 @@ def submit(
     text: str = "",
 ) -> RequestView:
     """Store a request and post its approval card. Raises RequestRefused when it cannot be made as asked."""
+    request, changes = prepare(
+        ctx, command, requester=requester, target_email=target_email, target_slack_id=target_slack_id, text=text
+    )
+    return store_and_announce(
+        ctx, request, changes, actor=requester.slack_id, detail={"command": text, "ticket": command.ticket}
+    )
+
+
+def prepare(
+    ctx: ServiceContext,
+    command: GrantCommand | RemoveCommand,
+    *,
+    requester: Person,
+    target_email: str,
+    target_slack_id: str | None = None,
+    text: str = "",
+) -> tuple[AccessRequest, list[PlatformChange]]:
+    """Check a request against the platforms, the rules and the guard rails, and build its rows (not stored)."""
     now = ctx.clock.now()
     target_email = target_email.lower()
     until_at = _check_duration(ctx, command, requester, now)
     changes = _plan_changes(ctx, command, target_email, now)
+    temporary = isinstance(command, GrantCommand) and command.is_temporary
+    requirements = requirements_for(ctx, command.verb, changes, temporary=temporary)
+    span = (command.duration or (until_at - now if until_at else None)) if isinstance(command, GrantCommand) else None
+    refusals = request_refusals(requirements, ticket=command.ticket, duration=span if temporary else None)
+    if refusals:
+        raise RequestRefused(" ".join(refusals))
+    remind_at, expires_at = pending_deadlines(ctx.policy, now)
     request = AccessRequest(
         verb=command.verb,
         status=RequestStatus.PENDING.value,
@@ -50,10 +84,26 @@ def submit(
         until_at=until_at,
         created_at=now,
         updated_at=now,
+        requirements=requirements.model_dump(mode="json"),
+        break_glass=command.verb == "break-glass",
+        remind_at=remind_at,
+        expires_at=expires_at,
     )
-    return store_and_announce(
-        ctx, request, changes, actor=requester.slack_id, detail={"command": text, "ticket": command.ticket}
-    )
+    return request, changes
+
+
+def requirements_for(ctx: ServiceContext, verb: str, changes: list[PlatformChange], *, temporary: bool) -> Requirements:
+    items = []
+    for change in changes:
+        items += grant_items(
+            platform=change.platform,
+            verb=verb,
+            catalog=ctx.catalogs[change.platform],
+            grant=AccessChange.model_validate(change.grant) if change.grant is not None else None,
+            method=RemovalMethod(change.method) if change.method else None,
+            temporary=temporary,
+        )
+    return evaluate(ctx.policy, items, ctx.settings)
 
 
 def store_and_announce(
@@ -123,6 +173,7 @@ def _plan_changes(
         if current is not None:
             desired = desired_state(command.change, None, current, ctx.catalogs[command.platform])
             warnings = ctx.platforms[command.platform].warnings(current, desired)
+            warnings += _guard(ctx, command.platform, current, desired)
         return [
             PlatformChange(
                 platform=command.platform,
@@ -143,6 +194,8 @@ def _plan_changes(
         method = command.method or ctx.settings[name].removal_method
         if current is not None and not diff(current, desired_state(None, method, current, ctx.catalogs[name])):
             continue
+        if current is not None:
+            _guard(ctx, name, current, desired_state(None, method, current, ctx.catalogs[name]))
         changes.append(
             PlatformChange(
                 platform=name,
@@ -171,6 +224,23 @@ def _check_grant(ctx: ServiceContext, command: GrantCommand, email: str, current
     desired = desired_state(command.change, None, current, ctx.catalogs[command.platform])
     if not diff(current, desired) and not command.is_temporary:
         raise RequestRefused(f"{email} already has that on {command.platform} ({current.describe()}). Nothing to do.")
+
+
+def _guard(ctx: ServiceContext, platform: str, current: AccessState, desired: AccessState) -> list[str]:
+    """The guard rails: refuse what they forbid (RequestRefused), return their warnings for the card."""
+    catalog = ctx.catalogs[platform]
+    admins = count_org_admins(ctx, platform) if needs_admin_count(catalog, current, desired) else None
+    result = guard_rails(
+        ctx.policy.guard_rails,
+        platform=platform,
+        catalog=catalog,
+        current=current,
+        desired=desired,
+        org_admins=admins,
+    )
+    if result.refusals:
+        raise RequestRefused(" ".join(result.refusals))
+    return list(result.warnings)
 
 
 def _current_access(ctx: ServiceContext, platform: str, email: str) -> AccessState | None:

@@ -23,6 +23,7 @@ from domain.elevation import ElevationStatus, revert_plan
 from platforms.base import PlatformError
 from services.apply import failure_text
 from services.context import ServiceContext, logger
+from services.decisions import Outcome, expire
 from services.elevations import audit, load, wake
 from services.tasks import open_revert_tasks
 from services.views import elevation_view, task_view
@@ -40,6 +41,7 @@ from storage.elevations import (
     release_claim,
 )
 from storage.models import RevertReminder
+from storage.requests import due_pending, mark_reminded
 from storage.tasks import claim_task_reminder, due_task_reminders
 
 
@@ -50,6 +52,8 @@ class SweepReport(BaseModel):
     reverted: int = 0
     failed: int = 0
     tasks_reminded: int = 0
+    pending_reminded: int = 0
+    expired: int = 0
 
 
 def worker_name() -> str:
@@ -60,6 +64,7 @@ def sweep(ctx: ServiceContext, *, worker: str | None = None) -> SweepReport:
     """Send every due reminder, revert every due elevation, bring back manual tasks left open."""
     reminded = _send_due_reminders(ctx)
     tasks_reminded = _remind_open_tasks(ctx)
+    pending_reminded, expired = _undecided(ctx)
     reverted = failed = 0
     while True:
         token = f"{worker or worker_name()}:{uuid.uuid4().hex}"
@@ -69,7 +74,14 @@ def sweep(ctx: ServiceContext, *, worker: str | None = None) -> SweepReport:
                 session=session, now=now, token=token, lease=_lease(ctx), limit=ctx.elevation_settings.batch
             )
         if not claimed:
-            return SweepReport(reminded=reminded, reverted=reverted, failed=failed, tasks_reminded=tasks_reminded)
+            return SweepReport(
+                reminded=reminded,
+                reverted=reverted,
+                failed=failed,
+                tasks_reminded=tasks_reminded,
+                pending_reminded=pending_reminded,
+                expired=expired,
+            )
         for row in claimed:
             if _revert(ctx, row, token, actor=BOT_ACTOR):
                 reverted += 1
@@ -146,6 +158,42 @@ def _send_due_reminders(ctx: ServiceContext, elevation_id: int | None = None) ->
         wake(ctx, row.id)
         sent += 1
     return sent
+
+
+def _undecided(ctx: ServiceContext) -> tuple[int, int]:
+    """Requests nobody decided: remind the approvers once, then expire them. Returns (reminded, expired)."""
+    now = ctx.clock.now()
+    with Session(ctx.engine) as session:
+        to_remind, to_expire = due_pending(session=session, now=now, limit=ctx.elevation_settings.batch)
+    reminded = 0
+    expiring = {request.id for request in to_expire}
+    for request in to_remind:
+        assert request.id is not None
+        if request.id in expiring:
+            continue
+        with session_scope(ctx.engine) as session:
+            if not mark_reminded(session=session, request_id=request.id, at=now):
+                continue  # another worker sent it
+            record(
+                session=session,
+                event=AuditKind.APPROVERS_REMINDED,
+                actor=BOT_ACTOR,
+                at=now,
+                request_id=request.id,
+                target_email=request.target_email,
+                detail={"expires_at": request.expires_at.isoformat() if request.expires_at else None},
+            )
+            view = ctx.view(session, request.id)
+        if view is not None:
+            ctx.notifier.request_reminder(view)
+            reminded += 1
+    expired = 0
+    for request in to_expire:
+        assert request.id is not None
+        view = ctx.load_view(request.id)
+        if view is not None and expire(ctx, view, reason="nobody decided in time").outcome is Outcome.EXPIRED:
+            expired += 1
+    return reminded, expired
 
 
 def _remind_open_tasks(ctx: ServiceContext) -> int:

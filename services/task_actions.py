@@ -60,7 +60,10 @@ def complete(ctx: ServiceContext, task_id: int, *, person: Person, evidence: str
     assert request is not None
     if not task.is_open:
         return TaskResult(outcome=TaskOutcome.ALREADY_DONE, task=task, request=request)
-    verdict = may_complete(ctx, request, task, person)
+    if task.kind == "review" and person.slack_id == request.requester_id:
+        verdict = Verdict.refuse("You used break-glass, so someone else has to review it.")
+    else:
+        verdict = may_complete(ctx, request, task, person)
     if not verdict.allowed:
         return TaskResult(outcome=TaskOutcome.REFUSED, reason=verdict.reason, task=task, request=request)
     if task.step is not None and task.platform is not None and task.platform in ctx.platforms:

@@ -13,6 +13,7 @@ from domain.catalog import RoleCatalog
 from domain.durations import format_duration
 from domain.elevation import ElevationStatus, Layer, TrackedField, Value, describe_changes
 from domain.lifecycle import ChangeStatus, RequestStatus
+from domain.policy import Requirements
 from platforms.base import PlatformSettings
 from services.ports import MessageRef
 from storage.models import AccessRequest, ManualTask, PlatformChange, RevertReminder
@@ -191,6 +192,10 @@ class RequestView(BaseModel):
     changes: tuple[ChangeView, ...] = ()
     elevations: tuple[ElevationView, ...] = ()
     tasks: tuple[TaskView, ...] = ()
+    requirements: Requirements = Field(default_factory=Requirements)
+    approvals: tuple[str, ...] = ()
+    break_glass: bool = False
+    expires_at: datetime | None = None
 
     def tasks_of(self, change_id: int) -> tuple[TaskView, ...]:
         return tuple(task for task in self.tasks if task.change_id == change_id)
@@ -274,6 +279,7 @@ def request_view(
     catalogs: Mapping[str, RoleCatalog],
     elevations: Mapping[int, RevertReminder] | None = None,
     tasks: Iterable[ManualTask] = (),
+    approvals: Iterable[str] = (),
 ) -> RequestView:
     """`elevations`: the rows this request started and those its `extend` changes refer to, by id."""
     rows = elevations or {}
@@ -310,4 +316,8 @@ def request_view(
         ),
         elevations=tuple(elevation_view(row) for row in rows.values() if row.request_id == request.id),
         tasks=tuple(task_view(task) for task in tasks if task.request_id == request.id),
+        requirements=Requirements.model_validate(request.requirements or {}),
+        approvals=tuple(approvals),
+        break_glass=request.break_glass,
+        expires_at=request.expires_at,
     )

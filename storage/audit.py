@@ -17,8 +17,10 @@ BOT_ACTOR = "accessbot"
 class AuditKind(StrEnum):
     REQUESTED = "requested"
     APPROVED = "approved"
+    APPROVAL_RECORDED = "approval_recorded"  # one of several approvals a rule needs
     APPROVAL_REFUSED = "approval_refused"
     DENIED = "denied"
+    BREAK_GLASS = "break_glass"
     WITHDRAWN = "withdrawn"
     APPLY_STARTED = "apply_started"
     APPLIED = "applied"
@@ -28,6 +30,7 @@ class AuditKind(StrEnum):
     MANUAL_STEP_DONE = "manual_step_done"
     MANUAL_TASK_REMINDED = "manual_task_reminded"
     EXPIRED = "expired"
+    APPROVERS_REMINDED = "approvers_reminded"
     ELEVATION_STARTED = "elevation_started"
     REMINDED = "reminded"
     ELEVATION_EXTENDED = "elevation_extended"

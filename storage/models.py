@@ -36,6 +36,26 @@ class AccessRequest(SQLModel, table=True):
     deny_reason: str | None = None
     card_channel: str | None = None
     card_ts: str | None = None
+    # What the policy asked of this request when it was made (domain.policy.Requirements), kept so that a later
+    # change of the config does not change what an open request needs.
+    requirements: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    break_glass: bool = Field(default=False, index=True)
+    # An undecided request: when the approvers are reminded, and when it expires.
+    remind_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+    reminded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+
+
+class Approval(SQLModel, table=True):
+    """One person's approval of a request. The key makes a second approval by the same person impossible."""
+
+    __tablename__ = "approval"
+
+    request_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("access_request.id"), primary_key=True, nullable=False)
+    )
+    approver_id: str = Field(primary_key=True)
+    at: datetime = Field(sa_type=UTCDateTime)
 
 
 class PlatformChange(SQLModel, table=True):

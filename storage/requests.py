@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from domain.lifecycle import (
@@ -18,7 +19,7 @@ from domain.lifecycle import (
     RequestEvent,
     RequestStatus,
 )
-from storage.models import AccessRequest, PlatformChange
+from storage.models import AccessRequest, Approval, PlatformChange
 
 
 def add_request(*, session: Session, request: AccessRequest, changes: list[PlatformChange]) -> AccessRequest:
@@ -34,6 +35,77 @@ def add_request(*, session: Session, request: AccessRequest, changes: list[Platf
 
 def get_request(*, session: Session, request_id: int) -> AccessRequest | None:
     return session.get(AccessRequest, request_id)
+
+
+def lock_request(*, session: Session, request_id: int) -> bool:
+    """Lock the request until the transaction ends, before reading it: what follows then sees every decision
+    committed before, and no other approver commits until this transaction ends. False when it does not exist."""
+    if session.get_bind().dialect.name == "sqlite":
+        # SQLite locks the whole database for writing, and begins a transaction at the first write: a write that
+        # changes nothing takes that lock now, before any read.
+        touched = session.exec(
+            update(AccessRequest).where(col(AccessRequest.id) == request_id).values(id=AccessRequest.id)
+        ).rowcount
+        return touched == 1
+    statement = select(AccessRequest).where(AccessRequest.id == request_id).with_for_update()
+    return session.exec(statement).first() is not None
+
+
+def approvals_of(*, session: Session, request_id: int) -> list[Approval]:
+    statement = select(Approval).where(Approval.request_id == request_id).order_by(col(Approval.at))
+    return list(session.exec(statement))
+
+
+def approvals_for(*, session: Session, request_ids: list[int]) -> dict[int, list[str]]:
+    grouped: dict[int, list[str]] = {request_id: [] for request_id in request_ids}
+    if request_ids:
+        statement = select(Approval).where(col(Approval.request_id).in_(request_ids)).order_by(col(Approval.at))
+        for row in session.exec(statement):
+            grouped[row.request_id].append(row.approver_id)
+    return grouped
+
+
+def add_approval(*, session: Session, request_id: int, approver_id: str, at: datetime) -> bool:
+    """Record an approval; False when this person had approved already."""
+    try:
+        with session.begin_nested():
+            session.add(Approval(request_id=request_id, approver_id=approver_id, at=at))
+    except IntegrityError:
+        return False
+    return True
+
+
+def break_glass_uses(*, session: Session, requester_id: str, since: datetime) -> int:
+    statement = select(AccessRequest).where(
+        AccessRequest.requester_id == requester_id,
+        col(AccessRequest.break_glass).is_(True),
+        col(AccessRequest.created_at) >= since,
+    )
+    return len(session.exec(statement).all())
+
+
+def due_pending(*, session: Session, now: datetime, limit: int) -> tuple[list[AccessRequest], list[AccessRequest]]:
+    """Undecided requests whose approvers are due a reminder, and those due to expire."""
+    pending = col(AccessRequest.status) == RequestStatus.PENDING.value
+    remind = select(AccessRequest).where(
+        pending, col(AccessRequest.remind_at) <= now, col(AccessRequest.reminded_at).is_(None)
+    )
+    expire = select(AccessRequest).where(pending, col(AccessRequest.expires_at) <= now)
+    return list(session.exec(remind.limit(limit))), list(session.exec(expire.limit(limit)))
+
+
+def mark_reminded(*, session: Session, request_id: int, at: datetime) -> bool:
+    moved = session.exec(
+        update(AccessRequest)
+        .where(
+            col(AccessRequest.id) == request_id,
+            col(AccessRequest.status) == RequestStatus.PENDING.value,
+            col(AccessRequest.reminded_at).is_(None),
+        )
+        .values(reminded_at=at)
+    ).rowcount
+    session.expire_all()
+    return moved == 1
 
 
 def get_change(*, session: Session, change_id: int) -> PlatformChange | None:

@@ -67,6 +67,14 @@ class RecordingNotifier:
         with self.lock:
             self.events.append(("concluded", view))
 
+    def request_reminder(self, view: RequestView) -> None:
+        with self.lock:
+            self.events.append(("request_reminder", view))
+
+    def break_glass_used(self, view: RequestView, channel: str | None) -> None:
+        with self.lock:
+            self.events.append(("break_glass", view))
+
     def manual_tasks_opened(self, view: RequestView, tasks: tuple[TaskView, ...]) -> None:
         with self.lock:
             self.events.append(("tasks_opened", view))

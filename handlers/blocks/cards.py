@@ -144,15 +144,15 @@ def status_line(view: RequestView) -> str:
     decided = f"{mention(view.decided_by)} {when(view.decided_at)}" if view.decided_by and view.decided_at else ""
     match view.status:
         case RequestStatus.PENDING:
-            return f"⏳ Waiting for approval by {approvers_text(view)}"
+            return pending_text(view)
         case RequestStatus.APPROVED | RequestStatus.APPLYING:
-            return f"⚙️ Approved by {decided}; applying…"
+            return f"⚙️ Approved by {approved_by(view)}; applying…"
         case RequestStatus.AWAITING_MANUAL:
-            return f"🛠️ Approved by {decided}; waiting for an admin to do the manual steps. Not applied yet."
+            return f"🛠️ Approved by {approved_by(view)}; waiting for an admin to do the manual steps. Not applied yet."
         case RequestStatus.APPLIED:
-            return f"✅ Applied. Approved by {decided}."
+            return f"✅ Applied. Approved by {approved_by(view)}."
         case RequestStatus.FAILED:
-            return f"❌ Not fully applied; an approver can retry. Approved by {decided}."
+            return f"❌ Not fully applied; an approver can retry. Approved by {approved_by(view)}."
         case RequestStatus.DENIED:
             why = f": {escape(view.deny_reason)}" if view.deny_reason else ""
             return f"🚫 Denied by {decided}{why}"
@@ -166,8 +166,52 @@ def status_line(view: RequestView) -> str:
 
 
 def approvers_text(view: RequestView) -> str:
-    named = list(dict.fromkeys(approver for change in view.changes for approver in change.approvers))
+    """Who may approve, as the request's rules set it (the platforms' approvers unless a rule names others)."""
+    configured = view.requirements.approvers.values() or [change.approvers for change in view.changes]
+    named = list(dict.fromkeys(approver for approvers in configured for approver in approvers))
     return ", ".join(mention(approver) for approver in named) if named else "a Slack workspace admin"
+
+
+def pending_text(view: RequestView) -> str:
+    needed = view.requirements.approvals
+    lines = [f"⏳ Waiting for approval by {approvers_text(view)}"]
+    if needed > 1:
+        so_far = ", ".join(mention(approver) for approver in view.approvals) or "none yet"
+        lines.append(f"needs {needed} approvals from different people ({len(view.approvals)} so far: {so_far})")
+    for group in view.requirements.require_one_of:
+        lines.append(f"at least one approval from {' or '.join(mention(member) for member in group)}")
+    if view.requirements.rules:
+        lines.append(f"rules: {', '.join(view.requirements.rules)}")
+    if view.expires_at is not None:
+        lines.append(f"expires {when(view.expires_at)} if nobody decides")
+    return "\n".join(lines)
+
+
+def approved_by(view: RequestView) -> str:
+    who = ", ".join(mention(approver) for approver in view.approvals) or (
+        mention(view.decided_by) if view.decided_by else "?"
+    )
+    at = f" {when(view.decided_at)}" if view.decided_at else ""
+    if view.break_glass:
+        return f"{who}{at} (🚨 break-glass: no approver)"
+    return f"{who}{at}"
+
+
+def pending_reminder_text(view: RequestView) -> str:
+    ends = f"; it expires {when(view.expires_at)}" if view.expires_at else ""
+    return (
+        f"⏳ {approvers_text(view)}: request #{view.id} for {escape(view.target_email)} still needs a decision{ends}."
+    )
+
+
+def break_glass_text(view: RequestView) -> str:
+    what = "; ".join(f"{escape(change.describe())} on {escape(change.platform_label)}" for change in view.changes)
+    span = f"for {format_duration(view.duration)}" if view.duration else expiry_text(view)
+    return (
+        f"🚨 Break-glass: {mention(view.requester_id)} took {what} for {escape(view.target_email)}, {span}, "
+        f"without approval. Reason: {escape(view.reason)}. An approver has to review it afterwards "
+        f"(request #{view.id})."
+    )
 
 
 def _actions(view: RequestView) -> list[dict[str, Any]]:

@@ -77,12 +77,23 @@ def submitted_notice(view: RequestView) -> Message:
     return notice(f"📨 Request #{view.id} for {escape(view.target_email)} is waiting for approval in {where}.")
 
 
+def break_glass_notice(view: RequestView) -> Message:
+    outcome = "applied" if view.status is RequestStatus.APPLIED else view.status.value.replace("_", " ")
+    return notice(
+        f"🚨 Break-glass request #{view.id} {outcome} for {escape(view.target_email)} {expiry_text(view)}. The team "
+        "has been told, and an approver will review it afterwards."
+    )
+
+
 def decision_notice(result: DecisionResult, request_id: int) -> str | None:
     """What the clicker alone sees, or None when the card itself shows the result."""
     view = result.view
     match result.outcome:
         case Outcome.DONE:
             return None
+        case Outcome.RECORDED:
+            needs = view.requirements.approvals - len(view.approvals) if view else 1
+            return f"👍 Your approval of request #{request_id} is recorded; it needs {needs} more, from someone else."
         case Outcome.NOT_FOUND:
             return f"Request #{request_id} does not exist."
         case Outcome.REFUSED:

@@ -20,6 +20,7 @@ from domain.commands import (
 )
 from domain.lifecycle import RequestStatus
 from handlers.blocks import forms, replies
+from services import break_glass
 from services.context import RequestRefused, ServiceContext
 from services.elevations import live_views
 from services.queries import access_everywhere, request_history, request_views, resolve_target
@@ -88,6 +89,11 @@ def answer(
         )
     requester = ctx.directory.person(user_id)
     email, slack_id = resolve_target(ctx, parsed.target)
+    if isinstance(parsed, GrantCommand) and parsed.verb == "break-glass":
+        taken = break_glass.take(
+            ctx, parsed, requester=requester, target_email=email, target_slack_id=slack_id, text=f"/access {text}"
+        )
+        return replies.break_glass_notice(taken)
     view = submit(
         ctx, parsed, requester=requester, target_email=email, target_slack_id=slack_id, text=f"/access {text}"
     )

@@ -20,6 +20,7 @@ from bot.console.payloads import SignedRequest, SlackRequests, find_button
 from bot.listeners import ListenerPool
 from bot.server import HttpServer
 from bot.settings import Settings
+from domain.policy import PolicyConfig
 from platforms.base import Platform
 from platforms.registry import PlatformContext, build_platforms
 from platforms.sandbox import SandboxSettings
@@ -113,7 +114,9 @@ class RunningBot:
         return self.post(self.requests.button(user=USERS[user], message=message, action=found[0], block_id=found[1]))
 
 
-def e2e_settings(slack: LocalSlack, database: Path, platforms: dict[str, Any] | None = None) -> Settings:
+def e2e_settings(
+    slack: LocalSlack, database: Path, platforms: dict[str, Any] | None = None, policy: dict[str, Any] | None = None
+) -> Settings:
     # A fast sweep, so that a test that moves the clock sees the effect within a fraction of a second.
     return Settings(
         elevations=ElevationSettings(sweep_seconds=0.1),
@@ -123,6 +126,7 @@ def e2e_settings(slack: LocalSlack, database: Path, platforms: dict[str, Any] | 
         database_url=f"sqlite:///{database}",
         approvals_channel=APPROVALS,
         platforms=platforms or {"sandbox": SandboxSettings(approvers=("U0BOB", "S0SECURITY"))},
+        policy=PolicyConfig.model_validate(policy or {}),
     )
 
 
@@ -137,10 +141,11 @@ def start_bot(tmp_path: Path) -> Iterator[StartBot]:
         wrap: Callable[[Platform], Platform] | None = None,
         clock: FakeClock | None = None,
         platforms: dict[str, Any] | None = None,
+        policy: dict[str, Any] | None = None,
     ) -> RunningBot:
         slack = LocalSlack(bot_token=BOT_TOKEN, users=list(USERS.values()), usergroups={"S0SECURITY": ["U0CAROL"]})
         slack.start()
-        settings = e2e_settings(slack, tmp_path / "bot.db", platforms)
+        settings = e2e_settings(slack, tmp_path / "bot.db", platforms, policy)
         platforms = None
         if wrap is not None:
             context = PlatformContext(engine=make_engine(settings.database_url), now=lambda: datetime.now(UTC))

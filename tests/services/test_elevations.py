@@ -28,7 +28,7 @@ from storage.db import session_scope
 from storage.elevations import claim_due_reverts, claim_reminder, get_elevation
 from storage.models import AuditEvent
 from tests.fakes import FlakyPlatform
-from tests.services.desk import ANA, Desk, access, make_desk, seed
+from tests.services.desk import ANA, Desk, access, approve_fully, make_desk, seed
 
 HOUR = timedelta(hours=1)
 CONSUMER = AccessState(member=True, account_role="Consumer")
@@ -37,8 +37,8 @@ CONSUMER = AccessState(member=True, account_role="Consumer")
 def elevate(desk: Desk, text: str) -> int:
     """Submit and approve; returns the elevation id the approval started."""
     request_id = desk.submit(text)
-    view = approve(desk.ctx, request_id, approver=desk.approver).view
-    assert view is not None and view.status is RequestStatus.APPLIED, view
+    view = approve_fully(desk, request_id)
+    assert view.status is RequestStatus.APPLIED, view
     assert len(view.elevations) == 1
     return view.elevations[0].id
 
@@ -102,8 +102,7 @@ def test_reminders_already_past_are_skipped(consumer: Desk) -> None:
 def test_the_clock_starts_when_the_change_is_applied(consumer: Desk) -> None:
     request_id = consumer.submit(f"update {ANA} sandbox admin for 4h reason: x")
     consumer.clock.advance(timedelta(hours=3))
-    view = approve(consumer.ctx, request_id, approver=consumer.approver).view
-    assert view is not None
+    view = approve_fully(consumer, request_id)
     assert view.elevations[0].expires_at == consumer.clock.now() + timedelta(hours=4)
 
 
@@ -203,8 +202,8 @@ def test_two_bot_processes_on_one_database_revert_each_elevation_once(tmp_path: 
     people = [f"person{n}@agency.example" for n in range(24)]
     for email in people:
         first.ctx.platforms["sandbox"].apply(email, CONSUMER)
-        request_id = first.submit(f"update {email} sandbox admin for 1h reason: x")
-        approve(first.ctx, request_id, approver=first.approver)
+        request_id = first.submit(f"update {email} sandbox architect for 1h reason: x")
+        approve_fully(first, request_id)
     first.clock.advance(HOUR)
     reports = []
     barrier = threading.Barrier(2)
@@ -308,20 +307,20 @@ def test_drift_is_left_alone_and_flagged(consumer: Desk) -> None:
 
 def test_a_later_permanent_change_by_the_bot_supersedes_the_elevation(consumer: Desk) -> None:
     desk = consumer
-    elevation_id = elevate(desk, f"update {ANA} sandbox admin for 2h reason: x")
-    request_id = desk.submit(f"update {ANA} sandbox architect reason: new role for good")
-    approve(desk.ctx, request_id, approver=desk.approver)
+    elevation_id = elevate(desk, f"update {ANA} sandbox architect for 2h reason: x")
+    request_id = desk.submit(f"update {ANA} sandbox analyst reason: new role for good")
+    approve_fully(desk, request_id)
     assert status(desk, elevation_id) is ElevationStatus.SUPERSEDED
     desk.clock.advance(3 * HOUR)
     assert sweep(desk.ctx).reverted == 0
-    assert access(desk).account_role == "Architect"
+    assert access(desk).account_role == "Analyst"
 
 
 def test_a_removal_supersedes_running_elevations(consumer: Desk) -> None:
     desk = consumer
-    elevation_id = elevate(desk, f"update {ANA} sandbox admin for 2h reason: x")
+    elevation_id = elevate(desk, f"update {ANA} sandbox architect for 2h reason: x")
     request_id = desk.submit(f"remove {ANA} sandbox delete reason: left")
-    approve(desk.ctx, request_id, approver=desk.approver)
+    approve_fully(desk, request_id)
     assert status(desk, elevation_id) is ElevationStatus.SUPERSEDED
     assert live_views(desk.ctx) == []
 

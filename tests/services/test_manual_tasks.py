@@ -12,12 +12,11 @@ from domain.access import AccessState
 from domain.elevation import ElevationStatus
 from domain.lifecycle import ChangeStatus, RequestStatus
 from platforms.chartbeat import ChartbeatSettings
-from services.decisions import approve
 from services.elevations import load
 from services.sweeper import sweep
 from services.task_actions import TaskOutcome, complete
 from tests.scim_server import ScimServer, running
-from tests.services.desk import Desk, make_desk
+from tests.services.desk import Desk, approve_fully, make_desk
 
 ANA = "ana@agency.example"
 OWNER = ("owner@client.example", "owner-password")
@@ -46,7 +45,7 @@ def desk(server: ScimServer, tmp_path: Path) -> Desk:
 
 def granted(desk: Desk, text: str) -> int:
     request_id = desk.submit(text)
-    approve(desk.ctx, request_id, approver=desk.approver)
+    approve_fully(desk, request_id)
     return request_id
 
 

@@ -169,7 +169,7 @@ def test_a_platform_failure_is_kept_and_retry_converges(tmp_path: Path) -> None:
 def test_the_first_attempts_snapshot_stays_the_revert_target(tmp_path: Path) -> None:
     desk = make_desk(tmp_path, sandbox=1)
     seed(desk, AccessState(member=True, account_role="Analyst"))
-    request_id = desk.submit(f"update {ANA} sandbox admin for 2h reason: x")
+    request_id = desk.submit(f"update {ANA} sandbox architect for 2h reason: x")
     approve(desk.ctx, request_id, approver=desk.approver)
     # Someone changes the account between the failure and the retry.
     seed(desk, AccessState(member=True, account_role="Consumer"))
@@ -190,12 +190,12 @@ def test_only_approvers_may_retry_and_only_failed_requests(tmp_path: Path) -> No
 
 def test_a_platform_that_does_not_do_what_it_was_asked_is_caught_by_verification(tmp_path: Path) -> None:
     desk = make_desk(tmp_path, wrap={"sandbox": DriftingPlatform})
-    request_id = desk.submit(f"add {ANA} sandbox admin reason: x")
+    request_id = desk.submit(f"add {ANA} sandbox architect reason: x")
     view = approve(desk.ctx, request_id, approver=desk.approver).view
     assert view is not None and view.status is RequestStatus.FAILED
     assert view.changes[0].error is not None
     assert view.changes[0].error.startswith("verification failed: sandbox still differs")
-    assert "Read-Only → Admin" in view.changes[0].error
+    assert "Read-Only → Architect" in view.changes[0].error
 
 
 def test_an_authentication_error_is_not_retryable_by_the_platform_but_the_request_is(tmp_path: Path) -> None:

@@ -86,6 +86,10 @@ def test_secrets_never_print(monkeypatch: pytest.MonkeyPatch) -> None:
         ("platforms:\n  all:\n    type: sandbox\n", "(and not `all`)"),
         ("platforms: {}\n", "configure at least one platform"),
         ("approval_channel: C1\n", "approval_channel: Extra inputs are not permitted"),
+        (
+            "policy:\n  rules:\n    - name: x\n      match: {on: account}\n",
+            "under policy.rules[0].match, a key reads as true",
+        ),
         ("platforms:\n  x:\n    type: salesforce\n", "does not match any of the expected tags: 'sandbox', 'scim'"),
         ("platforms:\n  x:\n    type: sandbox\n    max_duration: forever\n", "platforms.x.max_duration: Value error"),
         ("platforms:\n  x:\n    type: sandbox\n    max_duration: forever\n", "use 30m, 4h"),
@@ -134,3 +138,5 @@ def test_the_commented_platform_examples_are_valid_once_uncommented(
     heap = settings.platforms["heap"].catalog()
     assert [scope.name for scope in heap.scopes] == ["production", "staging", "govern"]
     assert settings.platforms["chartbeat"].catalog().scopes[-1].kind == "site group"
+    assert [rule.name for rule in settings.policy.effective_rules] == ["org-admin", "production"]
+    assert settings.policy.break_glass.members == ("S0123ONCALL",)

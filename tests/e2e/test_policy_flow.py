@@ -1,0 +1,127 @@
+"""The approval policy through the real endpoint: two approvers, one from security; tickets; break-glass; expiry."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from domain.access import AccessState
+from handlers import ids
+from platforms.sandbox import SandboxSettings
+from tests.e2e.conftest import USERS, StartBot
+from tests.fakes import FakeClock
+
+ANA = "ana@agency.example"
+APPROVERS = {"sandbox": SandboxSettings(approvers=("U0BOB", "U0DAVE", "S0SECURITY"))}
+
+
+def test_an_admin_grant_needs_two_approvers_one_from_security(start_bot: StartBot) -> None:
+    bot = start_bot(platforms=APPROVERS, policy={"security_group": "S0SECURITY"})
+    bot.command("alice", f"add {ANA} sandbox admin reason: platform owner for the migration")
+    card = bot.card(1)
+    assert "needs 2 approvals from different people (0 so far: none yet)" in str(card.blocks)
+    assert "at least one approval from <!subteam^S0SECURITY>" in str(card.blocks)
+    assert "rules: org-admin" in str(card.blocks)
+
+    bot.click("bob", 1, ids.APPROVE)
+    assert "is recorded; it needs 1 more, from someone else" in bot.ephemeral("is recorded")
+    progressed = bot.slack.wait_for("chat.update", lambda call: "1 so far: <@U0BOB>" in str(call.params["blocks"]))
+    assert progressed
+
+    bot.click("bob", 1, ids.APPROVE)
+    assert "You have approved this already" in bot.ephemeral("approved this already")
+    bot.click("dave", 1, ids.APPROVE)
+    assert "The last approval must come from S0SECURITY" in bot.ephemeral("must come from")
+    assert bot.platform().get_access(ANA) == AccessState.absent(), "nothing changed"
+
+    bot.click("carol", 1, ids.APPROVE)
+    applied = bot.wait_for_card(1, "applied")
+    assert "Approved by <@U0BOB>, <@U0CAROL>" in str(applied.params["blocks"])
+    assert bot.platform().get_access(ANA).account_role == "Admin"
+    assert bot.audit(1)[:6] == [
+        "requested",
+        "approval_recorded",
+        "approval_refused",
+        "approval_refused",
+        "approved",
+        "apply_started",
+    ]
+
+
+def test_rules_ask_for_a_ticket_and_refuse_permanent_high_risk_grants(start_bot: StartBot) -> None:
+    policy = {
+        "rules": [
+            {
+                "name": "production",
+                "match": {"scopes": ["production"]},
+                "ticket_pattern": r"OPS-\d+",
+                "permanent": "refuse",
+                "max_duration": "1d",
+            }
+        ]
+    }
+    bot = start_bot(policy=policy)
+    bot.command("alice", f"add {ANA} sandbox viewer on production for 2h reason: x")
+    assert "A ticket is required: add `ticket: <id>`" in bot.ephemeral("ticket is required")
+    bot.command("alice", f"add {ANA} sandbox viewer on production reason: x ticket: OPS-7")
+    assert "A permanent grant is not allowed by production: ask `for 1d` or less." in bot.ephemeral("permanent grant")
+    bot.command("alice", f"add {ANA} sandbox viewer on production for 1d reason: x ticket: OPS-7")
+    bot.card(1)
+    assert bot.slack.calls_to("chat.postMessage")[0].params["text"].startswith("Access request #1 ")
+
+
+def test_break_glass_applies_at_once_tells_the_team_and_opens_a_review(start_bot: StartBot) -> None:
+    policy = {"break_glass": {"members": ["U0DAVE"], "max_duration": "2h", "notify_channel": "#security"}}
+    bot = start_bot(policy=policy)
+    reason = "INC-812 event pipeline down, fixing the tracking config"
+    bot.command("dave", f"break-glass dave@client.example sandbox architect for 1h reason: {reason}")
+    assert "Break-glass request #1 applied" in bot.ephemeral("Break-glass request")
+    alert = bot.slack.wait_for("chat.postMessage", lambda call: call.params["channel"] == "#security")[0]
+    assert alert.params["text"].startswith(
+        "🚨 Break-glass: <@U0DAVE> took account role Architect on sandbox for dave@client.example, for 1h, without "
+        "approval."
+    )
+    assert bot.platform().get_access("dave@client.example").account_role == "Architect"
+    bot.wait_for_card(1, "applied")
+    review = bot.slack.wait_for(
+        "chat.postMessage", lambda call: "Review the break-glass use" in str(call.params.get("blocks"))
+    )[0]
+    assert ids.TASK_DONE in str(review.params["blocks"])
+
+    def close_review(user: str) -> None:
+        bot.press(user, bot.message_with(ids.TASK_DONE), ids.TASK_DONE)
+        form = bot.slack.wait_for("views.open", lambda call: call.response["view"]["callback_id"] == ids.TASK_FORM)
+        values = {ids.TASK_EVIDENCE: {ids.TASK_EVIDENCE: {"type": "plain_text_input", "value": "checked the log"}}}
+        bot.post(bot.requests.view_submission(user=USERS[user], view=form[-1].response["view"], values=values))
+
+    close_review("dave")
+    assert bot.slack.wait_for("chat.postEphemeral", lambda call: "someone else has to review it" in call.params["text"])
+    close_review("bob")
+    bot.slack.wait_for(
+        "chat.update",
+        lambda call: "review" in str(call.params.get("blocks")).lower() and "✅" in str(call.params.get("blocks")),
+    )
+    assert bot.audit(1).count("manual_step_done") == 1 and "break_glass" in bot.audit(1)
+
+    bot.command("dave", f"break-glass dave@client.example sandbox analyst for 1h reason: {reason}")
+    assert "used break-glass 1 time(s) in the last 24 hours" in bot.ephemeral("used break-glass")
+    bot.command("alice", f"break-glass {ANA} sandbox analyst for 1h reason: {reason}")
+    assert "not in the break-glass group" in bot.ephemeral("break-glass group")
+
+
+def test_undecided_requests_are_reminded_once_then_expire(start_bot: StartBot) -> None:
+    clock = FakeClock(datetime.now(UTC))
+    bot = start_bot(clock=clock, policy={"pending_expiry": "3d", "remind_before": "1d"})
+    bot.command("alice", f"add {ANA} sandbox analyst reason: x")
+    card = bot.card(1)
+    assert "expires <!date^" in str(card.blocks)
+    clock.advance(timedelta(days=2))
+    reminder = bot.slack.wait_for("chat.postMessage", lambda call: "still needs a decision" in call.params["text"])
+    assert reminder[0].params["thread_ts"] == card.ts and reminder[0].params["reply_broadcast"] is True
+    clock.advance(timedelta(days=1))
+    expired = bot.wait_for_card(1, "expired")
+    assert "Expired: nobody decided in time" in str(expired.params["blocks"])
+    dm = bot.slack.wait_for("chat.postMessage", lambda call: call.params["channel"] == "U0ALICE")[0]
+    assert "expired: nobody decided in time" in dm.params["text"]
+    bot.settle()
+    assert len([c for c in bot.slack.calls_to("chat.postMessage") if "still needs a decision" in c.params["text"]]) == 1
+    assert bot.audit(1) == ["requested", "approvers_reminded", "expired"]
