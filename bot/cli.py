@@ -13,10 +13,13 @@ from slack_sdk.errors import SlackApiError
 
 from bot.admin import access_json, format_access, format_checks, requests_json, requests_report
 from bot.bootstrap import bootstrap, build_services, configure_logging
+from bot.policy_report import explanation_text, policy_summary
 from bot.settings import ConfigError, Settings, load_settings
+from domain.commands import CommandError, GrantCommand, RemoveCommand, parse_command
 from domain.lifecycle import RequestStatus
 from services.context import ServiceContext
 from services.elevations import live_views
+from services.explain import explain
 from services.ports import MessageRef, Person
 from services.queries import access_everywhere, request_views
 from services.views import ElevationView, RequestView, TaskView
@@ -50,6 +53,13 @@ def build_parser() -> argparse.ArgumentParser:
     platforms.add_argument("action", choices=["check"], help="check: credentials, reachability and set-up of each")
     platforms.add_argument("--json", action="store_true", help="print JSON instead of text")
 
+    policy = commands.add_parser("policy", help="check the approval policy, or explain it for a request")
+    policy_actions = policy.add_subparsers(dest="policy_action", metavar="action", required=True)
+    check = policy_actions.add_parser("check", help="validate a config file's policy and say what it does")
+    check.add_argument("file", nargs="?", help="the config file (default: as for every command)")
+    explain = policy_actions.add_parser("explain", help="which rules apply to a request, and who may approve it")
+    explain.add_argument("text", help='the request as typed after /access, e.g. "add ana@x.com heap admin reason: y"')
+
     access = commands.add_parser("access", help="show a member's current access on a platform")
     access.add_argument("platform")
     access.add_argument("email")
@@ -60,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        settings = load_settings(args.config)
+        settings = load_settings(getattr(args, "file", None) or args.config)
         configure_logging(args.log_level or settings.log_level)
         command = args.command or ("serve" if settings.slack_bot_token else "console")
         if command == "serve":
@@ -73,6 +83,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _access(settings, platform=args.platform, email=args.email, as_json=args.json)
         if command == "platforms":
             return _check_platforms(settings, as_json=args.json)
+        if command == "policy":
+            return _policy(settings, action=args.policy_action, text=getattr(args, "text", ""))
     except ConfigError as error:
         print(f"accessbot: {error}", file=sys.stderr)
         return 2
@@ -128,6 +140,12 @@ class _NoSlack:
     def request_concluded(self, view: RequestView) -> None:
         raise RuntimeError("admin commands do not talk to Slack")
 
+    def request_reminder(self, view: RequestView) -> None:
+        raise RuntimeError("admin commands do not talk to Slack")
+
+    def break_glass_used(self, view: RequestView, channel: str | None) -> None:
+        raise RuntimeError("admin commands do not talk to Slack")
+
     def manual_tasks_opened(self, view: RequestView, tasks: tuple[TaskView, ...]) -> None:
         raise RuntimeError("admin commands do not talk to Slack")
 
@@ -159,6 +177,24 @@ def _requests(settings: Settings, *, statuses: list[str] | None, limit: int, as_
         print(requests_json(views))
     else:
         print(requests_report(views, live_views(services), now=services.clock.now()))
+    return 0
+
+
+def _policy(settings: Settings, *, action: str, text: str) -> int:
+    if action == "check":
+        approvers = {name: platform.approvers for name, platform in settings.platforms.items()}
+        print("policy OK\n" + policy_summary(settings.policy, approvers))
+        return 0
+    services = _offline(settings)
+    try:
+        parsed = parse_command(text, services.catalogs)
+    except CommandError as error:
+        print(f"accessbot: {error.problem}\nusage: {error.usage or ''}", file=sys.stderr)
+        return 2
+    if not isinstance(parsed, GrantCommand | RemoveCommand):
+        print(f"accessbot: `{parsed.verb}` changes no access, so no rule applies to it", file=sys.stderr)
+        return 2
+    print(explanation_text(explain(services, parsed)))
     return 0
 
 
