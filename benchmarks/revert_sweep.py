@@ -38,6 +38,7 @@ from handlers.directory import SlackDirectory
 from handlers.notifier import SlackNotifier
 from platforms.sandbox import SandboxSettings
 from services.context import ElevationSettings, ServiceContext
+from services.offboarding import PlatformNotice
 from services.ports import MessageRef
 from services.sweeper import sweep
 from services.views import ElevationView, RequestView, TaskView
@@ -67,6 +68,8 @@ class SilentNotifier:
     def break_glass_used(self, view: RequestView, channel: str | None) -> None: ...
 
     def manual_tasks_opened(self, view: RequestView, tasks: tuple[TaskView, ...]) -> None: ...
+
+    def removal_notices(self, view: RequestView, notices: tuple[PlatformNotice, ...]) -> None: ...
 
     def manual_task_reminder(self, view: RequestView, task: TaskView) -> None: ...
 

@@ -71,6 +71,7 @@ def build_services(
         clock=clock,
         elevation_settings=settings.elevations,
         task_settings=settings.tasks,
+        removal_settings=settings.removals,
         policy=settings.policy,
         timers=timers,
     )

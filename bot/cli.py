@@ -20,6 +20,7 @@ from domain.lifecycle import RequestStatus
 from services.context import ServiceContext
 from services.elevations import live_views
 from services.explain import explain
+from services.offboarding import PlatformNotice
 from services.ports import MessageRef, Person
 from services.queries import access_everywhere, request_views
 from services.views import ElevationView, RequestView, TaskView
@@ -147,6 +148,9 @@ class _NoSlack:
         raise RuntimeError("admin commands do not talk to Slack")
 
     def manual_tasks_opened(self, view: RequestView, tasks: tuple[TaskView, ...]) -> None:
+        raise RuntimeError("admin commands do not talk to Slack")
+
+    def removal_notices(self, view: RequestView, notices: tuple[PlatformNotice, ...]) -> None:
         raise RuntimeError("admin commands do not talk to Slack")
 
     def manual_task_reminder(self, view: RequestView, task: TaskView) -> None:

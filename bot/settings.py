@@ -24,7 +24,7 @@ from platforms.heap import HeapSettings
 from platforms.registry import PLATFORM_TYPES
 from platforms.sandbox import SandboxSettings
 from platforms.scim import ScimSettings
-from services.context import ElevationSettings, TaskSettings
+from services.context import ElevationSettings, RemovalSettings, TaskSettings
 
 DEFAULT_CONFIG_FILE = "accessbot.yml"
 CONFIG_ENV = "ACCESSBOT_CONFIG"
@@ -90,6 +90,7 @@ class Settings(BaseSettings):
     platforms: dict[str, PlatformConfig] = Field(default_factory=_default_platforms)
     elevations: ElevationSettings = Field(default_factory=ElevationSettings)
     tasks: TaskSettings = Field(default_factory=TaskSettings)
+    removals: RemovalSettings = Field(default_factory=RemovalSettings)
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     log_level: str = "INFO"
 

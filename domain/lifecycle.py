@@ -102,3 +102,12 @@ def outcome_of(changes: list[ChangeStatus]) -> RequestEvent:
     if all(status in (ChangeStatus.APPLIED, ChangeStatus.AWAITING_MANUAL) for status in changes):
         return RequestEvent.WAIT_MANUAL
     return RequestEvent.FAIL
+
+
+class TaskKind(StrEnum):
+    # Part of a change the platform has no API for; the change is applied when all of them are done.
+    PLATFORM_STEP = "platform_step"
+    # Follow-up work after a removal (rotate tokens, move dashboards...); the removal is applied already.
+    CHECKLIST = "checklist"
+    # Someone other than the person who used break-glass checks what was done with it.
+    BREAK_GLASS_REVIEW = "break_glass_review"

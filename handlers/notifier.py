@@ -19,7 +19,8 @@ from handlers.blocks.cards import (
     requester_text,
 )
 from handlers.blocks.elevations import drift_text, ended_text, extended_text, reminder, revert_failed_text
-from handlers.blocks.tasks import task_message
+from handlers.blocks.tasks import notices_message, task_message
+from services.offboarding import PlatformNotice
 from services.ports import MessageRef
 from services.views import ElevationView, RequestView, TaskView
 
@@ -64,6 +65,10 @@ class SlackNotifier:
         for task in tasks:
             message = task_message(view, task, approvers=approvers_text(view))
             self._send(channel=view.card.channel, thread_ts=view.card.ts, **message)
+
+    def removal_notices(self, view: RequestView, notices: tuple[PlatformNotice, ...]) -> None:
+        if view.card is not None and notices:
+            self._send(channel=view.card.channel, thread_ts=view.card.ts, **notices_message(view, notices))
 
     def manual_task_reminder(self, view: RequestView, task: TaskView) -> None:
         if view.card is None:

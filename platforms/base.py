@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from domain.access import AccessState, AccessStep, RemovalMethod, diff, removed_state
 from domain.catalog import RoleCatalog
+from domain.offboarding import GENERIC_CHECKLIST, FollowUp, NoticeTemplate
 from domain.policy import PlatformPolicy
 
 
@@ -24,6 +25,10 @@ class PlatformSettings(PlatformPolicy):
     label: str | None = None
     # What `/access remove <who> <platform>` does when the command names no method.
     removal_method: RemovalMethod = RemovalMethod.DELETE
+    # The follow-up tasks opened after a removal; empty keeps the platform type's own list.
+    removal_checklist: tuple[FollowUp, ...] = ()
+    # The product's name in the notice to the collaborator's organisation (default: the platform type's).
+    notice_product: str | None = None
 
     def catalog(self) -> RoleCatalog:
         """The roles and scopes this platform offers, as configured."""
@@ -116,6 +121,9 @@ class PlatformRefused(PlatformError):
 class Platform(ABC):
     """One configured platform instance (`heap`, `chartbeat-eu`, `sandbox`...)."""
 
+    #: What is left to do by hand after removing someone, from the platform's removal procedure.
+    removal_checklist: tuple[FollowUp, ...] = GENERIC_CHECKLIST
+
     def __init__(self, name: str, catalog: RoleCatalog) -> None:
         self.name = name
         self.catalog = catalog
@@ -150,6 +158,10 @@ class Platform(ABC):
     def warnings(self, current: AccessState, desired: AccessState) -> list[str]:
         """What an approver should know before approving this change (shown on the card)."""
         return []
+
+    def notice_template(self) -> NoticeTemplate:
+        """The wording of the notice to the removed person's organisation."""
+        return NoticeTemplate(product=self.name, reach=f"{self.name} data")
 
     def record_manual(self, email: str, step: AccessStep, *, actor: str) -> None:
         """An admin did a manual step `apply` returned; platforms that return manual steps remember it here."""

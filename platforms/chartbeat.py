@@ -18,8 +18,9 @@ from sqlalchemy import delete
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from domain.access import AccessState, AccessStep, StepKind, diff
+from domain.access import AccessState, AccessStep, RemovalMethod, StepKind, diff
 from domain.catalog import RoleCatalog, ScopeSpec
+from domain.offboarding import FollowUp, NoticeTemplate
 from platforms.base import ApplyResult, MemberRecord, Platform, PlatformCheck, PlatformRefused, PlatformSettings
 from platforms.http import PlatformHttp, RetryPolicy
 from platforms.scim import NO_ROLE, ScimPlatform, ScimSettings
@@ -31,6 +32,49 @@ USERS_PAGE = "https://chartbeat.com/publishing/settings/users/"
 ACCOUNT_ROLE = "account_role"
 SCOPE = "scope:"
 SITE_ACCESS = "Access"
+
+# "Post-Removal Clean-Up Tasks" of Chartbeat's removal procedure.
+CHARTBEAT_CHECKLIST = (
+    FollowUp(
+        title="Rotate Chartbeat API keys and shared secrets",
+        instructions=(
+            "Rotate the Chartbeat API keys generated for or shared with this account (Settings → API; a deleted "
+            "user's keys can work for up to 24 hours), change any shared non-SSO password it used, regenerate "
+            "webhook verification tokens they could see, and rotate credentials of automations they set up."
+        ),
+    ),
+    FollowUp(
+        title="Reassign their dashboards, alerts and saved views",
+        instructions=(
+            'A deleted user\'s dashboards, alerts and saved views show "Former User" as owner: recreate the ones '
+            "still in use under a current administrator."
+        ),
+        methods=(RemovalMethod.DELETE,),
+    ),
+    FollowUp(
+        title="Remove them from Chartbeat's IdP/SSO groups",
+        instructions=(
+            "In the identity provider, remove the person from Chartbeat-related groups and role assignments, check "
+            "that provisioning (or just-in-time SSO sign-up) will not recreate the account, and that SSO login fails."
+        ),
+    ),
+    FollowUp(
+        title="Update distribution lists and report recipients",
+        instructions=(
+            "Take their address off email digests and automated reports, Slack channels and webhook notifications, "
+            "escalation or on-call rotations, shared documentation (Drive, Confluence) and reporting meetings."
+        ),
+    ),
+    FollowUp(
+        title="Check the integrations still work",
+        instructions=(
+            "Confirm scheduled exports and ETL jobs, third-party dashboards (Tableau, Looker, Sheets), alerts and "
+            "applications calling the Chartbeat API still run without this account."
+        ),
+    ),
+)
+
+CHARTBEAT_NOTICE = NoticeTemplate(product="Chartbeat", reach="Chartbeat sites or dashboards")
 
 
 class ChartbeatSettings(PlatformSettings):
@@ -70,6 +114,11 @@ class ChartbeatSettings(PlatformSettings):
 
 
 class ChartbeatPlatform(Platform):
+    removal_checklist = CHARTBEAT_CHECKLIST
+
+    def notice_template(self) -> NoticeTemplate:
+        return CHARTBEAT_NOTICE
+
     def __init__(
         self,
         name: str,

@@ -13,14 +13,66 @@ from typing import Literal
 
 from pydantic import Field, SecretStr
 
-from domain.access import AccessState
+from domain.access import AccessState, RemovalMethod
 from domain.catalog import RoleCatalog, ScopeSpec
+from domain.offboarding import FollowUp, NoticeTemplate
 from platforms.base import ApplyResult, PlatformRefused, PlatformSettings
 from platforms.heap_catalog import ACCOUNT_ROLES, DEFAULT_ACCOUNT_ROLE, MODULE_ROLES
 from platforms.http import PlatformHttp, RetryPolicy
 from platforms.scim import CORE_ROLES, ScimPlatform, ScimSettings
 
 ADMIN = "Admin"
+
+# "Post-Removal Clean-Up Tasks" of Heap's removal procedure.
+HEAP_CHECKLIST = (
+    FollowUp(
+        title="Rotate the Heap API tokens they owned",
+        instructions=(
+            "Revoke the Heap API tokens associated with this account explicitly (Account → Settings → API Tokens; "
+            "after a deletion they can keep working for up to 30 minutes), reissue the ones still needed under a "
+            "dedicated service account, update the systems using them (data warehouse, BI tools, Activate "
+            "destinations, automations) and test those integrations."
+        ),
+    ),
+    FollowUp(
+        title="Transfer their dashboards, analyses and tracking-plan ownership",
+        instructions=(
+            "Duplicate the dashboards and saved analyses (funnels, retention, segments) still in use to an "
+            "administrator account, and reassign the custom event definitions and data-steward roles they held in "
+            "the tracking plan to a client administrator."
+        ),
+        methods=(RemovalMethod.DELETE,),
+    ),
+    FollowUp(
+        title="Remove them from Heap's IdP/SSO groups",
+        instructions=(
+            "In the identity provider (Okta, Azure AD, OneLogin...), remove the person from every Heap-related group, "
+            "make sure SCIM will not recreate the account on the next sync (force a sync if you can), and check that "
+            "their SSO login now fails."
+        ),
+    ),
+    FollowUp(
+        title="Update report recipients, alerts and distribution lists",
+        instructions=(
+            "Take their address off automated Heap report emails, alert configurations, Slack integration mentions "
+            "and scheduled data exports."
+        ),
+    ),
+    FollowUp(
+        title="Revoke SQL Lab and warehouse credentials",
+        instructions=(
+            "If they had SQL Lab or direct warehouse access, revoke those database credentials and check that no "
+            "warehouse integration authenticates as them."
+        ),
+    ),
+)
+
+# The "To the Collaborator's Organization" template of the same procedure.
+HEAP_NOTICE = NoticeTemplate(
+    product="Heap Analytics",
+    reach="Heap projects or data",
+    preserved="All dashboards and analyses created by this user have been preserved.",
+)
 
 
 class HeapSettings(PlatformSettings):
@@ -57,6 +109,11 @@ class HeapSettings(PlatformSettings):
 
 
 class HeapPlatform(ScimPlatform):
+    removal_checklist = HEAP_CHECKLIST
+
+    def notice_template(self) -> NoticeTemplate:
+        return HEAP_NOTICE
+
     def __init__(self, name: str, settings: HeapSettings, http: PlatformHttp) -> None:
         super().__init__(name, settings.catalog(), http, role_attribute=settings.role_attribute, groups=settings.teams)
         self.min_admins = settings.min_admins

@@ -13,12 +13,13 @@ from sqlalchemy import literal
 from sqlmodel import Session
 
 from domain.access import AccessState, unexplained
-from domain.lifecycle import ChangeEvent, ChangeStatus, RequestEvent, outcome_of
+from domain.lifecycle import ChangeEvent, ChangeStatus, RequestEvent, RequestStatus, outcome_of
 from domain.policy import guard_rails, needs_admin_count
 from platforms.base import ApplyResult, PlatformError
 from services.approvers import count_org_admins
 from services.context import ServiceContext, logger
 from services.elevations import extend, on_change_applied, wake
+from services.offboarding import open_checklist, removal_notices
 from services.tasks import open_platform_tasks
 from services.views import ChangeView, RequestView, desired_state
 from storage.audit import BOT_ACTOR, AuditKind, record
@@ -53,10 +54,13 @@ def settle(ctx: ServiceContext, request_id: int) -> RequestView:
     """Move the request to what its changes add up to (applied, waiting for manual steps, failed) and tell people."""
     with session_scope(ctx.engine) as session:
         outcome = outcome_of(change_statuses(session=session, request_id=request_id))
-        transition_request(session=session, request_id=request_id, event=outcome, at=ctx.clock.now())
+        moved = transition_request(session=session, request_id=request_id, event=outcome, at=ctx.clock.now())
         final = ctx.view(session, request_id)
     assert final is not None
     ctx.notifier.request_concluded(final)
+    if moved and final.verb == "remove" and final.status is RequestStatus.APPLIED:
+        # Remove first, notify second: the notice is offered only once every platform is done.
+        ctx.notifier.removal_notices(final, removal_notices(ctx, final))
     return final
 
 
@@ -154,8 +158,7 @@ def _apply_change(ctx: ServiceContext, request: RequestView, change: ChangeView,
         return []
     if result.manual:
         return _await_manual(ctx, request, change, before=before, desired=desired, after=after, result=result)
-    mark_applied(ctx, request, change, before=before, desired=desired, after=after, result=result)
-    return []
+    return mark_applied(ctx, request, change, before=before, desired=desired, after=after, result=result)
 
 
 def _await_manual(
@@ -252,7 +255,8 @@ def mark_applied(
     desired: AccessState,
     after: AccessState,
     result: ApplyResult,
-) -> None:
+) -> list[int]:
+    """Record a verified change; returns the follow-up tasks it opened (a removal's checklist)."""
     now = ctx.clock.now()
     with session_scope(ctx.engine) as session:
         fields: dict[str, Any] = {
@@ -284,8 +288,11 @@ def mark_applied(
         )
         # After a partial failure, the first attempt's snapshot, not this one, is what the account was before.
         started = on_change_applied(session, ctx, request, change, before=change.before or before, after=after, now=now)
+        # In the same transaction: a removal is never recorded as done without its checklist.
+        follow_ups = open_checklist(session, ctx, request, change, now=now)
     if started is not None:
         wake(ctx, started)
+    return follow_ups
 
 
 def mark_failed(

@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from domain.commands import GrantCommand
 from domain.durations import zone_named
-from domain.lifecycle import RequestEvent
+from domain.lifecycle import RequestEvent, TaskKind
 from domain.policy import break_glass_verdict
 from services.apply import run_request
 from services.approvers import members
@@ -98,7 +98,7 @@ def _review_task(ctx: ServiceContext, view: RequestView, requester: Person, *, n
         change_id=None,
         platform=change.platform,
         target_email=view.target_email,
-        kind="review",
+        kind=TaskKind.BREAK_GLASS_REVIEW.value,
         title=f"Review the break-glass use by {requester.label()} on {change.platform_label}",
         instructions=(
             f"{requester.label()} took {change.describe()} for {view.target_email} without approval: "

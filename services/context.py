@@ -53,6 +53,16 @@ class TaskSettings(BaseModel):
     remind_every: ConfigDuration = timedelta(hours=24)
 
 
+class RemovalSettings(BaseModel):
+    """What follows a removal (the `removals:` section of the config)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    # Who the removed person's organisation should contact, as the notice offered after a removal says it, e.g.
+    # "the Acme analytics team (analytics@acme.com)". Default: the person who asked for the removal.
+    notice_contact: str | None = None
+
+
 class RequestRefused(Exception):
     """A request that cannot be made as asked; the message tells the requester why and what to do instead."""
 
@@ -67,6 +77,7 @@ class ServiceContext:
     clock: Clock
     elevation_settings: ElevationSettings = field(default_factory=lambda: ElevationSettings())
     task_settings: TaskSettings = field(default_factory=lambda: TaskSettings())
+    removal_settings: RemovalSettings = field(default_factory=lambda: RemovalSettings())
     policy: PolicyConfig = field(default_factory=lambda: PolicyConfig())
     timers: Timers | None = None
     catalogs: Mapping[str, RoleCatalog] = field(init=False)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
+    from services.offboarding import PlatformNotice
     from services.views import ElevationView, RequestView, TaskView
 
 
@@ -86,6 +87,10 @@ class Notifier(Protocol):
 
     def manual_tasks_opened(self, view: RequestView, tasks: tuple[TaskView, ...]) -> None:
         """Post each manual task for the approvers, with exact instructions and a Done button."""
+        ...
+
+    def removal_notices(self, view: RequestView, notices: tuple[PlatformNotice, ...]) -> None:
+        """Offer the filled-in notice for the removed person's organisation, ready to copy, in the thread."""
         ...
 
     def manual_task_reminder(self, view: RequestView, task: TaskView) -> None:

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session
 
 from domain.access import mismatches
-from domain.lifecycle import ChangeStatus
+from domain.lifecycle import ChangeStatus, TaskKind
 from domain.policy import Approver, Verdict, may_do_manual_step
 from platforms.base import ApplyResult, PlatformError
 from services.apply import mark_applied, mark_failed, settle
@@ -18,7 +18,7 @@ from services.ports import Person
 from services.views import RequestView, TaskView, task_view
 from storage.audit import AuditKind, record
 from storage.db import session_scope
-from storage.tasks import complete_task, get_task, open_tasks_of_change
+from storage.tasks import complete_task, get_task, open_steps_of_change
 
 
 class TaskOutcome(StrEnum):
@@ -60,7 +60,7 @@ def complete(ctx: ServiceContext, task_id: int, *, person: Person, evidence: str
     assert request is not None
     if not task.is_open:
         return TaskResult(outcome=TaskOutcome.ALREADY_DONE, task=task, request=request)
-    if task.kind == "review" and person.slack_id == request.requester_id:
+    if task.kind == TaskKind.BREAK_GLASS_REVIEW and person.slack_id == request.requester_id:
         verdict = Verdict.refuse("You used break-glass, so someone else has to review it.")
     else:
         verdict = may_complete(ctx, request, task, person)
@@ -91,7 +91,7 @@ def complete(ctx: ServiceContext, task_id: int, *, person: Person, evidence: str
                 "step": task.step.model_dump(mode="json") if task.step else None,
             },
         )
-        remaining = open_tasks_of_change(session=session, change_id=task.change_id) if task.change_id else []
+        remaining = open_steps_of_change(session=session, change_id=task.change_id) if task.change_id else []
     if task.change_id is not None and not remaining:
         request = _finish_change(ctx, request.id, task.change_id)
     else:
@@ -114,6 +114,7 @@ def _finish_change(ctx: ServiceContext, request_id: int, change_id: int) -> Requ
         mark_failed(ctx, request, change, before=change.before, error=str(error), kind=error.kind)
         return settle(ctx, request_id)
     problems = mismatches(after, change.desired)
+    opened: list[int] = []
     if problems:
         logger.warning("request %s: after the manual steps %s still differs: %s", request_id, change.platform, problems)
         mark_failed(
@@ -125,7 +126,7 @@ def _finish_change(ctx: ServiceContext, request_id: int, change_id: int) -> Requ
             error=f"after the manual steps, {change.platform} still differs ({'; '.join(problems)})",
         )
     else:
-        mark_applied(
+        opened = mark_applied(
             ctx,
             request,
             change,
@@ -134,4 +135,7 @@ def _finish_change(ctx: ServiceContext, request_id: int, change_id: int) -> Requ
             after=after,
             result=ApplyResult(responses=("manual steps done",)),
         )
-    return settle(ctx, request_id)
+    final = settle(ctx, request_id)
+    if opened:
+        ctx.notifier.manual_tasks_opened(final, tuple(task for task in final.tasks if task.id in opened))
+    return final

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from domain.access import AccessStep
+from domain.lifecycle import TaskKind
 from services.context import ServiceContext
 from services.views import ChangeView, RequestView
 from storage.models import ManualTask, RevertReminder
@@ -29,7 +30,7 @@ def _task(
         change_id=change_id,
         platform=platform,
         target_email=email,
-        kind="platform_step",
+        kind=TaskKind.PLATFORM_STEP.value,
         title=f"{label}: {step.model_copy(update={'manual': False}).describe()}",
         instructions=step.instructions or step.describe(),
         step=step.model_dump(mode="json"),

@@ -12,7 +12,7 @@ from domain.access import AccessChange, AccessState, AccessStep, RemovalMethod, 
 from domain.catalog import RoleCatalog
 from domain.durations import format_duration
 from domain.elevation import ElevationStatus, Layer, TrackedField, Value, describe_changes
-from domain.lifecycle import ChangeStatus, RequestStatus
+from domain.lifecycle import ChangeStatus, RequestStatus, TaskKind
 from domain.policy import Requirements
 from platforms.base import PlatformSettings
 from services.ports import MessageRef
@@ -102,7 +102,7 @@ class TaskView(BaseModel):
     change_id: int | None = None
     platform: str | None = None
     target_email: str
-    kind: str
+    kind: TaskKind
     title: str
     instructions: str
     step: AccessStep | None = None
@@ -162,6 +162,8 @@ class ChangeView(BaseModel):
     # For an `extend` change: the elevation whose end it moves.
     extends: ElevationView | None = None
     warnings: tuple[str, ...] = ()
+    # The role a `revoke` removal leaves the member with.
+    lowest_role: str | None = None
 
     def describe(self) -> str:
         if self.action == "extend":
@@ -264,6 +266,7 @@ def change_view(
         preview=tuple(preview),
         extends=extends,
         warnings=tuple(change.warnings or ()),
+        lowest_role=catalog.lowest_account_role if catalog is not None else None,
     )
 
 

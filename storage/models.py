@@ -135,7 +135,7 @@ class ManualTask(SQLModel, table=True):
     change_id: int | None = Field(default=None, sa_column=Column(Integer, ForeignKey("platform_change.id")))
     platform: str | None = None
     target_email: str
-    kind: str  # platform_step: part of a change the platform has no API for; checklist: follow-up work
+    kind: str  # storage.tasks.TaskKind
     title: str
     instructions: str
     step: dict[str, Any] | None = Field(default=None, sa_type=JSON)  # domain.access.AccessStep, for platform steps

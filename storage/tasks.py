@@ -8,6 +8,7 @@ from enum import StrEnum
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from domain.lifecycle import TaskKind
 from storage.models import ManualTask
 
 
@@ -34,8 +35,18 @@ def tasks_of(*, session: Session, request_ids: list[int]) -> list[ManualTask]:
     return list(session.exec(statement))
 
 
-def open_tasks_of_change(*, session: Session, change_id: int) -> list[ManualTask]:
-    statement = select(ManualTask).where(ManualTask.change_id == change_id, ManualTask.status == TaskStatus.OPEN)
+def open_steps_of_change(*, session: Session, change_id: int) -> list[ManualTask]:
+    """The manual steps of a change still to do (follow-up tasks do not hold a change back)."""
+    statement = select(ManualTask).where(
+        ManualTask.change_id == change_id,
+        ManualTask.status == TaskStatus.OPEN,
+        ManualTask.kind == TaskKind.PLATFORM_STEP,
+    )
+    return list(session.exec(statement))
+
+
+def tasks_of_change(*, session: Session, change_id: int, kind: TaskKind) -> list[ManualTask]:
+    statement = select(ManualTask).where(ManualTask.change_id == change_id, ManualTask.kind == kind)
     return list(session.exec(statement))
 
 

@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from domain.access import AccessState
+from domain.offboarding import NoticeTemplate
 from platforms.base import ApplyResult, MemberRecord, Platform, PlatformError, PlatformUnavailable
+from services.offboarding import PlatformNotice
 from services.ports import MessageRef, Person, PersonNotFound
 from services.views import ElevationView, RequestView, TaskView
 
@@ -52,6 +54,7 @@ class RecordingNotifier:
     events: list[tuple[str, RequestView]] = field(default_factory=list)
     elevations: list[tuple[str, ElevationView]] = field(default_factory=list)
     tasks: list[tuple[str, TaskView]] = field(default_factory=list)
+    notices: list[PlatformNotice] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def request_submitted(self, view: RequestView) -> MessageRef | None:
@@ -79,6 +82,11 @@ class RecordingNotifier:
         with self.lock:
             self.events.append(("tasks_opened", view))
             self.tasks.extend(("opened", task) for task in tasks)
+
+    def removal_notices(self, view: RequestView, notices: tuple[PlatformNotice, ...]) -> None:
+        with self.lock:
+            self.events.append(("removal_notices", view))
+            self.notices.extend(notices)
 
     def manual_task_reminder(self, view: RequestView, task: TaskView) -> None:
         with self.lock:
@@ -115,6 +123,7 @@ class FlakyPlatform(Platform):
     def __init__(self, inner: Platform, *, failures: int = 0, error: type[PlatformError] = PlatformUnavailable) -> None:
         super().__init__(inner.name, inner.catalog)
         self.inner = inner
+        self.removal_checklist = inner.removal_checklist
         self.failures = failures
         self.error = error
         self.applies = 0
@@ -133,6 +142,9 @@ class FlakyPlatform(Platform):
 
     def list_members(self) -> list[MemberRecord]:
         return self.inner.list_members()
+
+    def notice_template(self) -> NoticeTemplate:
+        return self.inner.notice_template()
 
 
 class DriftingPlatform(Platform):

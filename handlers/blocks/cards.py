@@ -16,8 +16,14 @@ from services.views import ChangeView, RequestView
 Message = dict[str, Any]
 
 METHOD_EXPLAINED = {
-    RemovalMethod.DELETE: "*delete*: the member is removed; restoring access needs a new invitation",
-    RemovalMethod.REVOKE: "*revoke*: lowest role, no projects or sites; the account is kept and can be restored",
+    RemovalMethod.DELETE: (
+        "*delete*: the member is deleted. Permanent: what they made stays (shown as by a removed user), their API "
+        "tokens stop working, and restoring access needs a new invitation"
+    ),
+    RemovalMethod.REVOKE: (
+        "*revoke*: the account is kept with the lowest role{roles} and no projects or sites. It can be restored by "
+        "granting access again, and what they made keeps its owner"
+    ),
 }
 _CHANGE_ICONS = {
     ChangeStatus.WAITING: "⏳",
@@ -45,15 +51,31 @@ def approval_card(view: RequestView) -> Message:
     ]
     for change in view.changes:
         blocks.append(section(_change_text(view, change)))
-    if view.verb == "remove":
-        methods = {change.method for change in view.changes if change.method}
-        blocks.append(context(" · ".join(METHOD_EXPLAINED[method] for method in sorted(methods))))
+    if view.verb == "remove" and view.status is RequestStatus.PENDING:
+        blocks.append(context(removal_methods_text(view)))
     blocks.extend(context(line) for line in elevation_lines(view))
     blocks.append(context(status_line(view)))
     actions = _actions(view)
     if actions:
         blocks.append({"type": "actions", "block_id": f"request_{view.id}", "elements": actions})
     return {"text": f"Access request #{view.id} for {view.target_email}: {view.status.value}", "blocks": blocks}
+
+
+def removal_methods_text(view: RequestView) -> str:
+    """Both removal methods, the one this request uses marked, so the approver knows what the other would do."""
+    chosen = {change.method for change in view.changes if change.method}
+    lowest = dict.fromkeys(
+        f"{change.platform_label}: {change.lowest_role}" for change in view.changes if change.lowest_role
+    )
+    roles = f" ({', '.join(lowest)})" if lowest else ""
+    lines = ["*Removal methods* (▶ = what approving does):"]
+    for method in RemovalMethod:
+        mark = "▶" if method in chosen else "◦"
+        lines.append(f"{mark} {METHOD_EXPLAINED[method].format(roles=escape(roles))}")
+    other = next((method for method in RemovalMethod if method not in chosen), None)
+    if other is not None:
+        lines.append(f"To {other.value} instead, deny this and ask again with `{other.value}` after the platform.")
+    return "\n".join(lines)
 
 
 def target_text(view: RequestView) -> str:

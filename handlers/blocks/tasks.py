@@ -5,16 +5,36 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from domain.lifecycle import TaskKind
 from handlers import ids
 from handlers.blocks.text import context, escape, mention, plain, section, when
+from services.offboarding import PlatformNotice
 from services.task_actions import TaskOutcome, TaskResult
 from services.views import RequestView, TaskView
 
 Message = dict[str, Any]
 
 
+_LEADS = {
+    TaskKind.PLATFORM_STEP: "🛠️ Manual step",
+    TaskKind.CHECKLIST: "📋 After the removal",
+    TaskKind.BREAK_GLASS_REVIEW: "🚨 Break-glass review",
+}
+_WHY = {
+    TaskKind.PLATFORM_STEP: "only you can do this; the request is not applied until it is done.",
+    TaskKind.CHECKLIST: "the bot cannot do this itself. Mark it done with what you did; that is kept as evidence.",
+    TaskKind.BREAK_GLASS_REVIEW: "someone other than the person who used break-glass has to close this.",
+}
+_LINE_LABELS = {
+    TaskKind.PLATFORM_STEP: "manual step",
+    TaskKind.CHECKLIST: "follow-up",
+    TaskKind.BREAK_GLASS_REVIEW: "review",
+}
+
+
 def task_message(view: RequestView, task: TaskView, *, approvers: str, reminder: bool = False) -> Message:
-    lead = "⏰ Still open" if reminder else "🛠️ Manual step"
+    kind = TaskKind(task.kind)
+    lead = "⏰ Still open" if reminder else _LEADS[kind]
     text = (
         f"{lead} for request #{view.id} ({escape(task.target_email)}): *{escape(task.title)}*\n"
         f"{escape(task.instructions)}"
@@ -30,7 +50,7 @@ def task_message(view: RequestView, task: TaskView, *, approvers: str, reminder:
         "text": f"Manual step for request #{view.id}: {task.title}",
         "blocks": [
             section(text),
-            context(f"{approvers}: only you can do this; the request is not applied until it is done."),
+            context(f"{approvers}: {_WHY[kind]}"),
             {"type": "actions", "block_id": f"task_{task.id}", "elements": [button]},
         ],
     }
@@ -49,7 +69,7 @@ def task_lines(view: RequestView, change_id: int) -> list[str]:
     lines = []
     for task in view.tasks_of(change_id):
         if task.is_open:
-            lines.append(f"☐ {escape(task.title)} (manual step, open)")
+            lines.append(f"☐ {escape(task.title)} ({_LINE_LABELS[TaskKind(task.kind)]}, open)")
         else:
             by = f" by {mention(task.done_by)}" if task.done_by else ""
             lines.append(f"☑ {escape(task.title)}: done{by}")
@@ -98,3 +118,16 @@ def task_notice(result: TaskResult) -> str:
         case TaskOutcome.DONE:
             return "✅ Recorded."
     return result.outcome.value
+
+
+def notices_message(view: RequestView, notices: tuple[PlatformNotice, ...]) -> Message:
+    """The notice for the removed person's organisation, one per platform, as copyable text."""
+    intro = (
+        f"📨 Notice for {escape(view.target_email)}'s organisation, filled in and ready to copy into an email. "
+        "Send it once the follow-up tasks that matter to you are done; keep it neutral (the procedures advise "
+        "removing first and notifying second)."
+    )
+    blocks: list[dict[str, Any]] = [section(intro)]
+    for item in notices:
+        blocks.append(section(f"*{escape(item.platform_label)}*\n```{escape(item.notice.as_text())}```"))
+    return {"text": f"Removal notice for {view.target_email}", "blocks": blocks}

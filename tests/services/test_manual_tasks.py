@@ -10,7 +10,7 @@ import pytest
 
 from domain.access import AccessState
 from domain.elevation import ElevationStatus
-from domain.lifecycle import ChangeStatus, RequestStatus
+from domain.lifecycle import ChangeStatus, RequestStatus, TaskKind
 from platforms.chartbeat import ChartbeatSettings
 from services.elevations import load
 from services.sweeper import sweep
@@ -88,6 +88,34 @@ def test_the_last_step_done_applies_and_verifies_the_change(desk: Desk) -> None:
     trail = desk.audit(request_id)
     assert trail.count("manual_step_done") == 2 and trail[-1] == "applied"
     assert result.task is not None and result.task.done_by == "UCAROL"
+
+
+def test_revoking_on_chartbeat_opens_the_checklist_once_the_manual_steps_are_done(desk: Desk) -> None:
+    email = f"leaver-{id(desk)}@agency.example"
+    for task in open_tasks(desk, granted(desk, f"add {email} chartbeat access on example.com reason: x")):
+        complete(desk.ctx, task, person=desk.approver, evidence=None)
+    assert desk.ctx.platforms["chartbeat"].get_access(email).scopes == {"example.com": "Access"}
+    request_id = granted(desk, f"remove {email} chartbeat revoke reason: engagement ended")
+    view = desk.ctx.load_view(request_id)
+    assert view is not None and view.status is RequestStatus.AWAITING_MANUAL
+    assert [(task.kind, task.title) for task in view.tasks] == [
+        (TaskKind.PLATFORM_STEP, "chartbeat: example.com: Access → no access")
+    ]
+    for task in open_tasks(desk, request_id):
+        result = complete(desk.ctx, task, person=desk.approver, evidence="done in the Users page")
+    assert result.request is not None and result.request.status is RequestStatus.APPLIED
+    assert result.request.changes[0].after == AccessState(member=True, account_role="Member")
+    follow_ups = [task.title for task in result.request.tasks if task.kind is TaskKind.CHECKLIST]
+    assert follow_ups == [
+        "chartbeat: Rotate Chartbeat API keys and shared secrets",
+        "chartbeat: Remove them from Chartbeat's IdP/SSO groups",
+        "chartbeat: Update distribution lists and report recipients",
+        "chartbeat: Check the integrations still work",
+    ]
+    assert [task.title for kind, task in desk.notifier.tasks[-4:]] == follow_ups
+    (notice,) = desk.notifier.notices
+    assert notice.notice.subject == f"Chartbeat Access Removed for {email}"
+    assert "The account no longer has access to any Chartbeat sites or dashboards." in notice.notice.body
 
 
 def test_who_may_say_a_step_is_done(desk: Desk) -> None:

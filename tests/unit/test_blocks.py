@@ -119,7 +119,7 @@ def test_text_people_typed_cannot_ping_or_link() -> None:
 
 def test_deleting_a_member_asks_the_approver_to_confirm_and_both_methods_are_explained() -> None:
     removal = request(
-        change(action="remove", grant=None, method=RemovalMethod.DELETE),
+        change(action="remove", grant=None, method=RemovalMethod.DELETE, lowest_role="Member"),
         change(
             id=2,
             platform="chartbeat",
@@ -127,16 +127,30 @@ def test_deleting_a_member_asks_the_approver_to_confirm_and_both_methods_are_exp
             action="remove",
             grant=None,
             method=RemovalMethod.REVOKE,
+            lowest_role="User",
         ),
         verb="remove",
         duration=None,
     )
     card = approval_card(removal)
     body = texts(card["blocks"])
-    assert "*delete*: the member is removed; restoring access needs a new invitation" in body
-    assert "*revoke*: lowest role, no projects or sites; the account is kept and can be restored" in body
+    assert "▶ *delete*: the member is deleted. Permanent:" in body
+    assert "restoring access needs a new invitation" in body
+    assert "▶ *revoke*: the account is kept with the lowest role (Heap (client): Member, chartbeat: User)" in body
+    assert "To " not in body  # both methods are in use, so there is no other to suggest
     assert actions(card)[0]["confirm"]["confirm"]["text"] == "Approve and delete"
     assert "*Platform*\nHeap (client), chartbeat" in body
+
+
+def test_a_removal_card_marks_the_chosen_method_and_says_how_to_get_the_other() -> None:
+    revoke = change(action="remove", grant=None, method=RemovalMethod.REVOKE, lowest_role="Member")
+    removal = request(revoke, verb="remove", duration=None)
+    body = texts(approval_card(removal)["blocks"])
+    assert "◦ *delete*: the member is deleted." in body
+    assert "▶ *revoke*: the account is kept with the lowest role (Heap (client): Member)" in body
+    assert "To delete instead, deny this and ask again with `delete` after the platform." in body
+    assert "now: Analyst; production: Viewer" in body
+    assert "confirm" not in actions(approval_card(removal))[0]
 
 
 def test_a_temporary_grant_shows_its_end_in_the_readers_time_zone_once_applied() -> None:

@@ -1,0 +1,101 @@
+"""What removing someone involves beyond the platform's API: the follow-up checklist and the notice to their
+organisation, as the Heap and Chartbeat removal procedures describe them.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pydantic import BaseModel, ConfigDict
+
+from domain.access import RemovalMethod
+
+
+class FollowUp(BaseModel):
+    """One post-removal task the bot cannot do itself; it becomes a tracked task with a Done button."""
+
+    model_config = ConfigDict(frozen=True)
+
+    title: str
+    instructions: str
+    # The methods it applies to: moving content matters when the member is deleted, not when the account is kept.
+    methods: tuple[RemovalMethod, ...] = (RemovalMethod.DELETE, RemovalMethod.REVOKE)
+
+
+class NoticeTemplate(BaseModel):
+    """The wording of the notice sent to the collaborator's organisation after a removal."""
+
+    model_config = ConfigDict(frozen=True)
+
+    product: str  # "Heap Analytics", "Chartbeat"
+    # What the account can no longer reach, completing "The account no longer has access to any ...".
+    reach: str
+    # An extra paragraph some products' templates carry (Heap: content was preserved).
+    preserved: str | None = None
+
+
+class RemovalNotice(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    subject: str
+    body: str
+
+    def as_text(self) -> str:
+        return f"Subject: {self.subject}\n\n{self.body}"
+
+
+GENERIC_CHECKLIST: tuple[FollowUp, ...] = (
+    FollowUp(
+        title="Rotate API tokens and keys they owned",
+        instructions=(
+            "List the API tokens, keys and webhooks created by or shared with this person, revoke them explicitly "
+            "(deleting a user does not always revoke them at once), reissue what is still needed under a service "
+            "account, and update the systems that use them."
+        ),
+    ),
+    FollowUp(
+        title="Transfer dashboards and saved work",
+        instructions=(
+            "Find the dashboards, reports and saved analyses this person created that are still in use, and "
+            "duplicate or reassign them to a permanent owner."
+        ),
+        methods=(RemovalMethod.DELETE,),
+    ),
+    FollowUp(
+        title="Remove from IdP/SSO groups",
+        instructions=(
+            "In the identity provider (Okta, Entra ID, Google...), remove the person from the groups that grant "
+            "this platform, so single sign-on or SCIM provisioning does not bring the account back."
+        ),
+    ),
+    FollowUp(
+        title="Update distribution lists and report recipients",
+        instructions=(
+            "Take the address off scheduled reports, email digests, alert recipients and integration mentions."
+        ),
+    ),
+)
+
+
+def checklist_for(items: tuple[FollowUp, ...], method: RemovalMethod) -> tuple[FollowUp, ...]:
+    return tuple(item for item in items if method in item.methods)
+
+
+def fill_notice(
+    template: NoticeTemplate,
+    *,
+    name: str,
+    email: str,
+    removed_on: date,
+    reference: str,
+    contact: str,
+) -> RemovalNotice:
+    """The template of the removal procedure with its blanks filled: ready to paste into an email."""
+    paragraphs = [
+        f"We have removed {template.product} access for {email} as of {removed_on:%d %B %Y}\nper {reference}.",
+        f"The account no longer has access to any {template.reach}.",
+    ]
+    if template.preserved:
+        paragraphs.append(template.preserved)
+    paragraphs.append(f"If you believe this was done in error, please contact\n{contact} within 5 business days.")
+    return RemovalNotice(subject=f"{template.product} Access Removed for {name}", body="\n\n".join(paragraphs))
