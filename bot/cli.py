@@ -6,13 +6,14 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from datetime import datetime
 
 from slack_bolt.error import BoltError
 from slack_sdk.errors import SlackApiError
 
+from bot import audit_cli
 from bot.admin import access_json, format_access, format_checks, requests_json, requests_report
 from bot.bootstrap import bootstrap, build_services, configure_logging
+from bot.offline import NoSlack
 from bot.policy_report import explanation_text, policy_summary
 from bot.settings import ConfigError, Settings, load_settings
 from domain.commands import CommandError, GrantCommand, RemoveCommand, parse_command
@@ -20,10 +21,7 @@ from domain.lifecycle import RequestStatus
 from services.context import ServiceContext
 from services.elevations import live_views
 from services.explain import explain
-from services.offboarding import PlatformNotice
-from services.ports import MessageRef, Person
 from services.queries import access_everywhere, request_views
-from services.views import ElevationView, RequestView, TaskView
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     access.add_argument("platform")
     access.add_argument("email")
     access.add_argument("--json", action="store_true", help="print JSON instead of text")
+    audit_cli.add_commands(commands)
     return parser
 
 
@@ -86,6 +85,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _check_platforms(settings, as_json=args.json)
         if command == "policy":
             return _policy(settings, action=args.policy_action, text=getattr(args, "text", ""))
+        if command in audit_cli.COMMANDS:
+            return audit_cli.run(_offline(settings), args)
     except ConfigError as error:
         print(f"accessbot: {error}", file=sys.stderr)
         return 2
@@ -120,57 +121,8 @@ def _console(settings: Settings, *, user: str) -> int:
     return 0
 
 
-class _NoSlack:
-    """Admin commands read the database and platforms only; reaching Slack from them would be a bug."""
-
-    def person(self, slack_id: str) -> Person:
-        raise RuntimeError("admin commands do not talk to Slack")
-
-    def person_by_email(self, email: str) -> Person | None:
-        raise RuntimeError("admin commands do not talk to Slack")
-
-    def group_members(self, group_id: str) -> frozenset[str]:
-        raise RuntimeError("admin commands do not talk to Slack")
-
-    def request_submitted(self, view: RequestView) -> MessageRef | None:
-        raise RuntimeError("admin commands do not talk to Slack")
-
-    def request_progressed(self, view: RequestView) -> None:
-        raise RuntimeError("admin commands do not talk to Slack")
-
-    def request_concluded(self, view: RequestView) -> None:
-        raise RuntimeError("admin commands do not talk to Slack")
-
-    def request_reminder(self, view: RequestView) -> None:
-        raise RuntimeError("admin commands do not talk to Slack")
-
-    def break_glass_used(self, view: RequestView, channel: str | None) -> None:
-        raise RuntimeError("admin commands do not talk to Slack")
-
-    def manual_tasks_opened(self, view: RequestView, tasks: tuple[TaskView, ...]) -> None:
-        raise RuntimeError("admin commands do not talk to Slack")
-
-    def removal_notices(self, view: RequestView, notices: tuple[PlatformNotice, ...]) -> None:
-        raise RuntimeError("admin commands do not talk to Slack")
-
-    def manual_task_reminder(self, view: RequestView, task: TaskView) -> None:
-        raise RuntimeError("admin commands do not talk to Slack")
-
-    def elevation_reminder(self, view: RequestView, elevation: ElevationView, now: datetime) -> None:
-        raise RuntimeError("admin commands do not talk to Slack")
-
-    def elevation_ended(self, view: RequestView, elevation: ElevationView) -> None:
-        raise RuntimeError("admin commands do not talk to Slack")
-
-    def elevation_revert_failed(self, view: RequestView, elevation: ElevationView, *, escalate: bool) -> None:
-        raise RuntimeError("admin commands do not talk to Slack")
-
-    def elevation_extended(self, view: RequestView, elevation: ElevationView) -> None:
-        raise RuntimeError("admin commands do not talk to Slack")
-
-
 def _offline(settings: Settings) -> ServiceContext:
-    return build_services(settings, directory=_NoSlack(), notifier=_NoSlack())
+    return build_services(settings, directory=NoSlack(), notifier=NoSlack())
 
 
 def _requests(settings: Settings, *, statuses: list[str] | None, limit: int, as_json: bool) -> int:

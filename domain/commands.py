@@ -6,6 +6,7 @@
     /access remove <email|@person> <platform|all> [delete|revoke] reason: <text> [ticket: <id>]
     /access list [<email|@person>] [<platform>]
     /access status <request-id>
+    /access evidence <request-id>
     /access help [<verb>]
 
 Without `on`, the role is the account role (Heap's Admin ... Read-Only). With `on`, it is the role on each named
@@ -38,7 +39,8 @@ USAGE: dict[str, str] = {
     "reason: <the emergency>",
     "list": "/access list [<email|@person>] [<platform>]",
     "status": "/access status <request-id>",
-    "help": "/access help [add|update|remove|list|status|break-glass]",
+    "evidence": "/access evidence <request-id>",
+    "help": "/access help [add|update|remove|list|status|evidence|break-glass]",
 }
 EXAMPLES: dict[str, str] = {
     "add": "/access add ana@agency.com heap viewer on production for 2w reason: Q4 dashboard review ticket: OPS-12",
@@ -47,6 +49,7 @@ EXAMPLES: dict[str, str] = {
     "break-glass": "/access break-glass ana@agency.com heap admin for 1h reason: INC-812 tracking outage, fixing it",
     "list": "/access list @ana heap",
     "status": "/access status 42",
+    "evidence": "/access evidence 42",
     "help": "/access help add",
 }
 _VERBS: dict[str, str] = {
@@ -62,6 +65,7 @@ _VERBS: dict[str, str] = {
     "list": "list",
     "ls": "list",
     "status": "status",
+    "evidence": "evidence",
     "help": "help",
 }
 _EMAIL = re.compile(
@@ -181,6 +185,15 @@ class StatusCommand(BaseModel):
     request_id: int
 
 
+class EvidenceCommand(BaseModel):
+    """Everything an auditor asks about one request: snapshots, decisions, platform answers, the audit events."""
+
+    model_config = ConfigDict(frozen=True)
+
+    verb: Literal["evidence"] = "evidence"
+    request_id: int
+
+
 class HelpCommand(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -196,7 +209,7 @@ class OpenFormCommand(BaseModel):
     verb: Literal["form"] = "form"
 
 
-Command = GrantCommand | RemoveCommand | ListCommand | StatusCommand | HelpCommand | OpenFormCommand
+Command = GrantCommand | RemoveCommand | ListCommand | StatusCommand | EvidenceCommand | HelpCommand | OpenFormCommand
 
 
 def parse_command(text: str, catalogs: Mapping[str, RoleCatalog]) -> Command:
@@ -220,7 +233,9 @@ def parse_command(text: str, catalogs: Mapping[str, RoleCatalog]) -> Command:
         topic = rest[0].lower() if rest else None
         return HelpCommand(topic=_VERBS.get(topic) if topic else None)
     if verb == "status":
-        return _parse_status(rest, fields)
+        return StatusCommand(request_id=_request_id(verb, rest, fields))
+    if verb == "evidence":
+        return EvidenceCommand(request_id=_request_id(verb, rest, fields))
     if verb == "list":
         return _parse_list(rest, fields, catalogs)
     if verb == "remove":
@@ -481,13 +496,13 @@ def _parse_list(tokens: list[str], fields: dict[str, str], catalogs: Mapping[str
     return ListCommand(target=target, platform=platform)
 
 
-def _parse_status(tokens: list[str], fields: dict[str, str]) -> StatusCommand:
+def _request_id(verb: str, tokens: list[str], fields: dict[str, str]) -> int:
     if len(tokens) != 1 or fields:
-        raise CommandError("Give one request id, as shown on the request card (for example 42).", "status")
+        raise CommandError("Give one request id, as shown on the request card (for example 42).", verb)
     match = _REQUEST_ID.match(tokens[0])
     if not match:
-        raise CommandError(f"`{tokens[0]}` is not a request id; request ids are numbers such as 42.", "status")
-    return StatusCommand(request_id=int(match.group(1)))
+        raise CommandError(f"`{tokens[0]}` is not a request id; request ids are numbers such as 42.", verb)
+    return int(match.group(1))
 
 
 def parse_target(token: str, verb: str) -> Target:

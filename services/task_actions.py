@@ -92,7 +92,7 @@ def complete(ctx: ServiceContext, task_id: int, *, person: Person, evidence: str
             },
         )
         remaining = open_steps_of_change(session=session, change_id=task.change_id) if task.change_id else []
-    if task.change_id is not None and not remaining:
+    if task.kind is TaskKind.PLATFORM_STEP and task.change_id is not None and not remaining:
         request = _finish_change(ctx, request.id, task.change_id)
     else:
         request = ctx.load_view(task.request_id) or request

@@ -1,14 +1,28 @@
-"""The append-only audit trail: insert and read, nothing else."""
+"""The append-only audit trail: insert and read, nothing else, with a hash chain that shows any edit or deletion.
+
+Each event's hash covers its content and the previous event's hash. Editing an event changes its hash; deleting one
+leaves a gap in `seq` and a link that points nowhere; deleting the newest ones leaves `audit_head` pointing past the
+end. Someone able to rewrite the whole table and the head could forge a consistent chain, so `accessbot audit verify`
+prints the head hash for auditors to keep elsewhere, and checks a hash kept earlier (`--anchor`).
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+import hashlib
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import event as orm_event
+from sqlalchemy import update
+from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session, col, select
 
-from storage.models import AuditEvent
+from storage.models import AuditEvent, AuditHead
 
 #: The actor recorded for what the bot does by itself (applying after approval, reverting at expiry).
 BOT_ACTOR = "accessbot"
@@ -54,21 +68,161 @@ def record(
     platform: str | None = None,
     target_email: str | None = None,
     detail: dict[str, Any] | None = None,
-) -> AuditEvent:
+) -> None:
+    """Add an event to the trail when the session commits (and not at all if it rolls back).
+
+    Events are linked into the chain at commit, after everything else the transaction does, so the lock on the
+    chain's head is the last lock a transaction takes and is held only for the commit: no deadlock, little waiting.
+    """
     row = AuditEvent(
+        seq=0,
         at=at,
         event=event.value,
         actor=actor,
         request_id=request_id,
         platform=platform,
         target_email=target_email,
-        detail=detail or {},
+        detail=_as_stored(detail or {}),
+        prev_hash="",
+        hash="",
     )
-    session.add(row)
-    session.flush()
-    return row
+    session.info.setdefault(_PENDING, []).append(row)
+
+
+_PENDING = "accessbot.audit.pending"
+GENESIS = "0" * 64
+
+
+def _as_stored(detail: dict[str, Any]) -> dict[str, Any]:
+    """The detail as it reads back from the JSON column, so the hash computed now matches the one verified later."""
+    loaded = json.loads(json.dumps(detail, default=str))
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+def event_hash(row: AuditEvent) -> str:
+    """SHA-256 over the event's content and the previous event's hash, in one canonical JSON form."""
+    content = {
+        "seq": row.seq,
+        "at": row.at.astimezone(UTC).isoformat(timespec="microseconds"),
+        "event": row.event,
+        "actor": row.actor,
+        "request_id": row.request_id,
+        "platform": row.platform,
+        "target_email": row.target_email,
+        "detail": row.detail,
+        "prev_hash": row.prev_hash,
+    }
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def ensure_head(session: Session) -> None:
+    """The chain's head row, created once with the schema."""
+    if session.get(AuditHead, 1) is None:
+        session.add(AuditHead(id=1, seq=0, hash=GENESIS))
+
+
+def _lock_head(session: Session) -> AuditHead:
+    if session.get_bind().dialect.name == "sqlite":
+        # A write that changes nothing takes SQLite's database write lock now, before the head is read.
+        session.exec(update(AuditHead).where(col(AuditHead.id) == 1).values(seq=AuditHead.seq))
+        head = session.get(AuditHead, 1, populate_existing=True)
+    else:
+        head = session.exec(select(AuditHead).where(AuditHead.id == 1).with_for_update()).first()
+    if head is None:
+        raise RuntimeError("the audit_head row is missing; the schema was not created by accessbot")
+    return head
+
+
+@orm_event.listens_for(OrmSession, "before_commit")
+def _chain_pending(session: OrmSession) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint's release; the events are linked when the whole transaction commits
+    pending: list[AuditEvent] = session.info.pop(_PENDING, [])
+    if not pending:
+        return
+    assert isinstance(session, Session)
+    head = _lock_head(session)
+    for row in pending:
+        row.seq = head.seq + 1
+        row.prev_hash = head.hash
+        row.hash = event_hash(row)
+        head.seq, head.hash = row.seq, row.hash
+        session.add(row)
+    session.add(head)
+
+
+@orm_event.listens_for(OrmSession, "after_transaction_end")
+def _drop_pending(session: OrmSession, transaction: SessionTransaction) -> None:
+    # Only when the whole transaction ends (a commit has taken them already): a savepoint rolled back inside it,
+    # such as a second approval refused by its key, must not drop what the transaction recorded before.
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)
+
+
+class ChainReport(BaseModel):
+    """What `accessbot audit verify` found."""
+
+    model_config = ConfigDict(frozen=True)
+
+    events: int
+    head_seq: int
+    head_hash: str
+    problem: str | None = None
+    broken_at: int | None = None  # the seq where the chain first breaks
+
+    @property
+    def intact(self) -> bool:
+        return self.problem is None
+
+
+def verify_chain(session: Session, *, batch: int = 1000) -> ChainReport:
+    """Walk the trail in order and report the first broken link: an edited event, deleted events, or a head
+    that points past the last event (the newest events deleted)."""
+    head = session.get(AuditHead, 1)
+    head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS)
+    statement = select(AuditEvent).order_by(col(AuditEvent.seq)).execution_options(yield_per=batch)
+    expected_seq, previous, count = 1, GENESIS, 0
+
+    def broken(seq: int, problem: str) -> ChainReport:
+        return ChainReport(events=count, head_seq=head_seq, head_hash=head_hash, problem=problem, broken_at=seq)
+
+    for row in session.exec(statement):
+        count += 1
+        if row.seq != expected_seq:
+            missing = f"#{expected_seq}" if row.seq == expected_seq + 1 else f"#{expected_seq} to #{row.seq - 1}"
+            return broken(expected_seq, f"event {missing} is missing: deleted from the trail (next is #{row.seq})")
+        if row.prev_hash != previous:
+            return broken(row.seq, f"event #{row.seq} does not follow #{row.seq - 1}: the link between them is broken")
+        if event_hash(row) != row.hash:
+            return broken(
+                row.seq,
+                f"event #{row.seq} (id {row.id}, {row.event}) was edited: its content no longer matches its hash",
+            )
+        previous, expected_seq = row.hash, expected_seq + 1
+    last = expected_seq - 1
+    if head_seq != last or head_hash != previous:
+        if head_seq > last:
+            problem = f"events #{last + 1} to #{head_seq} are missing: the newest events were deleted"
+        else:
+            problem = f"the chain's head (#{head_seq}) does not match its last event (#{last}): it was edited"
+        return broken(last + 1, problem)
+    return ChainReport(events=count, head_seq=head_seq, head_hash=head_hash)
 
 
 def events_for(*, session: Session, request_id: int) -> list[AuditEvent]:
     statement = select(AuditEvent).where(AuditEvent.request_id == request_id).order_by(col(AuditEvent.id))
     return list(session.exec(statement))
+
+
+def events_between(
+    *, session: Session, since: datetime | None = None, until: datetime | None = None, batch: int = 1000
+) -> Iterator[AuditEvent]:
+    """Events in chain order, streamed, for exports of any size."""
+    statement = select(AuditEvent).order_by(col(AuditEvent.seq)).execution_options(yield_per=batch)
+    if since is not None:
+        statement = statement.where(col(AuditEvent.at) >= since)
+    if until is not None:
+        statement = statement.where(col(AuditEvent.at) < until)
+    yield from session.exec(statement)

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel, create_engine
 
@@ -52,8 +53,14 @@ def _sqlite_pragmas(connection: Any, _record: Any) -> None:
 
 def create_schema(engine: Engine) -> None:
     import storage.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+    from storage.audit import ensure_head
 
     SQLModel.metadata.create_all(engine)
+    try:
+        with session_scope(engine) as session:
+            ensure_head(session)
+    except IntegrityError:
+        pass  # another process created it at the same moment
 
 
 @contextmanager

@@ -162,11 +162,16 @@ class ManualLedger(SQLModel, table=True):
 
 
 class AuditEvent(SQLModel, table=True):
-    """One thing that happened. Rows are only ever inserted; storage has no function that edits or deletes them."""
+    """One thing that happened. Rows are only ever inserted; storage has no function that edits or deletes them.
+
+    The rows form a hash chain (storage.audit): each carries its place in the trail and the hash of the one before,
+    so an edited or deleted row breaks the chain where it was.
+    """
 
     __tablename__ = "audit_event"
 
     id: int | None = Field(default=None, primary_key=True)
+    seq: int = Field(unique=True)  # 1, 2, 3... with no gaps
     at: datetime = Field(sa_type=UTCDateTime, index=True)
     event: str
     actor: str  # a Slack user id, or "accessbot" for what the bot did by itself
@@ -174,6 +179,19 @@ class AuditEvent(SQLModel, table=True):
     platform: str | None = None
     target_email: str | None = None
     detail: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    prev_hash: str
+    hash: str
+
+
+class AuditHead(SQLModel, table=True):
+    """The newest link of the audit chain, one row. Appending locks it, which keeps the chain in one line however
+    many bot processes write; and it shows when the newest events were deleted, which no link after them can."""
+
+    __tablename__ = "audit_head"
+
+    id: int = Field(default=1, primary_key=True)
+    seq: int = 0
+    hash: str
 
 
 class SandboxMember(SQLModel, table=True):

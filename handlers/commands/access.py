@@ -10,6 +10,7 @@ from slack_sdk import WebClient
 
 from domain.commands import (
     CommandError,
+    EvidenceCommand,
     GrantCommand,
     HelpCommand,
     ListCommand,
@@ -20,7 +21,8 @@ from domain.commands import (
 )
 from domain.lifecycle import RequestStatus
 from handlers.blocks import forms, replies
-from services import break_glass
+from handlers.blocks.evidence import evidence_message
+from services import break_glass, evidence
 from services.context import RequestRefused, ServiceContext
 from services.elevations import live_views
 from services.queries import access_everywhere, request_history, request_views, resolve_target
@@ -59,7 +61,7 @@ def register(app: App, ctx: ServiceContext) -> None:
 
 def answer(
     ctx: ServiceContext,
-    parsed: GrantCommand | RemoveCommand | ListCommand | StatusCommand,
+    parsed: GrantCommand | RemoveCommand | ListCommand | StatusCommand | EvidenceCommand,
     *,
     user_id: str,
     text: str,
@@ -70,6 +72,8 @@ def answer(
         if found is None:
             return replies.notice(f"Request #{parsed.request_id} does not exist. `/access list` shows recent ones.")
         return replies.status_message(*found)
+    if isinstance(parsed, EvidenceCommand):
+        return _evidence(ctx, parsed.request_id, user_id=user_id)
     if isinstance(parsed, ListCommand):
         email = resolve_target(ctx, parsed.target)[0] if parsed.target else None
         platforms = [parsed.platform] if parsed.platform else None
@@ -98,3 +102,15 @@ def answer(
         ctx, parsed, requester=requester, target_email=email, target_slack_id=slack_id, text=f"/access {text}"
     )
     return replies.submitted_notice(view)
+
+
+def _evidence(ctx: ServiceContext, request_id: int, *, user_id: str) -> dict[str, Any]:
+    found = evidence.gather(ctx, request_id)
+    if found is None:
+        return replies.notice(f"Request #{request_id} does not exist. `/access list` shows recent ones.")
+    if not evidence.may_see(ctx, found, ctx.directory.person(user_id)):
+        return replies.notice(
+            f"🚫 The evidence of request #{request_id} is for its requester, the person concerned, the approvers of "
+            "its platforms and workspace admins."
+        )
+    return evidence_message(found)

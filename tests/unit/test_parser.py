@@ -10,6 +10,7 @@ from domain.access import AccessChange, RemovalMethod
 from domain.catalog import RoleCatalog
 from domain.commands import (
     CommandError,
+    EvidenceCommand,
     GrantCommand,
     HelpCommand,
     ListCommand,
@@ -102,6 +103,7 @@ def test_modules_are_scopes_with_their_own_roles() -> None:
         ("list <@U1> sandbox", ListCommand(target=Target(slack_id="U1"), platform="sandbox")),
         ("status #42", StatusCommand(request_id=42)),
         ("status AR-7", StatusCommand(request_id=7)),
+        ("evidence #42", EvidenceCommand(request_id=42)),
         ("help", HelpCommand()),
         ("help remove", HelpCommand(topic="remove")),
         ("", OpenFormCommand()),
@@ -154,6 +156,8 @@ def test_emails_are_lowercased() -> None:
         ("add a@b.co heap", "role", "Account roles on heap: Admin, Architect, Analyst, Consumer, Read-Only"),
         ("status", None, "Give one request id"),
         ("status abc", None, "not a request id"),
+        ("evidence", None, "Give one request id"),
+        ("evidence 4 5", None, "Give one request id"),
         ("list somebody", None, "neither a person"),
         ("reason: why", None, "Start with what you want to do"),
         (f"add a@b.co heap analyst reason: {'x' * 501}", "reason", "keep it under 500"),
@@ -184,6 +188,7 @@ WORDS = st.sampled_from(
         "remove",
         "list",
         "status",
+        "evidence",
         "help",
         "heap",
         "sandbox",

@@ -1,0 +1,154 @@
+"""The auditors' commands: `accessbot evidence`, `accessbot export audit|members` and `accessbot audit verify`."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+from sqlmodel import Session, select
+
+from bot.exports import (
+    chain_json,
+    chain_text,
+    evidence_text,
+    write_audit_csv,
+    write_audit_json,
+    write_members_csv,
+    write_members_json,
+)
+from bot.settings import ConfigError
+from platforms.base import PlatformError
+from services.context import ServiceContext
+from services.evidence import gather
+from storage.audit import events_between, verify_chain
+from storage.models import AuditEvent
+
+COMMANDS = ("evidence", "export", "audit")
+
+
+def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    evidence = commands.add_parser("evidence", help="everything recorded about one request, for an auditor")
+    evidence.add_argument("request_id", type=int)
+    evidence.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+    export = commands.add_parser("export", help="write the audit trail or a platform's members to a file")
+    what = export.add_subparsers(dest="export_what", metavar="what", required=True)
+    audit = what.add_parser("audit", help="audit events, in order, with their hash links")
+    audit.add_argument("--since", type=_moment, help="from this date or time (UTC unless it says otherwise)")
+    audit.add_argument("--until", type=_moment, help="before this date or time")
+    audit.add_argument("--format", choices=["csv", "json"], default="csv")
+    audit.add_argument("--output", help="file to write (default: a dated name in this directory; - for stdout)")
+    members = what.add_parser("members", help="everyone with an account on a platform, with roles and scopes")
+    members.add_argument("platform")
+    members.add_argument("--format", choices=["csv", "json"], default="csv")
+    members.add_argument("--output", help="file to write (default: a dated name in this directory; - for stdout)")
+
+    chain = commands.add_parser("audit", help="check the audit trail")
+    actions = chain.add_subparsers(dest="audit_action", metavar="action", required=True)
+    verify = actions.add_parser("verify", help="check every link of the hash chain; exit 1 at the first broken one")
+    verify.add_argument("--anchor", type=_anchor, help="SEQ:HASH printed by an earlier verify, to check it still holds")
+    verify.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+
+def run(services: ServiceContext, args: argparse.Namespace) -> int:
+    if args.command == "evidence":
+        return _evidence(services, args.request_id, as_json=args.json)
+    if args.command == "export" and args.export_what == "audit":
+        return _export_audit(services, args)
+    if args.command == "export":
+        return _export_members(services, args)
+    return _verify(services, anchor=args.anchor, as_json=args.json)
+
+
+def _moment(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (2026-11-01) or time (2026-11-01T09:00)") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _anchor(text: str) -> tuple[int, str]:
+    seq, _, digest = text.partition(":")
+    if not seq.isdigit() or len(digest) != 64:
+        raise argparse.ArgumentTypeError("give the anchor as SEQ:HASH, as `accessbot audit verify` printed it")
+    return int(seq), digest.lower()
+
+
+def _evidence(services: ServiceContext, request_id: int, *, as_json: bool) -> int:
+    found = gather(services, request_id)
+    if found is None:
+        print(f"accessbot: request #{request_id} does not exist", file=sys.stderr)
+        return 1
+    print(found.model_dump_json(indent=2) if as_json else evidence_text(found))
+    return 0 if found.untouched else 1
+
+
+@contextlib.contextmanager
+def _output(path: str | None, default: str) -> Iterator[tuple[TextIO, str]]:
+    if path == "-":
+        yield sys.stdout, "stdout"
+        return
+    target = Path(path or default)
+    # newline="" lets the csv module write its own line endings, as it requires.
+    with target.open("w", encoding="utf-8", newline="") as out:
+        yield out, str(target)
+
+
+def _export_audit(services: ServiceContext, args: argparse.Namespace) -> int:
+    now = services.clock.now()
+    default = f"audit-{args.since:%Y%m%d}-{now:%Y%m%dT%H%M%SZ}" if args.since else f"audit-{now:%Y%m%dT%H%M%SZ}"
+    with Session(services.engine) as session:
+        chain = verify_chain(session)
+        events: Iterator[AuditEvent] = events_between(session=session, since=args.since, until=args.until)
+        with _output(args.output, f"{default}.{args.format}") as (out, where):
+            if args.format == "csv":
+                count = write_audit_csv(events, out)
+            else:
+                count = write_audit_json(events, out, since=args.since, until=args.until, chain=chain, exported_at=now)
+    print(f"wrote {count} audit events to {where}", file=sys.stderr)
+    print(chain_text(chain), file=sys.stderr)
+    return 0 if chain.intact else 1
+
+
+def _export_members(services: ServiceContext, args: argparse.Namespace) -> int:
+    platform = services.platforms.get(args.platform)
+    if platform is None:
+        raise ConfigError(f"unknown platform {args.platform!r}; configured: {', '.join(services.platforms)}")
+    now = services.clock.now()
+    try:
+        members = platform.list_members()
+    except PlatformError as error:
+        print(f"accessbot: could not list the members of {args.platform}: {error.message}", file=sys.stderr)
+        return 1
+    default = f"members-{args.platform}-{now:%Y%m%dT%H%M%SZ}.{args.format}"
+    with _output(args.output, default) as (out, where):
+        writer = write_members_csv if args.format == "csv" else write_members_json
+        count = writer(args.platform, members, out, exported_at=now)
+    print(f"wrote {count} members of {args.platform} to {where}", file=sys.stderr)
+    return 0
+
+
+def _verify(services: ServiceContext, *, anchor: tuple[int, str] | None, as_json: bool) -> int:
+    with Session(services.engine) as session:
+        report = verify_chain(session)
+        anchored = None
+        if anchor is not None:
+            row = session.exec(select(AuditEvent).where(AuditEvent.seq == anchor[0])).first()
+            anchored = row is not None and row.hash == anchor[1]
+    if as_json:
+        print(json.dumps(chain_json(report) | ({"anchor_holds": anchored} if anchor else {}), indent=2))
+    else:
+        print(chain_text(report))
+        if anchor is not None:
+            print(
+                f"anchor #{anchor[0]}: "
+                + ("holds" if anchored else "DOES NOT HOLD: the trail up to it was rewritten or truncated")
+            )
+    return 0 if report.intact and anchored is not False else 1

@@ -1,0 +1,168 @@
+"""Files an auditor can file: the audit trail and a platform's member list, as CSV or JSON, plus the evidence of one
+request and the result of checking the audit chain as text."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from platforms.base import MemberRecord
+from services.evidence import Evidence
+from storage.audit import ChainReport
+from storage.models import AuditEvent
+
+AUDIT_COLUMNS = ("seq", "id", "at", "event", "actor", "request_id", "platform", "target_email", "detail", "prev_hash")
+MEMBER_COLUMNS = ("platform", "email", "member", "account_role", "scopes", "last_active", "exported_at")
+
+
+def _iso(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds") if moment else ""
+
+
+def audit_row(event: AuditEvent) -> dict[str, Any]:
+    return {
+        "seq": event.seq,
+        "id": event.id,
+        "at": event.at.astimezone(UTC).isoformat(timespec="microseconds"),
+        "event": event.event,
+        "actor": event.actor,
+        "request_id": event.request_id,
+        "platform": event.platform,
+        "target_email": event.target_email,
+        "detail": event.detail,
+        "prev_hash": event.prev_hash,
+        "hash": event.hash,
+    }
+
+
+def write_audit_csv(events: Iterable[AuditEvent], out: TextIO) -> int:
+    writer = csv.DictWriter(out, fieldnames=[*AUDIT_COLUMNS, "hash"])
+    writer.writeheader()
+    count = 0
+    for event in events:
+        row = audit_row(event)
+        row["detail"] = json.dumps(row["detail"], sort_keys=True, ensure_ascii=False)
+        writer.writerow(row)
+        count += 1
+    return count
+
+
+def write_audit_json(
+    events: Iterable[AuditEvent],
+    out: TextIO,
+    *,
+    since: datetime | None,
+    until: datetime | None,
+    chain: ChainReport,
+    exported_at: datetime,
+) -> int:
+    """One JSON document, written as it streams so a large trail does not have to fit in memory."""
+    header = {
+        "exported_at": _iso(exported_at),
+        "since": _iso(since) or None,
+        "until": _iso(until) or None,
+        "chain": chain_json(chain),
+    }
+    out.write(json.dumps(header, indent=2)[:-2] + ',\n  "events": [')
+    count = 0
+    for event in events:
+        out.write(("," if count else "") + "\n    " + json.dumps(audit_row(event), sort_keys=True, ensure_ascii=False))
+        count += 1
+    out.write("\n  ]\n}\n" if count else "]\n}\n")
+    return count
+
+
+def write_members_csv(platform: str, members: Iterable[MemberRecord], out: TextIO, *, exported_at: datetime) -> int:
+    writer = csv.DictWriter(out, fieldnames=MEMBER_COLUMNS)
+    writer.writeheader()
+    count = 0
+    for member in sorted(members, key=lambda record: record.email):
+        writer.writerow(
+            {
+                "platform": platform,
+                "email": member.email,
+                "member": "yes" if member.access.member else "no",
+                "account_role": member.access.account_role or "",
+                "scopes": "; ".join(f"{scope}={role}" for scope, role in sorted(member.access.scopes.items())),
+                "last_active": _iso(member.last_active),
+                "exported_at": _iso(exported_at),
+            }
+        )
+        count += 1
+    return count
+
+
+def write_members_json(platform: str, members: Iterable[MemberRecord], out: TextIO, *, exported_at: datetime) -> int:
+    records = sorted(members, key=lambda record: record.email)
+    document = {
+        "platform": platform,
+        "exported_at": _iso(exported_at),
+        "members": [record.model_dump(mode="json") for record in records],
+    }
+    json.dump(document, out, indent=2)
+    out.write("\n")
+    return len(records)
+
+
+def chain_json(report: ChainReport) -> dict[str, Any]:
+    return {
+        "intact": report.intact,
+        "events": report.events,
+        "head_seq": report.head_seq,
+        "head_hash": report.head_hash,
+        "problem": report.problem,
+        "broken_at": report.broken_at,
+    }
+
+
+def chain_text(report: ChainReport) -> str:
+    if report.intact:
+        return (
+            f"audit trail intact: {report.events} events, each linked to the one before.\n"
+            f"head: #{report.head_seq} {report.head_hash}\n"
+            "Keep this line somewhere else (the ticket, the auditors' file); `accessbot audit verify --anchor "
+            f"{report.head_seq}:{report.head_hash}` later proves those events were not rewritten since."
+        )
+    return f"audit trail BROKEN at #{report.broken_at}: {report.problem}"
+
+
+def evidence_text(evidence: Evidence) -> str:
+    lines = [
+        f"Request #{evidence.request_id}: {evidence.verb} for {evidence.target_email} ({evidence.status})",
+        f"  command:    {evidence.command}",
+        f"  requested:  {_iso(evidence.requested_at)} by {evidence.requester}"
+        + (f" ({evidence.requester_email})" if evidence.requester_email else ""),
+        f"  reason:     {evidence.reason}",
+        f"  ticket:     {evidence.ticket or '-'}",
+    ]
+    for approval in evidence.approvals:
+        lines.append(f"  approved:   {_iso(approval.at)} by {approval.approver}")
+    if evidence.decided_by and not evidence.approvals:
+        lines.append(f"  decided:    {_iso(evidence.decided_at)} by {evidence.decided_by}")
+    if evidence.deny_reason:
+        lines.append(f"  note:       {evidence.deny_reason}")
+    if evidence.break_glass:
+        lines.append("  break-glass: applied without approval")
+    for record in evidence.platforms:
+        lines.append(f"  {record.platform}: {record.change}" + (f" ({record.method})" if record.method else ""))
+        lines.append(f"    status:   {record.status} after {record.attempts} attempt(s)")
+        for label, state in (("before", record.before), ("after", record.after)):
+            if state is not None:
+                lines.append(f"    {label + ':':<9} {state.describe()}")
+        if record.applied_at:
+            lines.append(f"    applied:  {_iso(record.applied_at)}" + (" (verified)" if record.verified else ""))
+        if record.error:
+            lines.append(f"    error:    {record.error}")
+        lines += [f"    platform: {response}" for response in record.responses]
+    for task in evidence.tasks:
+        done = f"done {_iso(task.done_at)} by {task.done_by}" if task.done_by else "OPEN"
+        lines.append(f"  task: {task.title}: {done}" + (f": {task.evidence}" if task.evidence else ""))
+    lines.append("  events:")
+    for event in evidence.events:
+        mark = "" if event.hash_ok else "  << does not match its hash"
+        where = f" {event.platform}" if event.platform else ""
+        lines.append(f"    #{event.seq} {_iso(event.at)} {event.event}{where} by {event.actor} {event.hash[:16]}{mark}")
+    return "\n".join(lines)

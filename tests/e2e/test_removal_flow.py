@@ -1,0 +1,134 @@
+"""Removal through Slack: both methods, offboarding everywhere with one platform failing then retried, the checklist
+done with evidence, and the notice for the person's organisation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from domain.access import AccessState
+from handlers import ids
+from platforms.base import Platform
+from platforms.sandbox import SandboxSettings
+from tests.e2e.conftest import USERS, RunningBot, StartBot
+from tests.fakes import FlakyPlatform
+
+ANA = "ana@agency.example"
+HELD = AccessState(member=True, account_role="Analyst", scopes={"production": "Viewer", "staging": "Admin"})
+TWO = {
+    "sandbox": SandboxSettings(approvers=("U0BOB",), label="Sandbox US"),
+    "sandbox-eu": SandboxSettings(approvers=("U0BOB",), label="Sandbox EU", removal_method="revoke"),
+}
+
+
+def thread_texts(bot: RunningBot, request_id: int) -> list[str]:
+    card = bot.card(request_id)
+    return [
+        f"{message.text} {message.blocks}" for message in bot.slack.messages.values() if message.thread_ts == card.ts
+    ]
+
+
+def follow_up_messages(bot: RunningBot, request_id: int, count: int) -> list[Any]:
+    card = bot.card(request_id)
+    return bot.slack.wait_for(
+        "chat.postMessage",
+        lambda call: call.params.get("thread_ts") == card.ts and "After the removal" in str(call.params.get("blocks")),
+        count=count,
+    )
+
+
+def test_delete_shows_both_methods_removes_the_member_and_offers_checklist_and_notice(bot: RunningBot) -> None:
+    bot.platform().apply(ANA, HELD)
+    bot.command("alice", f"remove {ANA} sandbox delete reason: engagement ended ticket: OPS-40")
+    card = bot.card(1)
+    body = str(card.blocks)
+    assert "▶ *delete*: the member is deleted. Permanent" in body
+    assert "◦ *revoke*: the account is kept with the lowest role (sandbox: Read-Only)" in body
+    assert "now: Analyst; production: Viewer, staging: Admin" in body
+    assert "after approval: delete the member" in body
+
+    bot.click("bob", 1, ids.APPROVE)
+    applied = bot.wait_for_card(1, "applied")
+    assert "applied and verified: not a member" in str(applied.params["blocks"])
+    assert bot.platform().get_access(ANA) == AccessState.absent()
+
+    tasks = follow_up_messages(bot, 1, 4)
+    titles = [str(call.params["text"]) for call in tasks]
+    assert any("Rotate API tokens" in title for title in titles)
+    assert any("Transfer dashboards" in title for title in titles)
+    assert all(ids.TASK_DONE in str(call.params["blocks"]) for call in tasks)
+    notice = bot.slack.wait_for("chat.postMessage", lambda call: "Removal notice" in call.params["text"])[-1]
+    text = str(notice.params["blocks"])
+    assert notice.params["thread_ts"] == card.ts
+    assert "Subject: sandbox Access Removed for ana" in text
+    assert f"We have removed sandbox access for {ANA} as of" in text and "per ticket OPS-40." in text
+    assert "please contact\\nalice (alice@agency.example) within 5 business days" in text
+    assert bot.audit(1) == ["requested", "approved", "apply_started", "applied"]
+
+
+def test_revoke_keeps_the_account_with_the_lowest_role_and_no_scopes(bot: RunningBot) -> None:
+    bot.platform().apply(ANA, HELD)
+    bot.command("alice", f"remove {ANA} sandbox revoke reason: paused")
+    assert "▶ *revoke*" in str(bot.card(1).blocks)
+    bot.click("bob", 1, ids.APPROVE)
+    applied = bot.wait_for_card(1, "applied")
+    assert "applied and verified: Read-Only; no projects or sites" in str(applied.params["blocks"])
+    assert bot.platform().get_access(ANA) == AccessState(member=True, account_role="Read-Only")
+    titles = [str(call.params["text"]) for call in follow_up_messages(bot, 1, 3)]
+    assert not any("Transfer dashboards" in title for title in titles)
+
+
+def test_offboarding_everywhere_survives_one_failing_platform_and_retries_it_alone(start_bot: StartBot) -> None:
+    def flaky_eu(platform: Platform) -> Platform:
+        return FlakyPlatform(platform, failures=1) if platform.name == "sandbox-eu" else platform
+
+    bot = start_bot(platforms=TWO, wrap=flaky_eu)
+    for name in TWO:
+        platform = bot.platform(name)
+        (platform.inner if isinstance(platform, FlakyPlatform) else platform).apply(ANA, HELD)
+    bot.command("alice", f"remove {ANA} all reason: engagement ended ticket: OPS-41")
+    card = str(bot.card(1).blocks)
+    assert "*Sandbox US*  now:" in card and "*Sandbox EU*  now:" in card
+    assert "*Method*\\ndelete, revoke" in card
+
+    bot.click("bob", 1, ids.APPROVE)
+    failed = str(bot.wait_for_card(1, "failed").params["blocks"])
+    assert "✅ applied and verified: not a member" in failed
+    assert "❌ failed (attempt 1): sandbox-eu: HTTP 503" in failed
+    assert ids.RETRY in failed
+    assert bot.platform("sandbox").get_access(ANA) == AccessState.absent()
+    assert bot.platform("sandbox-eu").get_access(ANA) == HELD
+    follow_up_messages(bot, 1, 4)  # the US checklist, for the part that is done
+    assert not any("Removal notice" in call.params["text"] for call in bot.slack.calls_to("chat.postMessage"))
+
+    bot.click("bob", 1, ids.RETRY)
+    applied = str(bot.wait_for_card(1, "applied").params["blocks"])
+    assert "✅ applied and verified: Read-Only; no projects or sites" in applied
+    eu = bot.platform("sandbox-eu")
+    assert isinstance(eu, FlakyPlatform) and eu.applies == 2
+    assert eu.get_access(ANA) == AccessState(member=True, account_role="Read-Only")
+    assert len(follow_up_messages(bot, 1, 7)) == 7  # US 4 once, EU 3
+    notice = bot.slack.wait_for("chat.postMessage", lambda call: "Removal notice" in call.params["text"])
+    assert len(notice) == 1
+    assert "*Sandbox US*" in str(notice[0].params["blocks"]) and "*Sandbox EU*" in str(notice[0].params["blocks"])
+    trail = bot.audit(1)
+    assert trail.count("applied") == 2 and trail.count("failed") == 1 and trail.count("retried") == 1
+
+
+def test_checklist_tasks_are_done_with_evidence_and_show_on_the_card(bot: RunningBot) -> None:
+    bot.platform().apply(ANA, HELD)
+    bot.command("alice", f"remove {ANA} sandbox reason: engagement ended")
+    bot.click("bob", 1, ids.APPROVE)
+    tasks = follow_up_messages(bot, 1, 4)
+    first = next(message for message in bot.slack.messages.values() if message.ts == tasks[0].response["ts"])
+    bot.press("bob", first, ids.TASK_DONE)
+    form = bot.slack.wait_for("views.open", lambda call: call.response["view"]["callback_id"] == ids.TASK_FORM)[-1]
+    values = {ids.TASK_EVIDENCE: {ids.TASK_EVIDENCE: {"type": "plain_text_input", "value": "revoked tk_9 in Heap"}}}
+    bot.post(bot.requests.view_submission(user=USERS["bob"], view=form.response["view"], values=values))
+    done = bot.slack.wait_for("chat.update", lambda call: call.params.get("ts") == first.ts)[-1]
+    assert "done by <@U0BOB>" in str(done.params["blocks"]) and "revoked tk_9 in Heap" in str(done.params["blocks"])
+    redrawn = bot.slack.wait_for(
+        "chat.update",
+        lambda call: "☑ sandbox: Rotate API tokens and keys they owned: done by <@U0BOB>" in str(call.params),
+    )
+    assert "☐ sandbox: Remove from IdP/SSO groups (follow-up, open)" in str(redrawn[-1].params["blocks"])
+    assert bot.audit(1)[-1] == "manual_step_done"
