@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from domain.access import AccessState
 from domain.durations import format_duration
 from platforms.base import PlatformCheck
+from services.reviews import ReviewView, Snapshot
 from services.views import ElevationView, RequestView
 
 
@@ -95,3 +96,26 @@ def _age(span: timedelta) -> str:
         if seconds >= size:
             return f"{seconds // size}{unit}"
     return f"{max(seconds, 0)}s"
+
+
+def format_snapshot(taken: Snapshot) -> str:
+    """What `accessbot review --print` shows: everyone with access, flagged rows marked."""
+    lines = [f"Access review as of {taken.taken_at:%Y-%m-%d %H:%M} UTC"]
+    for platform, rows in taken.members.items():
+        flagged = sum(1 for _, found in rows if found)
+        lines.append(f"\n{platform}: {len(rows)} with access, {flagged} flagged")
+        for member, found in sorted(rows, key=lambda row: (not row[1], row[0].email)):
+            active = f"last active {member.last_active:%Y-%m-%d}" if member.last_active else "activity not reported"
+            lines.append(f"  {'!' if found else ' '} {member.email:<32} {member.access.describe()} ({active})")
+            lines += [f"      ! {finding.text}" for finding in found]
+    for platform, error in sorted(taken.errors.items()):
+        lines.append(f"\n{platform}: could not be listed: {error}")
+    return "\n".join(lines)
+
+
+def review_posted_text(review: ReviewView, channel: str) -> str:
+    flagged = sum(1 for item in review.items if item.flagged)
+    text = f"posted access review #{review.id} to {channel}: {len(review.items)} rows, {flagged} flagged"
+    if review.errors:
+        text += f"; could not list {', '.join(sorted(review.errors))}"
+    return text

@@ -72,6 +72,7 @@ def build_services(
         elevation_settings=settings.elevations,
         task_settings=settings.tasks,
         removal_settings=settings.removals,
+        review_settings=settings.reviews,
         policy=settings.policy,
         timers=timers,
     )
@@ -115,7 +116,12 @@ def bootstrap(
     services = build_services(
         settings,
         directory=SlackDirectory(client),
-        notifier=SlackNotifier(client, settings.approvals_channel),
+        notifier=SlackNotifier(
+            client,
+            settings.approvals_channel,
+            reviews_channel=settings.reviews.channel,
+            review_rows=settings.reviews.rows_per_message,
+        ),
         clock=clock,
         platforms=platforms,
         timers=scheduler,

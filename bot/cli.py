@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import sys
 from collections.abc import Sequence
@@ -11,13 +12,22 @@ from slack_bolt.error import BoltError
 from slack_sdk.errors import SlackApiError
 
 from bot import audit_cli
-from bot.admin import access_json, format_access, format_checks, requests_json, requests_report
+from bot.admin import (
+    access_json,
+    format_access,
+    format_checks,
+    format_snapshot,
+    requests_json,
+    requests_report,
+    review_posted_text,
+)
 from bot.bootstrap import bootstrap, build_services, configure_logging
 from bot.offline import NoSlack
 from bot.policy_report import explanation_text, policy_summary
 from bot.settings import ConfigError, Settings, load_settings
 from domain.commands import CommandError, GrantCommand, RemoveCommand, parse_command
 from domain.lifecycle import RequestStatus
+from services import reviews
 from services.context import ServiceContext
 from services.elevations import live_views
 from services.explain import explain
@@ -63,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     access.add_argument("platform")
     access.add_argument("email")
     access.add_argument("--json", action="store_true", help="print JSON instead of text")
+    review = commands.add_parser("review", help="post an access review to the approvers now (needs Slack)")
+    review.add_argument("--print", action="store_true", help="print the review here instead; nothing is posted")
     audit_cli.add_commands(commands)
     return parser
 
@@ -85,6 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _check_platforms(settings, as_json=args.json)
         if command == "policy":
             return _policy(settings, action=args.policy_action, text=getattr(args, "text", ""))
+        if command == "review":
+            return _review(settings, print_only=args.print)
         if command in audit_cli.COMMANDS:
             return audit_cli.run(_offline(settings), args)
     except ConfigError as error:
@@ -152,6 +166,23 @@ def _policy(settings: Settings, *, action: str, text: str) -> int:
         return 2
     print(explanation_text(explain(services, parsed)))
     return 0
+
+
+def _review(settings: Settings, *, print_only: bool) -> int:
+    if print_only:
+        taken = reviews.snapshot(_offline(settings))
+        print(format_snapshot(taken))
+        return 1 if taken.errors else 0
+    if settings.slack_bot_token is None:
+        raise ConfigError("posting a review needs Slack: set SLACK_BOT_TOKEN, or use `accessbot review --print`")
+    runtime = bootstrap(settings, require_signing_secret=False)
+    try:
+        review = reviews.start(runtime.services, started_by=f"cli:{getpass.getuser()}")
+    finally:
+        runtime.close()
+    assert review is not None  # a review started by hand claims no scheduled slot, so it cannot lose a race
+    print(review_posted_text(review, settings.reviews.channel or settings.approvals_channel))
+    return 1 if review.errors else 0
 
 
 def _check_platforms(settings: Settings, *, as_json: bool) -> int:

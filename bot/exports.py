@@ -147,7 +147,7 @@ def evidence_text(evidence: Evidence) -> str:
     if evidence.break_glass:
         lines.append("  break-glass: applied without approval")
     for record in evidence.platforms:
-        lines.append(f"  {record.platform}: {record.change}" + (f" ({record.method})" if record.method else ""))
+        lines.append(f"  {record.platform}: {record.change}")
         lines.append(f"    status:   {record.status} after {record.attempts} attempt(s)")
         for label, state in (("before", record.before), ("after", record.after)):
             if state is not None:

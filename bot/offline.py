@@ -6,6 +6,7 @@ from datetime import datetime
 
 from services.offboarding import PlatformNotice
 from services.ports import MessageRef, Person
+from services.reviews import ReviewView
 from services.views import ElevationView, RequestView, TaskView
 
 
@@ -55,4 +56,10 @@ class NoSlack:
         raise RuntimeError("admin commands do not talk to Slack")
 
     def elevation_extended(self, view: RequestView, elevation: ElevationView) -> None:
+        raise RuntimeError("admin commands do not talk to Slack")
+
+    def review_posted(self, review: ReviewView) -> dict[int, MessageRef]:
+        raise RuntimeError("admin commands do not talk to Slack")
+
+    def review_decided(self, review: ReviewView, message: MessageRef) -> None:
         raise RuntimeError("admin commands do not talk to Slack")

@@ -96,7 +96,7 @@ class ElevationScheduler:
         with self._lock:
             self.last_sweep = datetime.now(UTC)
             self.last_report = report
-        if report.reminded or report.reverted or report.failed:
+        if any(count for _, count in report):
             logger.info("sweep: %s", report)
         return report
 

@@ -24,7 +24,7 @@ from platforms.heap import HeapSettings
 from platforms.registry import PLATFORM_TYPES
 from platforms.sandbox import SandboxSettings
 from platforms.scim import ScimSettings
-from services.context import ElevationSettings, RemovalSettings, TaskSettings
+from services.context import ElevationSettings, RemovalSettings, ReviewSettings, TaskSettings
 
 DEFAULT_CONFIG_FILE = "accessbot.yml"
 CONFIG_ENV = "ACCESSBOT_CONFIG"
@@ -91,6 +91,7 @@ class Settings(BaseSettings):
     elevations: ElevationSettings = Field(default_factory=ElevationSettings)
     tasks: TaskSettings = Field(default_factory=TaskSettings)
     removals: RemovalSettings = Field(default_factory=RemovalSettings)
+    reviews: ReviewSettings = Field(default_factory=ReviewSettings)
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     log_level: str = "INFO"
 

@@ -434,6 +434,20 @@ def may_do_manual_step(
     return Verdict.allow()
 
 
+def may_review(*, target_email: str, doer: Approver, eligible: frozenset[str] | None) -> Verdict:
+    """Who may keep or remove someone's access in an access review: the platform's approvers, never about
+    themselves (keeping your own access is not a review)."""
+    if doer.email is not None and doer.email.lower() == target_email.lower():
+        return Verdict.refuse("This row is your own access, so another approver has to decide it.")
+    if eligible is None:
+        if doer.is_workspace_admin:
+            return Verdict.allow()
+        return Verdict.refuse("Only the platform's approvers (or Slack workspace admins) can decide review rows.")
+    if doer.slack_id not in eligible:
+        return Verdict.refuse("Only the platform's approvers can decide review rows.")
+    return Verdict.allow()
+
+
 def group_ids(approvers: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(entry for entry in approvers if entry.startswith("S"))
 

@@ -40,3 +40,7 @@ EXTEND_REASON = "extend_reason"
 TASK_DONE = "task_done"
 TASK_FORM = "task_form"
 TASK_EVIDENCE = "task_evidence"
+
+# Access review rows (their value is the review item id).
+REVIEW_KEEP = "review_keep"
+REVIEW_REMOVE = "review_remove"

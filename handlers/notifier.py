@@ -19,18 +19,24 @@ from handlers.blocks.cards import (
     requester_text,
 )
 from handlers.blocks.elevations import drift_text, ended_text, extended_text, reminder, revert_failed_text
+from handlers.blocks.reviews import review_message, review_messages
 from handlers.blocks.tasks import notices_message, task_message
 from services.offboarding import PlatformNotice
 from services.ports import MessageRef
+from services.reviews import ReviewView
 from services.views import ElevationView, RequestView, TaskView
 
 logger = logging.getLogger("accessbot.slack")
 
 
 class SlackNotifier:
-    def __init__(self, client: WebClient, approvals_channel: str) -> None:
+    def __init__(
+        self, client: WebClient, approvals_channel: str, *, reviews_channel: str | None = None, review_rows: int = 20
+    ) -> None:
         self._client = client
         self._channel = approvals_channel
+        self._reviews_channel = reviews_channel or approvals_channel
+        self._review_rows = review_rows
 
     def request_submitted(self, view: RequestView) -> MessageRef | None:
         try:
@@ -106,6 +112,29 @@ class SlackNotifier:
         self._redraw(view)
         if view.card is not None:
             self._post(channel=view.card.channel, text=extended_text(elevation), thread_ts=view.card.ts)
+
+    def review_posted(self, review: ReviewView) -> dict[int, MessageRef]:
+        placed: dict[int, MessageRef] = {}
+        for item_ids, message in review_messages(review, per_message=self._review_rows):
+            try:
+                response = self._client.chat_postMessage(channel=self._reviews_channel, **message)
+            except (SlackClientError, OSError):
+                logger.exception("could not post part of access review %s", review.id)
+                continue
+            where = MessageRef(channel=response["channel"], ts=response["ts"])
+            placed.update(dict.fromkeys(item_ids, where))
+        return placed
+
+    def review_decided(self, review: ReviewView, message: MessageRef) -> None:
+        items = review.in_message(message)
+        if not items:
+            return
+        try:
+            self._client.chat_update(
+                channel=message.channel, ts=message.ts, **review_message(review, items[0].platform, items)
+            )
+        except (SlackClientError, OSError):
+            logger.exception("could not redraw access review %s", review.id)
 
     def _redraw(self, view: RequestView) -> None:
         if view.card is None:

@@ -123,6 +123,8 @@ class Platform(ABC):
 
     #: What is left to do by hand after removing someone, from the platform's removal procedure.
     removal_checklist: tuple[FollowUp, ...] = GENERIC_CHECKLIST
+    #: Whether `list_members` says when each member was last active (access reviews flag dormant accounts by it).
+    reports_activity: bool = False
 
     def __init__(self, name: str, catalog: RoleCatalog) -> None:
         self.name = name

@@ -45,6 +45,8 @@ class SandboxSettings(PlatformSettings):
 
 
 class SandboxPlatform(Platform):
+    reports_activity = True
+
     def __init__(self, name: str, catalog: RoleCatalog, *, engine: Engine, now: Callable[[], datetime]) -> None:
         super().__init__(name, catalog)
         self._engine = engine
@@ -94,6 +96,15 @@ class SandboxPlatform(Platform):
                 )
                 for member in members
             ]
+
+    def record_activity(self, email: str, at: datetime) -> None:
+        """Note that the member used the platform at `at` (what a real platform's "last active" reports)."""
+        with session_scope(self._engine) as session:
+            member = session.get(SandboxMember, (self.name, email.lower()))
+            if member is None:
+                raise PlatformRefused(self.name, f"{email} is not a member")
+            member.last_active = at
+            session.add(member)
 
     def _read(self, session: Session, email: str) -> AccessState:
         member = session.get(SandboxMember, (self.name, email))

@@ -6,8 +6,10 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict
+from apscheduler.triggers.cron import CronTrigger
+from pydantic import BaseModel, ConfigDict, field_validator
 from pydantic import Field as PydanticField
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -63,6 +65,52 @@ class RemovalSettings(BaseModel):
     notice_contact: str | None = None
 
 
+class ReviewSettings(BaseModel):
+    """Access reviews (the `reviews:` section of the config)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    # When a review is posted: a cron expression (minute hour day-of-month month day-of-week) in `timezone`.
+    # Default: 09:00 on the first of every month. None turns scheduled reviews off (`accessbot review` still works).
+    schedule: str | None = "0 9 1 * *"
+    timezone: str = "UTC"
+    # Flag members with no activity for this long, where the platform reports activity.
+    dormant_after: ConfigDuration = timedelta(days=60)
+    # Where reviews go (default: the approvals channel).
+    channel: str | None = None
+    # People per Slack message (each row has its own buttons; Slack allows 50 blocks per message).
+    rows_per_message: int = PydanticField(default=20, ge=1, le=24)
+
+    @field_validator("schedule")
+    @classmethod
+    def _valid_schedule(cls, schedule: str | None) -> str | None:
+        if schedule is not None:
+            cron_trigger(schedule, "UTC")
+        return schedule
+
+    @field_validator("timezone")
+    @classmethod
+    def _valid_timezone(cls, timezone: str) -> str:
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {timezone!r}; use a name such as UTC or Europe/Paris") from None
+        return timezone
+
+    def trigger(self) -> CronTrigger | None:
+        return cron_trigger(self.schedule, self.timezone) if self.schedule else None
+
+
+def cron_trigger(schedule: str, timezone: str) -> CronTrigger:
+    try:
+        return CronTrigger.from_crontab(schedule, timezone=timezone)
+    except ValueError as error:
+        raise ValueError(
+            f"{schedule!r} is not a cron schedule ({error}); give minute hour day month weekday, "
+            "for example '0 9 1 * *' for 09:00 on the first of each month"
+        ) from None
+
+
 class RequestRefused(Exception):
     """A request that cannot be made as asked; the message tells the requester why and what to do instead."""
 
@@ -78,6 +126,7 @@ class ServiceContext:
     elevation_settings: ElevationSettings = field(default_factory=lambda: ElevationSettings())
     task_settings: TaskSettings = field(default_factory=lambda: TaskSettings())
     removal_settings: RemovalSettings = field(default_factory=lambda: RemovalSettings())
+    review_settings: ReviewSettings = field(default_factory=lambda: ReviewSettings())
     policy: PolicyConfig = field(default_factory=lambda: PolicyConfig())
     timers: Timers | None = None
     catalogs: Mapping[str, RoleCatalog] = field(init=False)

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
     from services.offboarding import PlatformNotice
+    from services.reviews import ReviewView
     from services.views import ElevationView, RequestView, TaskView
 
 
@@ -111,6 +112,14 @@ class Notifier(Protocol):
 
     def elevation_extended(self, view: RequestView, elevation: ElevationView) -> None:
         """Redraw the card and say the grant now lasts longer."""
+        ...
+
+    def review_posted(self, review: ReviewView) -> dict[int, MessageRef]:
+        """Post an access review to the approvers, each person with Keep / Remove; returns where each row is."""
+        ...
+
+    def review_decided(self, review: ReviewView, message: MessageRef) -> None:
+        """Redraw the review message at `message` after one of its rows was decided."""
         ...
 
 

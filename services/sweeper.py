@@ -25,6 +25,7 @@ from services.apply import failure_text
 from services.context import ServiceContext, logger
 from services.decisions import Outcome, expire
 from services.elevations import audit, load, wake
+from services.reviews import run_due
 from services.tasks import open_revert_tasks
 from services.views import elevation_view, task_view
 from storage.audit import BOT_ACTOR, AuditKind, record
@@ -54,6 +55,7 @@ class SweepReport(BaseModel):
     tasks_reminded: int = 0
     pending_reminded: int = 0
     expired: int = 0
+    reviews: int = 0
 
 
 def worker_name() -> str:
@@ -61,10 +63,33 @@ def worker_name() -> str:
 
 
 def sweep(ctx: ServiceContext, *, worker: str | None = None) -> SweepReport:
-    """Send every due reminder, revert every due elevation, bring back manual tasks left open."""
+    """Send every due reminder, revert every due elevation, bring back manual tasks left open, and start the
+    scheduled access review when its time has come."""
     reminded = _send_due_reminders(ctx)
     tasks_reminded = _remind_open_tasks(ctx)
     pending_reminded, expired = _undecided(ctx)
+    reverted, failed = _revert_due(ctx, worker)
+    return SweepReport(
+        reminded=reminded,
+        reverted=reverted,
+        failed=failed,
+        tasks_reminded=tasks_reminded,
+        pending_reminded=pending_reminded,
+        expired=expired,
+        reviews=_start_due_review(ctx),
+    )
+
+
+def _start_due_review(ctx: ServiceContext) -> int:
+    try:
+        return 1 if run_due(ctx) is not None else 0
+    except Exception:
+        # Reverts and reminders must not wait on a review that cannot be taken; the next sweep tries again.
+        logger.exception("the scheduled access review could not be started")
+        return 0
+
+
+def _revert_due(ctx: ServiceContext, worker: str | None) -> tuple[int, int]:
     reverted = failed = 0
     while True:
         token = f"{worker or worker_name()}:{uuid.uuid4().hex}"
@@ -74,14 +99,7 @@ def sweep(ctx: ServiceContext, *, worker: str | None = None) -> SweepReport:
                 session=session, now=now, token=token, lease=_lease(ctx), limit=ctx.elevation_settings.batch
             )
         if not claimed:
-            return SweepReport(
-                reminded=reminded,
-                reverted=reverted,
-                failed=failed,
-                tasks_reminded=tasks_reminded,
-                pending_reminded=pending_reminded,
-                expired=expired,
-            )
+            return reverted, failed
         for row in claimed:
             if _revert(ctx, row, token, actor=BOT_ACTOR):
                 reverted += 1

@@ -56,6 +56,9 @@ class AuditKind(StrEnum):
     REVERT_FAILED = "revert_failed"
     REVERT_ESCALATED = "revert_escalated"
     DRIFT_DETECTED = "drift_detected"
+    REVIEW_STARTED = "review_started"
+    REVIEW_KEPT = "review_kept"
+    REVIEW_REMOVAL_REQUESTED = "review_removal_requested"
 
 
 def record(

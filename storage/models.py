@@ -194,6 +194,53 @@ class AuditHead(SQLModel, table=True):
     hash: str
 
 
+class AccessReview(SQLModel, table=True):
+    """One access review: everyone with access on each platform at one moment, for the approvers to confirm."""
+
+    __tablename__ = "access_review"
+
+    id: int | None = Field(default=None, primary_key=True)
+    # The schedule's fire time this review answers; unique, so that of several bot processes one posts it.
+    # None for a review someone started by hand.
+    scheduled_for: datetime | None = Field(default=None, sa_type=UTCDateTime, unique=True)
+    started_at: datetime = Field(sa_type=UTCDateTime)
+    started_by: str
+    # The platforms reviewed: name -> {"reports_activity": bool}.
+    platforms: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    # Platforms whose members could not be listed, with the reason.
+    errors: dict[str, str] = Field(default_factory=dict, sa_type=JSON)
+
+
+class ReviewItem(SQLModel, table=True):
+    """One person's access on one platform in a review, and what an approver decided about it."""
+
+    __tablename__ = "review_item"
+
+    id: int | None = Field(default=None, primary_key=True)
+    review_id: int = Field(sa_column=Column(Integer, ForeignKey("access_review.id"), index=True, nullable=False))
+    platform: str
+    email: str
+    access: dict[str, Any] = Field(sa_type=JSON)  # domain AccessState
+    last_active: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    findings: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)  # domain.review.Finding
+    decision: str | None = None  # keep | removing | remove
+    decided_by: str | None = None
+    decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    request_id: int | None = None  # the removal request a Remove opened
+    message_channel: str | None = None
+    message_ts: str | None = None
+
+
+class BotState(SQLModel, table=True):
+    """Small facts the bot keeps about itself across restarts (since when a schedule runs...)."""
+
+    __tablename__ = "bot_state"
+
+    key: str = Field(primary_key=True)
+    value: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
 class SandboxMember(SQLModel, table=True):
     """A member of a sandbox platform: the local stand-in for a vendor account."""
 

@@ -11,6 +11,7 @@ from domain.offboarding import NoticeTemplate
 from platforms.base import ApplyResult, MemberRecord, Platform, PlatformError, PlatformUnavailable
 from services.offboarding import PlatformNotice
 from services.ports import MessageRef, Person, PersonNotFound
+from services.reviews import ReviewView
 from services.views import ElevationView, RequestView, TaskView
 
 
@@ -55,6 +56,7 @@ class RecordingNotifier:
     elevations: list[tuple[str, ElevationView]] = field(default_factory=list)
     tasks: list[tuple[str, TaskView]] = field(default_factory=list)
     notices: list[PlatformNotice] = field(default_factory=list)
+    reviews: list[tuple[str, ReviewView]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def request_submitted(self, view: RequestView) -> MessageRef | None:
@@ -113,6 +115,20 @@ class RecordingNotifier:
             self.events.append(("elevation_extended", view))
             self.elevations.append(("extended", elevation))
 
+    def review_posted(self, review: ReviewView) -> dict[int, MessageRef]:
+        """One message per platform, as the Slack notifier posts a short review."""
+        with self.lock:
+            self.reviews.append(("posted", review))
+        platforms = review.platforms()
+        return {
+            item.id: MessageRef(channel="C0REVIEWS", ts=f"{review.id}.{platforms.index(item.platform):06d}")
+            for item in review.items
+        }
+
+    def review_decided(self, review: ReviewView, message: MessageRef) -> None:
+        with self.lock:
+            self.reviews.append(("decided", review))
+
     def kinds(self) -> list[str]:
         return [kind for kind, _ in self.events]
 
@@ -124,6 +140,7 @@ class FlakyPlatform(Platform):
         super().__init__(inner.name, inner.catalog)
         self.inner = inner
         self.removal_checklist = inner.removal_checklist
+        self.reports_activity = inner.reports_activity
         self.failures = failures
         self.error = error
         self.applies = 0

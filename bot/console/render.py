@@ -64,8 +64,13 @@ class TextRenderer:
         if kind == "context":
             return ["  " + line for element in block.get("elements", []) for line in self._text(element).splitlines()]
         if kind == "actions":
-            buttons = [f"[{element['text']['text']}]" for element in block.get("elements", []) if "text" in element]
-            return [" ".join(buttons)] if buttons else []
+            elements = [element for element in block.get("elements", []) if "text" in element]
+            buttons = " ".join(f"[{element['text']['text']}]" for element in elements)
+            values = {element.get("value") for element in elements}
+            # The id a console command needs to press these (a request, a task, a review row).
+            if len(values) == 1 and (value := values.pop()):
+                buttons += f"  (#{value})"
+            return [buttons] if buttons else []
         if kind == "input":
             optional = " (optional)" if block.get("optional") else ""
             return [f"  ▸ {block['label']['text']}{optional}: {_describe_element(block.get('element', {}))}"]

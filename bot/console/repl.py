@@ -26,6 +26,7 @@ from bot.listeners import ListenerPool
 from bot.settings import Settings
 from handlers import ids
 from handlers.blocks.forms import PERMANENT, block_id
+from services import reviews
 from services.elevations import live_views
 from services.queries import access_everywhere, request_views
 
@@ -49,6 +50,10 @@ Type Slack input as the current person; the bot answers as it would in Slack.
                                      verb person email platform role scopes duration method reason ticket
                                      e.g. form person=dan platform=sandbox role=scope:Admin scopes=staging
                                           duration=4h reason="tracking plan"
+  done <task> [evidence]             press Done on manual step or follow-up <task> and say how it was done
+  review                             post an access review now (as `accessbot review`)
+  review keep <row> | review remove <row>
+                                     answer a row of an access review
   requests                           all requests and their status (as `accessbot requests`)
   access <platform> <email>          what someone has on a platform (as `accessbot access`)
   users | help | quit"""
@@ -168,6 +173,10 @@ class Console:
                 self._deny(rest)
             case "form":
                 self._form(rest)
+            case "done":
+                self._done(rest)
+            case "review":
+                self._review(rest)
             case "requests":
                 assert self.runtime is not None
                 services = self.runtime.services
@@ -186,14 +195,12 @@ class Console:
         self.user = self._users[name]
         self._print(f"You are now {self.user.name} ({self.user.id}).")
 
-    def _press(self, rest: str, action_id: str) -> None:
+    def _press(self, rest: str, action_id: str, *, what: str = "request") -> None:
         request_id = rest.strip().lstrip("#")
         found = self._card_button(request_id, action_id)
         if found is None:
-            label = action_id.removeprefix("request_").title()
-            self._print(
-                f"The card of request #{request_id} has no {label} button now (decided already, or no such id)."
-            )
+            label = action_id.split("_", 1)[-1].title()
+            self._print(f"No {label} button for {what} {request_id} now (answered already, or no such id).")
             return
         message, button, block = found
         self._dispatch(self._slack_requests.button(user=self.user, message=message, action=button, block_id=block))
@@ -209,6 +216,29 @@ class Console:
         view = forms[-1].response["view"]
         values = {ids.DENY_REASON_BLOCK: {ids.DENY_REASON_INPUT: {"type": "plain_text_input", "value": reason or None}}}
         self._dispatch(self._slack_requests.view_submission(user=self.user, view=view, values=values))
+
+    def _done(self, rest: str) -> None:
+        task_id, _, evidence = rest.strip().partition(" ")
+        opened = len(self._slack.calls_to("views.open"))
+        self._press(task_id.lstrip("#"), ids.TASK_DONE, what="task")
+        forms = self._slack.calls_to("views.open")[opened:]
+        if not forms:
+            return
+        values = {ids.TASK_EVIDENCE: {ids.TASK_EVIDENCE: {"type": "plain_text_input", "value": evidence or None}}}
+        self._dispatch(
+            self._slack_requests.view_submission(user=self.user, view=forms[-1].response["view"], values=values)
+        )
+
+    def _review(self, rest: str) -> None:
+        answer, _, row = rest.strip().partition(" ")
+        if answer in ("keep", "remove"):
+            self._press(row.strip().lstrip("#"), ids.REVIEW_KEEP if answer == "keep" else ids.REVIEW_REMOVE, what="row")
+        elif answer:
+            self._print("Use `review` to post one, or `review keep <row>` / `review remove <row>`.")
+        else:
+            assert self.runtime is not None
+            reviews.start(self.runtime.services, started_by=self.user.id)
+            self._pool.wait_idle()
 
     def _form(self, rest: str) -> None:
         try:

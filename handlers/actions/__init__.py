@@ -1,6 +1,6 @@
 from slack_bolt import App
 
-from handlers.actions import approve, deny, extend, form_redraw, keep, retry, revoke_now, task_done
+from handlers.actions import approve, deny, extend, form_redraw, keep, retry, review, revoke_now, task_done
 from services.context import ServiceContext
 
 
@@ -13,3 +13,4 @@ def register(app: App, ctx: ServiceContext) -> None:
     revoke_now.register(app, ctx)
     keep.register(app, ctx)
     task_done.register(app, ctx)
+    review.register(app, ctx)

@@ -13,7 +13,7 @@ from services.ports import Person
 
 
 def clicked(ctx: ServiceContext, body: dict[str, Any], action: dict[str, Any]) -> tuple[int, Person]:
-    """The request a button belongs to (its value) and who pressed it."""
+    """The id a button carries (a request, an elevation, a task, a review row) and who pressed it."""
     return int(action["value"]), ctx.directory.person(body["user"]["id"])
 
 

@@ -57,8 +57,7 @@ def _summary(evidence: Evidence) -> list[dict[str, str]]:
 
 
 def _platform_text(record: PlatformRecord) -> str:
-    method = f", {record.method}" if record.method else ""
-    head = f"*{escape(record.platform)}* ({escape(record.change)}{method}): {record.status}"
+    head = f"*{escape(record.platform)}* ({escape(record.change)}): {record.status}"
     if record.applied_at:
         head += f" {when(record.applied_at)}" + (", verified ✓" if record.verified else "")
     lines = [head, f"attempts: {record.attempts}"]

@@ -42,13 +42,41 @@ def test_a_scripted_session_requests_approves_denies_and_uses_the_form() -> None
     assert "🚫 You asked for this access, so someone else has to approve it." in output
     assert "✅ Applied. Approved by @bob" in output
     assert "✉ DM to alice:" in output
-    assert "The card of request #1 has no Approve button now" in output
+    assert "No Approve button for request 1 now" in output
     assert "🚫 Denied by @carol" in output and "least privilege" in output
     assert "== Access request #3: change access ==" in output
     assert "staging: no access → Admin" in output
     assert "sandbox: Consumer; production: Viewer" in output
     table = output[output.rindex("alice> requests") :]
     assert "    3  pending" in table and "    2  denied" in table and "    1  applied" in table
+
+
+def test_a_removal_its_follow_ups_and_an_access_review_from_the_console() -> None:
+    output = run_console(
+        [
+            "/access add dan@agency.example sandbox analyst reason: project",
+            "as bob",
+            "approve 1",
+            "as alice",
+            "/access remove dan@agency.example sandbox reason: engagement ended",
+            "as bob",
+            "approve 2",
+            "done 1 revoked token tk_1",
+            "done 1",
+            "review",
+            "review keep 1",
+            "/access evidence 2",
+        ]
+    )
+    assert "▶ *delete*: the member is deleted." in output
+    assert "📋 After the removal for request #2 (dan@agency.example): *sandbox: Rotate API tokens" in output
+    assert "[Done…]  (#1)" in output
+    assert "✅ *sandbox: Rotate API tokens and keys they owned*: done by @bob" in output
+    assert "No Done button for task 1 now" in output
+    assert "Removal notice for dan@agency.example" in output or "Subject: sandbox Access Removed" in output
+    assert "== Access review #1: sandbox ==" in output and "nobody has access." in output  # dan is gone
+    assert "bob> review keep 1" in output and "No Keep button for row 1 now" in output
+    assert "== Evidence for request #2 (remove) ==" in output and "revoked token tk_1" in output
 
 
 def test_the_ack_is_shown_before_what_the_bot_does_next() -> None:

@@ -61,7 +61,7 @@ def test_access_evidence_shows_the_record_to_an_approver(removed: RunningBot) ->
     assert "*Status*\\napplied" in reply
     assert "*Approved / decided by*\\n<@U0BOB> <!date^" in reply
     assert "*Reason*\\nengagement ended" in reply and "*Ticket*\\nOPS-40" in reply
-    assert "*sandbox* (remove (delete), delete): applied <!date^" in reply and "verified ✓" in reply
+    assert "*sandbox* (remove (delete)): applied <!date^" in reply and "verified ✓" in reply
     assert "before: Analyst; production: Viewer" in reply and "after: not a member" in reply
     assert "☑ sandbox: Rotate API tokens and keys they owned, done by <@U0BOB>" in reply and "revoked tk_9" in reply
     trail = events(removed)
