@@ -40,9 +40,14 @@ def run_request(ctx: ServiceContext, request_id: int, *, actor: str) -> RequestV
     assert view is not None
     ctx.notifier.request_progressed(view)
     opened: list[int] = []
-    for change in view.changes:
-        if change.status in (ChangeStatus.WAITING, ChangeStatus.FAILED):
-            opened += _apply_change(ctx, view, change, actor=actor)
+    pending = [change for change in view.changes if change.status in (ChangeStatus.WAITING, ChangeStatus.FAILED)]
+    for index, change in enumerate(pending):
+        opened += _apply_change(ctx, view, change, actor=actor)
+        if index < len(pending) - 1:
+            # Offboarding from several platforms: the card shows each one's result as it comes.
+            progressed = ctx.load_view(request_id)
+            assert progressed is not None
+            ctx.notifier.request_progressed(progressed)
     final = settle(ctx, request_id)
     if opened:
         # After the thread has been told manual steps follow: each one, with its instructions and Done button.

@@ -136,6 +136,8 @@ def _change_text(view: RequestView, change: ChangeView) -> str:
             lines.append("after approval: no change to the current access (extends or confirms it)")
     elif change.status is not ChangeStatus.WAITING:
         lines.append(f"{_CHANGE_ICONS[change.status]} {_change_outcome(change)}")
+    elif view.status is RequestStatus.APPLYING:
+        lines.append(f"{_CHANGE_ICONS[change.status]} next")
     lines.extend(task_lines(view, change.id))
     return "\n".join(lines)
 
