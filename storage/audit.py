@@ -126,16 +126,22 @@ def ensure_head(session: Session) -> None:
         session.add(AuditHead(id=1, seq=0, hash=GENESIS))
 
 
-def _lock_head(session: Session) -> AuditHead:
-    if session.get_bind().dialect.name == "sqlite":
-        # A write that changes nothing takes SQLite's database write lock now, before the head is read.
-        session.exec(update(AuditHead).where(col(AuditHead.id) == 1).values(seq=AuditHead.seq))
-        head = session.get(AuditHead, 1, populate_existing=True)
-    else:
-        head = session.exec(select(AuditHead).where(AuditHead.id == 1).with_for_update()).first()
-    if head is None:
+def _reserve(session: Session, count: int) -> tuple[int, str]:
+    """Move the chain's head on by `count` events and return where it was (its seq and hash).
+
+    The UPDATE takes the lock (SQLite's database write lock; the head row's lock on PostgreSQL) until the
+    transaction commits, so the events linked under it are the next ones in the chain for everybody.
+    """
+    statement = (
+        update(AuditHead)
+        .where(col(AuditHead.id) == 1)
+        .values(seq=AuditHead.seq + count)
+        .returning(col(AuditHead.seq), col(AuditHead.hash))
+    )
+    row = session.execute(statement).first()
+    if row is None:
         raise RuntimeError("the audit_head row is missing; the schema was not created by accessbot")
-    return head
+    return row[0] - count, row[1]
 
 
 @orm_event.listens_for(OrmSession, "before_commit")
@@ -146,14 +152,13 @@ def _chain_pending(session: OrmSession) -> None:
     if not pending:
         return
     assert isinstance(session, Session)
-    head = _lock_head(session)
+    seq, previous = _reserve(session, len(pending))
     for row in pending:
-        row.seq = head.seq + 1
-        row.prev_hash = head.hash
-        row.hash = event_hash(row)
-        head.seq, head.hash = row.seq, row.hash
-        session.add(row)
-    session.add(head)
+        seq += 1
+        row.seq, row.prev_hash = seq, previous
+        row.hash = previous = event_hash(row)
+    session.add_all(pending)
+    session.execute(update(AuditHead).where(col(AuditHead.id) == 1).values(hash=previous))
 
 
 @orm_event.listens_for(OrmSession, "after_transaction_end")
