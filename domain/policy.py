@@ -425,13 +425,7 @@ def may_do_manual_step(
     access it changes. Unlike approving, the requester may do it: the decision was someone else's already."""
     if doer.slack_id == target_slack_id or (doer.email is not None and doer.email.lower() == target_email.lower()):
         return Verdict.refuse("This step changes your own access, so someone else has to do it.")
-    if eligible is None:
-        if doer.is_workspace_admin:
-            return Verdict.allow()
-        return Verdict.refuse("Only the platform's approvers (or Slack workspace admins) can mark this done.")
-    if doer.slack_id not in eligible:
-        return Verdict.refuse("Only the platform's approvers can mark this done.")
-    return Verdict.allow()
+    return _platform_approver(doer, eligible, doing="mark this done")
 
 
 def may_review(*, target_email: str, doer: Approver, eligible: frozenset[str] | None) -> Verdict:
@@ -439,12 +433,17 @@ def may_review(*, target_email: str, doer: Approver, eligible: frozenset[str] | 
     themselves (keeping your own access is not a review)."""
     if doer.email is not None and doer.email.lower() == target_email.lower():
         return Verdict.refuse("This row is your own access, so another approver has to decide it.")
+    return _platform_approver(doer, eligible, doing="decide review rows")
+
+
+def _platform_approver(doer: Approver, eligible: frozenset[str] | None, *, doing: str) -> Verdict:
+    """One of the platform's approvers; workspace admins where the platform names none."""
     if eligible is None:
         if doer.is_workspace_admin:
             return Verdict.allow()
-        return Verdict.refuse("Only the platform's approvers (or Slack workspace admins) can decide review rows.")
+        return Verdict.refuse(f"Only the platform's approvers (or Slack workspace admins) can {doing}.")
     if doer.slack_id not in eligible:
-        return Verdict.refuse("Only the platform's approvers can decide review rows.")
+        return Verdict.refuse(f"Only the platform's approvers can {doing}.")
     return Verdict.allow()
 
 

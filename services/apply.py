@@ -179,15 +179,7 @@ def _await_manual(
     """What the API could do is done and checked; the rest becomes tracked tasks for an admin."""
     now = ctx.clock.now()
     with session_scope(ctx.engine) as session:
-        fields: dict[str, Any] = {
-            "desired": desired.model_dump(mode="json"),
-            "after": after.model_dump(mode="json"),
-            "responses": list(result.responses),
-            "manual_steps": [step.model_dump(mode="json") for step in result.manual],
-            "error": None,
-            "error_kind": None,
-        }
-        _keep_first_before(session, change, before, fields)
+        fields = _outcome_fields(session, change, before=before, desired=desired, after=after, result=result)
         transition_change(session=session, change_id=change.id, event=ChangeEvent.WAIT_MANUAL, at=now, **fields)
         tasks = open_platform_tasks(session, ctx, request, change, result.manual, now=now)
         record(
@@ -264,17 +256,10 @@ def mark_applied(
     """Record a verified change; returns the follow-up tasks it opened (a removal's checklist)."""
     now = ctx.clock.now()
     with session_scope(ctx.engine) as session:
-        fields: dict[str, Any] = {
-            "desired": desired.model_dump(mode="json"),
-            "after": after.model_dump(mode="json"),
-            "responses": list(result.responses),
-            "manual_steps": [step.model_dump(mode="json") for step in result.manual],
-            "error": None,
-            "error_kind": None,
-            "applied_at": now,
-        }
-        _keep_first_before(session, change, before, fields)
-        transition_change(session=session, change_id=change.id, event=ChangeEvent.SUCCEED, at=now, **fields)
+        fields = _outcome_fields(session, change, before=before, desired=desired, after=after, result=result)
+        transition_change(
+            session=session, change_id=change.id, event=ChangeEvent.SUCCEED, at=now, applied_at=now, **fields
+        )
         record(
             session=session,
             event=AuditKind.APPLIED,
@@ -341,6 +326,28 @@ def failure_text(error: PlatformError) -> str:
     if error.pending:
         text += f". Not done: {'; '.join(step.describe() for step in error.pending)}"
     return text
+
+
+def _outcome_fields(
+    session: Session,
+    change: ChangeView,
+    *,
+    before: AccessState,
+    desired: AccessState,
+    after: AccessState,
+    result: ApplyResult,
+) -> dict[str, Any]:
+    """What a change row keeps once the platform has answered and the result is verified."""
+    fields: dict[str, Any] = {
+        "desired": desired.model_dump(mode="json"),
+        "after": after.model_dump(mode="json"),
+        "responses": list(result.responses),
+        "manual_steps": [step.model_dump(mode="json") for step in result.manual],
+        "error": None,
+        "error_kind": None,
+    }
+    _keep_first_before(session, change, before, fields)
+    return fields
 
 
 def _keep_first_before(session: Session, change: ChangeView, before: AccessState, fields: dict[str, Any]) -> None:

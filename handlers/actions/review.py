@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
@@ -14,16 +15,11 @@ from services.context import ServiceContext
 
 
 def register(app: App, ctx: ServiceContext) -> None:
-    @app.action(ids.REVIEW_KEEP)
-    def on_keep(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
-        ack()
-        item_id, person = clicked(ctx, body, action)
-        result = review_actions.keep(ctx, item_id, person=person)
-        respond(text=review_notice(result), response_type="ephemeral", replace_original=False)
+    answers = {ids.REVIEW_KEEP: review_actions.keep, ids.REVIEW_REMOVE: review_actions.remove}
 
-    @app.action(ids.REVIEW_REMOVE)
-    def on_remove(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
+    @app.action(re.compile(f"^({'|'.join(answers)})$"))
+    def on_answer(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
         ack()
         item_id, person = clicked(ctx, body, action)
-        result = review_actions.remove(ctx, item_id, person=person)
+        result = answers[action["action_id"]](ctx, item_id, person=person)
         respond(text=review_notice(result), response_type="ephemeral", replace_original=False)
