@@ -36,13 +36,14 @@ from domain.elevation import ElevationStatus, asked_fields, track
 from domain.lifecycle import ChangeStatus, RequestStatus
 from handlers.directory import SlackDirectory
 from handlers.notifier import SlackNotifier
+from handlers.outbox import Outbox
 from platforms.sandbox import SandboxSettings
 from services.context import ElevationSettings, ServiceContext
 from services.offboarding import PlatformNotice
 from services.ports import MessageRef
 from services.sweeper import sweep
 from services.views import ElevationView, RequestView, TaskView
-from storage.db import session_scope
+from storage.db import make_engine, session_scope
 from storage.models import AccessRequest, PlatformChange, RevertReminder, SandboxMember
 
 BEFORE = AccessState(member=True, account_role="Consumer")
@@ -161,8 +162,9 @@ def run(n: int, *, workers: int, with_slack: bool) -> dict[str, float]:
         from bot.bootstrap import slack_client
 
         client = slack_client(settings)
-        notifier = SlackNotifier(client, "C0APPROVALS") if with_slack else SilentNotifier()
-        ctx = build_services(settings, directory=SlackDirectory(client), notifier=notifier)
+        engine = make_engine(settings.database_url)
+        notifier = SlackNotifier(Outbox(client, engine), "C0APPROVALS") if with_slack else SilentNotifier()
+        ctx = build_services(settings, directory=SlackDirectory(client), notifier=notifier, engine=engine)
         due = datetime.now(UTC)
         seed(ctx, slack if with_slack else None, n, due)
         with session_scope(ctx.engine) as session:  # all due from the moment the sweep starts

@@ -21,11 +21,14 @@ from bot.scheduler import ElevationScheduler
 from bot.settings import ConfigError, Settings
 from handlers.directory import SlackDirectory
 from handlers.notifier import SlackNotifier
+from handlers.outbox import Outbox
 from platforms.base import Platform
 from platforms.registry import PlatformContext, build_platforms
 from services.context import ServiceContext
 from services.ports import Clock, Directory, Notifier, SystemClock, Timers
-from storage.db import create_schema, make_engine
+from services.submit import card_posted
+from storage.db import make_engine
+from storage.schema import ensure_schema
 
 SLACK_API_DEFAULT = "https://slack.com/api/"
 
@@ -58,7 +61,7 @@ def build_services(
     timers: Timers | None = None,
 ) -> ServiceContext:
     engine = engine or make_engine(settings.database_url)
-    create_schema(engine)
+    ensure_schema(engine)
     clock = clock or SystemClock()
     if platforms is None:
         platforms = build_platforms(settings.platforms, PlatformContext(engine=engine, now=clock.now))
@@ -113,20 +116,25 @@ def bootstrap(
             "Basic Information > App Credentials, or set SLACK_APP_TOKEN to use Socket Mode instead."
         )
     scheduler = ElevationScheduler(sweep_seconds=settings.elevations.sweep_seconds)
+    engine = make_engine(settings.database_url)
+    outbox = Outbox(client, engine)
     services = build_services(
         settings,
         directory=SlackDirectory(client),
         notifier=SlackNotifier(
-            client,
+            outbox,
             settings.approvals_channel,
             reviews_channel=settings.reviews.channel,
             review_rows=settings.reviews.rows_per_message,
         ),
         clock=clock,
         platforms=platforms,
+        engine=engine,
         timers=scheduler,
     )
-    scheduler.bind(services)
+    outbox.on_card_posted = lambda request_id, card: card_posted(services, request_id, card)
+    # After each sweep, deliver what Slack could not take before (an outage, a rate limit that outlasted retries).
+    scheduler.bind(services, after_sweep=outbox.deliver_pending)
     app = App(
         client=client,
         signing_secret=signing_secret,

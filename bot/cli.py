@@ -32,6 +32,8 @@ from services.context import ServiceContext
 from services.elevations import live_views
 from services.explain import explain
 from services.queries import access_everywhere, request_views
+from storage.db import make_engine
+from storage.schema import UPGRADE_COMMAND, SchemaBehind, current_revision, head_revision, upgrade
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     access.add_argument("platform")
     access.add_argument("email")
     access.add_argument("--json", action="store_true", help="print JSON instead of text")
+    database = commands.add_parser("db", help="the database schema: upgrade it, or show its version")
+    database.add_argument("action", choices=["upgrade", "status"], help="upgrade: apply pending migrations")
+
     review = commands.add_parser("review", help="post an access review to the approvers now (needs Slack)")
     review.add_argument("--print", action="store_true", help="print the review here instead; nothing is posted")
     audit_cli.add_commands(commands)
@@ -97,11 +102,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _check_platforms(settings, as_json=args.json)
         if command == "policy":
             return _policy(settings, action=args.policy_action, text=getattr(args, "text", ""))
+        if command == "db":
+            return _database(settings, action=args.action)
         if command == "review":
             return _review(settings, print_only=args.print)
         if command in audit_cli.COMMANDS:
             return audit_cli.run(_offline(settings), args)
-    except ConfigError as error:
+    except (ConfigError, SchemaBehind) as error:
         print(f"accessbot: {error}", file=sys.stderr)
         return 2
     return 1
@@ -166,6 +173,23 @@ def _policy(settings: Settings, *, action: str, text: str) -> int:
         return 2
     print(explanation_text(explain(services, parsed)))
     return 0
+
+
+def _database(settings: Settings, *, action: str) -> int:
+    engine = make_engine(settings.database_url)
+    try:
+        if action == "status":
+            current, head = current_revision(engine), head_revision()
+            state = "up to date" if current == head else f"behind: run `{UPGRADE_COMMAND}`"
+            print(
+                f"database {engine.url.render_as_string()}: schema {current or 'none'}, this accessbot {head} ({state})"
+            )
+            return 0 if current == head else 1
+        before, after = upgrade(engine)
+        print(f"database schema: {before or 'empty'} -> {after}" if before != after else f"already at {after}")
+        return 0
+    finally:
+        engine.dispose()
 
 
 def _review(settings: Settings, *, print_only: bool) -> int:

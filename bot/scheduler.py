@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from apscheduler.jobstores.base import JobLookupError
@@ -36,13 +37,16 @@ class ElevationScheduler:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
         self._ctx: ServiceContext | None = None
+        self._after_sweep: Callable[[], object] | None = None
         self._lock = threading.Lock()
         self.last_sweep: datetime | None = None
         self.last_report: SweepReport | None = None
 
-    def bind(self, ctx: ServiceContext) -> None:
-        """The services this scheduler drives (they also tell it about new elevations through `elevation_due`)."""
+    def bind(self, ctx: ServiceContext, *, after_sweep: Callable[[], object] | None = None) -> None:
+        """The services this scheduler drives (they also tell it about new elevations through `elevation_due`),
+        and what to run after every sweep (delivering the Slack messages that waited for Slack)."""
         self._ctx = ctx
+        self._after_sweep = after_sweep
 
     @property
     def running(self) -> bool:
@@ -98,6 +102,11 @@ class ElevationScheduler:
             self.last_report = report
         if any(count for _, count in report):
             logger.info("sweep: %s", report)
+        if self._after_sweep is not None:
+            try:
+                self._after_sweep()
+            except Exception:
+                logger.exception("after the sweep")
         return report
 
     def _fire(self, elevation_id: int) -> None:

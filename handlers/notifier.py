@@ -1,13 +1,12 @@
-"""Posting and redrawing approval cards, thread replies and DMs: the Slack side of services.ports.Notifier."""
+"""Posting and redrawing approval cards, thread replies and DMs: the Slack side of services.ports.Notifier.
+
+Every call goes through the outbox, so nothing is lost while Slack is unreachable.
+"""
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 from typing import Any
-
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackClientError
 
 from domain.lifecycle import RequestStatus
 from handlers.blocks.cards import (
@@ -21,30 +20,27 @@ from handlers.blocks.cards import (
 from handlers.blocks.elevations import drift_text, ended_text, extended_text, reminder, revert_failed_text
 from handlers.blocks.reviews import review_message, review_messages
 from handlers.blocks.tasks import notices_message, task_message
+from handlers.outbox import Outbox
 from services.offboarding import PlatformNotice
 from services.ports import MessageRef
 from services.reviews import ReviewView
 from services.views import ElevationView, RequestView, TaskView
 
-logger = logging.getLogger("accessbot.slack")
-
 
 class SlackNotifier:
     def __init__(
-        self, client: WebClient, approvals_channel: str, *, reviews_channel: str | None = None, review_rows: int = 20
+        self, outbox: Outbox, approvals_channel: str, *, reviews_channel: str | None = None, review_rows: int = 20
     ) -> None:
-        self._client = client
+        self._outbox = outbox
         self._channel = approvals_channel
         self._reviews_channel = reviews_channel or approvals_channel
         self._review_rows = review_rows
 
     def request_submitted(self, view: RequestView) -> MessageRef | None:
-        try:
-            response = self._client.chat_postMessage(channel=self._channel, **approval_card(view))
-        except (SlackClientError, OSError):
-            logger.exception("could not post the approval card for request %s to %s", view.id, self._channel)
-            return None
-        return MessageRef(channel=response["channel"], ts=response["ts"])
+        answer = self._outbox.call(
+            "chat.postMessage", {"channel": self._channel, **approval_card(view)}, card_for_request=view.id
+        )
+        return MessageRef(channel=answer["channel"], ts=answer["ts"]) if answer else None
 
     def request_progressed(self, view: RequestView) -> None:
         self._redraw(view)
@@ -116,40 +112,28 @@ class SlackNotifier:
     def review_posted(self, review: ReviewView) -> dict[int, MessageRef]:
         placed: dict[int, MessageRef] = {}
         for item_ids, message in review_messages(review, per_message=self._review_rows):
-            try:
-                response = self._client.chat_postMessage(channel=self._reviews_channel, **message)
-            except (SlackClientError, OSError):
-                logger.exception("could not post part of access review %s", review.id)
-                continue
-            where = MessageRef(channel=response["channel"], ts=response["ts"])
-            placed.update(dict.fromkeys(item_ids, where))
+            answer = self._outbox.call("chat.postMessage", {"channel": self._reviews_channel, **message})
+            if answer:
+                placed.update(dict.fromkeys(item_ids, MessageRef(channel=answer["channel"], ts=answer["ts"])))
         return placed
 
     def review_decided(self, review: ReviewView, message: MessageRef) -> None:
         items = review.in_message(message)
-        if not items:
-            return
-        try:
-            self._client.chat_update(
-                channel=message.channel, ts=message.ts, **review_message(review, items[0].platform, items)
-            )
-        except (SlackClientError, OSError):
-            logger.exception("could not redraw access review %s", review.id)
+        if items:
+            self._update(message, review_message(review, items[0].platform, items))
 
     def _redraw(self, view: RequestView) -> None:
-        if view.card is None:
-            return
-        try:
-            self._client.chat_update(channel=view.card.channel, ts=view.card.ts, **approval_card(view))
-        except (SlackClientError, OSError):
-            logger.exception("could not update the card of request %s", view.id)
+        if view.card is not None:
+            self._update(view.card, approval_card(view))
+
+    def _update(self, message: MessageRef, content: dict[str, Any]) -> None:
+        # Of several redraws of one message waiting for Slack, only the newest needs sending.
+        params = {"channel": message.channel, "ts": message.ts, **content}
+        self._outbox.call("chat.update", params, coalesce_key=f"{message.channel}:{message.ts}")
 
     def _post(self, *, channel: str, text: str, thread_ts: str | None = None, broadcast: bool = False) -> None:
         # Broadcast: a thread reply that also shows in the channel, for what approvers must not miss.
         self._send(channel=channel, text=text, thread_ts=thread_ts, reply_broadcast=broadcast or None)
 
     def _send(self, *, channel: str, text: str, blocks: list[dict[str, Any]] | None = None, **extra: Any) -> None:
-        try:
-            self._client.chat_postMessage(channel=channel, text=text, blocks=blocks, **extra)
-        except (SlackClientError, OSError):
-            logger.exception("could not post to %s", channel)
+        self._outbox.call("chat.postMessage", {"channel": channel, "text": text, "blocks": blocks, **extra})

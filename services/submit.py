@@ -21,7 +21,7 @@ from domain.policy import (
 from platforms.base import PlatformError
 from services.approvers import count_org_admins, grant_items
 from services.context import RequestRefused, ServiceContext, logger
-from services.ports import Person
+from services.ports import MessageRef, Person
 from services.views import RequestView, desired_state
 from storage.audit import AuditKind, record
 from storage.db import session_scope
@@ -250,3 +250,12 @@ def _current_access(ctx: ServiceContext, platform: str, email: str) -> AccessSta
     except PlatformError:
         logger.warning("could not read %s access for request card", platform, exc_info=True)
         return None
+
+
+def card_posted(ctx: ServiceContext, request_id: int, card: MessageRef) -> None:
+    """An approval card Slack could not take at first is posted now: remember where, and bring it up to date."""
+    with session_scope(ctx.engine) as session:
+        set_card(session=session, request_id=request_id, channel=card.channel, ts=card.ts)
+    view = ctx.load_view(request_id)
+    if view is not None:
+        ctx.notifier.request_progressed(view)

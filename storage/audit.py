@@ -120,12 +120,6 @@ def event_hash(row: AuditEvent) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def ensure_head(session: Session) -> None:
-    """The chain's head row, created once with the schema."""
-    if session.get(AuditHead, 1) is None:
-        session.add(AuditHead(id=1, seq=0, hash=GENESIS))
-
-
 def _reserve(session: Session, count: int) -> tuple[int, str]:
     """Move the chain's head on by `count` events and return where it was (its seq and hash).
 

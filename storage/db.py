@@ -9,9 +9,8 @@ from typing import Any
 
 from sqlalchemy import DateTime, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.types import TypeDecorator
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, create_engine
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -49,18 +48,6 @@ def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
-
-
-def create_schema(engine: Engine) -> None:
-    import storage.models  # noqa: F401  (registers the tables on SQLModel.metadata)
-    from storage.audit import ensure_head
-
-    SQLModel.metadata.create_all(engine)
-    try:
-        with session_scope(engine) as session:
-            ensure_head(session)
-    except IntegrityError:
-        pass  # another process created it at the same moment
 
 
 @contextmanager

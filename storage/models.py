@@ -231,6 +231,31 @@ class ReviewItem(SQLModel, table=True):
     message_ts: str | None = None
 
 
+class SlackOutbox(SQLModel, table=True):
+    """A Slack Web API call that could not be made when Slack was unreachable, kept until it can.
+
+    Delivered in order; of several pending redraws of one message only the newest is sent.
+    """
+
+    __tablename__ = "slack_outbox"
+
+    id: int | None = Field(default=None, primary_key=True)
+    method: str  # chat.postMessage, chat.update
+    params: dict[str, Any] = Field(sa_type=JSON)
+    status: str = Field(index=True)  # pending | sent | superseded | dropped
+    # Pending calls with the same key are one message's redraws: a newer one supersedes the older.
+    coalesce_key: str | None = Field(default=None, index=True)
+    # An approval card that could not be posted: once it is, its place is stored on the request.
+    card_for_request: int | None = None
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    next_attempt_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    attempts: int = 0
+    last_error: str | None = None
+    claim_token: str | None = None
+    claimed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
 class BotState(SQLModel, table=True):
     """Small facts the bot keeps about itself across restarts (since when a schedule runs...)."""
 

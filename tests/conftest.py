@@ -2,12 +2,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import settings
 
 from domain.catalog import RoleCatalog
 from platforms.heap_catalog import heap_catalog
+from tests.postgres import PostgresServer, PostgresUnavailable
 
 # Example timing varies on shared two-core CI machines; correctness, not speed, is what these properties check.
 # Registering the profile here also imports hypothesis before any test starts a thread: Python 3.11 can raise a
@@ -30,3 +32,23 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.
 @pytest.fixture
 def catalogs() -> dict[str, RoleCatalog]:
     return {"heap": heap_catalog(), "sandbox": heap_catalog(projects=("production", "staging"))}
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server, started once. A machine where it cannot be installed fails these tests, loudly."""
+    try:
+        server = PostgresServer().start()
+    except PostgresUnavailable as error:
+        pytest.fail(str(error), pytrace=False)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each test that takes this runs on the embedded default and on PostgreSQL, each time a new empty database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/accessbot.db"
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return server.create_database()

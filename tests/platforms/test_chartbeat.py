@@ -11,7 +11,8 @@ import pytest
 from domain.access import AccessState, RemovalMethod, StepKind
 from platforms.base import ApplyResult, Platform, PlatformAuthError
 from platforms.chartbeat import ChartbeatPlatform, ChartbeatSettings
-from storage.db import create_schema, make_engine
+from storage.db import make_engine
+from storage.schema import ensure_schema
 from tests.platforms.contract import PlatformContract, fresh_email
 from tests.scim_server import ScimServer, running
 
@@ -37,7 +38,7 @@ def chartbeat(server: ScimServer, tmp_path: Path, **overrides: object) -> Chartb
         }
     )
     engine = make_engine(f"sqlite:///{tmp_path}/ledger.db")
-    create_schema(engine)
+    ensure_schema(engine)
     return ChartbeatPlatform(
         "chartbeat", settings, settings.http("chartbeat"), engine=engine, now=lambda: datetime.now(UTC)
     )

@@ -7,7 +7,8 @@ import pytest
 
 from platforms.base import Platform
 from platforms.sandbox import SandboxPlatform, SandboxSettings
-from storage.db import create_schema, make_engine
+from storage.db import make_engine
+from storage.schema import ensure_schema
 from tests.platforms.contract import PlatformContract, fresh_email, granted
 
 
@@ -15,13 +16,13 @@ class TestSandboxContract(PlatformContract):
     @pytest.fixture
     def platform(self, tmp_path: Path) -> Platform:
         engine = make_engine(f"sqlite:///{tmp_path}/sandbox.db")
-        create_schema(engine)
+        ensure_schema(engine)
         return SandboxPlatform("sandbox", SandboxSettings().catalog(), engine=engine, now=lambda: datetime.now(UTC))
 
 
 def test_two_sandboxes_in_one_database_are_separate(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path}/sandbox.db")
-    create_schema(engine)
+    ensure_schema(engine)
     catalog = SandboxSettings().catalog()
     first = SandboxPlatform("sandbox", catalog, engine=engine, now=lambda: datetime.now(UTC))
     second = SandboxPlatform("sandbox-eu", catalog, engine=engine, now=lambda: datetime.now(UTC))

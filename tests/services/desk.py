@@ -19,7 +19,8 @@ from services.ports import Person
 from services.submit import submit
 from services.views import RequestView
 from storage.audit import events_for
-from storage.db import create_schema, make_engine
+from storage.db import make_engine
+from storage.schema import ensure_schema
 from tests.fakes import FakeClock, FakeDirectory, FlakyPlatform, RecordingNotifier
 
 ANA = "ana@agency.example"
@@ -60,7 +61,7 @@ def make_desk(
     **flaky: int,
 ) -> Desk:
     engine = make_engine(f"sqlite:///{tmp_path}/bot.db")
-    create_schema(engine)
+    ensure_schema(engine)
     clock = clock or FakeClock()
     settings = dict(
         settings

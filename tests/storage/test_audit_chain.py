@@ -12,9 +12,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from storage.audit import GENESIS, AuditKind, event_hash, record, verify_chain
-from storage.db import create_schema, make_engine, session_scope
+from storage.db import make_engine, session_scope
 from storage.models import AccessRequest, Approval, AuditEvent
 from storage.requests import add_approval
+from storage.schema import ensure_schema
 
 T0 = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 REQUEST = {
@@ -32,7 +33,7 @@ REQUEST = {
 @pytest.fixture
 def engine(tmp_path: Path) -> Engine:
     engine = make_engine(f"sqlite:///{tmp_path}/audit.db")
-    create_schema(engine)
+    ensure_schema(engine)
     return engine
 
 

@@ -60,7 +60,11 @@ def test_the_slash_command_is_the_one_the_bot_listens_to() -> None:
 def test_every_web_api_method_the_bot_calls_has_its_scope() -> None:
     called: set[str] = set()
     for source in (ROOT / "handlers").rglob("*.py"):
-        called |= set(re.findall(r"client\.(\w+)\(", source.read_text()))
+        text = source.read_text()
+        called |= set(re.findall(r"client\.(\w+)\(", text)) - {"api_call"}
+        # Calls made through the outbox name the method as Slack spells it: "chat.postMessage".
+        called |= {name.replace(".", "_") for name in re.findall(r'call\(\s*"(\w+\.\w+)"', text)}
+    assert {"chat_postMessage", "chat_update", "users_info"} <= called
     unknown = called - SCOPE_OF_METHOD.keys()
     assert not unknown, f"add the scope for {unknown} to SCOPE_OF_METHOD and app_manifest.yml"
     granted = set(manifest()["oauth_config"]["scopes"]["bot"])

@@ -1,0 +1,99 @@
+"""The Slack outbox: calls kept while Slack is unreachable, claimed and delivered in order when it is back."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from storage.models import SlackOutbox
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    SUPERSEDED = "superseded"  # a newer redraw of the same message replaced it
+    DROPPED = "dropped"  # Slack refused it for good (channel gone...), logged
+
+
+def enqueue(
+    *,
+    session: Session,
+    method: str,
+    params: dict[str, Any],
+    at: datetime,
+    coalesce_key: str | None = None,
+    card_for_request: int | None = None,
+) -> SlackOutbox:
+    if coalesce_key is not None:
+        session.exec(
+            update(SlackOutbox)
+            .where(col(SlackOutbox.coalesce_key) == coalesce_key, col(SlackOutbox.status) == OutboxStatus.PENDING)
+            .values(status=OutboxStatus.SUPERSEDED.value)
+        )
+    row = SlackOutbox(
+        method=method,
+        params=params,
+        status=OutboxStatus.PENDING.value,
+        coalesce_key=coalesce_key,
+        card_for_request=card_for_request,
+        created_at=at,
+        next_attempt_at=at,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def has_pending(*, session: Session) -> bool:
+    statement = select(SlackOutbox.id).where(SlackOutbox.status == OutboxStatus.PENDING).limit(1)
+    return session.exec(statement).first() is not None
+
+
+def claim_next(*, session: Session, now: datetime, token: str, lease: timedelta) -> SlackOutbox | None:
+    """The oldest pending call, claimed for this worker, if it is due and nobody else holds it.
+
+    Oldest first and one at a time: a thread's replies must arrive in the order they were written.
+    """
+    oldest = session.exec(
+        select(SlackOutbox).where(SlackOutbox.status == OutboxStatus.PENDING).order_by(col(SlackOutbox.id)).limit(1)
+    ).first()
+    if oldest is None or oldest.id is None or oldest.next_attempt_at > now:
+        return None
+    free = col(SlackOutbox.claim_token).is_(None) | (col(SlackOutbox.claimed_at) < now - lease)
+    moved = session.exec(
+        update(SlackOutbox)
+        .where(col(SlackOutbox.id) == oldest.id, col(SlackOutbox.status) == OutboxStatus.PENDING, free)
+        .values(claim_token=token, claimed_at=now)
+    ).rowcount
+    session.expire_all()
+    return session.get(SlackOutbox, oldest.id) if moved == 1 else None
+
+
+def finish(*, session: Session, row_id: int, token: str, status: OutboxStatus, at: datetime, error: str | None) -> None:
+    session.exec(
+        update(SlackOutbox)
+        .where(col(SlackOutbox.id) == row_id, col(SlackOutbox.claim_token) == token)
+        .values(status=status.value, sent_at=at, last_error=error, claim_token=None, claimed_at=None)
+    )
+
+
+def retry_later(*, session: Session, row_id: int, token: str, at: datetime, error: str) -> None:
+    row = session.get(SlackOutbox, row_id)
+    if row is None or row.claim_token != token:
+        return
+    attempts = row.attempts + 1
+    # 5 s, 10 s, 20 s ... up to 5 minutes: Slack outages are usually short, and the queue must not hammer it.
+    delay = timedelta(seconds=min(5 * 2 ** (attempts - 1), 300))
+    session.exec(
+        update(SlackOutbox)
+        .where(col(SlackOutbox.id) == row_id, col(SlackOutbox.claim_token) == token)
+        .values(attempts=attempts, next_attempt_at=at + delay, last_error=error, claim_token=None, claimed_at=None)
+    )
+
+
+def pending_count(*, session: Session) -> int:
+    return len(session.exec(select(SlackOutbox.id).where(SlackOutbox.status == OutboxStatus.PENDING)).all())

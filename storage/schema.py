@@ -1,0 +1,87 @@
+"""The database schema's version: migrations (alembic) for SQLite and PostgreSQL, and the check at start-up.
+
+A new, empty database is brought to the current schema at start-up, so the embedded default needs no set-up. A
+database that has a schema but an older one is refused with the command that upgrades it: an upgrade is a decision
+for whoever runs the bot (a backup first, every instance stopped or compatible), not something to do silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, inspect, text
+from sqlalchemy.engine import Engine
+
+UPGRADE_COMMAND = "accessbot db upgrade"
+# Serialises migrations between bot processes starting at once on one PostgreSQL database.
+_MIGRATION_LOCK = 4_276_153_001
+
+
+class SchemaBehind(Exception):
+    """The database's schema is older than this version of the bot (or was not made by it)."""
+
+
+def _config(connection: Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", "storage:migrations")
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(_config()).get_current_head()
+    assert head is not None, "storage/migrations has no revision"
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+@contextmanager
+def _migration_lock(engine: Engine) -> Iterator[Connection]:
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+        yield connection
+
+
+def upgrade(engine: Engine) -> tuple[str | None, str]:
+    """Apply every migration the database lacks; returns the revisions before and after."""
+    with _migration_lock(engine) as connection:
+        before = MigrationContext.configure(connection).get_current_revision()
+        if before is None and _has_tables(connection):
+            raise SchemaBehind(
+                "this database has tables but no schema version, so accessbot cannot tell what it holds. Point "
+                "ACCESSBOT_DATABASE_URL at an empty database (or the one accessbot created)."
+            )
+        command.upgrade(_config(connection), "head")
+    return before, head_revision()
+
+
+def ensure_schema(engine: Engine) -> None:
+    """At start-up: create the schema in an empty database; refuse one that is behind."""
+    head = head_revision()
+    with _migration_lock(engine) as connection:
+        current = MigrationContext.configure(connection).get_current_revision()
+        if current == head:
+            return
+        if current is None and not _has_tables(connection):
+            command.upgrade(_config(connection), "head")
+            return
+    raise SchemaBehind(
+        f"the database schema is at revision {current or 'none (tables made by something else)'}, and this version "
+        f"of accessbot needs {head}. Back the database up, then run `{UPGRADE_COMMAND}` (with the same "
+        "ACCESSBOT_DATABASE_URL) and start the bot again."
+    )
+
+
+def _has_tables(connection: Connection) -> bool:
+    return bool(set(inspect(connection).get_table_names()) - {"alembic_version"})
