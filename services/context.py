@@ -42,7 +42,8 @@ class ElevationSettings(BaseModel):
     retry_max_seconds: float = PydanticField(default=3600.0, gt=0)
     # After this many failed attempts the approvers are asked to look.
     escalate_after: int = PydanticField(default=3, ge=1)
-    # A claim older than this is taken over by another worker (its claimer crashed or hangs).
+    # A claim older than this is taken over by another worker (its claimer crashed or hangs): a revert, a reminder,
+    # or a change being applied (which is then marked failed and retryable). Longer than any platform call takes.
     lease_seconds: float = PydanticField(default=300.0, gt=0)
 
 

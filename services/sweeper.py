@@ -25,6 +25,7 @@ from services.apply import failure_text
 from services.context import ServiceContext, logger
 from services.decisions import Outcome, expire
 from services.elevations import audit, load, wake
+from services.recovery import recover
 from services.reviews import run_due
 from services.tasks import open_revert_tasks
 from services.views import elevation_view, task_view
@@ -56,6 +57,7 @@ class SweepReport(BaseModel):
     pending_reminded: int = 0
     expired: int = 0
     reviews: int = 0
+    recovered: int = 0  # requests a dead worker left half-done
 
 
 def worker_name() -> str:
@@ -63,8 +65,9 @@ def worker_name() -> str:
 
 
 def sweep(ctx: ServiceContext, *, worker: str | None = None) -> SweepReport:
-    """Send every due reminder, revert every due elevation, bring back manual tasks left open, and start the
-    scheduled access review when its time has come."""
+    """Take over what a dead worker left half-done, send every due reminder, revert every due elevation, bring back
+    manual tasks left open, and start the scheduled access review when its time has come."""
+    recovered = recover(ctx)
     reminded = _send_due_reminders(ctx)
     tasks_reminded = _remind_open_tasks(ctx)
     pending_reminded, expired = _undecided(ctx)
@@ -77,6 +80,7 @@ def sweep(ctx: ServiceContext, *, worker: str | None = None) -> SweepReport:
         pending_reminded=pending_reminded,
         expired=expired,
         reviews=_start_due_review(ctx),
+        recovered=recovered,
     )
 
 

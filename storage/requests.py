@@ -208,3 +208,32 @@ def changes_by_request(*, session: Session, request_ids: list[int]) -> dict[int,
 
 def change_statuses(*, session: Session, request_id: int) -> list[ChangeStatus]:
     return [ChangeStatus(change.status) for change in changes_of(session=session, request_id=request_id)]
+
+
+def interrupted_changes(*, session: Session, before: datetime, limit: int = 100) -> list[PlatformChange]:
+    """Changes claimed for applying longer ago than a lease: their worker died or hangs."""
+    statement = (
+        select(PlatformChange)
+        .where(PlatformChange.status == ChangeStatus.APPLYING, col(PlatformChange.updated_at) < before)
+        .order_by(col(PlatformChange.id))
+        .limit(limit)
+    )
+    return list(session.exec(statement))
+
+
+def stalled_requests(
+    *, session: Session, status: RequestStatus, before: datetime, limit: int = 100
+) -> list[AccessRequest]:
+    """Requests in `status` where nothing, neither the request nor any of its changes, moved since `before`."""
+    recent = (
+        select(PlatformChange.request_id)
+        .where(col(PlatformChange.request_id) == AccessRequest.id, col(PlatformChange.updated_at) >= before)
+        .exists()
+    )
+    statement = (
+        select(AccessRequest)
+        .where(AccessRequest.status == status, col(AccessRequest.updated_at) < before, ~recent)
+        .order_by(col(AccessRequest.id))
+        .limit(limit)
+    )
+    return list(session.exec(statement))

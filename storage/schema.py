@@ -53,8 +53,8 @@ def _migration_lock(engine: Engine) -> Iterator[Connection]:
         yield connection
 
 
-def upgrade(engine: Engine) -> tuple[str | None, str]:
-    """Apply every migration the database lacks; returns the revisions before and after."""
+def upgrade(engine: Engine, to: str = "head") -> tuple[str | None, str]:
+    """Apply the migrations the database lacks (up to `to`); returns the revisions before and after."""
     with _migration_lock(engine) as connection:
         before = MigrationContext.configure(connection).get_current_revision()
         if before is None and _has_tables(connection):
@@ -62,8 +62,10 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
                 "this database has tables but no schema version, so accessbot cannot tell what it holds. Point "
                 "ACCESSBOT_DATABASE_URL at an empty database (or the one accessbot created)."
             )
-        command.upgrade(_config(connection), "head")
-    return before, head_revision()
+        command.upgrade(_config(connection), to)
+        after = MigrationContext.configure(connection).get_current_revision()
+    assert after is not None
+    return before, after
 
 
 def ensure_schema(engine: Engine) -> None:

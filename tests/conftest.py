@@ -52,3 +52,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path}/accessbot.db"
     server: PostgresServer = request.getfixturevalue("postgres")
     return server.create_database()
+
+
+@pytest.fixture
+def postgres_url(postgres: PostgresServer) -> str:
+    """A new, empty PostgreSQL database, for what only PostgreSQL does (several bot processes on one database)."""
+    return postgres.create_database()

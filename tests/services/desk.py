@@ -58,9 +58,12 @@ def make_desk(
     elevations: ElevationSettings | None = None,
     clock: FakeClock | None = None,
     settings: Mapping[str, SandboxSettings] | None = None,
+    database_url: str | None = None,
     **flaky: int,
 ) -> Desk:
-    engine = make_engine(f"sqlite:///{tmp_path}/bot.db")
+    """`database_url`: where it keeps everything (default: SQLite in `tmp_path`); two desks on one URL are two bot
+    processes on one database."""
+    engine = make_engine(database_url or f"sqlite:///{tmp_path}/bot.db")
     ensure_schema(engine)
     clock = clock or FakeClock()
     settings = dict(

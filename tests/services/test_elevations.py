@@ -54,6 +54,12 @@ def sent(desk: Desk, kind: str) -> int:
 
 
 @pytest.fixture
+def desk(tmp_path: Path, database_url: str) -> Desk:
+    """The scheduler's tests run on SQLite and on PostgreSQL."""
+    return make_desk(tmp_path, database_url=database_url)
+
+
+@pytest.fixture
 def consumer(desk: Desk) -> Desk:
     seed(desk, CONSUMER)
     return desk
@@ -138,8 +144,12 @@ def test_a_requester_extension_goes_back_through_approval(consumer: Desk) -> Non
     assert desk.audit(result.request.id) == ["requested", "approved", "apply_started", "applied"]
 
 
-def test_self_extension_where_policy_allows_it(tmp_path: Path) -> None:
-    desk = make_desk(tmp_path, settings={"sandbox": SandboxSettings(approvers=("UBOB",), allow_self_extension=True)})
+def test_self_extension_where_policy_allows_it(tmp_path: Path, database_url: str) -> None:
+    desk = make_desk(
+        tmp_path,
+        database_url=database_url,
+        settings={"sandbox": SandboxSettings(approvers=("UBOB",), allow_self_extension=True)},
+    )
     seed(desk, CONSUMER)
     elevation_id = elevate(desk, f"update {ANA} sandbox analyst for 2h reason: x")
     result = ask_extension(desk.ctx, elevation_id, span=HOUR, reason="x", person=desk.requester)
@@ -178,11 +188,15 @@ def test_strangers_cannot_revoke_extend_or_keep(consumer: Desk) -> None:
     assert keep(consumer.ctx, elevation_id, person=consumer.requester).outcome is ElevationOutcome.KEPT
 
 
-def test_after_a_restart_past_expiry_the_revert_happens_at_once(consumer: Desk, tmp_path: Path) -> None:
+def test_after_a_restart_past_expiry_the_revert_happens_at_once(
+    consumer: Desk, tmp_path: Path, database_url: str
+) -> None:
     elevation_id = elevate(consumer, f"update {ANA} sandbox architect for 2d reason: x")
     consumer.ctx.engine.dispose()  # the bot goes down...
     consumer.clock.advance(timedelta(days=5))
-    restarted = make_desk(tmp_path, clock=consumer.clock)  # ...and comes back on the same database
+    restarted = make_desk(
+        tmp_path, database_url=database_url, clock=consumer.clock
+    )  # ...and comes back on the same database
     report = sweep(restarted.ctx)
     assert (report.reverted, report.reminded) == (1, 0), "no stale reminders for an access already past its end"
     assert access(restarted) == CONSUMER
@@ -196,9 +210,9 @@ def test_after_downtime_only_the_latest_missed_reminder_goes_out(consumer: Desk)
     assert sweep(consumer.ctx).reminded == 0
 
 
-def test_two_bot_processes_on_one_database_revert_each_elevation_once(tmp_path: Path) -> None:
-    first = make_desk(tmp_path, elevations=ElevationSettings(batch=5))
-    second = make_desk(tmp_path, clock=first.clock, elevations=ElevationSettings(batch=5))
+def test_two_bot_processes_on_one_database_revert_each_elevation_once(tmp_path: Path, database_url: str) -> None:
+    first = make_desk(tmp_path, database_url=database_url, elevations=ElevationSettings(batch=5))
+    second = make_desk(tmp_path, database_url=database_url, clock=first.clock, elevations=ElevationSettings(batch=5))
     people = [f"person{n}@agency.example" for n in range(24)]
     for email in people:
         first.ctx.platforms["sandbox"].apply(email, CONSUMER)
@@ -225,8 +239,12 @@ def test_two_bot_processes_on_one_database_revert_each_elevation_once(tmp_path: 
     assert len({event.request_id for event in reverted}) == len(people)
 
 
-def test_a_failing_revert_is_retried_with_backoff_escalated_and_never_dropped(tmp_path: Path) -> None:
-    desk = make_desk(tmp_path, elevations=ElevationSettings(retry_initial_seconds=60, escalate_after=3))
+def test_a_failing_revert_is_retried_with_backoff_escalated_and_never_dropped(
+    tmp_path: Path, database_url: str
+) -> None:
+    desk = make_desk(
+        tmp_path, database_url=database_url, elevations=ElevationSettings(retry_initial_seconds=60, escalate_after=3)
+    )
     seed(desk, CONSUMER)
     elevation_id = elevate(desk, f"update {ANA} sandbox admin for 1h reason: x")
     flaky = FlakyPlatform(desk.ctx.platforms["sandbox"], failures=3)
@@ -345,9 +363,9 @@ def test_the_timer_path_does_what_is_due_for_one_elevation_and_says_when_next(co
     assert access(consumer) == CONSUMER
 
 
-def test_the_system_clock_under_freezegun(tmp_path: Path) -> None:
+def test_the_system_clock_under_freezegun(tmp_path: Path, database_url: str) -> None:
     with freeze_time("2026-11-22 09:00:00", tz_offset=0) as frozen:
-        desk = make_desk(tmp_path)
+        desk = make_desk(tmp_path, database_url=database_url)
         desk.ctx = replace(desk.ctx, clock=SystemClock())
         seed(desk, CONSUMER)
         elevation_id = elevate(desk, f"update {ANA} sandbox admin for 1h reason: x")
@@ -379,9 +397,9 @@ def test_a_due_reminder_is_claimed_by_one_caller_only(consumer: Desk) -> None:
     assert claims == [True, False]
 
 
-def test_two_processes_sweeping_at_reminder_time_send_it_once(tmp_path: Path) -> None:
-    first = make_desk(tmp_path)
-    second = make_desk(tmp_path, clock=first.clock)
+def test_two_processes_sweeping_at_reminder_time_send_it_once(tmp_path: Path, database_url: str) -> None:
+    first = make_desk(tmp_path, database_url=database_url)
+    second = make_desk(tmp_path, database_url=database_url, clock=first.clock)
     seed(first, CONSUMER)
     elevate(first, f"update {ANA} sandbox architect for 2d reason: x")
     first.clock.advance(timedelta(days=1))

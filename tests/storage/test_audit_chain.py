@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -31,8 +30,8 @@ REQUEST = {
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Engine:
-    engine = make_engine(f"sqlite:///{tmp_path}/audit.db")
+def engine(database_url: str) -> Engine:
+    engine = make_engine(database_url)
     ensure_schema(engine)
     return engine
 
@@ -102,10 +101,11 @@ def test_an_edited_event_is_found(engine: Engine) -> None:
 
 def test_an_edited_detail_is_found_even_with_the_same_keys(engine: Engine) -> None:
     write(engine, 2)
+    edited = "replace(detail, 'step 0', 'step 9')"
+    if engine.dialect.name == "postgresql":
+        edited = "CAST(replace(CAST(detail AS TEXT), 'step 0', 'step 9') AS JSON)"
     with engine.begin() as connection:
-        connection.execute(
-            text("UPDATE audit_event SET detail = replace(detail, 'step 0', 'step 9') WHERE seq = 1"),
-        )
+        connection.execute(text(f"UPDATE audit_event SET detail = {edited} WHERE seq = 1"))
     with Session(engine) as session:
         assert verify_chain(session).broken_at == 1
 
