@@ -10,6 +10,7 @@ import logging
 from collections.abc import Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from datetime import timedelta
 
 from slack_bolt import App
 from slack_sdk import WebClient
@@ -117,7 +118,7 @@ def bootstrap(
         )
     scheduler = ElevationScheduler(sweep_seconds=settings.elevations.sweep_seconds)
     engine = make_engine(settings.database_url)
-    outbox = Outbox(client, engine)
+    outbox = Outbox(client, engine, first_retry=timedelta(seconds=settings.outbox_retry_seconds))
     services = build_services(
         settings,
         directory=SlackDirectory(client),

@@ -93,6 +93,8 @@ class Settings(BaseSettings):
     removals: RemovalSettings = Field(default_factory=RemovalSettings)
     reviews: ReviewSettings = Field(default_factory=ReviewSettings)
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
+    # Messages Slack could not take (an outage) are tried again after this many seconds, doubling up to 5 minutes.
+    outbox_retry_seconds: float = Field(default=5.0, gt=0)
     log_level: str = "INFO"
 
     @classmethod

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 
+from handlers.outbox import is_transient
 from services.ports import Person, PersonNotFound
 
 T = TypeVar("T")
+logger = logging.getLogger("accessbot.slack")
 
 
 class SlackDirectory:
@@ -27,7 +30,14 @@ class SlackDirectory:
         return self._cached(("user", slack_id), lambda: self._fetch_person(slack_id))
 
     def person_by_email(self, email: str) -> Person | None:
-        return self._cached(("email", email.lower()), lambda: self._fetch_by_email(email))
+        try:
+            return self._cached(("email", email.lower()), lambda: self._fetch_by_email(email))
+        except (SlackClientError, OSError) as error:
+            if not is_transient(error):
+                raise
+            # Only a nicety (a mention next to an email someone typed): go on without it.
+            logger.warning("Slack is unreachable; not looking up %s", email)
+            return None
 
     def group_members(self, group_id: str) -> frozenset[str]:
         def fetch() -> frozenset[str]:
@@ -42,7 +52,14 @@ class SlackDirectory:
             hit = self._cache.get(key)
             if hit is not None and now - hit[0] < self._ttl:
                 return hit[1]
-        value = fetch()
+        try:
+            value = fetch()
+        except (SlackClientError, OSError) as error:
+            if hit is None or not is_transient(error):
+                raise
+            # Slack is unreachable: who someone was a few minutes ago beats refusing their click.
+            logger.warning("Slack is unreachable; using what it said about %s %s before", *key)
+            return hit[1]
         with self._lock:
             self._cache[key] = (now, value)
         return value

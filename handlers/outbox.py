@@ -47,11 +47,15 @@ class Outbox:
         *,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         lease: timedelta = timedelta(minutes=2),
+        first_retry: timedelta = timedelta(seconds=5),
+        longest_retry: timedelta = timedelta(minutes=5),
     ) -> None:
         self._client = client
         self._engine = engine
         self._now = now
         self._lease = lease
+        self._first_retry = first_retry
+        self._longest_retry = longest_retry
         self.on_card_posted: CardPosted | None = None
 
     def call(
@@ -101,7 +105,15 @@ class Outbox:
             except (SlackClientError, OSError) as error:
                 with session_scope(self._engine) as session:
                     if is_transient(error):
-                        retry_later(session=session, row_id=row_id, token=token, at=self._now(), error=_describe(error))
+                        retry_later(
+                            session=session,
+                            row_id=row_id,
+                            token=token,
+                            at=self._now(),
+                            error=_describe(error),
+                            first=self._first_retry,
+                            longest=self._longest_retry,
+                        )
                         return sent
                     logger.error("Slack refused a kept %s for good: %s", method, _describe(error))
                     finish(

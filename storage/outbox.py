@@ -81,13 +81,15 @@ def finish(*, session: Session, row_id: int, token: str, status: OutboxStatus, a
     )
 
 
-def retry_later(*, session: Session, row_id: int, token: str, at: datetime, error: str) -> None:
+def retry_later(
+    *, session: Session, row_id: int, token: str, at: datetime, error: str, first: timedelta, longest: timedelta
+) -> None:
     row = session.get(SlackOutbox, row_id)
     if row is None or row.claim_token != token:
         return
     attempts = row.attempts + 1
-    # 5 s, 10 s, 20 s ... up to 5 minutes: Slack outages are usually short, and the queue must not hammer it.
-    delay = timedelta(seconds=min(5 * 2 ** (attempts - 1), 300))
+    # first, twice that, ... up to `longest`: Slack outages are usually short, and the queue must not hammer it.
+    delay = min(first * 2 ** (attempts - 1), longest)
     session.exec(
         update(SlackOutbox)
         .where(col(SlackOutbox.id) == row_id, col(SlackOutbox.claim_token) == token)

@@ -68,6 +68,9 @@ class LocalSlack:
         self.views: dict[str, dict[str, Any]] = {}
         self._channels: dict[str, str] = {}
         self._failures: dict[str, list[str]] = {}
+        self._down = False
+        # Calls refused while down, for tests that check nothing got through.
+        self.refused: list[SlackCall] = []
         self._lock = threading.Condition()
         self._ts = itertools.count(1)
         self._server: ThreadingHTTPServer | None = None
@@ -146,6 +149,11 @@ class LocalSlack:
         with self._lock:
             return next((name for name, known in self._channels.items() if known == channel_id), channel_id)
 
+    def outage(self, down: bool = True) -> None:
+        """While down, every Web API call and response URL answers HTTP 503, as Slack does in an outage."""
+        with self._lock:
+            self._down = down
+
     def fail_next(self, method: str, error: str = "internal_error", times: int = 1) -> None:
         """Make the next `times` calls to `method` fail: `http_500` for a server error, else a Slack error code."""
         with self._lock:
@@ -155,6 +163,11 @@ class LocalSlack:
 
     def handle(self, method: str, params: dict[str, Any], token: str | None) -> tuple[int, dict[str, Any]]:
         with self._lock:
+            if self._down:
+                answer = {"ok": False, "error": "service_unavailable"}
+                self.refused.append(SlackCall(method=method, params=params, token=token, response=answer))
+                self._lock.notify_all()
+                return 503, answer
             failures = self._failures.get(method)
             failure = failures.pop(0) if failures else None
             status, answer = self._answer(method, params, token, failure)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -64,7 +65,12 @@ class RunningBot:
         return self.post(self.requests.slash_command(user=USERS[user], text=text))
 
     def card(self, request_id: int, timeout: float = 10.0) -> StoredMessage:
+        """The approval card as Slack shows it, once the bot has also noted where it is (a click needs that)."""
         self.slack.wait_for("chat.postMessage", lambda call: f"request #{request_id} " in call.params["text"])
+        deadline = time.monotonic() + timeout
+        while (view := self.runtime.services.load_view(request_id)) is None or view.card is None:
+            assert time.monotonic() < deadline, f"request #{request_id} never noted its card"
+            time.sleep(0.01)
         channel = self.slack.channel_id(APPROVALS)
         return next(
             message
@@ -120,6 +126,7 @@ def e2e_settings(
     # A fast sweep, so that a test that moves the clock sees the effect within a fraction of a second.
     return Settings(
         elevations=ElevationSettings(sweep_seconds=0.1),
+        outbox_retry_seconds=0.2,
         slack_bot_token=SecretStr(BOT_TOKEN),
         slack_signing_secret=SecretStr(SIGNING_SECRET),
         slack_api_url=slack.api_url,

@@ -29,8 +29,9 @@ ADMIN = AccessState(member=True, account_role="Admin")
 
 
 @pytest.fixture
-def desk(tmp_path: Path) -> Desk:
-    return make_desk(tmp_path)
+def desk(tmp_path: Path, database_url: str) -> Desk:
+    """Reviews run on SQLite and on PostgreSQL (the schedule's slot is claimed across processes)."""
+    return make_desk(tmp_path, database_url=database_url)
 
 
 def sandbox(desk: Desk, name: str = "sandbox") -> SandboxPlatform:
