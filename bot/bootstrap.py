@@ -18,6 +18,7 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from sqlalchemy.engine import Engine
 
 import handlers
+from bot.health import Health, check
 from bot.scheduler import ElevationScheduler
 from bot.settings import ConfigError, Settings
 from handlers.directory import SlackDirectory
@@ -42,6 +43,9 @@ class Runtime:
     scheduler: ElevationScheduler
     app: App | None = None
     client: WebClient | None = None
+
+    def health(self) -> Health:
+        return check(self.engine, self.scheduler, sweep_seconds=self.settings.elevations.sweep_seconds)
 
     def close(self) -> None:
         """Stop the timers, then release platform connections and the database pool."""
@@ -147,9 +151,3 @@ def bootstrap(
     return Runtime(
         settings=settings, engine=services.engine, services=services, scheduler=scheduler, app=app, client=client
     )
-
-
-def configure_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # APScheduler logs every job run at INFO; the scheduler module logs what matters (sweeps that did something).
-    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.getLogger().level))

@@ -21,7 +21,8 @@ from bot.admin import (
     requests_report,
     review_posted_text,
 )
-from bot.bootstrap import bootstrap, build_services, configure_logging
+from bot.bootstrap import bootstrap, build_services
+from bot.logs import configure_logging
 from bot.offline import NoSlack
 from bot.policy_report import explanation_text, policy_summary
 from bot.settings import ConfigError, Settings, load_settings
@@ -88,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings(getattr(args, "file", None) or args.config)
-        configure_logging(args.log_level or settings.log_level)
+        configure_logging(args.log_level or settings.log_level, settings.log_format)
         command = args.command or ("serve" if settings.slack_bot_token else "console")
         if command == "serve":
             return _serve(settings, host=getattr(args, "host", "0.0.0.0"), port=getattr(args, "port", 3000))
@@ -128,7 +129,7 @@ def _serve(settings: Settings, *, host: str, port: int) -> int:
         if socket_mode and settings.slack_app_token is not None:
             serve_socket_mode(runtime.app, settings.slack_app_token.get_secret_value())
         else:
-            serve_http(runtime.app, host=host, port=port)
+            serve_http(runtime.app, host=host, port=port, health=runtime.health)
     finally:
         runtime.close()
     return 0

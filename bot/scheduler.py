@@ -49,6 +49,10 @@ class ElevationScheduler:
         self._after_sweep = after_sweep
 
     @property
+    def worker(self) -> str:
+        return self._worker
+
+    @property
     def running(self) -> bool:
         return bool(self._scheduler.running)
 

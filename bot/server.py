@@ -13,6 +13,8 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from waitress.server import BaseWSGIServer, MultiSocketServer
 
+from bot.health import Health
+
 logger = logging.getLogger("accessbot.server")
 
 EVENTS_PATH = "/slack/events"
@@ -21,15 +23,19 @@ HEALTH_PATH = "/healthz"
 HTTP_THREADS = 8
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+HealthCheck = Callable[[], Health]
 
 
-def wsgi_app(app: App) -> WSGIApp:
+def wsgi_app(app: App, health: HealthCheck | None = None) -> WSGIApp:
     slack = SlackRequestHandler(app, path=EVENTS_PATH)
 
     def route(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == HEALTH_PATH and environ.get("REQUEST_METHOD") == "GET":
-            body = json.dumps({"ok": True}).encode()
-            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+            report = health() if health is not None else None
+            ok = report is None or report.ok
+            body = (report.model_dump_json() if report is not None else json.dumps({"ok": True})).encode()
+            status = "200 OK" if ok else "503 Service Unavailable"
+            start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
             return [body]
         return slack(environ, start_response)
 
@@ -39,9 +45,9 @@ def wsgi_app(app: App) -> WSGIApp:
 class HttpServer:
     """The bot's HTTP endpoint on waitress, with a shutdown that can be called from another thread."""
 
-    def __init__(self, app: App, *, host: str, port: int) -> None:
+    def __init__(self, app: App, *, host: str, port: int, health: HealthCheck | None = None) -> None:
         self._server: BaseWSGIServer | MultiSocketServer = waitress.create_server(
-            wsgi_app(app), host=host, port=port, threads=HTTP_THREADS, ident="accessbot"
+            wsgi_app(app, health), host=host, port=port, threads=HTTP_THREADS, ident="accessbot"
         )
         self._stopping = False
 
@@ -64,8 +70,8 @@ class HttpServer:
         self._server.close()
 
 
-def serve_http(app: App, *, host: str, port: int) -> None:
-    server = HttpServer(app, host=host, port=port)
+def serve_http(app: App, *, host: str, port: int, health: HealthCheck | None = None) -> None:
+    server = HttpServer(app, host=host, port=port, health=health)
     logger.info("listening on http://%s:%s%s", host, server.port, EVENTS_PATH)
     server.serve_forever()
 

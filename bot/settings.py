@@ -11,7 +11,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
@@ -96,6 +96,8 @@ class Settings(BaseSettings):
     # Messages Slack could not take (an outage) are tried again after this many seconds, doubling up to 5 minutes.
     outbox_retry_seconds: float = Field(default=5.0, gt=0)
     log_level: str = "INFO"
+    # text: a line per event for a terminal; json: one JSON object per line (with the instance and request id).
+    log_format: Literal["text", "json"] = "text"
 
     @classmethod
     def settings_customise_sources(

@@ -19,6 +19,7 @@ from platforms.base import ApplyResult, PlatformError
 from services.approvers import count_org_admins
 from services.context import ServiceContext, logger
 from services.elevations import extend, on_change_applied, wake
+from services.logs import for_request
 from services.offboarding import open_checklist, removal_notices
 from services.tasks import open_platform_tasks
 from services.views import ChangeView, RequestView, desired_state
@@ -28,6 +29,7 @@ from storage.models import PlatformChange
 from storage.requests import change_statuses, transition_change, transition_request
 
 
+@for_request
 def run_request(ctx: ServiceContext, request_id: int, *, actor: str) -> RequestView | None:
     """Apply every change of an approved (or failed) request that is not applied yet.
 
@@ -62,6 +64,8 @@ def settle(ctx: ServiceContext, request_id: int) -> RequestView:
         moved = transition_request(session=session, request_id=request_id, event=outcome, at=ctx.clock.now())
         final = ctx.view(session, request_id)
     assert final is not None
+    if moved:
+        logger.info("request is %s", final.status.value)
     ctx.notifier.request_concluded(final)
     if moved and final.verb == "remove" and final.status is RequestStatus.APPLIED:
         # Remove first, notify second: the notice is offered only once every platform is done.

@@ -9,7 +9,8 @@ from pydantic import BaseModel, ConfigDict
 from domain.lifecycle import RequestEvent, RequestStatus
 from services.apply import run_request
 from services.approvers import decision_verdict, verdict_for
-from services.context import ServiceContext
+from services.context import ServiceContext, logger
+from services.logs import for_request
 from services.ports import Person
 from services.views import RequestView
 from storage.audit import BOT_ACTOR, AuditKind, record
@@ -35,6 +36,7 @@ class DecisionResult(BaseModel):
     view: RequestView | None = None
 
 
+@for_request
 def approve(ctx: ServiceContext, request_id: int, *, approver: Person) -> DecisionResult:
     """Record an approval; the one that completes what the rules require approves the request and applies it."""
     # Everything that depends on the approvals so far is decided below, under the lock; these reads are not
@@ -85,8 +87,10 @@ def approve(ctx: ServiceContext, request_id: int, *, approver: Person) -> Decisi
     if not won:
         # One of several approvals: the card shows who approved and what is still needed.
         assert progressed is not None
+        logger.info("approval by %s recorded; more are needed", approver.slack_id)
         ctx.notifier.request_progressed(progressed)
         return DecisionResult(outcome=Outcome.RECORDED, view=progressed)
+    logger.info("approved by %s", approver.slack_id)
     final = run_request(ctx, request_id, actor=approver.slack_id)
     return DecisionResult(outcome=Outcome.DONE, view=final or ctx.load_view(request_id))
 
@@ -119,6 +123,7 @@ def expire(ctx: ServiceContext, view: RequestView, *, reason: str) -> DecisionRe
     )
 
 
+@for_request
 def deny(ctx: ServiceContext, request_id: int, *, approver: Person, reason: str | None) -> DecisionResult:
     """Deny a pending request; when the requester presses Deny on their own request, it is withdrawn."""
     view = ctx.load_view(request_id)
@@ -160,6 +165,7 @@ def deny(ctx: ServiceContext, request_id: int, *, approver: Person, reason: str 
     return DecisionResult(outcome=Outcome.DONE, view=decided)
 
 
+@for_request
 def retry(ctx: ServiceContext, request_id: int, *, actor: Person) -> DecisionResult:
     checked = _check(ctx, request_id, actor, action="retry", needs=RequestStatus.FAILED, else_=Outcome.NOT_RETRYABLE)
     if checked.outcome is not Outcome.DONE or checked.view is None:

@@ -21,6 +21,7 @@ from domain.policy import (
 from platforms.base import PlatformError
 from services.approvers import count_org_admins, grant_items
 from services.context import RequestRefused, ServiceContext, logger
+from services.logs import about_request
 from services.ports import MessageRef, Person
 from services.views import RequestView, desired_state
 from storage.audit import AuditKind, record
@@ -139,6 +140,8 @@ def store_and_announce(
             )
         view = ctx.view(session, request.id)
     assert view is not None
+    with about_request(view.id):
+        logger.info("%s asked to %s for %s on %s", actor, view.verb, view.target_email, ", ".join(view.platforms))
     card = ctx.notifier.request_submitted(view)
     if card is not None:
         with session_scope(ctx.engine) as session:

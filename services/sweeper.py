@@ -25,6 +25,7 @@ from services.apply import failure_text
 from services.context import ServiceContext, logger
 from services.decisions import Outcome, expire
 from services.elevations import audit, load, wake
+from services.logs import about_request
 from services.recovery import recover
 from services.reviews import run_due
 from services.tasks import open_revert_tasks
@@ -105,7 +106,9 @@ def _revert_due(ctx: ServiceContext, worker: str | None) -> tuple[int, int]:
         if not claimed:
             return reverted, failed
         for row in claimed:
-            if _revert(ctx, row, token, actor=BOT_ACTOR):
+            with about_request(row.request_id):
+                ended = _revert(ctx, row, token, actor=BOT_ACTOR)
+            if ended:
                 reverted += 1
             else:
                 failed += 1

@@ -162,7 +162,7 @@ def start_bot(tmp_path: Path) -> Iterator[StartBot]:
         runtime = bootstrap(settings, platforms=platforms, listener_executor=listeners, clock=clock)
         assert runtime.app is not None
         runtime.scheduler.start()
-        server = HttpServer(runtime.app, host="127.0.0.1", port=0)
+        server = HttpServer(runtime.app, host="127.0.0.1", port=0, health=runtime.health)
         threading.Thread(target=server.serve_forever, name="bot-http", daemon=True).start()
         client = httpx.Client(timeout=15)
         started.append((server, slack, client, listeners, runtime))

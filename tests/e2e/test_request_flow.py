@@ -5,10 +5,12 @@ from __future__ import annotations
 import threading
 import time
 import urllib.parse
+from pathlib import Path
 
 from domain.access import AccessState
 from handlers import ids
 from handlers.blocks.forms import block_id
+from storage.schema import head_revision
 from tests.e2e.conftest import USERS, RunningBot, StartBot
 from tests.fakes import FlakyPlatform
 
@@ -215,10 +217,34 @@ def test_the_request_form_opens_redraws_and_submits(bot: RunningBot) -> None:
     assert evidence is not None
 
 
-def test_the_health_endpoint_answers(bot: RunningBot) -> None:
-    health = bot.http.get(bot.events_url.replace("/slack/events", "/healthz"))
-    assert health.status_code == 200 and health.json() == {"ok": True}
+def test_the_health_endpoint_says_what_works_and_turns_503_when_the_scheduler_stops(bot: RunningBot) -> None:
+    url = bot.events_url.replace("/slack/events", "/healthz")
+    bot.runtime.scheduler.sweep_now()
+    health = bot.http.get(url)
+    assert health.status_code == 200
+    report = health.json()
+    assert report["ok"] is True and report["database"] == "ok" and report["scheduler"] == "running"
+    assert report["schema_revision"] == head_revision() and report["slack_outbox"] == 0
+    assert report["last_sweep"] is not None and report["instance"] == bot.runtime.scheduler.worker
     assert bot.http.get(bot.events_url.replace("/slack/events", "/nope")).status_code == 404
+
+    bot.runtime.scheduler.shutdown()
+    stopped = bot.http.get(url)
+    assert stopped.status_code == 503
+    assert stopped.json()["problems"] == ["the scheduler is not running: reminders and reverts wait"]
+
+
+def test_the_health_endpoint_turns_503_when_the_database_is_gone(bot: RunningBot, tmp_path: Path) -> None:
+    url = bot.events_url.replace("/slack/events", "/healthz")
+    bot.runtime.engine.dispose()
+    for name in ("bot.db", "bot.db-wal", "bot.db-shm"):
+        (tmp_path / name).unlink(missing_ok=True)
+    (tmp_path / "bot.db").mkdir()  # where the database file was, something SQLite cannot open
+    down = bot.http.get(url)
+    assert down.status_code == 503
+    assert (
+        down.json()["database"].startswith("unreachable") and "the database does not answer" in down.json()["problems"]
+    )
 
 
 def test_a_slash_command_payload_round_trips_through_form_encoding(bot: RunningBot) -> None:

@@ -1,0 +1,56 @@
+"""`GET /healthz`: can this instance do its work? The database answers, the scheduler runs and has swept lately."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from pydantic import BaseModel
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from bot.scheduler import ElevationScheduler
+from storage.outbox import pending_count
+from storage.schema import current_revision
+
+
+class Health(BaseModel):
+    ok: bool
+    instance: str
+    database: str  # "ok", or what went wrong
+    schema_revision: str | None = None
+    scheduler: str  # running | stopped
+    last_sweep: datetime | None = None
+    # Slack messages waiting for Slack (an outage); a number that keeps growing deserves a look.
+    slack_outbox: int | None = None
+    problems: list[str] = []
+
+
+def check(engine: Engine, scheduler: ElevationScheduler, *, sweep_seconds: float) -> Health:
+    problems: list[str] = []
+    database, revision, outbox = "ok", None, None
+    try:
+        with Session(engine) as session:
+            session.exec(text("SELECT 1"))  # type: ignore[call-overload]
+            outbox = pending_count(session=session)
+        revision = current_revision(engine)
+    except Exception as error:
+        database = f"unreachable: {type(error).__name__}"
+        problems.append("the database does not answer")
+    running = scheduler.running
+    if not running:
+        problems.append("the scheduler is not running: reminders and reverts wait")
+    last = scheduler.last_sweep
+    # A sweep runs every `sweep_seconds`; three missed in a row means it is stuck.
+    if running and last is not None and datetime.now(UTC) - last > timedelta(seconds=max(3 * sweep_seconds, 60)):
+        problems.append(f"no sweep since {last.isoformat(timespec='seconds')}")
+    return Health(
+        ok=not problems,
+        instance=scheduler.worker,
+        database=database,
+        schema_revision=revision,
+        scheduler="running" if running else "stopped",
+        last_sweep=last,
+        slack_outbox=outbox,
+        problems=problems,
+    )
