@@ -27,7 +27,9 @@ class PlatformContext:
 
 def _sandbox(name: str, settings: Any, context: PlatformContext) -> Platform:
     assert isinstance(settings, SandboxSettings)
-    return SandboxPlatform(name, settings.catalog(), engine=context.engine, now=context.now)
+    return SandboxPlatform(
+        name, settings.catalog(), engine=context.engine, now=context.now, latency=settings.latency_seconds
+    )
 
 
 def _scim(name: str, settings: Any, context: PlatformContext) -> Platform:

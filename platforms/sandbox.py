@@ -6,10 +6,12 @@ catalog does not have, and every `apply` is one transaction, so it is never left
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Literal
 
+from pydantic import Field
 from sqlalchemy import delete
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -34,6 +36,8 @@ class SandboxSettings(PlatformSettings):
     default_account_role: str = DEFAULT_ACCOUNT_ROLE
     projects: tuple[str, ...] = DEFAULT_PROJECTS
     modules: dict[str, tuple[str, ...]] = dict(MODULE_ROLES)
+    # Seconds each change takes, as a vendor's API would (demos, and the fault tests that kill the bot mid-apply).
+    latency_seconds: float = Field(default=0.0, ge=0, le=60)
 
     def catalog(self) -> RoleCatalog:
         return heap_catalog(
@@ -47,10 +51,13 @@ class SandboxSettings(PlatformSettings):
 class SandboxPlatform(Platform):
     reports_activity = True
 
-    def __init__(self, name: str, catalog: RoleCatalog, *, engine: Engine, now: Callable[[], datetime]) -> None:
+    def __init__(
+        self, name: str, catalog: RoleCatalog, *, engine: Engine, now: Callable[[], datetime], latency: float = 0.0
+    ) -> None:
         super().__init__(name, catalog)
         self._engine = engine
         self._now = now
+        self.latency = latency
 
     def get_access(self, email: str) -> AccessState:
         with Session(self._engine) as session:
@@ -59,6 +66,14 @@ class SandboxPlatform(Platform):
     def apply(self, email: str, desired: AccessState) -> ApplyResult:
         email = email.lower()
         self._check_known(desired)
+        # A vendor's API takes its time: half before the change lands, half before the answer arrives.
+        time.sleep(self.latency / 2)
+        try:
+            return self._write(email, desired)
+        finally:
+            time.sleep(self.latency / 2)
+
+    def _write(self, email: str, desired: AccessState) -> ApplyResult:
         with session_scope(self._engine) as session:
             current = self._read(session, email)
             steps = diff(current, desired)

@@ -1,0 +1,171 @@
+"""Real `accessbot serve` processes on one database, a local Slack they talk to, and a way to kill them (-9)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from bot.console.local_slack import LocalSlack, LocalUser, StoredMessage
+from bot.console.payloads import SignedRequest, SlackRequests, find_button
+
+TOKEN = "xoxb-fault-tests"
+SECRET = "fault-tests-signing-secret"
+APPROVALS = "#access-approvals"
+ALICE = LocalUser("U0ALICE", "alice", "alice@agency.example")
+BOB = LocalUser("U0BOB", "bob", "bob@client.example")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class BotProcess:
+    name: str
+    config: Path
+    slack: LocalSlack
+    folder: Path
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+    starts: int = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> BotProcess:
+        self.starts += 1
+        environment = dict(
+            os.environ,
+            SLACK_BOT_TOKEN=TOKEN,
+            SLACK_SIGNING_SECRET=SECRET,
+            SLACK_API_URL=self.slack.api_url,
+            ACCESSBOT_CONFIG=str(self.config),
+        )
+        log = (self.folder / f"{self.name}-{self.starts}.log").open("wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            env=environment,
+            cwd=self.folder,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        return self
+
+    def wait_healthy(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process is not None and self.process.poll() is None, f"{self.name} exited: {self.log()}"
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise AssertionError(f"{self.name} did not become healthy: {self.log()}")
+
+    def kill(self) -> None:
+        """kill -9: no handler, no cleanup, no last word."""
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def post(self, signed: SignedRequest) -> httpx.Response:
+        return httpx.post(f"{self.url}/slack/events", content=signed.body, headers=signed.headers, timeout=10)
+
+    def log(self) -> str:
+        path = self.folder / f"{self.name}-{self.starts}.log"
+        return path.read_text(errors="replace")[-3000:] if path.exists() else ""
+
+
+@dataclass
+class Cluster:
+    instances: list[BotProcess]
+    slack: LocalSlack
+    engine: Engine
+    requests: SlackRequests
+
+    def command(self, instance: BotProcess, text_: str) -> None:
+        assert instance.post(self.requests.slash_command(user=ALICE, text=text_)).status_code == 200
+
+    def card(self, request_id: int, timeout: float = 15.0) -> StoredMessage:
+        """The newest drawing of a request's card, once the bot has noted where it is."""
+        self.slack.wait_for(
+            "chat.postMessage", lambda call: f"request #{request_id} " in call.params["text"], timeout=timeout
+        )
+        self.wait(lambda: self.scalar("SELECT card_ts FROM access_request WHERE id = :id", id=request_id), timeout)
+        channel = self.slack.channel_id(APPROVALS)
+        return next(
+            message
+            for message in self.slack.channel_messages(channel)
+            if message.thread_ts is None and message.text.startswith(f"Access request #{request_id} ")
+        )
+
+    def press(self, instance: BotProcess, request_id: int, action_id: str) -> None:
+        card = self.card(request_id)
+        found = find_button(card, action_id)
+        assert found is not None, f"request #{request_id}'s card has no {action_id}: {card.text}"
+        signed = self.requests.button(user=BOB, message=card, action=found[0], block_id=found[1])
+        assert instance.post(signed).status_code == 200
+
+    def scalar(self, sql: str, **params: Any) -> Any:
+        with self.engine.connect() as connection:
+            return connection.execute(text(sql), params).scalar()
+
+    def status(self, request_id: int) -> str:
+        return str(self.scalar("SELECT status FROM access_request WHERE id = :id", id=request_id))
+
+    def audit_count(self, request_id: int, event: str) -> int:
+        sql = "SELECT count(*) FROM audit_event WHERE request_id = :id AND event = :event"
+        return int(self.scalar(sql, id=request_id, event=event))
+
+    @staticmethod
+    def wait(condition: Any, timeout: float = 20.0) -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if value := condition():
+                return value
+            time.sleep(0.05)
+        raise AssertionError(f"waited {timeout}s in vain")
+
+
+def write_config(folder: Path, database_url: str, *, latency: float, lease: float) -> Path:
+    config = {
+        "database_url": database_url,
+        "approvals_channel": APPROVALS,
+        "platforms": {"sandbox": {"type": "sandbox", "approvers": [BOB.id], "latency_seconds": latency}},
+        "elevations": {"sweep_seconds": 0.2, "lease_seconds": lease, "retry_initial_seconds": 0.5},
+        "outbox_retry_seconds": 0.2,
+        "reviews": {"schedule": None},
+        "log_format": "json",
+    }
+    path = folder / "accessbot.yml"
+    path.write_text(json.dumps(config))
+    return path
+
+
+def local_slack() -> LocalSlack:
+    return LocalSlack(bot_token=TOKEN, users=[ALICE, BOB]).start()
+
+
+def signed_requests(slack: LocalSlack) -> SlackRequests:
+    return SlackRequests(signing_secret=SECRET, response_base=f"{slack.base_url}/response")
