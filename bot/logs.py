@@ -59,7 +59,6 @@ def configure_logging(level: str, log_format: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # APScheduler logs every job run at INFO; the scheduler module logs what matters (sweeps that did something).
     # Alembic and APScheduler narrate every start and job run at INFO; what matters is logged by the bot itself.
     for chatty in ("apscheduler", "alembic"):
         logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))

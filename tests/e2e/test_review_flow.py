@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from bot.console.local_slack import StoredMessage
 from domain.access import AccessState
 from handlers import ids
 from platforms.sandbox import SandboxPlatform
+from services.reviews import load_review
 from tests.e2e.conftest import BOT_TOKEN, USERS, RunningBot, StartBot
 from tests.fakes import FakeClock
 
@@ -22,8 +24,14 @@ ANA = "ana@agency.example"
 ZOE = "zoe@agency.example"
 
 
-def review_message(bot: RunningBot, review_id: int) -> StoredMessage:
+def review_message(bot: RunningBot, review_id: int, timeout: float = 10.0) -> StoredMessage:
+    """The review message as Slack shows it, once the bot has also noted where each row is (a click needs that)."""
     bot.slack.wait_for("chat.postMessage", lambda call: call.params["text"].startswith(f"Access review #{review_id}:"))
+    deadline = time.monotonic() + timeout
+    ctx = bot.runtime.services
+    while (review := load_review(ctx, review_id)) is None or any(item.message is None for item in review.items):
+        assert time.monotonic() < deadline, f"review #{review_id} never noted its messages"
+        time.sleep(0.01)
     return next(m for m in bot.slack.messages.values() if m.text.startswith(f"Access review #{review_id}:"))
 
 
