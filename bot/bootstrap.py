@@ -104,14 +104,13 @@ def bootstrap(
     *,
     clock: Clock | None = None,
     platforms: Mapping[str, Platform] | None = None,
-    process_before_response: bool = False,
     listener_executor: Executor | None = None,
     require_signing_secret: bool = True,
 ) -> Runtime:
     """Build the Bolt app wired to the services.
 
-    `process_before_response` runs listeners to the end before answering Slack (synchronous tests);
-    `listener_executor` is where Bolt runs listeners after ack() (the console waits on it).
+    Slack is answered as soon as a listener's quick part returns; `listener_executor` is where Bolt then runs the
+    work (handlers/listening.py). The console and the tests wait on it.
     """
     client = slack_client(settings)
     signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
@@ -143,7 +142,7 @@ def bootstrap(
     app = App(
         client=client,
         signing_secret=signing_secret,
-        process_before_response=process_before_response,
+        process_before_response=True,
         listener_executor=listener_executor,
         logger=logging.getLogger("accessbot.bolt"),
     )

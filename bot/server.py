@@ -37,7 +37,14 @@ def wsgi_app(app: App, health: HealthCheck | None = None) -> WSGIApp:
             status = "200 OK" if ok else "503 Service Unavailable"
             start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
             return [body]
-        return slack(environ, start_response)
+        try:
+            return slack(environ, start_response)
+        except Exception:
+            # Bolt parses the body before checking its signature, so malformed input can raise here: answer it
+            # as the bad request it is, without a word about why.
+            logger.warning("could not read a request to %s", environ.get("PATH_INFO"), exc_info=True)
+            start_response("400 Bad Request", [("Content-Type", "text/plain"), ("Content-Length", "11")])
+            return [b"bad request"]
 
     return route
 

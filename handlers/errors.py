@@ -6,29 +6,67 @@ import logging
 import secrets
 from typing import Any
 
-from slack_bolt import App
+from slack_bolt import Ack, App, BoltContext, BoltResponse
 from slack_bolt.context.respond import Respond
+from slack_sdk import WebClient
+
+from handlers.payloads import PayloadError
 
 logger = logging.getLogger("accessbot.handlers")
 
 
 def register(app: App) -> None:
     @app.error
-    def on_error(error: Exception, body: dict[str, Any], respond: Respond | None = None) -> None:
+    def on_error(
+        error: Exception,
+        body: dict[str, Any],
+        ack: Ack,
+        client: WebClient,
+        context: BoltContext,
+        response: BoltResponse | None = None,
+        respond: Respond | None = None,
+    ) -> None:
+        if context.authorize_result is None:
+            # Failed before the request was verified as Slack's (a signature Bolt cannot even compare): refuse it,
+            # and answer nobody, since its response URL and user come from whoever sent it.
+            logger.warning("refused a request that failed before verification: %r", error)
+            if response is not None:
+                response.status, response.body = 401, ""
+            return
+        if response is not None:
+            # Failed before answering Slack (a form): answer 200 with nothing, which closes it, instead of a 500.
+            response.status, response.body = 200, ""
+        elif ack.response is None:
+            ack()
+        tell_about(error, body=body, client=client, respond=respond)
+
+
+def tell_about(error: Exception, *, body: dict[str, Any], client: WebClient, respond: Respond | None) -> None:
+    """Log what went wrong and tell the person: what was unreadable, or a reference to find it in the log."""
+    if isinstance(error, PayloadError):
+        logger.warning("unreadable %s payload: %s", body.get("type") or body.get("command"), error)
+        text = str(error)
+    else:
         reference = secrets.token_hex(4)
         logger.error(
             "unhandled error (ref %s) for %s", reference, body.get("type") or body.get("command"), exc_info=error
         )
-        if respond is None:
+        text = (
+            f"⚠️ Something went wrong on our side (ref `{reference}`). Anything already saved is kept; "
+            "try again, or give an admin this reference to look it up in the bot's log."
+        )
+    _tell(client, respond, body, text)
+
+
+def _tell(client: WebClient, respond: Respond | None, body: dict[str, Any], text: str) -> None:
+    """An ephemeral answer where there is a response URL, else a DM (form submissions have none)."""
+    try:
+        if respond is not None:
+            respond(text=text, response_type="ephemeral", replace_original=False)
             return
-        try:
-            respond(
-                text=(
-                    f"⚠️ Something went wrong on our side (ref `{reference}`). Anything already saved is kept; "
-                    "try again, or give an admin this reference to look it up in the bot's log."
-                ),
-                response_type="ephemeral",
-                replace_original=False,
-            )
-        except Exception:
-            logger.exception("could not tell the user about error ref %s", reference)
+        user = body.get("user") if isinstance(body.get("user"), dict) else None
+        user_id = user.get("id") if user else None
+        if isinstance(user_id, str) and user_id:
+            client.chat_postMessage(channel=user_id, text=text)
+    except Exception:
+        logger.exception("could not tell the user: %s", text)

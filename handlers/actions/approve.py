@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import App, Respond
+from slack_sdk import WebClient
 
 from handlers import ids
-from handlers.actions.clicks import clicked, tell_clicker
+from handlers.actions.clicks import acknowledge_click, clicked, tell_clicker
+from handlers.listening import listen
 from services.context import ServiceContext
 from services.decisions import approve
 
 
 def register(app: App, ctx: ServiceContext) -> None:
-    @app.action(ids.APPROVE)
-    def on_approve(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
-        ack()
+    def on_approve(body: dict[str, Any], action: dict[str, Any], respond: Respond, client: WebClient) -> None:
         request_id, approver = clicked(ctx, body, action)
         tell_clicker(respond, approve(ctx, request_id, approver=approver), request_id)
+
+    listen(app.action(ids.APPROVE), ack=acknowledge_click, work=on_approve)

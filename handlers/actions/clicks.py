@@ -4,17 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import Respond
+from slack_bolt import Ack, Respond
 
 from handlers.blocks.replies import decision_notice
+from handlers.payloads import number
 from services.context import ServiceContext
 from services.decisions import DecisionResult
 from services.ports import Person
 
 
+def acknowledge_click(ack: Ack, action: dict[str, Any]) -> None:
+    """The quick part of a button that does work: check it carries an id the bot can read, and acknowledge."""
+    number(action.get("value"), "button")
+    ack()
+
+
 def clicked(ctx: ServiceContext, body: dict[str, Any], action: dict[str, Any]) -> tuple[int, Person]:
     """The id a button carries (a request, an elevation, a task, a review row) and who pressed it."""
-    return int(action["value"]), ctx.directory.person(body["user"]["id"])
+    return number(action.get("value"), "button"), ctx.directory.person(body["user"]["id"])
 
 
 def tell_clicker(respond: Respond, result: DecisionResult, request_id: int) -> None:

@@ -17,8 +17,9 @@ from services.decisions import Outcome, check_may_decide
 def register(app: App, ctx: ServiceContext) -> None:
     @app.action(ids.DENY)
     def on_deny(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, client: WebClient) -> None:
-        ack()
+        # Opens a form: all in the quick part, while the trigger id is fresh (see handlers/listening.py).
         request_id, person = clicked(ctx, body, action)
+        ack()
         checked = check_may_decide(ctx, request_id, person)
         if checked.outcome is not Outcome.DONE or checked.view is None:
             tell_clicker(respond, checked, request_id)

@@ -18,8 +18,9 @@ from services.elevations import load
 def register(app: App, ctx: ServiceContext) -> None:
     @app.action(ids.EXTEND)
     def on_extend(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, client: WebClient) -> None:
-        ack()
+        # Opens a form: all in the quick part, while the trigger id is fresh (see handlers/listening.py).
         elevation_id, _ = clicked(ctx, body, action)
+        ack()
         found = load(ctx, elevation_id)
         if found is None or found[0].status is not ElevationStatus.ACTIVE:
             respond(text="That temporary access has already ended.", response_type="ephemeral", replace_original=False)

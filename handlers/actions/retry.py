@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import App, Respond
+from slack_sdk import WebClient
 
 from handlers import ids
-from handlers.actions.clicks import clicked, tell_clicker
+from handlers.actions.clicks import acknowledge_click, clicked, tell_clicker
+from handlers.listening import listen
 from services.context import ServiceContext
 from services.decisions import retry
 
 
 def register(app: App, ctx: ServiceContext) -> None:
-    @app.action(ids.RETRY)
-    def on_retry(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
-        ack()
+    def on_retry(body: dict[str, Any], action: dict[str, Any], respond: Respond, client: WebClient) -> None:
         request_id, actor = clicked(ctx, body, action)
         tell_clicker(respond, retry(ctx, request_id, actor=actor), request_id)
+
+    listen(app.action(ids.RETRY), ack=acknowledge_click, work=on_retry)

@@ -19,8 +19,9 @@ def register(app: App, ctx: ServiceContext) -> None:
     def on_task_done(
         ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, client: WebClient
     ) -> None:
-        ack()
+        # Opens a form: all in the quick part, while the trigger id is fresh (see handlers/listening.py).
         task_id, _ = clicked(ctx, body, action)
+        ack()
         task = load_task(ctx, task_id)
         if task is None or not task.is_open:
             respond(text="That step is already done.", response_type="ephemeral", replace_original=False)

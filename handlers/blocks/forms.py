@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from domain.catalog import NO_ACCESS, RoleCatalog
 from domain.commands import ALL_PLATFORMS
 from handlers import ids
 from handlers.blocks.text import context, escape, plain, section
+from handlers.payloads import PayloadError, metadata
 
 VERB_LABELS = {"add": "Add access", "update": "Change access", "remove": "Remove access"}
 DURATIONS = ("1h", "4h", "8h", "1d", "3d", "1w", "2w", "30d")
@@ -51,8 +51,11 @@ class FormState(BaseModel):
         return self.model_dump_json()
 
     @classmethod
-    def load(cls, metadata: str) -> FormState:
-        return cls.model_validate(json.loads(metadata))
+    def load(cls, view: Mapping[str, Any]) -> FormState:
+        try:
+            return cls.model_validate(metadata(view))
+        except ValidationError:
+            raise PayloadError("form") from None
 
 
 def _option(text: str, value: str) -> dict[str, Any]:

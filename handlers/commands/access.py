@@ -1,4 +1,4 @@
-"""`/access`: parse, answer bad input and help at once in the ack, then do the slower work and respond."""
+"""`/access`: parse, answer bad input and help at once in the acknowledgement, then do the slower work and respond."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from domain.commands import (
 from domain.lifecycle import RequestStatus
 from handlers.blocks import forms, replies
 from handlers.blocks.evidence import evidence_message
+from handlers.listening import listen
 from services import break_glass, evidence
 from services.context import RequestRefused, ServiceContext
 from services.elevations import live_views
@@ -32,36 +33,46 @@ logger = logging.getLogger("accessbot.handlers")
 COMMAND = "/access"
 
 
+Work = GrantCommand | RemoveCommand | ListCommand | StatusCommand | EvidenceCommand
+
+
 def register(app: App, ctx: ServiceContext) -> None:
-    @app.command(COMMAND)
-    def access_command(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
-        text = command.get("text") or ""
+    def acknowledge(ack: Ack, command: dict[str, Any], client: WebClient) -> None:
         try:
-            parsed = parse_command(text, ctx.catalogs)
+            parsed = parse_command(command.get("text") or "", ctx.catalogs)
         except CommandError as error:
             ack(**replies.command_error(error))
             return
         if isinstance(parsed, HelpCommand):
             ack(**replies.help_message(ctx.catalogs, parsed.topic))
-            return
-        if isinstance(parsed, OpenFormCommand):
+        elif isinstance(parsed, OpenFormCommand):
             ack()
             state = forms.FormState(platform=next(iter(ctx.catalogs)), channel=command.get("channel_id"))
             client.views_open(trigger_id=command["trigger_id"], view=forms.request_form(ctx.catalogs, state))
-            return
-        if isinstance(parsed, GrantCommand | RemoveCommand):
+        elif isinstance(parsed, GrantCommand | RemoveCommand):
             ack(text="⏳ Checking current access and preparing the approval card…")
         else:
             ack()
+
+    def access_command(body: dict[str, Any], command: dict[str, Any], respond: Respond, client: WebClient) -> None:
+        text = command.get("text") or ""
+        try:
+            parsed = parse_command(text, ctx.catalogs)
+        except CommandError:
+            return  # answered in the acknowledgement
+        if not isinstance(parsed, Work):
+            return
         try:
             respond(**answer(ctx, parsed, user_id=command["user_id"], text=text))
         except RequestRefused as refusal:
             respond(**replies.notice(f"⚠️ {refusal}"))
 
+    listen(app.command(COMMAND), ack=acknowledge, work=access_command)
+
 
 def answer(
     ctx: ServiceContext,
-    parsed: GrantCommand | RemoveCommand | ListCommand | StatusCommand | EvidenceCommand,
+    parsed: Work,
     *,
     user_id: str,
     text: str,

@@ -14,20 +14,28 @@ from handlers import ids
 from handlers.blocks.forms import DEFAULT_METHOD, PERMANENT, FormState, block_id, error_block
 from handlers.blocks.replies import notice
 from handlers.commands.access import answer
+from handlers.listening import listen
 from handlers.messaging import tell_user
+from handlers.payloads import chosen, chosen_many, form_field, form_values, typed
 from services.context import RequestRefused, ServiceContext
 
 
 def register(app: App, ctx: ServiceContext) -> None:
-    @app.view(ids.REQUEST_FORM)
-    def on_request_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
-        state = FormState.load(view["private_metadata"])
+    def acknowledge(ack: Ack, view: dict[str, Any]) -> None:
+        state = FormState.load(view)
         try:
-            command = command_from_form(view["state"]["values"], state, ctx.catalogs)
+            command_from_form(form_values(view), state, ctx.catalogs)
         except CommandError as error:
             ack(response_action="errors", errors={error_block(error.field, state): error.problem})
             return
         ack()
+
+    def on_request_submitted(body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
+        state = FormState.load(view)
+        try:
+            command = command_from_form(form_values(view), state, ctx.catalogs)
+        except CommandError:
+            return  # the form showed what to fix
         user_id = body["user"]["id"]
         try:
             reply = answer(ctx, command, user_id=user_id, text=command.canonical())
@@ -35,26 +43,27 @@ def register(app: App, ctx: ServiceContext) -> None:
             reply = notice(f"⚠️ {refusal}")
         tell_user(client, user_id=user_id, channel=state.channel, message=reply)
 
+    listen(app.view(ids.REQUEST_FORM), ack=acknowledge, work=on_request_submitted)
+
 
 def command_from_form(
     values: Mapping[str, Mapping[str, Any]], state: FormState, catalogs: Mapping[str, RoleCatalog]
 ) -> GrantCommand | RemoveCommand:
     def field(block: str, action: str) -> dict[str, Any]:
-        return dict(values.get(block, {}).get(action) or {})
+        return form_field(values, block, action)
 
-    def chosen(block: str, action: str) -> str | None:
-        option = field(block, action).get("selected_option")
-        return option["value"] if option else None
+    def select(block: str, action: str) -> str | None:
+        return chosen(field(block, action))
 
-    verb = chosen(ids.FORM_VERB, ids.FORM_VERB) or state.verb
-    platform = chosen(ids.FORM_PLATFORM, ids.FORM_PLATFORM) or state.platform
+    verb = select(ids.FORM_VERB, ids.FORM_VERB) or state.verb
+    platform = select(ids.FORM_PLATFORM, ids.FORM_PLATFORM) or state.platform
     target = _target(
         field(ids.FORM_TARGET_USER, ids.FORM_TARGET_USER), field(ids.FORM_TARGET_EMAIL, ids.FORM_TARGET_EMAIL), verb
     )
-    reason = field(ids.FORM_REASON, ids.FORM_REASON).get("value")
-    ticket = field(ids.FORM_TICKET, ids.FORM_TICKET).get("value")
+    reason = typed(field(ids.FORM_REASON, ids.FORM_REASON))
+    ticket = typed(field(ids.FORM_TICKET, ids.FORM_TICKET))
     if verb == "remove":
-        method = chosen(ids.FORM_METHOD, ids.FORM_METHOD)
+        method = select(ids.FORM_METHOD, ids.FORM_METHOD)
         return build_remove(
             target=target,
             platform=platform,
@@ -65,19 +74,18 @@ def command_from_form(
         )
     if verb not in ("add", "update"):
         raise CommandError(f"Unknown action {verb!r}; pick add, change or remove.", None, "verb")
-    role_choice = chosen(block_id(ids.FORM_ROLE, platform), ids.FORM_ROLE)
+    role_choice = select(block_id(ids.FORM_ROLE, platform), ids.FORM_ROLE)
     if role_choice is None:
         raise CommandError("Pick a role.", verb, "role")
     kind, _, role = role_choice.partition(":")
-    scope_options = field(block_id(ids.FORM_SCOPES, platform), ids.FORM_SCOPES).get("selected_options") or []
-    scopes = [option["value"] for option in scope_options]
+    scopes = chosen_many(field(block_id(ids.FORM_SCOPES, platform), ids.FORM_SCOPES))
     if kind == "account" and scopes:
         raise CommandError(
             "An account role covers the whole account; clear the scopes, or pick a role on them.", verb, "scopes"
         )
     if kind == "scope" and not scopes:
         raise CommandError(f"Pick the scopes the {role} role is for.", verb, "scopes")
-    duration = chosen(ids.FORM_DURATION, ids.FORM_DURATION)
+    duration = select(ids.FORM_DURATION, ids.FORM_DURATION)
     return build_grant(
         verb,  # type: ignore[arg-type]
         target=target,
@@ -93,9 +101,10 @@ def command_from_form(
 
 
 def _target(user_field: dict[str, Any], email_field: dict[str, Any], verb: str) -> Target:
-    if user_field.get("selected_user"):
-        return Target(slack_id=user_field["selected_user"])
-    email = (email_field.get("value") or "").strip()
+    user = user_field.get("selected_user")
+    if isinstance(user, str) and user:
+        return parse_target(f"<@{user}>", verb)
+    email = (typed(email_field) or "").strip()
     if not email:
         raise CommandError("Pick a person, or type their email address.", verb, "target")
     return parse_target(email, verb)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import urllib.parse
 from pathlib import Path
+
+import pytest
 
 from domain.access import AccessState
 from handlers import ids
@@ -129,6 +132,28 @@ def test_a_platform_failure_keeps_the_card_actionable_and_retry_applies(start_bo
     bot.wait_for_card(1, "applied")
     assert bot.platform().get_access(ANA).scopes == {"production": "Viewer"}
     assert bot.audit(1)[-4:] == ["failed", "retried", "apply_started", "applied"]
+
+
+class BrokenReads(FlakyPlatform):
+    """A platform with a bug: reading access raises what no platform client should."""
+
+    def get_access(self, email: str) -> AccessState:
+        raise RuntimeError("unexpected: KeyError 'roles' in the vendor's answer")
+
+
+def test_an_unexpected_error_after_the_answer_reaches_the_person_with_a_reference(
+    start_bot: StartBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    bot = start_bot(wrap=BrokenReads)
+    answer = bot.command("alice", f"add {ANA} sandbox viewer on production reason: x")
+    assert answer.status_code == 200 and "Checking current access" in answer.text
+
+    told = bot.ephemeral("Something went wrong on our side")
+    reference = re.search(r"ref `([0-9a-f]{8})`", told)
+    assert reference is not None, told
+    assert "KeyError" not in told, "the details stay in the log"
+    logged = [record for record in caplog.records if reference.group(1) in record.getMessage()]
+    assert logged and logged[0].exc_info is not None and "KeyError 'roles'" in str(logged[0].exc_info[1])
 
 
 def test_requests_with_a_bad_or_stale_signature_are_rejected(bot: RunningBot) -> None:

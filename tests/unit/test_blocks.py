@@ -266,7 +266,7 @@ def test_the_request_form_offers_the_chosen_platforms_roles_and_scopes() -> None
     scopes = [o["value"] for o in blocks[block_id(ids.FORM_SCOPES, "sandbox")]["element"]["options"]]
     assert scopes == ["qa", "govern", "activate", "illuminate"]
     assert blocks[ids.FORM_PLATFORM]["element"]["initial_option"]["value"] == "sandbox"
-    assert FormState.load(view["private_metadata"]) == FormState(platform="sandbox", channel="C1")
+    assert FormState.load(view) == FormState(platform="sandbox", channel="C1")
     assert ids.FORM_METHOD not in blocks
 
 

@@ -1,0 +1,33 @@
+"""The answers on a temporary-access reminder: keep it until expiry (nothing changes, the reminder says who
+answered), or revoke it now, "I'm done" (the revert runs at once)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from slack_bolt import App, Respond
+from slack_sdk import WebClient
+
+from handlers import ids
+from handlers.actions.clicks import acknowledge_click, clicked
+from handlers.blocks.elevations import answered, elevation_notice
+from handlers.listening import listen
+from services.context import ServiceContext
+from services.elevation_actions import ElevationOutcome, end_now, keep
+
+
+def register(app: App, ctx: ServiceContext) -> None:
+    answers = {ids.KEEP: (keep, ElevationOutcome.KEPT), ids.REVOKE_NOW: (end_now, ElevationOutcome.REVOKED)}
+
+    def on_answer(body: dict[str, Any], action: dict[str, Any], respond: Respond, client: WebClient) -> None:
+        elevation_id, person = clicked(ctx, body, action)
+        answer, done = answers[action["action_id"]]
+        result = answer(ctx, elevation_id, person=person)
+        text = elevation_notice(result)
+        if result.outcome is done and result.elevation is not None:
+            respond(**answered(result.elevation, f"{text} ({person.label()})"))
+        else:
+            respond(text=text, response_type="ephemeral", replace_original=False)
+
+    listen(app.action(re.compile(f"^({ids.KEEP}|{ids.REVOKE_NOW})$")), ack=acknowledge_click, work=on_answer)
