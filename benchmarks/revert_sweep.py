@@ -41,6 +41,7 @@ from platforms.sandbox import SandboxSettings
 from services.context import ElevationSettings, ServiceContext
 from services.offboarding import PlatformNotice
 from services.ports import MessageRef
+from services.reviews import ReviewView
 from services.sweeper import sweep
 from services.views import ElevationView, RequestView, TaskView
 from storage.db import make_engine, session_scope
@@ -82,6 +83,11 @@ class SilentNotifier:
     def elevation_revert_failed(self, view: RequestView, elevation: ElevationView, *, escalate: bool) -> None: ...
 
     def elevation_extended(self, view: RequestView, elevation: ElevationView) -> None: ...
+
+    def review_posted(self, review: ReviewView) -> dict[int, MessageRef]:
+        return {}
+
+    def review_decided(self, review: ReviewView, message: MessageRef) -> None: ...
 
 
 def seed(ctx: ServiceContext, slack: LocalSlack | None, n: int, due: datetime) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from benchmarks.revert_sweep import run
+from tests.postgres import PostgresServer
 
 
 def test_the_revert_sweep_benchmark_reverts_everything_it_creates() -> None:
@@ -10,3 +11,22 @@ def test_the_revert_sweep_benchmark_reverts_everything_it_creates() -> None:
     assert result["n"] == 25
     assert result["slack_calls"] == 25 * 3, "a card redraw, a thread reply and a DM per revert"
     assert result["lag_max"] >= result["lag_p50"] >= 0
+
+
+def test_the_ack_latency_benchmark_measures_both_apps_and_the_work_gets_done() -> None:
+    from benchmarks import ack_latency
+
+    result = ack_latency.run(10, 2)
+    assert result["m"] == 10
+    assert 0 < result["bare_p50"] <= result["bare_p99"] <= result["bare_max"]
+    assert 0 < result["bot_p50"] <= result["bot_p99"] <= result["bot_max"]
+    assert result["ratio_p99"] == result["bot_p99"] / result["bare_p99"]
+    assert result["work_seconds"] > 0, "it waited for every card"
+
+
+def test_the_approval_benchmark_applies_each_request_once_on_two_instances(postgres: PostgresServer) -> None:
+    from benchmarks.approval_throughput import Setup, run
+
+    result = run(Setup("postgresql", 2), 6, clients=3, latency=0.0, postgres=postgres)
+    assert result["k"] == 6 and result["per_second"] > 0
+    assert 0 < result["click_p50"] <= result["click_p99"]

@@ -37,7 +37,7 @@ def free_port() -> int:
 class BotProcess:
     name: str
     config: Path
-    slack: LocalSlack
+    slack_api_url: str
     folder: Path
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
@@ -53,7 +53,7 @@ class BotProcess:
             os.environ,
             SLACK_BOT_TOKEN=TOKEN,
             SLACK_SIGNING_SECRET=SECRET,
-            SLACK_API_URL=self.slack.api_url,
+            SLACK_API_URL=self.slack_api_url,
             ACCESSBOT_CONFIG=str(self.config),
         )
         log = (self.folder / f"{self.name}-{self.starts}.log").open("wb")

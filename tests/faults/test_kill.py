@@ -28,7 +28,7 @@ LEASE = 1.0  # seconds before another instance takes over a dead one's claim
 def cluster(postgres_url: str, tmp_path: Path) -> Iterator[Cluster]:
     slack = local_slack()
     config = write_config(tmp_path, postgres_url, latency=LATENCY, lease=LEASE)
-    instances = [BotProcess(name, config, slack, tmp_path).start() for name in ("a", "b")]
+    instances = [BotProcess(name, config, slack.api_url, tmp_path).start() for name in ("a", "b")]
     engine = make_engine(postgres_url)
     try:
         for instance in instances:
