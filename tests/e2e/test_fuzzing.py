@@ -88,6 +88,10 @@ class Target:
         assert self.listeners.wait_idle(timeout=30), "a listener did not finish"
         return int(answer["status"].split()[0]), text
 
+    def send_payload(self, payload: dict[str, Any]) -> tuple[int, str]:
+        """An interaction payload, form-encoded and signed as Slack sends it."""
+        return self.send(self.requests.sign(urllib.parse.urlencode({"payload": json.dumps(payload)})))
+
     def new_output(self) -> str:
         """Everything the bot said to anybody since the last call."""
         calls = self.slack.calls[self.seen :]
@@ -115,6 +119,17 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
         listeners.shutdown(wait=True)
         runtime.close()
         slack.stop()
+
+
+def envelope(kind: str, user: LocalUser) -> dict[str, Any]:
+    """What every interaction payload starts with."""
+    return {
+        "type": kind,
+        "team": {"id": "T0LOCAL"},
+        "user": {"id": user.id, "username": user.name, "team_id": "T0LOCAL"},
+        "api_app_id": "A0ACCESSBOT",
+        "trigger_id": "trigger-fuzz",
+    }
 
 
 def check(target: Target, status: int, body: str) -> None:
@@ -160,18 +175,14 @@ JSONISH = st.recursive(
 @given(action_id=ACTION_IDS, value=st.one_of(st.none(), st.text(max_size=30), st.integers().map(str)), extra=JSONISH)
 def test_any_button_payload(target: Target, action_id: str, value: str | None, extra: Any) -> None:
     payload = {
-        "type": "block_actions",
-        "team": {"id": "T0LOCAL"},
-        "user": {"id": "U0BOB", "username": "bob", "team_id": "T0LOCAL"},
-        "api_app_id": "A0ACCESSBOT",
-        "trigger_id": "trigger-fuzz",
+        **envelope("block_actions", USERS[1]),
         "container": {"type": "message", "message_ts": "1.000001", "channel_id": "C0APPROVALS"},
         "channel": {"id": "C0APPROVALS"},
         "message": {"ts": "1.000001", "text": "card", "blocks": []},
         "response_url": f"{target.slack.base_url}/response/fuzz",
         "actions": [{"type": "button", "action_id": action_id, "block_id": "b", "value": value, "extra": extra}],
     }
-    status, body = target.send(target.requests.sign(urllib.parse.urlencode({"payload": json.dumps(payload)})))
+    status, body = target.send_payload(payload)
     check(target, status, body)
     if action_id != "unknown_action":
         assert status == 200, "every button of ours is acknowledged, so Slack shows no time-out"
@@ -184,11 +195,7 @@ CALLBACKS = st.sampled_from([ids.DENY_FORM, ids.REQUEST_FORM, ids.EXTEND_FORM, i
 @given(callback=CALLBACKS, metadata=st.one_of(st.text(max_size=60), JSONISH.map(json.dumps)), values=JSONISH)
 def test_any_form_submission(target: Target, callback: str, metadata: str, values: Any) -> None:
     payload = {
-        "type": "view_submission",
-        "team": {"id": "T0LOCAL"},
-        "user": {"id": "U0ALICE", "username": "alice", "team_id": "T0LOCAL"},
-        "api_app_id": "A0ACCESSBOT",
-        "trigger_id": "trigger-fuzz",
+        **envelope("view_submission", USERS[0]),
         "view": {
             "id": "V0FUZZ",
             "type": "modal",
@@ -197,7 +204,7 @@ def test_any_form_submission(target: Target, callback: str, metadata: str, value
             "state": {"values": values if isinstance(values, dict) else {"x": values}},
         },
     }
-    status, body = target.send(target.requests.sign(urllib.parse.urlencode({"payload": json.dumps(payload)})))
+    status, body = target.send_payload(payload)
     check(target, status, body)
 
 
