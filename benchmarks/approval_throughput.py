@@ -50,7 +50,7 @@ class Setup:
     @classmethod
     def parse(cls, text_: str) -> Setup:
         database, _, count = text_.partition(":")
-        if database not in ("sqlite", "postgresql") or not count.isdigit() or int(count) < 1:
+        if database not in ("sqlite", "postgresql") or not (count.isascii() and count.isdigit()) or int(count) < 1:
             raise argparse.ArgumentTypeError(f"{text_!r}: write sqlite:<instances> or postgresql:<instances>")
         return cls(database, int(count))
 

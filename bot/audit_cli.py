@@ -76,7 +76,7 @@ def _moment(text: str) -> datetime:
 
 def _anchor(text: str) -> tuple[int, str]:
     seq, _, digest = text.partition(":")
-    if not seq.isdigit() or len(digest) != 64:
+    if not (seq.isascii() and seq.isdigit()) or len(digest) != 64:
         raise argparse.ArgumentTypeError("give the anchor as SEQ:HASH, as `accessbot audit verify` printed it")
     return int(seq), digest.lower()
 

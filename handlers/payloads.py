@@ -25,7 +25,7 @@ class PayloadError(Exception):
 def number(value: Any, what: str) -> int:
     """The id a button or form carries."""
     text = str(value) if isinstance(value, str | int) and not isinstance(value, bool) else ""
-    if not text.isdigit() or len(text) > 12:
+    if not (text.isascii() and text.isdigit()) or len(text) > 12:  # "²".isdigit() too, but int() refuses it
         raise PayloadError(what)
     return int(text)
 

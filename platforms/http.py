@@ -97,7 +97,7 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # "²".isdigit() too, but float() refuses it
         return float(value)
     try:
         moment = email.utils.parsedate_to_datetime(value)

@@ -133,6 +133,7 @@ def test_retry_after_may_be_an_http_date() -> None:
     assert retry_after_seconds(format_datetime(now + timedelta(seconds=30), usegmt=True), now) == 30
     assert retry_after_seconds("7") == 7
     assert retry_after_seconds("soon") is None
+    assert retry_after_seconds("²") is None, "a digit to str.isdigit(), but not a number"
 
 
 def test_a_500_then_success_is_retried_with_growing_backoff(server: ScimServer) -> None:
