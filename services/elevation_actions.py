@@ -58,10 +58,10 @@ def may_manage(ctx: ServiceContext, request: RequestView, person: Person) -> Ver
     )
 
 
-def ask_extension(
-    ctx: ServiceContext, elevation_id: int, *, span: timedelta, reason: str, person: Person, text: str = ""
-) -> ElevationResult:
-    """Extend at once when policy lets this person, else open a request that goes through approval."""
+def _managed(
+    ctx: ServiceContext, elevation_id: int, person: Person
+) -> tuple[ElevationView, RequestView] | ElevationResult:
+    """The live elevation and its request when `person` may act on it; else the answer that says why not."""
     found = load(ctx, elevation_id)
     if found is None:
         return ElevationResult(outcome=ElevationOutcome.NOT_FOUND)
@@ -71,6 +71,17 @@ def ask_extension(
     allowed = may_manage(ctx, request, person)
     if not allowed.allowed:
         return ElevationResult(outcome=ElevationOutcome.REFUSED, reason=allowed.reason, elevation=elevation)
+    return found
+
+
+def ask_extension(
+    ctx: ServiceContext, elevation_id: int, *, span: timedelta, reason: str, person: Person, text: str = ""
+) -> ElevationResult:
+    """Extend at once when policy lets this person, else open a request that goes through approval."""
+    managed = _managed(ctx, elevation_id, person)
+    if isinstance(managed, ElevationResult):
+        return managed
+    elevation, request = managed
     roles = tuple(str(held.elevated) for held in elevation.fields.values() if isinstance(held.elevated, str))
     total = elevation.expires_at + span - elevation.started_at
     verdict = duration_verdict(
@@ -134,15 +145,10 @@ def ask_extension(
 
 def end_now(ctx: ServiceContext, elevation_id: int, *, person: Person) -> ElevationResult:
     """End the elevation now ("I'm done") and revert at once."""
-    found = load(ctx, elevation_id)
-    if found is None:
-        return ElevationResult(outcome=ElevationOutcome.NOT_FOUND)
-    elevation, request = found
-    if elevation.status is not ElevationStatus.ACTIVE:
-        return ElevationResult(outcome=ElevationOutcome.ENDED, elevation=elevation)
-    allowed = may_manage(ctx, request, person)
-    if not allowed.allowed:
-        return ElevationResult(outcome=ElevationOutcome.REFUSED, reason=allowed.reason, elevation=elevation)
+    managed = _managed(ctx, elevation_id, person)
+    if isinstance(managed, ElevationResult):
+        return managed
+    elevation, _ = managed
     reverted = revert_at_once(ctx, elevation_id, expected_expiry=elevation.expires_at, actor=person.slack_id)
     if reverted is None:
         return ElevationResult(outcome=ElevationOutcome.ENDED, elevation=elevation)
@@ -157,15 +163,10 @@ def end_now(ctx: ServiceContext, elevation_id: int, *, person: Person) -> Elevat
 
 def keep(ctx: ServiceContext, elevation_id: int, *, person: Person) -> ElevationResult:
     """ "Keep until expiry": nothing changes; the answer to the reminder is recorded."""
-    found = load(ctx, elevation_id)
-    if found is None:
-        return ElevationResult(outcome=ElevationOutcome.NOT_FOUND)
-    elevation, request = found
-    if elevation.status is not ElevationStatus.ACTIVE:
-        return ElevationResult(outcome=ElevationOutcome.ENDED, elevation=elevation)
-    allowed = may_manage(ctx, request, person)
-    if not allowed.allowed:
-        return ElevationResult(outcome=ElevationOutcome.REFUSED, reason=allowed.reason, elevation=elevation)
+    managed = _managed(ctx, elevation_id, person)
+    if isinstance(managed, ElevationResult):
+        return managed
+    elevation, _ = managed
     with session_scope(ctx.engine) as session:
         audit(
             session,
