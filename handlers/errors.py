@@ -6,7 +6,7 @@ import logging
 import secrets
 from typing import Any
 
-from slack_bolt import Ack, App, BoltContext, BoltResponse
+from slack_bolt import App, BoltContext, BoltResponse
 from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
 
@@ -20,7 +20,6 @@ def register(app: App) -> None:
     def on_error(
         error: Exception,
         body: dict[str, Any],
-        ack: Ack,
         client: WebClient,
         context: BoltContext,
         response: BoltResponse | None = None,
@@ -34,10 +33,9 @@ def register(app: App) -> None:
                 response.status, response.body = 401, ""
             return
         if response is not None:
-            # Failed before answering Slack (a form): answer 200 with nothing, which closes it, instead of a 500.
+            # Failed before answering Slack (the work's own errors are told by handlers/listening.py): answer 200
+            # with nothing, which closes a form, instead of a 500 that Slack shows as its own error.
             response.status, response.body = 200, ""
-        elif ack.response is None:
-            ack()
         tell_about(error, body=body, client=client, respond=respond)
 
 
