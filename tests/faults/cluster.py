@@ -23,6 +23,8 @@ from bot.console.payloads import SignedRequest, SlackRequests, find_button
 TOKEN = "xoxb-fault-tests"
 SECRET = "fault-tests-signing-secret"
 APPROVALS = "#access-approvals"
+# The checkout these files are in: its bot runs, not whichever one the environment has installed.
+ROOT = Path(__file__).resolve().parents[2]
 ALICE = LocalUser("U0ALICE", "alice", "alice@agency.example")
 BOB = LocalUser("U0BOB", "bob", "bob@client.example")
 
@@ -55,6 +57,7 @@ class BotProcess:
             SLACK_SIGNING_SECRET=SECRET,
             SLACK_API_URL=self.slack_api_url,
             ACCESSBOT_CONFIG=str(self.config),
+            PYTHONPATH=str(ROOT),
         )
         log = (self.folder / f"{self.name}-{self.starts}.log").open("wb")
         self.process = subprocess.Popen(
