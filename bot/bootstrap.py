@@ -40,16 +40,22 @@ class Runtime:
     settings: Settings
     engine: Engine
     services: ServiceContext
-    scheduler: ElevationScheduler
+    timers: ElevationScheduler | None  # None where another process schedules: serve's front
     app: App | None = None
     client: WebClient | None = None
+
+    @property
+    def scheduler(self) -> ElevationScheduler:
+        assert self.timers is not None, "this process schedules nothing: serve's worker does (bot/worker.py)"
+        return self.timers
 
     def health(self) -> Health:
         return check(self.engine, self.scheduler, sweep_seconds=self.settings.elevations.sweep_seconds)
 
     def close(self) -> None:
         """Stop the timers, then release platform connections and the database pool."""
-        self.scheduler.shutdown()
+        if self.timers is not None:
+            self.timers.shutdown()
         for platform in self.services.platforms.values():
             platform.close()
         self.engine.dispose()
@@ -106,11 +112,17 @@ def bootstrap(
     platforms: Mapping[str, Platform] | None = None,
     listener_executor: Executor | None = None,
     require_signing_secret: bool = True,
+    scheduled: bool = True,
+    verify_requests: bool = True,
 ) -> Runtime:
     """Build the Bolt app wired to the services.
 
     Slack is answered as soon as a listener's quick part returns; `listener_executor` is where Bolt then runs the
     work (handlers/listening.py). The console and the tests wait on it.
+
+    `serve` builds this twice (bot/worker.py): its front answers Slack and has no scheduler (`scheduled=False`);
+    its worker does the work and the scheduling, and takes requests from the front, which has checked their
+    signatures (`verify_requests=False`).
     """
     client = slack_client(settings)
     signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
@@ -119,7 +131,7 @@ def bootstrap(
             "SLACK_SIGNING_SECRET is not set. HTTP mode verifies every request from Slack with it; find it under "
             "Basic Information > App Credentials, or set SLACK_APP_TOKEN to use Socket Mode instead."
         )
-    scheduler = ElevationScheduler(sweep_seconds=settings.elevations.sweep_seconds)
+    scheduler = ElevationScheduler(sweep_seconds=settings.elevations.sweep_seconds) if scheduled else None
     engine = make_engine(settings.database_url)
     outbox = Outbox(client, engine, first_retry=timedelta(seconds=settings.outbox_retry_seconds))
     services = build_services(
@@ -137,16 +149,18 @@ def bootstrap(
         timers=scheduler,
     )
     outbox.on_card_posted = lambda request_id, card: card_posted(services, request_id, card)
-    # After each sweep, deliver what Slack could not take before (an outage, a rate limit that outlasted retries).
-    scheduler.bind(services, after_sweep=outbox.deliver_pending)
+    if scheduler is not None:
+        # After each sweep, deliver what Slack could not take before (an outage, a rate limit that outlasted retries).
+        scheduler.bind(services, after_sweep=outbox.deliver_pending)
     app = App(
         client=client,
         signing_secret=signing_secret,
+        request_verification_enabled=verify_requests,
         process_before_response=True,
         listener_executor=listener_executor,
         logger=logging.getLogger("accessbot.bolt"),
     )
     handlers.register(app, services)
     return Runtime(
-        settings=settings, engine=services.engine, services=services, scheduler=scheduler, app=app, client=client
+        settings=settings, engine=services.engine, services=services, timers=scheduler, app=app, client=client
     )

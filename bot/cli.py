@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import getpass
 import json
+import logging
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -23,7 +26,7 @@ from bot.admin import (
     review_posted_text,
 )
 from bot.bootstrap import bootstrap, build_services
-from bot.listeners import ListenerPool
+from bot.health import check
 from bot.logs import configure_logging
 from bot.offline import NoSlack
 from bot.policy_report import explanation_text, policy_summary
@@ -35,8 +38,11 @@ from services.context import ServiceContext
 from services.elevations import live_views
 from services.explain import explain
 from services.queries import access_everywhere, request_views
+from services.sweeper import worker_name
 from storage.db import make_engine
 from storage.schema import UPGRADE_COMMAND, SchemaBehind, current_revision, head_revision, upgrade
+
+logger = logging.getLogger("accessbot")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,7 +100,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         configure_logging(args.log_level or settings.log_level, settings.log_format)
         command = args.command or ("serve" if settings.slack_bot_token else "console")
         if command == "serve":
-            return _serve(settings, host=getattr(args, "host", "0.0.0.0"), port=getattr(args, "port", 3000))
+            return _serve(
+                settings,
+                host=getattr(args, "host", "0.0.0.0"),
+                port=getattr(args, "port", 3000),
+                log_level=args.log_level or settings.log_level,
+            )
         if command == "console":
             return _console(settings, user=getattr(args, "user", "alice"))
         if command == "requests":
@@ -117,34 +128,42 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 1
 
 
-# Threads for the work behind acknowledgements: mostly waiting on vendors' APIs, so several at once; beyond that the
-# work waits in a queue rather than compete with the acknowledgements for the interpreter.
-WORKERS = 10
-
-
-def _serve(settings: Settings, *, host: str, port: int) -> int:
+def _serve(settings: Settings, *, host: str, port: int, log_level: str) -> int:
+    """The front answers Slack; the work behind its answers and the scheduler run in a worker process."""
     from bot.server import serve_http, serve_socket_mode
+    from bot.worker import HandOff, Worker
 
     socket_mode = settings.slack_app_token is not None
     try:
-        runtime = bootstrap(
-            settings, require_signing_secret=not socket_mode, listener_executor=ListenerPool(max_workers=WORKERS)
-        )
+        runtime = bootstrap(settings, require_signing_secret=not socket_mode, scheduled=False)
     except (BoltError, SlackApiError) as error:
         raise ConfigError(f"Slack did not accept the bot token: {error}. Check SLACK_BOT_TOKEN.") from None
     assert runtime.app is not None
-    runtime.scheduler.start()
+    worker = Worker(settings, instance=worker_name(), log_level=log_level).start()
+    runtime.app.listener_runner.lazy_listener_runner = HandOff(worker)
     # What start-up built lives as long as the process: keep it out of the collector's full passes, whose pauses
-    # otherwise land on the acknowledgements Slack is waiting for (benchmarks/ack_latency.py).
+    # would land on the acknowledgements Slack is waiting for.
     gc.freeze()
+    # Service managers stop a service with SIGTERM: end as on Ctrl-C, letting the worker finish what was answered.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         if socket_mode and settings.slack_app_token is not None:
             serve_socket_mode(runtime.app, settings.slack_app_token.get_secret_value())
         else:
-            serve_http(runtime.app, host=host, port=port, health=runtime.health)
+            health = functools.partial(
+                check, runtime.engine, worker, sweep_seconds=settings.elevations.sweep_seconds, worker=worker
+            )
+            serve_http(runtime.app, host=host, port=port, health=health)
+    except KeyboardInterrupt:
+        logger.info("stopping: the worker finishes the work already answered (%s waiting)", worker.queued)
     finally:
+        worker.stop()
         runtime.close()
     return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _console(settings: Settings, *, user: str) -> int:

@@ -3,15 +3,31 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Protocol
 
 from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from bot.scheduler import ElevationScheduler
 from storage.outbox import pending_count
 from storage.schema import current_revision
+
+if TYPE_CHECKING:
+    from bot.worker import Worker
+
+
+class SchedulerState(Protocol):
+    """What health needs of a scheduler: the ElevationScheduler itself, or serve's worker process running one."""
+
+    @property
+    def worker(self) -> str: ...
+
+    @property
+    def running(self) -> bool: ...
+
+    @property
+    def last_sweep(self) -> datetime | None: ...
 
 
 class Health(BaseModel):
@@ -23,11 +39,17 @@ class Health(BaseModel):
     last_sweep: datetime | None = None
     # Slack messages waiting for Slack (an outage); a number that keeps growing deserves a look.
     slack_outbox: int | None = None
+    # serve's worker process (bot/worker.py): its pid, how often it was started again, requests waiting for it.
+    worker_pid: int | None = None
+    worker_restarts: int | None = None
+    work_queued: int | None = None
     problems: list[str] = []
 
 
-def check(engine: Engine, scheduler: ElevationScheduler, *, sweep_seconds: float) -> Health:
+def check(engine: Engine, scheduler: SchedulerState, *, sweep_seconds: float, worker: Worker | None = None) -> Health:
     problems: list[str] = []
+    if worker is not None and not worker.alive:
+        problems.append("the worker process is not running (starting, or starting again): answered requests wait")
     database, revision, outbox = "ok", None, None
     try:
         with Session(engine) as session:
@@ -52,5 +74,8 @@ def check(engine: Engine, scheduler: ElevationScheduler, *, sweep_seconds: float
         scheduler="running" if running else "stopped",
         last_sweep=last,
         slack_outbox=outbox,
+        worker_pid=worker.pid if worker is not None else None,
+        worker_restarts=worker.restarts if worker is not None else None,
+        work_queued=worker.queued if worker is not None else None,
         problems=problems,
     )

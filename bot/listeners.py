@@ -11,8 +11,9 @@ from typing import Any
 class ListenerPool(ThreadPoolExecutor):
     """Bolt's listener executor, with a way to wait until every listener started so far has finished.
 
-    The console runs the bot exactly as `serve` does (ack first, work after), then waits here so that a line's
-    effects are all shown before the next prompt; tests wait here instead of sleeping.
+    The console runs the same listeners as `serve`, ack first and work after (where `serve` hands the work to its
+    worker process, bot/worker.py), then waits here so that a line's effects are all shown before the next prompt;
+    tests wait here instead of sleeping.
     """
 
     def __init__(self, max_workers: int = 4) -> None:

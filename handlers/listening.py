@@ -1,5 +1,6 @@
 """Listeners that do slow work come in two parts, as Bolt's lazy listeners: a quick one that reads the payload and
-answers Slack, and the work, which Bolt then runs on its listener executor.
+answers Slack, and the work, which Bolt then runs on its listener executor (the console, the tests) or which
+`serve` hands to its worker process (bot/worker.py).
 
 Slack waits at most 3 seconds for the answer. The bot runs with `process_before_response`, so the answer leaves as
 soon as the quick part returns: it never waits behind other requests' work, however much of it is queued.

@@ -61,8 +61,13 @@ class SweepReport(BaseModel):
     recovered: int = 0  # requests a dead worker left half-done
 
 
+INSTANCE_ENV = "ACCESSBOT_INSTANCE"
+
+
 def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """This instance's name in claims, log lines and health: host:pid, unless ACCESSBOT_INSTANCE names it (serve's
+    worker process takes its front's name, so that the two are one instance)."""
+    return os.environ.get(INSTANCE_ENV) or f"{socket.gethostname()}:{os.getpid()}"
 
 
 def sweep(ctx: ServiceContext, *, worker: str | None = None) -> SweepReport:

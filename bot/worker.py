@@ -1,0 +1,270 @@
+"""`accessbot serve` runs as two processes: the front answers Slack, the worker does the work behind the answers.
+
+Why two: Slack waits at most 3 seconds for each answer. In one process the work (the database, vendors' APIs,
+drawing cards) and the threads answering Slack take turns at one interpreter, and the answers wait for their turn.
+In its own process, at a lower CPU priority, the work no longer delays an answer. On two cores with ten clients
+(benchmarks/ack_latency.py), one process answered with a p99 1.6 to 2 times a bare Bolt app's, two processes with
+1.1 to 1.2 times.
+
+The hand-off is Bolt's lazy listeners, as in its AWS Lambda adapter: the front's lazy listener runner puts the
+request (as Slack sent it, and which lazy function is due) on a queue, and the worker dispatches it to its own Bolt
+app, built by the same composition root from the same settings, which runs only that function. The worker's app
+checks no signatures: the front has checked them, and queued work may outlive a signature's five minutes.
+
+The worker also runs the scheduler (reminders, reverts, sweeps, the Slack outbox). It ends when the front ends, even
+by kill -9, and the front starts another if it dies alone. Work a crash cuts short is recovered from the database
+(claims and leases) as after any crash; work still queued in a dead worker is lost, and the log says how much.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from multiprocessing.connection import wait
+from multiprocessing.context import SpawnProcess
+from multiprocessing.queues import Queue
+from multiprocessing.sharedctypes import Synchronized
+from multiprocessing.synchronize import Event
+from typing import Any, Protocol
+
+from slack_bolt import App
+from slack_bolt.lazy_listener import LazyListenerRunner
+from slack_bolt.request import BoltRequest
+
+from bot.settings import Settings
+from services.sweeper import INSTANCE_ENV
+
+logger = logging.getLogger("accessbot.worker")
+
+# Threads working at once: mostly waiting on vendors' APIs and Slack, so several.
+THREADS = 10
+# The worker yields the CPU to the front: an answer to Slack is due in 3 seconds, the work behind it is not.
+NICENESS = 10
+# The worker says it is alive this often; the front calls it stuck after HEARTBEAT_STALE seconds of silence.
+HEARTBEAT_SECONDS = 1.0
+HEARTBEAT_STALE = 15.0
+# A worker that keeps dying is started again after a growing pause, up to this long.
+MAX_RESTART_PAUSE = 30.0
+LAZY_ONLY = "x-slack-bolt-lazy-only"
+LAZY_FUNCTION = "x-slack-bolt-lazy-function-name"
+
+
+@dataclass(frozen=True)
+class Work:
+    """A request the front has answered, and the lazy function the worker is to run for it."""
+
+    body: str | dict[str, Any]  # the raw body over HTTP; the parsed one in Socket Mode
+    headers: dict[str, list[str]]
+    mode: str
+    function: str
+
+    @classmethod
+    def of(cls, request: BoltRequest) -> Work:
+        assert request.lazy_function_name is not None
+        return cls(
+            body=request.raw_body if request.mode == "http" else request.body,
+            headers={
+                name: list(values) for name, values in request.headers.items() if name not in (LAZY_ONLY, LAZY_FUNCTION)
+            },
+            mode=request.mode,
+            function=request.lazy_function_name,
+        )
+
+    def request(self) -> BoltRequest:
+        """The request as Bolt dispatches one lazy function alone (the headers its Lambda adapter sets)."""
+        headers: dict[str, str | Sequence[str]] = dict(self.headers)
+        headers[LAZY_ONLY] = ["1"]
+        headers[LAZY_FUNCTION] = [self.function]
+        return BoltRequest(body=self.body, headers=headers, mode=self.mode)
+
+
+class Feeds(Protocol):
+    def hand_off(self, work: Work) -> None: ...
+
+
+class HandOff(LazyListenerRunner):
+    """The front's lazy listener runner: queue the work for the worker instead of running it here."""
+
+    def __init__(self, worker: Feeds) -> None:
+        self.logger = logger
+        self._worker = worker
+
+    def start(self, function: Any, request: BoltRequest) -> None:
+        self._worker.hand_off(Work.of(request))
+
+
+@dataclass(frozen=True)
+class Status:
+    """What the worker tells the front, in shared memory; `GET /healthz` reads it."""
+
+    heartbeat: Synchronized[float]  # time.time() of the last sign of life; 0 until the worker is ready
+    scheduler_running: Synchronized[bool]
+    last_sweep: Synchronized[float]  # time.time() of the last sweep; 0 before the first
+    stop: Event  # finish what is queued, then end
+
+
+class Worker:
+    """The front's handle on the worker process: starts it, feeds it, watches it, starts another if it dies."""
+
+    def __init__(self, settings: Settings, *, instance: str, log_level: str, threads: int = THREADS) -> None:
+        self._settings = settings
+        self._instance = instance
+        self._log_level = log_level
+        self._threads = threads
+        self._context = multiprocessing.get_context("spawn")  # a fresh interpreter: no threads or sockets inherited
+        self._status = Status(
+            heartbeat=self._context.Value("d", 0.0),
+            scheduler_running=self._context.Value("b", False),
+            last_sweep=self._context.Value("d", 0.0),
+            stop=self._context.Event(),
+        )
+        self._queue: Queue[Work | None] = self._context.Queue()
+        self._process: SpawnProcess | None = None
+        self._stopping = False
+        self.restarts = 0
+        self._watcher = threading.Thread(target=self._watch, name="worker-watch", daemon=True)
+
+    def start(self) -> Worker:
+        self._process = self._spawn()
+        self._watcher.start()
+        return self
+
+    def hand_off(self, work: Work) -> None:
+        self._queue.put(work)  # never blocks: the queue's feeder thread writes to the pipe
+
+    def stop(self, timeout: float = 60.0) -> None:
+        """Let the worker finish what is queued and running, then end it."""
+        self._stopping = True
+        self._status.stop.set()
+        for _ in range(self._threads):
+            self._queue.put(None)
+        if self._process is not None:
+            self._process.join(timeout)
+            if self._process.is_alive():
+                logger.warning("the worker did not finish within %ss; ending it", timeout)
+                self._process.kill()
+                self._process.join()
+
+    # -- what GET /healthz reads (bot.health.SchedulerState) --------------------------------------------------------
+
+    @property
+    def worker(self) -> str:
+        return self._instance
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    @property
+    def alive(self) -> bool:
+        beat = self._status.heartbeat.value
+        running = self._process is not None and self._process.is_alive()
+        return running and beat > 0 and time.time() - beat < HEARTBEAT_STALE
+
+    @property
+    def running(self) -> bool:
+        """The scheduler runs, in a worker that is alive."""
+        return self.alive and bool(self._status.scheduler_running.value)
+
+    @property
+    def last_sweep(self) -> datetime | None:
+        at = self._status.last_sweep.value
+        return datetime.fromtimestamp(at, UTC) if at else None
+
+    @property
+    def queued(self) -> int | None:
+        """Requests answered and waiting for the worker (None where the system cannot count them: macOS)."""
+        try:
+            return self._queue.qsize()
+        except NotImplementedError:
+            return None
+
+    def _spawn(self) -> SpawnProcess:
+        self._status.heartbeat.value = 0.0
+        self._status.scheduler_running.value = False
+        process = self._context.Process(
+            target=run,
+            args=(self._settings, self._queue, self._status, self._threads, self._instance, self._log_level),
+            name="accessbot-worker",
+            daemon=True,
+        )
+        process.start()
+        logger.info("worker started (pid %s)", process.pid)
+        return process
+
+    def _watch(self) -> None:
+        pause = 1.0
+        while True:
+            assert self._process is not None
+            started = time.monotonic()
+            self._process.join()
+            if self._stopping:
+                return
+            lost = self.queued
+            logger.error(
+                "the worker (pid %s) ended with exit code %s; %s answered request(s) were waiting for it and are "
+                "lost (their people may ask again). Starting another in %.0fs.",
+                self._process.pid,
+                self._process.exitcode,
+                "some" if lost is None else lost,
+                pause,
+            )
+            # It may have died holding the queue's lock: the next worker gets a new queue.
+            self._queue = self._context.Queue()
+            time.sleep(pause)
+            pause = 1.0 if time.monotonic() - started > 60 else min(pause * 2, MAX_RESTART_PAUSE)
+            if self._stopping:
+                return
+            self.restarts += 1
+            self._process = self._spawn()
+
+
+def run(settings: Settings, queue: Queue[Work | None], status: Status, threads: int, instance: str, level: str) -> None:
+    """The worker process: the same app as the front, fed by the queue, and the scheduler."""
+    from bot.bootstrap import bootstrap
+    from bot.logs import configure_logging
+
+    os.environ[INSTANCE_ENV] = instance  # claims and log lines name the instance, as the front's do
+    # Ctrl-C reaches the whole process group, and some service managers signal every process of a service: the
+    # front decides when the worker stops, after the last answered request (Worker.stop).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    configure_logging(level, settings.log_format)
+    if hasattr(os, "nice"):
+        os.nice(NICENESS)
+    parent = multiprocessing.parent_process()
+    runtime = bootstrap(settings, require_signing_secret=False, verify_requests=False)
+    assert runtime.app is not None
+    scheduler = runtime.scheduler
+    scheduler.start()
+    workers = [
+        threading.Thread(target=_work, args=(runtime.app, queue), name=f"work-{n}", daemon=True) for n in range(threads)
+    ]
+    for thread in workers:
+        thread.start()
+    while not status.stop.is_set():
+        status.scheduler_running.value = scheduler.running
+        status.last_sweep.value = scheduler.last_sweep.timestamp() if scheduler.last_sweep else 0.0
+        status.heartbeat.value = time.time()
+        if parent is not None and wait([parent.sentinel], timeout=HEARTBEAT_SECONDS):
+            # The front is gone (kill -9 leaves it no time to say so): end as abruptly, as one instance.
+            os._exit(1)
+    for thread in workers:
+        thread.join()  # each ends at its None, after everything queued before it
+    runtime.close()
+
+
+def _work(app: App, queue: Queue[Work | None]) -> None:
+    while (work := queue.get()) is not None:
+        try:
+            app.dispatch(work.request())
+        except Exception:
+            # Listeners report their own errors (handlers/listening.py); this is Bolt failing around them.
+            logger.exception("could not run %s", work.function)

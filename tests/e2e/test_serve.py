@@ -1,0 +1,122 @@
+"""`accessbot serve` as people run it: a real process whose front answers Slack and whose worker process does the
+work behind the answers and the scheduling (bot/worker.py)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from handlers import ids
+from storage.db import make_engine
+from tests.faults.cluster import BotProcess, Cluster, local_slack, signed_requests, write_config
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[Cluster]:
+    """One instance on SQLite; the sandbox takes 0.2 s per call, so that work queues up behind the answers."""
+    slack = local_slack()
+    database_url = f"sqlite:///{tmp_path}/accessbot.db"
+    config = write_config(tmp_path, database_url, latency=0.2, lease=30.0)
+    instance = BotProcess("bot", config, slack.api_url, tmp_path).start()
+    engine = make_engine(database_url)
+    try:
+        instance.wait_healthy()
+        yield Cluster(instances=[instance], slack=slack, engine=engine, requests=signed_requests(slack))
+    finally:
+        instance.stop()
+        engine.dispose()
+        slack.stop()
+
+
+def health(instance: BotProcess) -> tuple[int, dict[str, Any]]:
+    response = httpx.get(f"{instance.url}/healthz", timeout=5)
+    return response.status_code, response.json()
+
+
+def healthy(instance: BotProcess, *, swept: bool = False) -> dict[str, Any] | None:
+    status, report = health(instance)
+    return report if status == 200 and (report["last_sweep"] or not swept) else None
+
+
+def running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A child that ended but was not yet reaped is a zombie: it runs nothing.
+    return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+
+
+def test_the_front_answers_and_its_worker_does_the_work_under_the_same_instance_name(cluster: Cluster) -> None:
+    instance = cluster.instances[0]
+    assert instance.process is not None
+    report = cluster.wait(lambda: healthy(instance, swept=True))
+    worker_pid = report["worker_pid"]
+    assert worker_pid not in (None, instance.process.pid)
+    assert report["scheduler"] == "running" and report["work_queued"] == 0
+    assert report["instance"].endswith(f":{instance.process.pid}"), "claims name the instance, not the worker"
+    assert os.getpriority(os.PRIO_PROCESS, worker_pid) > os.getpriority(os.PRIO_PROCESS, instance.process.pid)
+
+    cluster.command(instance, "add ana@agency.example sandbox viewer on production reason: two processes")
+    cluster.press(instance, 1, ids.APPROVE)
+    cluster.wait(lambda: cluster.status(1) == "applied")
+    assert cluster.audit_count(1, "applied") == 1
+
+
+def test_a_worker_that_dies_is_started_again_and_health_says_so_meanwhile(cluster: Cluster) -> None:
+    instance = cluster.instances[0]
+    first = health(instance)[1]["worker_pid"]
+    os.kill(first, signal.SIGKILL)
+
+    def unhealthy() -> dict[str, Any] | None:
+        status, report = health(instance)
+        return report if status == 503 else None
+
+    report = cluster.wait(unhealthy, timeout=10)
+    assert any("worker process is not running" in problem for problem in report["problems"]), report
+    report = cluster.wait(lambda: healthy(instance), timeout=30)
+    assert report["worker_restarts"] == 1 and report["worker_pid"] != first
+
+    cluster.command(instance, "add ana@agency.example sandbox viewer on production reason: after the restart")
+    cluster.card(1)
+    assert "the worker (pid" in instance.log() and "Starting another" in instance.log()
+
+
+def test_the_worker_ends_with_its_front_even_by_kill_9(cluster: Cluster) -> None:
+    instance = cluster.instances[0]
+    worker_pid = health(instance)[1]["worker_pid"]
+    instance.kill()
+    cluster.wait(lambda: not running(worker_pid), timeout=10)
+
+
+def test_sigterm_stops_taking_requests_and_lets_the_worker_finish_what_was_answered(cluster: Cluster) -> None:
+    instance = cluster.instances[0]
+    assert instance.process is not None
+    answered = 30
+    for n in range(1, answered + 1):
+        cluster.command(instance, f"add person{n}@agency.example sandbox viewer on production reason: stop {n}")
+    instance.process.send_signal(signal.SIGTERM)
+    assert instance.process.wait(timeout=60) == 0, instance.log()
+
+    # Each request waited on the sandbox: most were still queued when the front was told to stop.
+    stored = cluster.scalar("SELECT count(*) FROM access_request WHERE card_ts IS NOT NULL")
+    assert stored == answered, instance.log()
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{instance.url}/healthz", timeout=2)
+
+
+def test_ctrl_c_to_the_process_group_is_for_the_front_to_handle(cluster: Cluster) -> None:
+    """A terminal sends Ctrl-C to every process of the group; the worker leaves stopping to the front."""
+    instance = cluster.instances[0]
+    worker_pid = health(instance)[1]["worker_pid"]
+    os.kill(worker_pid, signal.SIGINT)
+    time.sleep(1.5)
+    status, report = health(instance)
+    assert status == 200 and report["worker_pid"] == worker_pid and report["worker_restarts"] == 0
