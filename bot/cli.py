@@ -131,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _serve(settings: Settings, *, host: str, port: int, log_level: str) -> int:
     """The front answers Slack; the work behind its answers and the scheduler run in a worker process."""
     from bot.server import serve_http, serve_socket_mode
-    from bot.worker import HandOff, Worker
+    from bot.worker import Worker, hand_off_work
 
     socket_mode = settings.slack_app_token is not None
     try:
@@ -140,7 +140,7 @@ def _serve(settings: Settings, *, host: str, port: int, log_level: str) -> int:
         raise ConfigError(f"Slack did not accept the bot token: {error}. Check SLACK_BOT_TOKEN.") from None
     assert runtime.app is not None
     worker = Worker(settings, instance=worker_name(), log_level=log_level).start()
-    runtime.app.listener_runner.lazy_listener_runner = HandOff(worker)
+    hand_off_work(runtime.app, worker)
     # What start-up built lives as long as the process: keep it out of the collector's full passes, whose pauses
     # would land on the acknowledgements Slack is waiting for.
     gc.freeze()
