@@ -14,25 +14,14 @@ import httpx
 import pytest
 
 from handlers import ids
-from storage.db import make_engine
-from tests.faults.cluster import BotProcess, Cluster, local_slack, signed_requests, write_config
+from tests.faults.cluster import BotProcess, Cluster, running_cluster
 
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[Cluster]:
     """One instance on SQLite; the sandbox takes 0.2 s per call, so that work queues up behind the answers."""
-    slack = local_slack()
-    database_url = f"sqlite:///{tmp_path}/accessbot.db"
-    config = write_config(tmp_path, database_url, latency=0.2, lease=30.0)
-    instance = BotProcess("bot", config, slack.api_url, tmp_path).start()
-    engine = make_engine(database_url)
-    try:
-        instance.wait_healthy()
-        yield Cluster(instances=[instance], slack=slack, engine=engine, requests=signed_requests(slack))
-    finally:
-        instance.stop()
-        engine.dispose()
-        slack.stop()
+    with running_cluster(tmp_path, f"sqlite:///{tmp_path}/accessbot.db", ["bot"], latency=0.2, lease=30.0) as running:
+        yield running
 
 
 def health(instance: BotProcess) -> tuple[int, dict[str, Any]]:

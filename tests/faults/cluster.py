@@ -9,6 +9,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ from sqlalchemy.engine import Engine
 
 from bot.console.local_slack import LocalSlack, LocalUser, StoredMessage
 from bot.console.payloads import SignedRequest, SlackRequests, find_button
+from storage.db import make_engine
 
 TOKEN = "xoxb-fault-tests"
 SECRET = "fault-tests-signing-secret"
@@ -164,6 +167,26 @@ def write_config(folder: Path, database_url: str, *, latency: float, lease: floa
     path = folder / "accessbot.yml"
     path.write_text(json.dumps(config))
     return path
+
+
+@contextmanager
+def running_cluster(
+    folder: Path, database_url: str, names: Sequence[str], *, latency: float, lease: float
+) -> Iterator[Cluster]:
+    """`accessbot serve` processes by these names on one database and a local Slack, all healthy, for the block."""
+    slack = local_slack()
+    config = write_config(folder, database_url, latency=latency, lease=lease)
+    instances = [BotProcess(name, config, slack.api_url, folder).start() for name in names]
+    engine = make_engine(database_url)
+    try:
+        for instance in instances:
+            instance.wait_healthy()
+        yield Cluster(instances=instances, slack=slack, engine=engine, requests=signed_requests(slack))
+    finally:
+        for instance in instances:
+            instance.stop()
+        engine.dispose()
+        slack.stop()
 
 
 def local_slack() -> LocalSlack:

@@ -16,8 +16,7 @@ from pathlib import Path
 import pytest
 
 from handlers import ids
-from storage.db import make_engine
-from tests.faults.cluster import BotProcess, Cluster, local_slack, signed_requests, write_config
+from tests.faults.cluster import BotProcess, Cluster, running_cluster
 
 KILLS = 20
 LATENCY = 0.4  # seconds the sandbox takes per change: the window the kills aim at
@@ -26,19 +25,8 @@ LEASE = 1.0  # seconds before another instance takes over a dead one's claim
 
 @pytest.fixture
 def cluster(postgres_url: str, tmp_path: Path) -> Iterator[Cluster]:
-    slack = local_slack()
-    config = write_config(tmp_path, postgres_url, latency=LATENCY, lease=LEASE)
-    instances = [BotProcess(name, config, slack.api_url, tmp_path).start() for name in ("a", "b")]
-    engine = make_engine(postgres_url)
-    try:
-        for instance in instances:
-            instance.wait_healthy()
-        yield Cluster(instances=instances, slack=slack, engine=engine, requests=signed_requests(slack))
-    finally:
-        for instance in instances:
-            instance.stop()
-        engine.dispose()
-        slack.stop()
+    with running_cluster(tmp_path, postgres_url, ["a", "b"], latency=LATENCY, lease=LEASE) as running:
+        yield running
 
 
 def kill_and_restart(
