@@ -155,8 +155,9 @@ def _serve(settings: Settings, *, host: str, port: int, log_level: str) -> int:
             )
             serve_http(runtime.app, host=host, port=port, health=health)
     except KeyboardInterrupt:
-        logger.info("stopping: the worker finishes the work already answered (%s waiting)", worker.queued)
+        pass  # how Socket Mode ends; waitress ends its loop on it by itself
     finally:
+        logger.info("stopping: the worker finishes the work already answered (%s waiting)", worker.queued)
         worker.stop()
         runtime.close()
     return 0
