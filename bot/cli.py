@@ -130,8 +130,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _serve(settings: Settings, *, host: str, port: int, log_level: str) -> int:
     """The front answers Slack; the work behind its answers and the scheduler run in a worker process."""
+    from bot.handoff import hand_off_work
     from bot.server import serve_http, serve_socket_mode
-    from bot.worker import Worker, hand_off_work
+    from bot.worker import Worker
 
     socket_mode = settings.slack_app_token is not None
     try:

@@ -6,9 +6,8 @@ In its own process, at a lower CPU priority, the work no longer delays an answer
 (benchmarks/ack_latency.py), one process answered with a p99 1.6 to 2 times a bare Bolt app's, two processes with
 1.1 to 1.2 times.
 
-The hand-off is Bolt's lazy listeners, as in its AWS Lambda adapter: the front's lazy listener runner puts the
-request (as Slack sent it, and which lazy function is due) on a queue, and the worker dispatches it to its own Bolt
-app, built by the same composition root from the same settings, which runs only that function. The worker's app
+The front puts each piece of work on a queue (bot/handoff.py), and the worker dispatches it to its own Bolt app.
+That app is built by the same composition root from the same settings, and runs only the work. The worker's app
 checks no signatures: the front has checked them, and queued work may outlive a signature's five minutes.
 
 The worker also runs the scheduler (reminders, reverts, sweeps, the Slack outbox). It ends when the front ends, even
@@ -18,14 +17,12 @@ by kill -9, and the front starts another if it dies alone. Work a crash cuts sho
 
 from __future__ import annotations
 
-import copy
 import logging
 import multiprocessing
 import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from multiprocessing.connection import wait
@@ -33,13 +30,10 @@ from multiprocessing.context import SpawnProcess
 from multiprocessing.queues import Queue
 from multiprocessing.sharedctypes import Synchronized
 from multiprocessing.synchronize import Event
-from typing import Any, Protocol
 
 from slack_bolt import App
-from slack_bolt.lazy_listener import LazyListenerRunner
-from slack_bolt.request import BoltRequest
-from slack_bolt.util.utils import get_name_for_callable
 
+from bot.handoff import Work
 from bot.settings import Settings
 from services.sweeper import INSTANCE_ENV
 
@@ -54,70 +48,6 @@ HEARTBEAT_SECONDS = 1.0
 HEARTBEAT_STALE = 15.0
 # A worker that keeps dying is started again after a growing pause, up to this long.
 MAX_RESTART_PAUSE = 30.0
-# Bolt's ThreadListenerRunner method that copies the request and starts a lazy listener (see hand_off_work).
-COPYING_STEP = "_start_lazy_function"
-LAZY_ONLY = "x-slack-bolt-lazy-only"
-LAZY_FUNCTION = "x-slack-bolt-lazy-function-name"
-
-
-@dataclass(frozen=True)
-class Work:
-    """A request the front has answered, and the lazy function the worker is to run for it."""
-
-    body: str | dict[str, Any]  # the raw body over HTTP; the parsed one in Socket Mode
-    headers: dict[str, list[str]]
-    mode: str
-    function: str
-
-    @classmethod
-    def of(cls, request: BoltRequest, function: str) -> Work:
-        return cls(
-            # In Socket Mode the body is a dict, which the queue pickles later, on its own thread: take a copy now.
-            body=request.raw_body if request.mode == "http" else copy.deepcopy(request.body),
-            headers={
-                name: list(values) for name, values in request.headers.items() if name not in (LAZY_ONLY, LAZY_FUNCTION)
-            },
-            mode=request.mode,
-            function=function,
-        )
-
-    def request(self) -> BoltRequest:
-        """The request as Bolt dispatches one lazy function alone (the headers its Lambda adapter sets)."""
-        headers: dict[str, str | Sequence[str]] = dict(self.headers)
-        headers[LAZY_ONLY] = ["1"]
-        headers[LAZY_FUNCTION] = [self.function]
-        return BoltRequest(body=self.body, headers=headers, mode=self.mode)
-
-
-class Feeds(Protocol):
-    def hand_off(self, work: Work) -> None: ...
-
-
-class HandOff(LazyListenerRunner):
-    """The front's lazy listener runner: queue the work for the worker instead of running it here."""
-
-    def __init__(self, worker: Feeds) -> None:
-        self.logger = logger
-        self._worker = worker
-
-    def start(self, function: Callable[..., None], request: BoltRequest) -> None:
-        self._worker.hand_off(Work.of(request, get_name_for_callable(function)))
-
-
-def hand_off_work(app: App, worker: Feeds) -> None:
-    """Make `app` queue the work of its lazy listeners for `worker` rather than run it.
-
-    Bolt deep-copies a request before it gives it to a lazy listener runner, so that the listener can run on another
-    thread while the request is answered. The hand-off needs no copy (it takes what it sends at once, on the request's
-    thread), and the copy took more than half of the front's time per request (0.17 of 0.31 ms: benchmarks/
-    ack_latency.py with 4 clients went from 1.5 to 1.35 times a bare Bolt app's p99). So the runner's step that copies
-    is replaced; should a Bolt release rename it, the request is copied again and nothing else changes
-    (tests/unit/test_handoff.py says so).
-    """
-    runner = app.listener_runner
-    runner.lazy_listener_runner = HandOff(worker)
-    if hasattr(runner, COPYING_STEP):
-        setattr(runner, COPYING_STEP, lambda function, request: runner.lazy_listener_runner.start(function, request))
 
 
 @dataclass(frozen=True)

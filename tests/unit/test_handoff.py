@@ -11,7 +11,7 @@ from slack_bolt import Ack, App, BoltRequest
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.listener import thread_runner
 
-from bot.worker import COPYING_STEP, HandOff, Work, hand_off_work
+from bot.handoff import COPYING_STEP, HandOff, Work, hand_off_work
 
 BODY = urlencode({"command": "/access", "text": "add ana@x.example sandbox viewer", "user_id": "U1", "team_id": "T1"})
 
