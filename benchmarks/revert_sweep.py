@@ -32,7 +32,7 @@ from bot.bootstrap import build_services
 from bot.console.local_slack import LocalSlack, LocalUser, StoredMessage
 from bot.settings import Settings
 from domain.access import AccessChange, AccessState
-from domain.elevation import ElevationStatus, asked_fields, track
+from domain.ledger import GrantState, covered, value_of
 from domain.lifecycle import ChangeStatus, RequestStatus
 from handlers.directory import SlackDirectory
 from handlers.notifier import SlackNotifier
@@ -43,9 +43,9 @@ from services.offboarding import PlatformNotice
 from services.ports import MessageRef
 from services.reviews import ReviewView
 from services.sweeper import sweep
-from services.views import ElevationView, RequestView, TaskView
+from services.views import DriftReport, GrantView, RequestView, TaskView
 from storage.db import make_engine, session_scope
-from storage.models import AccessRequest, PlatformChange, RevertReminder, SandboxMember
+from storage.models import AccessRequest, Grant, PlatformAccount, PlatformChange, SandboxMember
 
 BEFORE = AccessState(member=True, account_role="Consumer")
 CHANGE = AccessChange(account_role="Admin", scopes={"staging": "Admin"})
@@ -75,14 +75,16 @@ class SilentNotifier:
 
     def manual_task_reminder(self, view: RequestView, task: TaskView) -> None: ...
 
-    def elevation_reminder(self, view: RequestView, elevation: ElevationView, now: datetime) -> None: ...
+    def elevation_reminder(self, view: RequestView, elevation: GrantView, now: datetime) -> None: ...
 
-    def elevation_ended(self, view: RequestView, elevation: ElevationView) -> None:
+    def elevation_ended(self, view: RequestView, elevation: GrantView) -> None:
         self.sent += 1
 
-    def elevation_revert_failed(self, view: RequestView, elevation: ElevationView, *, escalate: bool) -> None: ...
+    def elevation_revert_failed(self, view: RequestView, elevation: GrantView, *, escalate: bool) -> None: ...
 
-    def elevation_extended(self, view: RequestView, elevation: ElevationView) -> None: ...
+    def elevation_extended(self, view: RequestView, elevation: GrantView) -> None: ...
+
+    def drift_found(self, report: DriftReport) -> None: ...
 
     def review_posted(self, review: ReviewView) -> dict[int, MessageRef]:
         return {}
@@ -93,7 +95,7 @@ class SilentNotifier:
 def seed(ctx: ServiceContext, slack: LocalSlack | None, n: int, due: datetime) -> None:
     catalog = ctx.catalogs["sandbox"]
     elevated = CHANGE.desired_from(BEFORE, catalog)
-    fields = track(asked=asked_fields(CHANGE, BEFORE), before=BEFORE, elevated=elevated, active=[])
+    parts = covered(CHANGE, BEFORE, catalog)
     started = due - timedelta(hours=2)
     with session_scope(ctx.engine) as session:
         for number in range(n):
@@ -131,18 +133,35 @@ def seed(ctx: ServiceContext, slack: LocalSlack | None, n: int, due: datetime) -
             session.flush()
             assert change.id is not None
             session.add(SandboxMember(platform="sandbox", email=email, account_role="Admin", created_at=started))
+            account = PlatformAccount(
+                platform="sandbox",
+                email=email,
+                baseline=BEFORE.model_dump(mode="json"),
+                baseline_source="first seen",
+                expected=elevated.model_dump(mode="json"),
+                next_seq=1,
+                due_at=due,
+                updated_at=started,
+            )
+            session.add(account)
+            session.flush()
+            assert account.id is not None
             session.add(
-                RevertReminder(
+                Grant(
+                    account_id=account.id,
+                    platform="sandbox",
+                    email=email,
                     request_id=request.id,
                     change_id=change.id,
-                    platform="sandbox",
-                    target_email=email,
-                    revert_to=BEFORE.model_dump(mode="json"),
-                    elevated_to=elevated.model_dump(mode="json"),
-                    fields={field: held.model_dump(mode="json") for field, held in fields.items()},
+                    seq=0,
+                    parts=parts,
+                    before={part: value_of(BEFORE, part) for part in parts},
+                    state=GrantState.ACTIVE.value,
+                    permanent=False,
+                    span_seconds=7200,
+                    planned_at=started,
                     started_at=started,
-                    expires_at=due,
-                    status=ElevationStatus.ACTIVE.value,
+                    ends_at=due,
                     updated_at=started,
                 )
             )
@@ -174,7 +193,9 @@ def run(n: int, *, workers: int, with_slack: bool) -> dict[str, float]:
         due = datetime.now(UTC)
         seed(ctx, slack if with_slack else None, n, due)
         with session_scope(ctx.engine) as session:  # all due from the moment the sweep starts
-            session.exec(update(RevertReminder).values(expires_at=datetime.now(UTC)))
+            now = datetime.now(UTC)
+            session.exec(update(Grant).values(ends_at=now))
+            session.exec(update(PlatformAccount).values(due_at=now))
         start = time.perf_counter()
         threads = [threading.Thread(target=sweep, args=(ctx,), kwargs={"worker": f"w{k}"}) for k in range(workers)]
         for thread in threads:
@@ -184,8 +205,8 @@ def run(n: int, *, workers: int, with_slack: bool) -> dict[str, float]:
         sweep(ctx)  # anything a racing worker left (there should be nothing)
         elapsed = time.perf_counter() - start
         with Session(ctx.engine) as session:
-            rows = session.exec(select(RevertReminder).where(col(RevertReminder.status) == "reverted")).all()
-            lags = sorted((row.ended_at - row.expires_at).total_seconds() for row in rows if row.ended_at)
+            rows = session.exec(select(Grant).where(col(Grant.state) == GrantState.ENDED.value)).all()
+            lags = sorted((row.ended_at - row.ends_at).total_seconds() for row in rows if row.ended_at and row.ends_at)
             members = session.exec(select(SandboxMember)).all()
         assert len(rows) == n, f"only {len(rows)} of {n} reverted"
         assert all(member.account_role == "Consumer" for member in members), "a member was not reverted"

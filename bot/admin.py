@@ -9,8 +9,9 @@ from datetime import datetime, timedelta
 from domain.access import AccessState
 from domain.durations import format_duration
 from platforms.base import PlatformCheck
+from services.grants import AccountLedger
 from services.reviews import ReviewView, Snapshot
-from services.views import ElevationView, RequestView
+from services.views import GrantView, RequestView
 
 
 def format_requests(views: Sequence[RequestView], *, now: datetime) -> str:
@@ -31,21 +32,29 @@ def format_requests(views: Sequence[RequestView], *, now: datetime) -> str:
     return "\n".join(lines)
 
 
-def format_elevations(elevations: Sequence[ElevationView], *, now: datetime) -> str:
+def format_elevations(elevations: Sequence[GrantView], *, now: datetime) -> str:
     if not elevations:
         return "No temporary access is active."
     lines = ["Active temporary access:"]
-    for elevation in elevations:
-        lines.append(
-            f"  #{elevation.request_id:<5} {elevation.target_email} on {elevation.platform}: "
-            f"{elevation.describe_held()}; ends {elevation.expires_at:%Y-%m-%d %H:%M} UTC, "
-            f"{format_duration(elevation.time_left(now))} left"
-            + (f" (revert failing: {elevation.last_error})" if elevation.last_error else "")
-        )
+    lines += [f"  {grant_text(elevation, now=now)}" for elevation in elevations]
     return "\n".join(lines)
 
 
-def requests_report(views: Sequence[RequestView], elevations: Sequence[ElevationView], *, now: datetime) -> str:
+def grant_text(grant: GrantView, *, now: datetime) -> str:
+    """One grant on one line: its request, whose, what it covers, and until when."""
+    head = f"#{grant.request_id:<5} {grant.target_email} on {grant.platform}: "
+    if grant.permanent:
+        since = f" since {grant.started_at:%Y-%m-%d %H:%M} UTC" if grant.started_at else ""
+        return f"{head}{grant.describe_covers()}; permanent{since}"
+    if grant.ends_at is None:
+        return f"{head}{grant.describe_held()}; being applied"
+    text = f"{head}{grant.describe_held()}; ends {grant.ends_at:%Y-%m-%d %H:%M} UTC"
+    if grant.ends_at > now:
+        text += f", {format_duration(grant.time_left(now))} left"
+    return text + (f" (revert failing: {grant.last_error})" if grant.last_error else "")
+
+
+def requests_report(views: Sequence[RequestView], elevations: Sequence[GrantView], *, now: datetime) -> str:
     """What `accessbot requests` prints: the requests, then the temporary access still running."""
     return f"{format_requests(views, now=now)}\n\n{format_elevations(elevations, now=now)}"
 
@@ -69,21 +78,48 @@ def requests_json(views: Sequence[RequestView]) -> str:
     return json.dumps([view.model_dump(mode="json") for view in views], indent=2)
 
 
-def format_access(email: str, answers: Mapping[str, AccessState | str]) -> str:
+def format_access(
+    email: str, answers: Mapping[str, AccessState | str], ledgers: Mapping[str, AccountLedger], *, now: datetime
+) -> str:
     lines = [email]
     for platform, answer in sorted(answers.items()):
         if isinstance(answer, AccessState):
             lines.append(f"  {platform}: {answer.describe()}")
         else:
             lines.append(f"  {platform}: could not be read: {answer}")
+        ledger = ledgers.get(platform)
+        if ledger is None or ledger.baseline is None:
+            lines.append("    accessbot has not changed this account")
+            continue
+        lines.append(f"    baseline ({ledger.baseline_source}): {ledger.baseline.describe()}")
+        lines += [f"    grant {grant_text(grant, now=now)}" for grant in ledger.grants]
     return "\n".join(lines)
 
 
-def access_json(email: str, answers: Mapping[str, AccessState | str]) -> str:
+def access_json(email: str, answers: Mapping[str, AccessState | str], ledgers: Mapping[str, AccountLedger]) -> str:
     document = {
         "email": email,
         "platforms": {
-            platform: answer.model_dump(mode="json") if isinstance(answer, AccessState) else {"error": answer}
+            platform: {
+                **(answer.model_dump(mode="json") if isinstance(answer, AccessState) else {"error": answer}),
+                "baseline": ledgers[platform].baseline.model_dump(mode="json")  # type: ignore[union-attr]
+                if platform in ledgers and ledgers[platform].baseline is not None
+                else None,
+                "baseline_source": ledgers[platform].baseline_source if platform in ledgers else None,
+                "grants": [
+                    {
+                        "id": grant.id,
+                        "request": grant.request_id,
+                        "state": grant.state.value,
+                        "covers": grant.parts,
+                        "before": grant.before,
+                        "permanent": grant.permanent,
+                        "started_at": grant.started_at.isoformat() if grant.started_at else None,
+                        "ends_at": grant.ends_at.isoformat() if grant.ends_at else None,
+                    }
+                    for grant in (ledgers[platform].grants if platform in ledgers else ())
+                ],
+            }
             for platform, answer in answers.items()
         },
     }

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 
 import handlers
 from bot.health import Health, check
-from bot.scheduler import ElevationScheduler
+from bot.scheduler import Scheduler
 from bot.settings import ConfigError, Settings
 from handlers.directory import SlackDirectory
 from handlers.notifier import SlackNotifier
@@ -40,12 +40,12 @@ class Runtime:
     settings: Settings
     engine: Engine
     services: ServiceContext
-    timers: ElevationScheduler | None  # None where another process schedules: serve's front
+    timers: Scheduler | None  # None where another process schedules: serve's front
     app: App | None = None
     client: WebClient | None = None
 
     @property
-    def scheduler(self) -> ElevationScheduler:
+    def scheduler(self) -> Scheduler:
         assert self.timers is not None, "this process schedules nothing: serve's worker does (bot/worker.py)"
         return self.timers
 
@@ -56,6 +56,7 @@ class Runtime:
         """Stop the timers, then release platform connections and the database pool."""
         if self.timers is not None:
             self.timers.shutdown()
+        self.services.leases.stop()
         for platform in self.services.platforms.values():
             platform.close()
         self.engine.dispose()
@@ -131,7 +132,7 @@ def bootstrap(
             "SLACK_SIGNING_SECRET is not set. HTTP mode verifies every request from Slack with it; find it under "
             "Basic Information > App Credentials, or set SLACK_APP_TOKEN to use Socket Mode instead."
         )
-    scheduler = ElevationScheduler(sweep_seconds=settings.elevations.sweep_seconds) if scheduled else None
+    scheduler = Scheduler(sweep_seconds=settings.elevations.sweep_seconds) if scheduled else None
     engine = make_engine(settings.database_url)
     outbox = Outbox(client, engine, first_retry=timedelta(seconds=settings.outbox_retry_seconds))
     services = build_services(

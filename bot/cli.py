@@ -34,11 +34,10 @@ from bot.settings import ConfigError, Settings, load_settings
 from domain.commands import CommandError, GrantCommand, RemoveCommand, parse_command
 from domain.lifecycle import RequestStatus
 from services import reviews
-from services.context import ServiceContext
-from services.elevations import live_views
+from services.context import ServiceContext, worker_name
 from services.explain import explain
+from services.grants import account_ledger, live_views
 from services.queries import access_everywhere, request_views
-from services.sweeper import worker_name
 from storage.db import make_engine
 from storage.schema import UPGRADE_COMMAND, SchemaBehind, current_revision, head_revision, upgrade
 
@@ -187,7 +186,7 @@ def _requests(settings: Settings, *, statuses: list[str] | None, limit: int, as_
     if as_json:
         print(requests_json(views))
     else:
-        print(requests_report(views, live_views(services), now=services.clock.now()))
+        print(requests_report(views, live_views(services, temporary_only=True), now=services.clock.now()))
     return 0
 
 
@@ -258,7 +257,13 @@ def _access(settings: Settings, *, platform: str, email: str, as_json: bool) -> 
     if platform not in services.platforms:
         raise ConfigError(f"unknown platform {platform!r}; configured: {', '.join(services.platforms)}")
     answers = access_everywhere(services, email.lower(), [platform])
-    print(access_json(email.lower(), answers) if as_json else format_access(email.lower(), answers))
+    ledgers = {platform: account_ledger(services, platform, email.lower())}
+    now = services.clock.now()
+    print(
+        access_json(email.lower(), answers, ledgers)
+        if as_json
+        else format_access(email.lower(), answers, ledgers, now=now)
+    )
     return 0 if all(not isinstance(answer, str) for answer in answers.values()) else 1
 
 

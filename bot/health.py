@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 
 class SchedulerState(Protocol):
-    """What health needs of a scheduler: the ElevationScheduler itself, or serve's worker process running one."""
+    """What health needs of a scheduler: the Scheduler itself, or serve's worker process running one."""
 
     @property
     def worker(self) -> str: ...

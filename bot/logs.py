@@ -10,8 +10,8 @@ import json
 import logging
 from datetime import UTC, datetime
 
+from services.context import worker_name
 from services.logs import REQUEST_ID
-from services.sweeper import worker_name
 
 
 class ContextFilter(logging.Filter):

@@ -7,7 +7,7 @@ from datetime import datetime
 from services.offboarding import PlatformNotice
 from services.ports import MessageRef, Person
 from services.reviews import ReviewView
-from services.views import ElevationView, RequestView, TaskView
+from services.views import DriftReport, GrantView, RequestView, TaskView
 
 
 class NoSlack:
@@ -46,16 +46,19 @@ class NoSlack:
     def manual_task_reminder(self, view: RequestView, task: TaskView) -> None:
         raise RuntimeError("admin commands do not talk to Slack")
 
-    def elevation_reminder(self, view: RequestView, elevation: ElevationView, now: datetime) -> None:
+    def elevation_reminder(self, view: RequestView, elevation: GrantView, now: datetime) -> None:
         raise RuntimeError("admin commands do not talk to Slack")
 
-    def elevation_ended(self, view: RequestView, elevation: ElevationView) -> None:
+    def elevation_ended(self, view: RequestView, elevation: GrantView) -> None:
         raise RuntimeError("admin commands do not talk to Slack")
 
-    def elevation_revert_failed(self, view: RequestView, elevation: ElevationView, *, escalate: bool) -> None:
+    def elevation_revert_failed(self, view: RequestView, elevation: GrantView, *, escalate: bool) -> None:
         raise RuntimeError("admin commands do not talk to Slack")
 
-    def elevation_extended(self, view: RequestView, elevation: ElevationView) -> None:
+    def elevation_extended(self, view: RequestView, elevation: GrantView) -> None:
+        raise RuntimeError("admin commands do not talk to Slack")
+
+    def drift_found(self, report: DriftReport) -> None:
         raise RuntimeError("admin commands do not talk to Slack")
 
     def review_posted(self, review: ReviewView) -> dict[int, MessageRef]:

@@ -1,33 +1,30 @@
-"""APScheduler wiring for elevations: punctual timers plus a periodic sweep, all rebuilt from the database.
+"""APScheduler wiring: a periodic sweep, and one punctual wake-up at the next moment something is due.
 
-The `revert_reminder` rows are the source of truth; the scheduler keeps only in-memory jobs (no job store shared
-between processes). At start it adds one job per live elevation at the moment it next needs attention (stable id
-`elevation:<id>`, replace_existing), and a sweeper that runs at once and then every `sweep_seconds`, catching
-anything missed while the bot was down. Jobs in several processes may fire for the same elevation; the services
-claim work with conditional updates, so each reminder and revert still happens once.
+The database is the source of truth (grant ends and reminders, accounts' due times); the scheduler keeps no job
+store and only two in-memory jobs: the sweeper, which runs at once and then every `sweep_seconds` and catches
+anything missed while the bot was down, and `next-due`, one date job at the earliest due moment, re-armed after
+every sweep and whenever the services report an earlier one. However many grants are pending, it holds one timer.
+Several processes may sweep at once; the services claim work with conditional updates, so each thing happens once.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlmodel import Session
 
-from services.context import ServiceContext
-from services.sweeper import SweepReport, process_elevation, sweep, worker_name
-from storage.elevations import live_elevations, next_moment
+from services.context import ServiceContext, worker_name
+from services.sweeper import SweepReport, next_moment, sweep
 
 logger = logging.getLogger("accessbot.scheduler")
 SWEEPER_JOB = "sweeper"
+NEXT_DUE_JOB = "next-due"
 
 
-class ElevationScheduler:
+class Scheduler:
     def __init__(self, *, sweep_seconds: float, worker: str | None = None) -> None:
         self._sweep_seconds = sweep_seconds
         self._worker = worker or worker_name()
@@ -39,12 +36,16 @@ class ElevationScheduler:
         self._ctx: ServiceContext | None = None
         self._after_sweep: Callable[[], object] | None = None
         self._lock = threading.Lock()
+        self._armed: datetime | None = None
+        self._stopping = False
+        self._sweeping = False
+        self._again = False
         self.last_sweep: datetime | None = None
         self.last_report: SweepReport | None = None
 
     def bind(self, ctx: ServiceContext, *, after_sweep: Callable[[], object] | None = None) -> None:
-        """The services this scheduler drives (they also tell it about new elevations through `elevation_due`),
-        and what to run after every sweep (delivering the Slack messages that waited for Slack)."""
+        """The services this scheduler drives (they report new due moments through `due`), and what to run after
+        every sweep (delivering the Slack messages that waited for Slack)."""
         self._ctx = ctx
         self._after_sweep = after_sweep
 
@@ -59,7 +60,6 @@ class ElevationScheduler:
     def start(self) -> None:
         ctx = self._services
         self._scheduler.start()
-        self.rebuild()
         self._scheduler.add_job(
             self.sweep_now,
             "interval",
@@ -76,49 +76,67 @@ class ElevationScheduler:
         )
 
     def shutdown(self) -> None:
+        # No timer is armed from now on: APScheduler's shutdown waits for running jobs while holding the lock that
+        # arming one needs, so a sweep ending now would otherwise wait for the shutdown that waits for it.
+        with self._lock:
+            self._stopping = True
         if self._scheduler.running:
             self._scheduler.shutdown(wait=True)
 
-    def rebuild(self) -> int:
-        """One timer per live elevation, from the table. Returns how many were scheduled."""
-        with Session(self._services.engine) as session:
-            rows = live_elevations(session=session)
-        for row in rows:
-            assert row.id is not None
-            self.elevation_due(row.id, next_moment(row))
-        return len(rows)
-
-    def elevation_due(self, elevation_id: int, at: datetime | None) -> None:
-        job_id = f"elevation:{elevation_id}"
-        if at is None:
-            with contextlib.suppress(JobLookupError):
-                self._scheduler.remove_job(job_id)
-            return
-        self._scheduler.add_job(self._fire, "date", run_date=at, id=job_id, replace_existing=True, args=[elevation_id])
+    def due(self, at: datetime) -> None:
+        """Something is due at `at`: make sure a sweep runs then."""
+        with self._lock:
+            if self._stopping:
+                return
+            if self._armed is not None and self._armed <= at and self._scheduler.get_job(NEXT_DUE_JOB) is not None:
+                return
+            self._armed = at
+            self._scheduler.add_job(self.sweep_now, "date", run_date=at, id=NEXT_DUE_JOB, replace_existing=True)
 
     def job_ids(self) -> list[str]:
         return sorted(job.id for job in self._scheduler.get_jobs())
 
     def sweep_now(self) -> SweepReport:
+        """Sweep, unless a sweep is running already in this process: that one then sweeps once more when it is done,
+        so that nothing asked for meanwhile waits for the next period."""
+        with self._lock:
+            self._armed = None
+            if self._sweeping:
+                self._again = True
+                return self.last_report or SweepReport()
+            self._sweeping = True
+        try:
+            while True:
+                report = self._sweep_once()
+                with self._lock:
+                    if not self._again:
+                        break
+                    self._again = False
+        finally:
+            with self._lock:
+                self._sweeping = False
+        return report
+
+    def _sweep_once(self) -> SweepReport:
         report = sweep(self._services, worker=self._worker)
         with self._lock:
             self.last_sweep = datetime.now(UTC)
             self.last_report = report
         if any(count for _, count in report):
             logger.info("sweep: %s", report)
+        upcoming = next_moment(self._services)
+        if upcoming is not None:
+            if upcoming <= self._services.clock.now():
+                with self._lock:
+                    self._again = True  # already due (it became due while sweeping): sweep again at once
+            else:
+                self.due(upcoming)
         if self._after_sweep is not None:
             try:
                 self._after_sweep()
             except Exception:
                 logger.exception("after the sweep")
         return report
-
-    def _fire(self, elevation_id: int) -> None:
-        try:
-            self.elevation_due(elevation_id, process_elevation(self._services, elevation_id))
-        except Exception:
-            # The sweep retries anything this timer did not finish.
-            logger.exception("timer for elevation %s failed", elevation_id)
 
     @property
     def _services(self) -> ServiceContext:

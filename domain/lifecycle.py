@@ -35,7 +35,8 @@ class RequestEvent(StrEnum):
 
 class ChangeStatus(StrEnum):
     WAITING = "waiting"  # approved or not, nothing done yet
-    APPLYING = "applying"
+    QUEUED = "queued"  # approved; waits for its turn on the person's account (one change at a time per account)
+    APPLYING = "applying"  # planned on the account; the platform is being changed
     AWAITING_MANUAL = "awaiting_manual"  # API steps done; manual tasks open for an admin
     APPLIED = "applied"
     FAILED = "failed"
@@ -43,6 +44,7 @@ class ChangeStatus(StrEnum):
 
 
 class ChangeEvent(StrEnum):
+    QUEUE = "queue"
     START = "start"
     WAIT_MANUAL = "wait_manual"
     SUCCEED = "succeed"
@@ -66,10 +68,14 @@ REQUEST_TRANSITIONS: dict[RequestEvent, tuple[frozenset[RequestStatus], RequestS
 }
 
 CHANGE_TRANSITIONS: dict[ChangeEvent, tuple[frozenset[ChangeStatus], ChangeStatus]] = {
-    ChangeEvent.START: (frozenset({ChangeStatus.WAITING, ChangeStatus.FAILED}), ChangeStatus.APPLYING),
+    ChangeEvent.QUEUE: (frozenset({ChangeStatus.WAITING, ChangeStatus.FAILED}), ChangeStatus.QUEUED),
+    ChangeEvent.START: (frozenset({ChangeStatus.QUEUED}), ChangeStatus.APPLYING),
     ChangeEvent.WAIT_MANUAL: (frozenset({ChangeStatus.APPLYING}), ChangeStatus.AWAITING_MANUAL),
     ChangeEvent.SUCCEED: (frozenset({ChangeStatus.APPLYING, ChangeStatus.AWAITING_MANUAL}), ChangeStatus.APPLIED),
-    ChangeEvent.FAIL: (frozenset({ChangeStatus.APPLYING, ChangeStatus.AWAITING_MANUAL}), ChangeStatus.FAILED),
+    ChangeEvent.FAIL: (
+        frozenset({ChangeStatus.QUEUED, ChangeStatus.APPLYING, ChangeStatus.AWAITING_MANUAL}),
+        ChangeStatus.FAILED,
+    ),
     ChangeEvent.SKIP: (frozenset({ChangeStatus.WAITING}), ChangeStatus.SKIPPED),
 }
 
@@ -95,8 +101,15 @@ def next_change_status(current: ChangeStatus, event: ChangeEvent) -> ChangeStatu
     return target
 
 
-def outcome_of(changes: list[ChangeStatus]) -> RequestEvent:
-    """How a run over a request's changes ends: all applied; or only manual steps left; or something to retry."""
+#: Change statuses in which the bot still has work to do on the change.
+IN_PROGRESS_CHANGES = frozenset({ChangeStatus.QUEUED, ChangeStatus.APPLYING})
+
+
+def outcome_of(changes: list[ChangeStatus]) -> RequestEvent | None:
+    """How a run over a request's changes ends: all applied; or only manual steps left; or something to retry.
+    None while a change is still queued or being applied."""
+    if any(status in IN_PROGRESS_CHANGES for status in changes):
+        return None
     if all(status is ChangeStatus.APPLIED for status in changes):
         return RequestEvent.SUCCEED
     if all(status in (ChangeStatus.APPLIED, ChangeStatus.AWAITING_MANUAL) for status in changes):

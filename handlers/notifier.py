@@ -20,11 +20,12 @@ from handlers.blocks.cards import (
 from handlers.blocks.elevations import drift_text, ended_text, extended_text, reminder, revert_failed_text
 from handlers.blocks.reviews import review_message, review_messages
 from handlers.blocks.tasks import notices_message, task_message
+from handlers.blocks.text import mention
 from handlers.outbox import Outbox
 from services.offboarding import PlatformNotice
 from services.ports import MessageRef
 from services.reviews import ReviewView
-from services.views import ElevationView, RequestView, TaskView
+from services.views import DriftReport, GrantView, RequestView, TaskView
 
 
 class SlackNotifier:
@@ -78,36 +79,33 @@ class SlackNotifier:
         message = task_message(view, task, approvers=approvers_text(view), reminder=True)
         self._send(channel=view.card.channel, thread_ts=view.card.ts, reply_broadcast=True, **message)
 
-    def elevation_reminder(self, view: RequestView, elevation: ElevationView, now: datetime) -> None:
+    def elevation_reminder(self, view: RequestView, elevation: GrantView, now: datetime) -> None:
         self._send(channel=view.requester_id, **reminder(view, elevation, now))
         if view.card is not None:
             message = reminder(view, elevation, now, approvers=approvers_text(view))
             self._send(channel=view.card.channel, thread_ts=view.card.ts, **message)
 
-    def elevation_ended(self, view: RequestView, elevation: ElevationView) -> None:
+    def elevation_ended(self, view: RequestView, elevation: GrantView) -> None:
         self._redraw(view)
         text = ended_text(view, elevation)
         if view.card is not None:
             self._post(channel=view.card.channel, text=text, thread_ts=view.card.ts)
-            if elevation.drift:
-                self._post(
-                    channel=view.card.channel,
-                    text=drift_text(view, elevation, approvers_text(view)),
-                    thread_ts=view.card.ts,
-                    broadcast=True,
-                )
         self._post(channel=view.requester_id, text=text)
 
-    def elevation_revert_failed(self, view: RequestView, elevation: ElevationView, *, escalate: bool) -> None:
+    def elevation_revert_failed(self, view: RequestView, elevation: GrantView, *, escalate: bool) -> None:
         self._redraw(view)
         if escalate and view.card is not None:
             text = revert_failed_text(elevation, approvers_text(view))
             self._post(channel=view.card.channel, text=text, thread_ts=view.card.ts, broadcast=True)
 
-    def elevation_extended(self, view: RequestView, elevation: ElevationView) -> None:
+    def elevation_extended(self, view: RequestView, elevation: GrantView) -> None:
         self._redraw(view)
         if view.card is not None:
             self._post(channel=view.card.channel, text=extended_text(elevation), thread_ts=view.card.ts)
+
+    def drift_found(self, report: DriftReport) -> None:
+        approvers = ", ".join(mention(approver) for approver in report.approvers) or "Approvers"
+        self._post(channel=self._channel, text=drift_text(report, approvers))
 
     def review_posted(self, review: ReviewView) -> dict[int, MessageRef]:
         placed: dict[int, MessageRef] = {}

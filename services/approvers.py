@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from domain.access import AccessChange, RemovalMethod
 from domain.catalog import RoleCatalog
-from domain.elevation import ACCOUNT_ROLE, SCOPE_PREFIX
+from domain.ledger import ACCOUNT_ROLE, SCOPE_PREFIX
 from domain.policy import (
     ApprovalVerdict,
     Approver,
@@ -109,11 +109,11 @@ def grant_items(
     return items
 
 
-def held_items(platform: str, catalog: RoleCatalog, fields: Iterable[tuple[str, object]]) -> list[GrantItem]:
-    """What an elevation holds, as items of an `extend` request."""
+def held_items(platform: str, catalog: RoleCatalog, parts: Iterable[tuple[str, object]]) -> list[GrantItem]:
+    """What a grant covers, as the items of an `extend` request the rules match."""
     items = []
-    for field, value in fields:
-        if field == ACCOUNT_ROLE and isinstance(value, str):
+    for part, value in parts:
+        if part == ACCOUNT_ROLE and isinstance(value, str):
             items.append(
                 GrantItem(
                     platform=platform,
@@ -124,13 +124,13 @@ def held_items(platform: str, catalog: RoleCatalog, fields: Iterable[tuple[str, 
                     permanent=False,
                 )
             )
-        elif field.startswith(SCOPE_PREFIX) and isinstance(value, str):
+        elif part.startswith(SCOPE_PREFIX) and isinstance(value, str):
             items.append(
                 GrantItem(
                     platform=platform,
                     verb="extend",
                     level="scope",
-                    scope=field.removeprefix(SCOPE_PREFIX),
+                    scope=part.removeprefix(SCOPE_PREFIX),
                     role=value,
                     permanent=False,
                 )
@@ -141,9 +141,7 @@ def held_items(platform: str, catalog: RoleCatalog, fields: Iterable[tuple[str, 
 def change_items(ctx: ServiceContext, view: RequestView, change: ChangeView) -> list[GrantItem]:
     catalog = ctx.catalogs[change.platform]
     if change.extends is not None:
-        return held_items(
-            change.platform, catalog, ((field, held.elevated) for field, held in change.extends.fields.items())
-        )
+        return held_items(change.platform, catalog, change.extends.parts.items())
     return grant_items(
         platform=change.platform,
         verb=view.verb,

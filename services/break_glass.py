@@ -19,10 +19,11 @@ from services.apply import run_request
 from services.approvers import members
 from services.context import RequestRefused, ServiceContext
 from services.ports import Person
-from services.submit import prepare, store_and_announce
+from services.submit import announce, prepare, store
 from services.views import RequestView
 from storage.audit import AuditKind, record
 from storage.db import session_scope
+from storage.locks import hold_lock
 from storage.models import ManualTask
 from storage.requests import add_approval, break_glass_uses, transition_request
 from storage.tasks import TaskStatus, add_tasks
@@ -40,29 +41,23 @@ def take(
     text: str = "",
 ) -> RequestView:
     """Apply an emergency grant at once. Raises RequestRefused when the policy does not allow it."""
-    rails = ctx.policy.break_glass
+    member = requester.slack_id in members(ctx, ctx.policy.break_glass.members)
     now = ctx.clock.now()
-    with Session(ctx.engine) as session:
-        uses = break_glass_uses(session=session, requester_id=requester.slack_id, since=now - DAY)
     span = command.duration
     if span is None and command.until is not None:
         span = command.until.resolve(zone_named(requester.tz)) - now
-    verdict = break_glass_verdict(
-        rails,
-        member=requester.slack_id in members(ctx, rails.members),
-        uses_last_day=uses,
-        duration=span,
-        reason=command.reason,
-    )
-    if not verdict.allowed:
-        raise RequestRefused(verdict.reason)
+    with Session(ctx.engine) as session:
+        _check(ctx, command, requester, member=member, span=span, session=session, now=now)
     request, changes = prepare(
         ctx, command, requester=requester, target_email=target_email, target_slack_id=target_slack_id, text=text
     )
-    view = store_and_announce(
-        ctx, request, changes, actor=requester.slack_id, detail={"command": text, "break_glass": True}
-    )
     with session_scope(ctx.engine) as session:
+        # Counted and used in one transaction under a lock per person: concurrent uses are counted one after another.
+        hold_lock(session=session, key=f"break-glass:{requester.slack_id}")
+        uses = _check(ctx, command, requester, member=member, span=span, session=session, now=now)
+        view = store(
+            session, ctx, request, changes, actor=requester.slack_id, detail={"command": text, "break_glass": True}
+        )
         add_approval(session=session, request_id=view.id, approver_id=requester.slack_id, at=now)
         transition_request(
             session=session,
@@ -82,13 +77,34 @@ def take(
             detail={"reason": command.reason, "uses_last_day": uses + 1},
         )
         review = add_tasks(session=session, tasks=[_review_task(ctx, view, requester, now=now)])[0]
-    announced = ctx.load_view(view.id)
-    assert announced is not None
-    ctx.notifier.break_glass_used(announced, rails.notify_channel)
+        stored = ctx.view(session, view.id)
+    assert stored is not None
+    announced = announce(ctx, stored)
+    ctx.notifier.break_glass_used(announced, ctx.policy.break_glass.notify_channel)
     final = run_request(ctx, view.id, actor=requester.slack_id) or ctx.load_view(view.id)
     assert final is not None
     ctx.notifier.manual_tasks_opened(final, tuple(task for task in final.tasks if task.id == review.id))
     return final
+
+
+def _check(
+    ctx: ServiceContext,
+    command: GrantCommand,
+    requester: Person,
+    *,
+    member: bool,
+    span: timedelta | None,
+    session: Session,
+    now: datetime,
+) -> int:
+    """Raise RequestRefused unless the policy lets `requester` take this now; returns their uses in the last day."""
+    uses = break_glass_uses(session=session, requester_id=requester.slack_id, since=now - DAY)
+    verdict = break_glass_verdict(
+        ctx.policy.break_glass, member=member, uses_last_day=uses, duration=span, reason=command.reason
+    )
+    if not verdict.allowed:
+        raise RequestRefused(verdict.reason)
+    return uses
 
 
 def _review_task(ctx: ServiceContext, view: RequestView, requester: Person, *, now: datetime) -> ManualTask:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -17,13 +19,23 @@ from sqlmodel import Session
 from domain.catalog import RoleCatalog
 from domain.policy import ConfigDuration, PolicyConfig
 from platforms.base import Platform, PlatformSettings
+from services.leases import LeaseKeeper
 from services.ports import Clock, Directory, Notifier, Timers
 from services.views import RequestView, request_view
-from storage.elevations import elevations_for
+from storage.ledger import grants_by_id
+from storage.models import PlatformAccount
 from storage.requests import approvals_of, changes_of, get_request
 from storage.tasks import tasks_of
 
 logger = logging.getLogger("accessbot.services")
+
+INSTANCE_ENV = "ACCESSBOT_INSTANCE"
+
+
+def worker_name() -> str:
+    """This instance's name in claims, log lines and health: host:pid, unless ACCESSBOT_INSTANCE names it (serve's
+    worker process takes its front's name, so that the two are one instance)."""
+    return os.environ.get(INSTANCE_ENV) or f"{socket.gethostname()}:{os.getpid()}"
 
 
 class ElevationSettings(BaseModel):
@@ -42,9 +54,10 @@ class ElevationSettings(BaseModel):
     retry_max_seconds: float = PydanticField(default=3600.0, gt=0)
     # After this many failed attempts the approvers are asked to look.
     escalate_after: int = PydanticField(default=3, ge=1)
-    # A claim older than this is taken over by another worker (its claimer crashed or hangs): a revert, a reminder,
-    # or a change being applied (which is then marked failed and retryable). Longer than any platform call takes.
-    lease_seconds: float = PydanticField(default=300.0, gt=0)
+    # A claim on a person's account lasts this long unless its holder renews it, which it does every third of it
+    # while it works; a claim not renewed (its holder crashed) is taken over by another worker, which reads the
+    # platform and finishes the work.
+    lease_seconds: float = PydanticField(default=60.0, gt=0)
 
 
 class TaskSettings(BaseModel):
@@ -131,20 +144,28 @@ class ServiceContext:
     policy: PolicyConfig = field(default_factory=lambda: PolicyConfig())
     timers: Timers | None = None
     catalogs: Mapping[str, RoleCatalog] = field(init=False)
+    leases: LeaseKeeper = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "catalogs", {name: p.catalog for name, p in self.platforms.items()})
+        lease = timedelta(seconds=self.elevation_settings.lease_seconds)
+        object.__setattr__(self, "leases", LeaseKeeper(self.engine, self.clock, lease))
 
     def view(self, session: Session, request_id: int) -> RequestView | None:
         request = get_request(session=session, request_id=request_id)
         if request is None:
             return None
         changes = changes_of(session=session, request_id=request_id)
-        extended = [change.elevation_id for change in changes if change.elevation_id is not None]
-        elevations = elevations_for(session=session, request_ids=[request_id], elevation_ids=extended)
+        extended = [change.grant_id for change in changes if change.grant_id is not None]
+        grants = grants_by_id(session=session, request_ids=[request_id], grant_ids=extended)
+        accounts = {
+            account_id: account
+            for account_id in {grant.account_id for grant in grants.values()}
+            if (account := session.get(PlatformAccount, account_id)) is not None
+        }
         tasks = tasks_of(session=session, request_ids=[request_id])
         approvals = [row.approver_id for row in approvals_of(session=session, request_id=request_id)]
-        return request_view(request, changes, self.settings, self.catalogs, elevations, tasks, approvals)
+        return request_view(request, changes, self.settings, self.catalogs, grants, tasks, approvals, accounts)
 
     def load_view(self, request_id: int) -> RequestView | None:
         with Session(self.engine) as session:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
+from sqlmodel import Session
 
 from domain.lifecycle import RequestEvent, RequestStatus
 from services.apply import run_request
@@ -47,8 +49,6 @@ def approve(ctx: ServiceContext, request_id: int, *, approver: Person) -> Decisi
     if current.status is not RequestStatus.PENDING:
         return DecisionResult(outcome=Outcome.ALREADY_DECIDED, view=current)
     now = ctx.clock.now()
-    if current.until_at is not None and current.until_at <= now:
-        return expire(ctx, current, reason="its end time passed before it was approved")
     with session_scope(ctx.engine) as session:
         # Approvals of one request are counted one approver at a time: the row is locked until this commits.
         if not lock_request(session=session, request_id=request_id):
@@ -57,31 +57,39 @@ def approve(ctx: ServiceContext, request_id: int, *, approver: Person) -> Decisi
         assert view is not None
         if view.status is not RequestStatus.PENDING:
             return DecisionResult(outcome=Outcome.ALREADY_DECIDED, view=view)
-        verdict = verdict_for(ctx, view, approver)
-        if verdict.allowed:
-            add_approval(session=session, request_id=request_id, approver_id=approver.slack_id, at=now)
-            won = verdict.complete and transition_request(
-                session=session,
-                request_id=request_id,
-                event=RequestEvent.APPROVE,
-                at=now,
-                decided_by=approver.slack_id,
-                decided_at=now,
-            )
-            record(
-                session=session,
-                event=AuditKind.APPROVED if won else AuditKind.APPROVAL_RECORDED,
-                actor=approver.slack_id,
-                at=now,
-                request_id=request_id,
-                target_email=view.target_email,
-                detail={
-                    "approvals": [*view.approvals, approver.slack_id],
-                    "needed": view.requirements.approvals,
-                    "rules": list(view.requirements.rules),
-                },
-            )
-        progressed = ctx.view(session, request_id)
+        # Decided under the same lock as the approval: no click gets in after the request's time is up.
+        if (too_late := _too_late(view, now)) is not None:
+            _expire(session, view, reason=too_late, at=now)
+            closed = ctx.view(session, request_id)
+        else:
+            verdict = verdict_for(ctx, view, approver)
+            if verdict.allowed:
+                add_approval(session=session, request_id=request_id, approver_id=approver.slack_id, at=now)
+                won = verdict.complete and transition_request(
+                    session=session,
+                    request_id=request_id,
+                    event=RequestEvent.APPROVE,
+                    at=now,
+                    decided_by=approver.slack_id,
+                    decided_at=now,
+                )
+                record(
+                    session=session,
+                    event=AuditKind.APPROVED if won else AuditKind.APPROVAL_RECORDED,
+                    actor=approver.slack_id,
+                    at=now,
+                    request_id=request_id,
+                    target_email=view.target_email,
+                    detail={
+                        "approvals": [*view.approvals, approver.slack_id],
+                        "needed": view.requirements.approvals,
+                        "rules": list(view.requirements.rules),
+                    },
+                )
+            progressed = ctx.view(session, request_id)
+    if too_late is not None:
+        assert closed is not None
+        return _expired(ctx, closed, too_late)
     if not verdict.allowed:
         return _refused(ctx, view, approver, "approve", verdict.reason)
     if not won:
@@ -95,31 +103,46 @@ def approve(ctx: ServiceContext, request_id: int, *, approver: Person) -> Decisi
     return DecisionResult(outcome=Outcome.DONE, view=final or ctx.load_view(request_id))
 
 
+def _too_late(view: RequestView, now: datetime) -> str | None:
+    """Why a pending request can no longer be approved, if it cannot."""
+    if view.until_at is not None and view.until_at <= now:
+        return "its end time passed before it was approved"
+    if view.expires_at is not None and view.expires_at <= now:
+        return "nobody decided in time"
+    return None
+
+
 def expire(ctx: ServiceContext, view: RequestView, *, reason: str) -> DecisionResult:
     """Close a request nobody can usefully approve any more; the card and the requester are told."""
-    now = ctx.clock.now()
     with session_scope(ctx.engine) as session:
-        won = transition_request(
-            session=session, request_id=view.id, event=RequestEvent.EXPIRE, at=now, deny_reason=reason
-        )
-        if won:
-            skip_waiting_changes(session=session, request_id=view.id, at=now)
-            record(
-                session=session,
-                event=AuditKind.EXPIRED,
-                actor=BOT_ACTOR,
-                at=now,
-                request_id=view.id,
-                target_email=view.target_email,
-                detail={"reason": reason},
-            )
+        won = _expire(session, view, reason=reason, at=ctx.clock.now())
         expired = ctx.view(session, view.id)
+    assert expired is not None
     if not won:
         return DecisionResult(outcome=Outcome.ALREADY_DECIDED, view=expired)
-    assert expired is not None
+    return _expired(ctx, expired, reason)
+
+
+def _expire(session: Session, view: RequestView, *, reason: str, at: datetime) -> bool:
+    won = transition_request(session=session, request_id=view.id, event=RequestEvent.EXPIRE, at=at, deny_reason=reason)
+    if won:
+        skip_waiting_changes(session=session, request_id=view.id, at=at)
+        record(
+            session=session,
+            event=AuditKind.EXPIRED,
+            actor=BOT_ACTOR,
+            at=at,
+            request_id=view.id,
+            target_email=view.target_email,
+            detail={"reason": reason},
+        )
+    return won
+
+
+def _expired(ctx: ServiceContext, expired: RequestView, reason: str) -> DecisionResult:
     ctx.notifier.request_concluded(expired)
     return DecisionResult(
-        outcome=Outcome.EXPIRED, reason=f"Request #{view.id} expired: {reason}. Ask again.", view=expired
+        outcome=Outcome.EXPIRED, reason=f"Request #{expired.id} expired: {reason}. Ask again.", view=expired
     )
 
 

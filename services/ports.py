@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict
 if TYPE_CHECKING:
     from services.offboarding import PlatformNotice
     from services.reviews import ReviewView
-    from services.views import ElevationView, RequestView, TaskView
+    from services.views import DriftReport, GrantView, RequestView, TaskView
 
 
 class Clock(Protocol):
@@ -98,20 +98,25 @@ class Notifier(Protocol):
         """Bring a task that is still open back to the approvers."""
         ...
 
-    def elevation_reminder(self, view: RequestView, elevation: ElevationView, now: datetime) -> None:
+    def elevation_reminder(self, view: RequestView, elevation: GrantView, now: datetime) -> None:
         """Tell the requester and the approvers that a temporary grant ends soon, with Extend / Revoke / Keep."""
         ...
 
-    def elevation_ended(self, view: RequestView, elevation: ElevationView) -> None:
+    def elevation_ended(self, view: RequestView, elevation: GrantView) -> None:
         """Redraw the card and say who was reverted from what to what; flag drift to the approvers."""
         ...
 
-    def elevation_revert_failed(self, view: RequestView, elevation: ElevationView, *, escalate: bool) -> None:
+    def elevation_revert_failed(self, view: RequestView, elevation: GrantView, *, escalate: bool) -> None:
         """Redraw the card; when `escalate`, ask the approvers to look (the bot keeps retrying)."""
         ...
 
-    def elevation_extended(self, view: RequestView, elevation: ElevationView) -> None:
+    def elevation_extended(self, view: RequestView, elevation: GrantView) -> None:
         """Redraw the card and say the grant now lasts longer."""
+        ...
+
+    def drift_found(self, report: DriftReport) -> None:
+        """Tell the platform's approvers that someone changed this access outside the bot, and what the bot now
+        takes as the account's baseline."""
         ...
 
     def review_posted(self, review: ReviewView) -> dict[int, MessageRef]:
@@ -124,9 +129,9 @@ class Notifier(Protocol):
 
 
 class Timers(Protocol):
-    """Punctual wake-ups for elevations. Optional: the periodic sweep alone already guarantees every reminder
-    and revert runs, and runs once; timers only make them happen on the minute."""
+    """A punctual wake-up. Optional: the periodic sweep alone already guarantees every reminder and revert runs,
+    and runs once; the timer only makes them happen on the second."""
 
-    def elevation_due(self, elevation_id: int, at: datetime | None) -> None:
-        """Wake up for this elevation at `at`; None when nothing more is due."""
+    def due(self, at: datetime) -> None:
+        """Something (a grant's end, a reminder) is due at `at`: sweep then, if that is earlier than planned."""
         ...

@@ -14,7 +14,7 @@ from services.context import RequestRefused, ServiceContext
 from services.ports import PersonNotFound
 from services.views import RequestView, request_view
 from storage.audit import events_for
-from storage.elevations import elevations_for
+from storage.ledger import grants_by_id
 from storage.models import AuditEvent
 from storage.requests import approvals_for, changes_by_request, list_requests
 from storage.tasks import tasks_of
@@ -67,14 +67,12 @@ def request_views(
         )
         ids = [request.id for request in requests if request.id is not None]
         grouped = changes_by_request(session=session, request_ids=ids)
-        extended = [c.elevation_id for changes in grouped.values() for c in changes if c.elevation_id is not None]
-        elevations = elevations_for(session=session, request_ids=ids, elevation_ids=extended)
+        extended = [c.grant_id for changes in grouped.values() for c in changes if c.grant_id is not None]
+        grants = grants_by_id(session=session, request_ids=ids, grant_ids=extended)
         tasks = tasks_of(session=session, request_ids=ids)
         approvals = approvals_for(session=session, request_ids=ids)
         return [
-            request_view(
-                request, grouped[request.id], ctx.settings, ctx.catalogs, elevations, tasks, approvals[request.id]
-            )
+            request_view(request, grouped[request.id], ctx.settings, ctx.catalogs, grants, tasks, approvals[request.id])
             for request in requests
             if request.id is not None
         ]

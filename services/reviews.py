@@ -18,10 +18,10 @@ from domain.access import AccessState
 from domain.review import Finding, ReviewLimits, findings
 from platforms.base import MemberRecord, PlatformError
 from services.context import ServiceContext, logger
-from services.elevations import live_views
 from services.ports import MessageRef
 from storage.audit import BOT_ACTOR, AuditKind, record
 from storage.db import session_scope
+from storage.ledger import overdue_grants
 from storage.models import AccessReview, ReviewItem
 from storage.reviews import add_items, claim_review, get_review, items_of, last_scheduled, place_items, state_once
 
@@ -150,9 +150,10 @@ def snapshot(ctx: ServiceContext, platforms: list[str] | None = None) -> Snapsho
         dormant_after=ctx.review_settings.dormant_after, max_admins=ctx.policy.guard_rails.max_org_admins
     )
     overdue: dict[tuple[str, str], list[datetime]] = {}
-    for elevation in live_views(ctx):
-        if elevation.expires_at <= now:
-            overdue.setdefault((elevation.platform, elevation.target_email), []).append(elevation.expires_at)
+    with Session(ctx.engine) as session:
+        for grant in overdue_grants(session=session, now=now):
+            assert grant.ends_at is not None
+            overdue.setdefault((grant.platform, grant.email), []).append(grant.ends_at)
     members: dict[str, tuple[tuple[MemberRecord, tuple[Finding, ...]], ...]] = {}
     errors: dict[str, str] = {}
     for name in platforms or list(ctx.platforms):

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlmodel import Session
+
 from domain.access import AccessChange, AccessState, RemovalMethod, diff
 from domain.commands import ALL_PLATFORMS, GrantCommand, RemoveCommand
 from domain.durations import zone_named
@@ -117,31 +119,50 @@ def store_and_announce(
 ) -> RequestView:
     """Store a new request with its changes, record it, and post its approval card."""
     with session_scope(ctx.engine) as session:
-        add_request(session=session, request=request, changes=changes)
-        assert request.id is not None
-        for change in changes:
-            record(
-                session=session,
-                event=AuditKind.REQUESTED,
-                actor=actor,
-                at=request.created_at,
-                request_id=request.id,
-                platform=change.platform,
-                target_email=request.target_email,
-                detail={
-                    **detail,
-                    "verb": request.verb,
-                    "action": change.action,
-                    "grant": change.grant,
-                    "method": change.method,
-                    "reason": request.reason,
-                    "access_at_request": change.access_at_request,
-                },
-            )
-        view = ctx.view(session, request.id)
+        view = store(session, ctx, request, changes, actor=actor, detail=detail)
+    return announce(ctx, view)
+
+
+def store(
+    session: Session,
+    ctx: ServiceContext,
+    request: AccessRequest,
+    changes: list[PlatformChange],
+    *,
+    actor: str,
+    detail: dict[str, Any],
+) -> RequestView:
+    """Store a new request with its changes and record it, in the caller's transaction."""
+    add_request(session=session, request=request, changes=changes)
+    assert request.id is not None
+    for change in changes:
+        record(
+            session=session,
+            event=AuditKind.REQUESTED,
+            actor=actor,
+            at=request.created_at,
+            request_id=request.id,
+            platform=change.platform,
+            target_email=request.target_email,
+            detail={
+                **detail,
+                "verb": request.verb,
+                "action": change.action,
+                "grant": change.grant,
+                "method": change.method,
+                "reason": request.reason,
+                "access_at_request": change.access_at_request,
+            },
+        )
+    view = ctx.view(session, request.id)
     assert view is not None
     with about_request(view.id):
         logger.info("%s asked to %s for %s on %s", actor, view.verb, view.target_email, ", ".join(view.platforms))
+    return view
+
+
+def announce(ctx: ServiceContext, view: RequestView) -> RequestView:
+    """Post the approval card of a stored request, and remember where it is."""
     card = ctx.notifier.request_submitted(view)
     if card is not None:
         with session_scope(ctx.engine) as session:

@@ -7,18 +7,18 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session
 
-from domain.access import mismatches
-from domain.lifecycle import ChangeStatus, TaskKind
+from domain.lifecycle import TaskKind
 from domain.policy import Approver, Verdict, may_do_manual_step
-from platforms.base import ApplyResult, PlatformError
-from services.apply import mark_applied, mark_failed, settle
+from platforms.base import PlatformError
 from services.approvers import eligible_approvers
-from services.context import ServiceContext, logger
+from services.context import ServiceContext, worker_name
 from services.ports import Person
+from services.reconcile import drain
 from services.views import RequestView, TaskView, task_view
 from storage.audit import AuditKind, record
 from storage.db import session_scope
-from storage.tasks import complete_task, get_task, open_steps_of_change
+from storage.ledger import find_account, mark_due
+from storage.tasks import complete_task, get_task
 
 
 class TaskOutcome(StrEnum):
@@ -91,51 +91,22 @@ def complete(ctx: ServiceContext, task_id: int, *, person: Person, evidence: str
                 "step": task.step.model_dump(mode="json") if task.step else None,
             },
         )
-        remaining = open_steps_of_change(session=session, change_id=task.change_id) if task.change_id else []
-    if task.kind is TaskKind.PLATFORM_STEP and task.change_id is not None and not remaining:
-        request = _finish_change(ctx, request.id, task.change_id)
-    else:
-        request = ctx.load_view(task.request_id) or request
-        ctx.notifier.request_progressed(request)
+    if task.kind is TaskKind.PLATFORM_STEP and (account := _account_of(ctx, task)) is not None:
+        # Reconcile the account: it verifies the platform now has what the step set, and finishes the change (or
+        # the end of a grant) once none of its steps is left.
+        drain(ctx, account, worker=worker_name())
+    request = ctx.load_view(task.request_id) or request
+    ctx.notifier.request_progressed(request)
     return TaskResult(outcome=TaskOutcome.DONE, task=load_task(ctx, task_id), request=request)
 
 
-def _finish_change(ctx: ServiceContext, request_id: int, change_id: int) -> RequestView:
-    """Every manual step of a change is done: check the platform now agrees, and settle the request."""
-    request = ctx.load_view(request_id)
-    assert request is not None
-    change = next(change for change in request.changes if change.id == change_id)
-    if change.status is not ChangeStatus.AWAITING_MANUAL or change.desired is None or change.before is None:
-        return request
-    platform = ctx.platforms[change.platform]
-    try:
-        after = platform.get_access(request.target_email)
-    except PlatformError as error:
-        mark_failed(ctx, request, change, before=change.before, error=str(error), kind=error.kind)
-        return settle(ctx, request_id)
-    problems = mismatches(after, change.desired)
-    opened: list[int] = []
-    if problems:
-        logger.warning("request %s: after the manual steps %s still differs: %s", request_id, change.platform, problems)
-        mark_failed(
-            ctx,
-            request,
-            change,
-            before=change.before,
-            kind="verification",
-            error=f"after the manual steps, {change.platform} still differs ({'; '.join(problems)})",
-        )
-    else:
-        opened = mark_applied(
-            ctx,
-            request,
-            change,
-            before=change.before,
-            desired=change.desired,
-            after=after,
-            result=ApplyResult(responses=("manual steps done",)),
-        )
-    final = settle(ctx, request_id)
-    if opened:
-        ctx.notifier.manual_tasks_opened(final, tuple(task for task in final.tasks if task.id in opened))
-    return final
+def _account_of(ctx: ServiceContext, task: TaskView) -> int | None:
+    """The account a manual step was on, marked due so that reconciling it looks at once."""
+    if task.platform is None:
+        return None
+    with session_scope(ctx.engine) as session:
+        account = find_account(session=session, platform=task.platform, email=task.target_email)
+        if account is None or account.id is None:
+            return None
+        mark_due(session=session, account_id=account.id, at=ctx.clock.now())
+        return account.id

@@ -9,9 +9,8 @@ from sqlmodel import Session
 from domain.access import AccessStep
 from domain.lifecycle import TaskKind
 from services.context import ServiceContext
-from services.views import ChangeView, RequestView
-from storage.models import ManualTask, RevertReminder
-from storage.tasks import TaskStatus, add_tasks
+from storage.models import AccessRequest, Grant, ManualTask, PlatformChange
+from storage.tasks import TaskStatus, add_tasks, open_step_tasks_of
 
 
 def _task(
@@ -40,53 +39,51 @@ def _task(
     )
 
 
-def open_platform_tasks(
+def open_step_tasks(
     session: Session,
     ctx: ServiceContext,
-    request: RequestView,
-    change: ChangeView,
+    request: AccessRequest,
+    change: PlatformChange | None,
     steps: tuple[AccessStep, ...],
     *,
     now: datetime,
+    ending: Grant | None = None,
 ) -> list[int]:
-    """One open task per manual step a platform returned. Returns their ids."""
+    """One open task per manual step a platform returned, under the change it is part of (or, for the end of a
+    grant, under the request that made it). A step that already has an open task for the same person, platform and
+    value gets no second one: a later reconcile asks for the same steps again until they are done. Returns the ids
+    of the tasks it opened."""
+    assert request.id is not None
+    platform = change.platform if change is not None else ending.platform if ending is not None else None
+    assert platform is not None
+    configured = ctx.settings.get(platform)
+    label = configured.label if configured and configured.label else platform
+    if change is None:
+        label = f"{label} (end of temporary access)"
+    already = {
+        _step_key(AccessStep.model_validate(task.step))
+        for task in open_step_tasks_of(session=session, platform=platform, email=request.target_email)
+        if task.step
+    }
+    fresh = [step for step in steps if _step_key(step) not in already]
     rows = add_tasks(
         session=session,
         tasks=[
             _task(
                 ctx,
                 request_id=request.id,
-                change_id=change.id,
-                platform=change.platform,
-                label=change.platform_label,
+                change_id=change.id if change is not None else None,
+                platform=platform,
+                label=label,
                 email=request.target_email,
                 step=step,
                 now=now,
             )
-            for step in steps
+            for step in fresh
         ],
     )
     return [row.id for row in rows if row.id is not None]
 
 
-def open_revert_tasks(
-    session: Session, ctx: ServiceContext, elevation: RevertReminder, steps: tuple[AccessStep, ...], *, now: datetime
-) -> list[int]:
-    """The parts of ending an elevation an admin must do by hand, under the request that started it."""
-    rows = add_tasks(
-        session=session,
-        tasks=[
-            _task(
-                ctx,
-                request_id=elevation.request_id,
-                change_id=None,
-                platform=elevation.platform,
-                label=f"{elevation.platform} (end of temporary access)",
-                email=elevation.target_email,
-                step=step,
-                now=now,
-            )
-            for step in steps
-        ],
-    )
-    return [row.id for row in rows if row.id is not None]
+def _step_key(step: AccessStep) -> tuple[str, str | None, str | None]:
+    return (step.kind.value, step.scope, step.after)

@@ -11,85 +11,129 @@ from pydantic import BaseModel, ConfigDict, Field
 from domain.access import AccessChange, AccessState, AccessStep, RemovalMethod, diff, removed_state
 from domain.catalog import RoleCatalog
 from domain.durations import format_duration
-from domain.elevation import ElevationStatus, Layer, TrackedField, Value, describe_changes
+from domain.ledger import LIVE, MEMBER, EndReason, GrantState, Layer, Value, describe_changes, describe_parts
 from domain.lifecycle import ChangeStatus, RequestStatus, TaskKind
 from domain.policy import Requirements
 from platforms.base import PlatformSettings
 from services.ports import MessageRef
-from storage.models import AccessRequest, ManualTask, PlatformChange, RevertReminder
+from storage.models import AccessRequest, Grant, ManualTask, PlatformAccount, PlatformChange
 
 
-class ElevationView(BaseModel):
-    """A temporary elevation: what it holds, until when, and how it ended."""
+class GrantView(BaseModel):
+    """One grant of the ledger: what it covers, since and until when, and how it ended. A temporary grant is what
+    people call an elevation."""
 
     model_config = ConfigDict(frozen=True)
 
     id: int
     request_id: int
+    change_id: int | None = None
     platform: str
     target_email: str
-    status: ElevationStatus
-    started_at: datetime
-    expires_at: datetime
+    seq: int
+    parts: dict[str, Value]
+    before: dict[str, Value] = Field(default_factory=dict)
+    state: GrantState
+    permanent: bool
+    started_at: datetime | None = None
+    ends_at: datetime | None = None
     remind_at: tuple[datetime, ...] = ()
     next_remind_at: datetime | None = None
-    revert_to: AccessState
-    elevated_to: AccessState
-    fields: dict[str, TrackedField]
+    reminders_sent: int = 0
+    answered_round: int = 0
+    answer: str | None = None
+    answered_by: str | None = None
+    ended_at: datetime | None = None
+    ended_by: str | None = None
+    end_reason: EndReason | None = None
+    reverted: dict[str, tuple[Value, Value]] = Field(default_factory=dict)
+    kept_for: dict[str, int] = Field(default_factory=dict)
+    drift: dict[str, tuple[Value, Value]] = Field(default_factory=dict)
+    # While an ended grant's access is still in place because reconciling its account keeps failing.
     attempts: int = 0
     last_error: str | None = None
     next_attempt_at: datetime | None = None
     escalated_at: datetime | None = None
-    ended_at: datetime | None = None
-    ended_by: str | None = None
-    reverted: dict[str, tuple[Value, Value]] = Field(default_factory=dict)
-    drift: dict[str, tuple[Value, Value]] = Field(default_factory=dict)
-    kept_for: dict[str, int] = Field(default_factory=dict)
 
     @property
     def is_live(self) -> bool:
-        return self.status in (ElevationStatus.ACTIVE, ElevationStatus.REVERTING)
+        return self.state in LIVE
+
+    @property
+    def is_temporary(self) -> bool:
+        return not self.permanent
 
     def layer(self) -> Layer:
-        return Layer(id=self.id, applied_at=self.started_at, fields=self.fields)
+        return Layer(id=self.id, seq=self.seq, parts=self.parts, permanent=self.permanent)
 
     def time_left(self, now: datetime) -> timedelta:
-        return max(self.expires_at - now, timedelta())
+        return max(self.ends_at - now, timedelta()) if self.ends_at else timedelta()
 
     def describe_held(self) -> str:
-        held = {field: (tracked.before, tracked.elevated) for field, tracked in self.fields.items()}
-        return describe_changes(held) or "nothing any more"
+        """What it gives, from what: `account role: Consumer → Admin`."""
+        held = {part: (self.before.get(part), value) for part, value in self.parts.items() if part != MEMBER}
+        if self.parts.get(MEMBER) and not self.before.get(MEMBER):
+            held = {MEMBER: (False, True), **held}
+        return describe_changes(held) if held else "nothing any more"
+
+    def describe_covers(self) -> str:
+        return describe_parts(self.parts)
 
     def describe_outcome(self) -> str:
         return describe_changes(self.reverted) or "nothing needed changing"
 
 
-def elevation_view(row: RevertReminder) -> ElevationView:
+def grant_view(row: Grant, account: PlatformAccount | None = None) -> GrantView:
     assert row.id is not None
     outcome = row.outcome or {}
-    return ElevationView(
+    failing = account is not None and row.state == GrantState.ENDING.value and account.last_error is not None
+    return GrantView(
         id=row.id,
         request_id=row.request_id,
+        change_id=row.change_id,
         platform=row.platform,
-        target_email=row.target_email,
-        status=ElevationStatus(row.status),
+        target_email=row.email,
+        seq=row.seq,
+        parts=row.parts,
+        before=row.before or {},
+        state=GrantState(row.state),
+        permanent=row.permanent,
         started_at=row.started_at,
-        expires_at=row.expires_at,
+        ends_at=row.ends_at,
         remind_at=tuple(datetime.fromisoformat(moment) for moment in row.remind_at),
         next_remind_at=row.next_remind_at,
-        revert_to=AccessState.model_validate(row.revert_to),
-        elevated_to=AccessState.model_validate(row.elevated_to),
-        fields={field: TrackedField.model_validate(value) for field, value in row.fields.items()},
-        attempts=row.attempts,
-        last_error=row.last_error,
-        next_attempt_at=row.next_attempt_at,
-        escalated_at=row.escalated_at,
+        reminders_sent=row.reminders_sent,
+        answered_round=row.answered_round,
+        answer=row.answer,
+        answered_by=row.answered_by,
         ended_at=row.ended_at,
         ended_by=row.ended_by,
-        reverted={field: (pair[0], pair[1]) for field, pair in outcome.get("reverted", {}).items()},
-        drift={field: (pair[0], pair[1]) for field, pair in outcome.get("drift", {}).items()},
+        end_reason=EndReason(row.end_reason) if row.end_reason else None,
+        reverted={part: (pair[0], pair[1]) for part, pair in outcome.get("reverted", {}).items()},
         kept_for=outcome.get("kept_for", {}),
+        drift={part: (pair[0], pair[1]) for part, pair in outcome.get("drift", {}).items()},
+        attempts=account.attempts if failing and account else 0,
+        last_error=account.last_error if failing and account else None,
+        next_attempt_at=account.due_at if failing and account else None,
+        escalated_at=account.escalated_at if failing and account else None,
     )
+
+
+class DriftReport(BaseModel):
+    """Access changed on a platform outside the bot, found while reconciling the account."""
+
+    model_config = ConfigDict(frozen=True)
+
+    platform: str
+    platform_label: str
+    target_email: str
+    changes: dict[str, tuple[Value, Value]]  # part -> (what the bot had verified, what it found)
+    approvers: tuple[str, ...] = ()
+    # The grants that stopped covering a drifted part, with their requests.
+    grants: tuple[GrantView, ...] = ()
+
+    def describe(self) -> str:
+        return describe_changes(self.changes)
 
 
 class TaskView(BaseModel):
@@ -159,15 +203,15 @@ class ChangeView(BaseModel):
     approvers: tuple[str, ...] = ()
     # What approving would change, judged from the access shown on the card.
     preview: tuple[AccessStep, ...] = ()
-    # For an `extend` change: the elevation whose end it moves.
-    extends: ElevationView | None = None
+    # For an `extend` change: the grant whose end it moves.
+    extends: GrantView | None = None
     warnings: tuple[str, ...] = ()
     # The role a `revoke` removal leaves the member with.
     lowest_role: str | None = None
 
     def describe(self) -> str:
         if self.action == "extend":
-            return f"extend elevation #{self.extends.id}" if self.extends else "extend an elevation"
+            return f"extend temporary access #{self.extends.id}" if self.extends else "extend temporary access"
         if self.action == "remove":
             return f"remove ({self.method.value if self.method else 'default method'})"
         return self.grant.describe() if self.grant else "no change"
@@ -192,12 +236,17 @@ class RequestView(BaseModel):
     deny_reason: str | None = None
     card: MessageRef | None = None
     changes: tuple[ChangeView, ...] = ()
-    elevations: tuple[ElevationView, ...] = ()
+    grants: tuple[GrantView, ...] = ()
     tasks: tuple[TaskView, ...] = ()
     requirements: Requirements = Field(default_factory=Requirements)
     approvals: tuple[str, ...] = ()
     break_glass: bool = False
     expires_at: datetime | None = None
+
+    @property
+    def elevations(self) -> tuple[GrantView, ...]:
+        """The temporary grants this request made."""
+        return tuple(grant for grant in self.grants if grant.is_temporary)
 
     def tasks_of(self, change_id: int) -> tuple[TaskView, ...]:
         return tuple(task for task in self.tasks if task.change_id == change_id)
@@ -236,7 +285,7 @@ def change_view(
     change: PlatformChange,
     settings: Mapping[str, PlatformSettings],
     catalogs: Mapping[str, RoleCatalog],
-    extends: ElevationView | None = None,
+    extends: GrantView | None = None,
 ) -> ChangeView:
     assert change.id is not None
     configured = settings.get(change.platform)
@@ -270,9 +319,9 @@ def change_view(
     )
 
 
-def _extended(rows: Mapping[int, RevertReminder], elevation_id: int | None) -> ElevationView | None:
-    row = rows.get(elevation_id) if elevation_id is not None else None
-    return elevation_view(row) if row is not None else None
+def _extended(rows: Mapping[int, Grant], grant_id: int | None) -> GrantView | None:
+    row = rows.get(grant_id) if grant_id is not None else None
+    return grant_view(row) if row is not None else None
 
 
 def request_view(
@@ -280,12 +329,15 @@ def request_view(
     changes: list[PlatformChange],
     settings: Mapping[str, PlatformSettings],
     catalogs: Mapping[str, RoleCatalog],
-    elevations: Mapping[int, RevertReminder] | None = None,
+    grants: Mapping[int, Grant] | None = None,
     tasks: Iterable[ManualTask] = (),
     approvals: Iterable[str] = (),
+    accounts: Mapping[int, PlatformAccount] | None = None,
 ) -> RequestView:
-    """`elevations`: the rows this request started and those its `extend` changes refer to, by id."""
-    rows = elevations or {}
+    """`grants`: the rows this request made and those its `extend` changes refer to, by id; `accounts`: their
+    accounts, by id (for a revert that keeps failing)."""
+    rows = grants or {}
+    found = accounts or {}
     assert request.id is not None
     card = (
         MessageRef(channel=request.card_channel, ts=request.card_ts)
@@ -313,11 +365,13 @@ def request_view(
                 change,
                 settings,
                 catalogs,
-                _extended(rows, change.elevation_id),
+                _extended(rows, change.grant_id),
             )
             for change in changes
         ),
-        elevations=tuple(elevation_view(row) for row in rows.values() if row.request_id == request.id),
+        grants=tuple(
+            grant_view(row, found.get(row.account_id)) for row in rows.values() if row.request_id == request.id
+        ),
         tasks=tuple(task_view(task) for task in tasks if task.request_id == request.id),
         requirements=Requirements.model_validate(request.requirements or {}),
         approvals=tuple(approvals),

@@ -56,6 +56,8 @@ class AuditKind(StrEnum):
     REVERT_FAILED = "revert_failed"
     REVERT_ESCALATED = "revert_escalated"
     DRIFT_DETECTED = "drift_detected"
+    RECONCILE_PLANNED = "reconcile_planned"  # written before a platform call: what was found, and what is desired
+    CLAIM_TAKEN_OVER = "claim_taken_over"  # a worker's lease ran out (it died or hung) and another took its place
     REVIEW_STARTED = "review_started"
     REVIEW_KEPT = "review_kept"
     REVIEW_REMOVAL_REQUESTED = "review_removal_requested"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, ForeignKey, Integer
+from sqlalchemy import JSON, Column, ForeignKey, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from storage.db import UTCDateTime
@@ -80,8 +80,11 @@ class PlatformChange(SQLModel, table=True):
     before: dict[str, Any] | None = Field(default=None, sa_type=JSON)
     desired: dict[str, Any] | None = Field(default=None, sa_type=JSON)
     after: dict[str, Any] | None = Field(default=None, sa_type=JSON)
-    # For an `extend` change: the elevation whose end it moves.
-    elevation_id: int | None = None
+    # For an `extend` change: the grant whose end it moves.
+    grant_id: int | None = None
+    # Set when the change is queued for its account, which applies queued changes one at a time, in order.
+    account_id: int | None = Field(default=None, index=True)
+    queued_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     manual_steps: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
     # What the platform wanted the approver to know (granting Admin...), shown on the card.
     warnings: list[str] = Field(default_factory=list, sa_type=JSON)
@@ -92,35 +95,89 @@ class PlatformChange(SQLModel, table=True):
     updated_at: datetime = Field(sa_type=UTCDateTime)
 
 
-class RevertReminder(SQLModel, table=True):
-    """A temporary elevation: what to revert to and when, and the reminders before. The source of truth for the
-    scheduler, which only keeps in-memory timers rebuilt from these rows."""
+class PlatformAccount(SQLModel, table=True):
+    """One person's account on one platform, as the grant ledger knows it (domain.ledger): the baseline, what the bot
+    last verified there, the plans it has not verified yet, and the claim that lets one worker at a time change it.
 
-    __tablename__ = "revert_reminder"
+    Every change to the account is made under a claim: `fence` goes up by one with each claim, and a worker records
+    an outcome only while the fence is still the one it claimed with, so a worker whose lease ran out (it hung, or
+    was presumed dead) can never record over the one that took its place.
+    """
+
+    __tablename__ = "platform_account"
+    __table_args__ = (UniqueConstraint("platform", "email"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    request_id: int = Field(sa_column=Column(Integer, ForeignKey("access_request.id"), index=True, nullable=False))
-    change_id: int = Field(sa_column=Column(Integer, ForeignKey("platform_change.id"), nullable=False))
+    platform: str
+    email: str = Field(index=True)
+    # What the account had before the bot first changed it, or what a change outside the bot or a removal left
+    # (domain AccessState); None until the bot first reads it.
+    baseline: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    baseline_source: str | None = None
+    # What the bot last verified on the platform (domain AccessState).
+    expected: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    # Desired states planned since `expected` and not verified yet: values the platform may show because of the bot
+    # (a change that failed part-way, a worker killed mid-call), which are therefore not drift.
+    plans: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
+    next_seq: int = 0  # the sequence number the next grant planned on this account gets
+    fence: int = 0
+    claimed_by: str | None = Field(default=None, index=True)
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # When the account next needs reconciling: a grant's end, or a retry after a failure.
+    due_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+    attempts: int = 0  # reconciles that failed since the last one that verified
+    last_error: str | None = None
+    escalated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class PlatformClaim(SQLModel, table=True):
+    """A platform-wide claim, held while a change that moves the count of organisation admins is checked against the
+    guard rails and applied, so that two such changes are never counted against the same number."""
+
+    __tablename__ = "platform_claim"
+
+    platform: str = Field(primary_key=True)
+    fence: int = 0
+    claimed_by: str | None = None
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Grant(SQLModel, table=True):
+    """One change the bot made to someone's access for a request (domain.ledger): the parts it covers and their
+    values, when it started and ends (never, for a permanent grant), and its state. What a person holds is the
+    baseline overlaid by their live grants; a temporary grant (an elevation) ends by itself."""
+
+    __tablename__ = "access_grant"
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(sa_column=Column(Integer, ForeignKey("platform_account.id"), index=True, nullable=False))
     platform: str = Field(index=True)
-    target_email: str = Field(index=True)
-    revert_to: dict[str, Any] = Field(sa_type=JSON)  # the access just before the elevation (domain AccessState)
-    elevated_to: dict[str, Any] = Field(sa_type=JSON)  # the access right after it
-    fields: dict[str, Any] = Field(sa_type=JSON)  # domain.elevation.TrackedField per field it holds
-    started_at: datetime = Field(sa_type=UTCDateTime)
-    expires_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    email: str = Field(index=True)
+    request_id: int = Field(sa_column=Column(Integer, ForeignKey("access_request.id"), index=True, nullable=False))
+    change_id: int | None = Field(default=None, sa_column=Column(Integer, ForeignKey("platform_change.id")))
+    seq: int  # the order grants were planned in on their account: of two covering one part, the later one wins
+    parts: dict[str, Any] = Field(sa_type=JSON)  # part -> value
+    before: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)  # each part's value when it was planned
+    state: str = Field(index=True)  # domain.ledger.GrantState
+    permanent: bool = True
+    # A temporary grant lasts this long from when it is applied, or until a fixed time.
+    span_seconds: int | None = None
+    until_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    planned_at: datetime = Field(sa_type=UTCDateTime)
+    started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    ends_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
     remind_at: list[str] = Field(default_factory=list, sa_type=JSON)  # ISO times, all planned reminders
     next_remind_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
     reminders_sent: int = 0
-    status: str = Field(index=True)  # domain.elevation.ElevationStatus
-    version: int = 0  # bumped by every change to `fields`, for optimistic updates
-    attempts: int = 0
-    next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    last_error: str | None = None
-    escalated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    claim_token: str | None = None
-    claimed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The answer to the newest reminder (keep, or revoke): one per reminder, whichever button was pressed first.
+    answered_round: int = 0
+    answer: str | None = None
+    answered_by: str | None = None
     ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     ended_by: str | None = None
+    end_reason: str | None = None  # domain.ledger.EndReason
+    # How it ended: the parts that went back and to what, those another grant kept, drift found on the way.
     outcome: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     updated_at: datetime = Field(sa_type=UTCDateTime)
 

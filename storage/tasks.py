@@ -45,6 +45,17 @@ def open_steps_of_change(*, session: Session, change_id: int) -> list[ManualTask
     return list(session.exec(statement))
 
 
+def open_step_tasks_of(*, session: Session, platform: str, email: str) -> list[ManualTask]:
+    """The manual steps still open on one person's account on one platform."""
+    statement = select(ManualTask).where(
+        ManualTask.platform == platform,
+        ManualTask.target_email == email,
+        ManualTask.status == TaskStatus.OPEN,
+        ManualTask.kind == TaskKind.PLATFORM_STEP,
+    )
+    return list(session.exec(statement))
+
+
 def tasks_of_change(*, session: Session, change_id: int, kind: TaskKind) -> list[ManualTask]:
     statement = select(ManualTask).where(ManualTask.change_id == change_id, ManualTask.kind == kind)
     return list(session.exec(statement))

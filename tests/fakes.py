@@ -12,7 +12,7 @@ from platforms.base import ApplyResult, MemberRecord, Platform, PlatformError, P
 from services.offboarding import PlatformNotice
 from services.ports import MessageRef, Person, PersonNotFound
 from services.reviews import ReviewView
-from services.views import ElevationView, RequestView, TaskView
+from services.views import DriftReport, GrantView, RequestView, TaskView
 
 
 class FakeClock:
@@ -53,10 +53,11 @@ class RecordingNotifier:
     """Keeps every notification, in order, as (kind, view)."""
 
     events: list[tuple[str, RequestView]] = field(default_factory=list)
-    elevations: list[tuple[str, ElevationView]] = field(default_factory=list)
+    elevations: list[tuple[str, GrantView]] = field(default_factory=list)
     tasks: list[tuple[str, TaskView]] = field(default_factory=list)
     notices: list[PlatformNotice] = field(default_factory=list)
     reviews: list[tuple[str, ReviewView]] = field(default_factory=list)
+    drifts: list[DriftReport] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def request_submitted(self, view: RequestView) -> MessageRef | None:
@@ -95,25 +96,29 @@ class RecordingNotifier:
             self.events.append(("task_reminder", view))
             self.tasks.append(("reminder", task))
 
-    def elevation_reminder(self, view: RequestView, elevation: ElevationView, now: datetime) -> None:
+    def elevation_reminder(self, view: RequestView, elevation: GrantView, now: datetime) -> None:
         with self.lock:
             self.events.append(("reminder", view))
             self.elevations.append(("reminder", elevation))
 
-    def elevation_ended(self, view: RequestView, elevation: ElevationView) -> None:
+    def elevation_ended(self, view: RequestView, elevation: GrantView) -> None:
         with self.lock:
             self.events.append(("elevation_ended", view))
             self.elevations.append(("ended", elevation))
 
-    def elevation_revert_failed(self, view: RequestView, elevation: ElevationView, *, escalate: bool) -> None:
+    def elevation_revert_failed(self, view: RequestView, elevation: GrantView, *, escalate: bool) -> None:
         with self.lock:
             self.events.append(("revert_escalated" if escalate else "revert_failed", view))
             self.elevations.append(("failed", elevation))
 
-    def elevation_extended(self, view: RequestView, elevation: ElevationView) -> None:
+    def elevation_extended(self, view: RequestView, elevation: GrantView) -> None:
         with self.lock:
             self.events.append(("elevation_extended", view))
             self.elevations.append(("extended", elevation))
+
+    def drift_found(self, report: DriftReport) -> None:
+        with self.lock:
+            self.drifts.append(report)
 
     def review_posted(self, review: ReviewView) -> dict[int, MessageRef]:
         """One message per platform, as the Slack notifier posts a short review."""

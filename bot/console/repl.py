@@ -27,7 +27,7 @@ from bot.settings import Settings
 from handlers import ids
 from handlers.blocks.forms import PERMANENT, block_id
 from services import reviews
-from services.elevations import live_views
+from services.grants import account_ledger, live_views
 from services.queries import access_everywhere, request_views
 
 CONSOLE_USERS = [
@@ -181,7 +181,7 @@ class Console:
                 assert self.runtime is not None
                 services = self.runtime.services
                 views, now = request_views(services, limit=50), services.clock.now()
-                self._print(requests_report(views, live_views(services), now=now))
+                self._print(requests_report(views, live_views(services, temporary_only=True), now=now))
             case "access":
                 self._access(rest)
             case _:
@@ -277,7 +277,10 @@ class Console:
         if platform not in self.runtime.services.platforms:
             self._print(f"Unknown platform {platform!r}; platforms: {', '.join(self.runtime.services.platforms)}")
             return
-        self._print(format_access(email, access_everywhere(self.runtime.services, email, [platform])))
+        services = self.runtime.services
+        ledgers = {platform: account_ledger(services, platform, email.lower())}
+        answers = access_everywhere(services, email.lower(), [platform])
+        self._print(format_access(email.lower(), answers, ledgers, now=services.clock.now()))
 
     # -- plumbing --------------------------------------------------------------------------------------------
 

@@ -7,22 +7,22 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
-from domain.elevation import ElevationStatus
+from domain.ledger import GrantState
 from handlers import ids
 from handlers.actions.clicks import clicked
 from handlers.blocks.elevations import extend_form
 from services.context import ServiceContext
-from services.elevations import load
+from services.grants import load
 
 
 def register(app: App, ctx: ServiceContext) -> None:
     @app.action(ids.EXTEND)
     def on_extend(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, client: WebClient) -> None:
         # Opens a form: all in the quick part, while the trigger id is fresh (see handlers/listening.py).
-        elevation_id, _ = clicked(ctx, body, action)
+        grant_id, _ = clicked(ctx, body, action)
         ack()
-        found = load(ctx, elevation_id)
-        if found is None or found[0].status is not ElevationStatus.ACTIVE:
+        found = load(ctx, grant_id)
+        if found is None or found[0].state is not GrantState.ACTIVE:
             respond(text="That temporary access has already ended.", response_type="ephemeral", replace_original=False)
             return
         client.views_open(trigger_id=body["trigger_id"], view=extend_form(found[0]))

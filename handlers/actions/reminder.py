@@ -14,19 +14,19 @@ from handlers.actions.clicks import acknowledge_click, clicked
 from handlers.blocks.elevations import answered, elevation_notice
 from handlers.listening import listen
 from services.context import ServiceContext
-from services.elevation_actions import ElevationOutcome, end_now, keep
+from services.grant_actions import GrantOutcome, end_now, keep
 
 
 def register(app: App, ctx: ServiceContext) -> None:
-    answers = {ids.KEEP: (keep, ElevationOutcome.KEPT), ids.REVOKE_NOW: (end_now, ElevationOutcome.REVOKED)}
+    answers = {ids.KEEP: (keep, GrantOutcome.KEPT), ids.REVOKE_NOW: (end_now, GrantOutcome.REVOKED)}
 
     def on_answer(body: dict[str, Any], action: dict[str, Any], respond: Respond, client: WebClient) -> None:
-        elevation_id, person = clicked(ctx, body, action)
+        grant_id, person = clicked(ctx, body, action)
         answer, done = answers[action["action_id"]]
-        result = answer(ctx, elevation_id, person=person)
+        result = answer(ctx, grant_id, person=person)
         text = elevation_notice(result)
-        if result.outcome is done and result.elevation is not None:
-            respond(**answered(result.elevation, f"{text} ({person.label()})"))
+        if result.outcome is done and result.grant is not None:
+            respond(**answered(result.grant, f"{text} ({person.label()})"))
         else:
             respond(text=text, response_type="ephemeral", replace_original=False)
 

@@ -27,6 +27,7 @@ METHOD_EXPLAINED = {
 }
 _CHANGE_ICONS = {
     ChangeStatus.WAITING: "⏳",
+    ChangeStatus.QUEUED: "⏳",
     ChangeStatus.APPLYING: "⚙️",
     ChangeStatus.AWAITING_MANUAL: "🛠️",
     ChangeStatus.APPLIED: "✅",
@@ -105,12 +106,12 @@ def _grant_text(view: RequestView) -> str:
 
 def extension_text(view: RequestView) -> str:
     span = f"+{format_duration(view.duration)}" if view.duration else "?"
-    ends = [change.extends.expires_at for change in view.changes if change.extends is not None]
+    ends = [change.extends.ends_at for change in view.changes if change.extends is not None and change.extends.ends_at]
     return f"{span}; it ends {when(ends[0])} now" if ends and view.status is RequestStatus.PENDING else span
 
 
 def expiry_text(view: RequestView) -> str:
-    live = [elevation.expires_at for elevation in view.elevations if elevation.is_live]
+    live = [elevation.ends_at for elevation in view.elevations if elevation.is_live and elevation.ends_at]
     if live:
         return f"until {when(max(live))}"
     if view.until_at is not None:
@@ -126,8 +127,8 @@ def _change_text(view: RequestView, change: ChangeView) -> str:
     lines = [f"*{escape(change.platform_label)}*  {label}: {escape(_now_text(change))}"]
     lines.extend(f"⚠️ {escape(warning)}" for warning in change.warnings if view.status is RequestStatus.PENDING)
     if view.status is RequestStatus.PENDING and change.action == "extend":
-        if change.extends is not None and view.duration is not None:
-            old, new = change.extends.expires_at, change.extends.expires_at + view.duration
+        if change.extends is not None and change.extends.ends_at is not None and view.duration is not None:
+            old, new = change.extends.ends_at, change.extends.ends_at + view.duration
             lines.append(f"after approval: ends {when(new)} instead of {when(old)}")
     elif view.status is RequestStatus.PENDING:
         if change.preview:
@@ -136,8 +137,6 @@ def _change_text(view: RequestView, change: ChangeView) -> str:
             lines.append("after approval: no change to the current access (extends or confirms it)")
     elif change.status is not ChangeStatus.WAITING:
         lines.append(f"{_CHANGE_ICONS[change.status]} {_change_outcome(change)}")
-    elif view.status is RequestStatus.APPLYING:
-        lines.append(f"{_CHANGE_ICONS[change.status]} next")
     lines.extend(task_lines(view, change.id))
     return "\n".join(lines)
 
@@ -150,6 +149,8 @@ def _now_text(change: ChangeView) -> str:
 
 def _change_outcome(change: ChangeView) -> str:
     match change.status:
+        case ChangeStatus.QUEUED:
+            return "queued behind another change to this person's access; applied as soon as it is done"
         case ChangeStatus.APPLYING:
             return "applying…"
         case ChangeStatus.AWAITING_MANUAL:
@@ -304,7 +305,7 @@ def outcome_text(view: RequestView) -> str:
 
 
 def expiry_of_extended(view: RequestView) -> str:
-    ends = [change.extends.expires_at for change in view.changes if change.extends is not None]
+    ends = [change.extends.ends_at for change in view.changes if change.extends is not None and change.extends.ends_at]
     return f"until {when(ends[0])}" if ends else "longer"
 
 

@@ -6,11 +6,11 @@ from datetime import datetime
 from typing import Any
 
 from domain.durations import format_duration
-from domain.elevation import ElevationStatus, describe_changes
+from domain.ledger import EndReason, GrantState, describe_changes
 from handlers import ids
 from handlers.blocks.text import escape, mention, mrkdwn, plain, section, when
-from services.elevation_actions import ElevationOutcome, ElevationResult
-from services.views import ElevationView, RequestView
+from services.grant_actions import GrantOutcome, GrantResult
+from services.views import DriftReport, GrantView, RequestView
 
 Message = dict[str, Any]
 EXTENSIONS = ("1h", "4h", "1d", "3d", "1w")
@@ -21,11 +21,23 @@ def elevation_lines(view: RequestView) -> list[str]:
     return [elevation_line(elevation) for elevation in view.elevations]
 
 
-def elevation_line(elevation: ElevationView) -> str:
+def _until(elevation: GrantView) -> str:
+    return when(elevation.ends_at) if elevation.ends_at else "its end"
+
+
+def elevation_line(elevation: GrantView) -> str:
     held = escape(elevation.describe_held())
-    match elevation.status:
-        case ElevationStatus.ACTIVE:
-            line = f"⏱ Temporary ({held}) until {when(elevation.expires_at)}"
+    until = _until(elevation)
+    match elevation.state:
+        case GrantState.APPLYING:
+            return f"⏱ Temporary ({held}), being applied"
+        case GrantState.ACTIVE:
+            line = f"⏱ Temporary ({held}) until {until}"
+            if elevation.answer == "kept" and elevation.answered_by:
+                line += f"; kept by {mention(elevation.answered_by)}"
+            return line
+        case GrantState.ENDING:
+            line = f"⏱ Ending: reverting {held}…"
             if elevation.last_error:
                 retry = f"; next try {when(elevation.next_attempt_at)}" if elevation.next_attempt_at else ""
                 line += (
@@ -33,27 +45,39 @@ def elevation_line(elevation: ElevationView) -> str:
                     "The bot keeps trying."
                 )
             return line
-        case ElevationStatus.REVERTING:
-            return f"⏱ Ending now: reverting {held}…"
-        case ElevationStatus.REVERTED:
-            ended = when(elevation.ended_at) if elevation.ended_at else ""
-            by = "" if elevation.ended_by in (None, "accessbot") else f" by {mention(str(elevation.ended_by))}"
-            line = f"↩️ Ended {ended}{by}: {escape(elevation.describe_outcome())}"
-            if elevation.drift:
-                line += f"\n⚠️ Changed by hand meanwhile, left as found: {escape(describe_changes(elevation.drift))}"
-            return line
-        case ElevationStatus.SUPERSEDED:
-            return f"⏹️ Ended when {escape(elevation.ended_by or 'a later change')} changed this access for good."
-    return elevation.status.value
+        case GrantState.ENDED:
+            return _ended_line(elevation)
+        case GrantState.FAILED:
+            return f"⏱ Temporary ({held}): not applied"
+    return elevation.state.value
 
 
-def reminder(view: RequestView, elevation: ElevationView, now: datetime, *, approvers: str | None = None) -> Message:
+def _ended_line(elevation: GrantView) -> str:
+    ended = when(elevation.ended_at) if elevation.ended_at else ""
+    match elevation.end_reason:
+        case EndReason.SUPERSEDED | EndReason.REMOVED:
+            return (
+                f"⏹️ Ended {ended} when {escape(elevation.ended_by or 'a later change')} changed this access for good."
+            )
+        case EndReason.DRIFT:
+            return (
+                f"⏹️ Ended {ended}: what it gave was changed outside accessbot "
+                f"({escape(describe_changes(elevation.drift))}), and left as found."
+            )
+    by = "" if elevation.ended_by in (None, "accessbot") else f" by {mention(str(elevation.ended_by))}"
+    line = f"↩️ Ended {ended}{by}: {escape(elevation.describe_outcome())}"
+    if elevation.drift:
+        line += f"\n⚠️ Changed by hand meanwhile, left as found: {escape(describe_changes(elevation.drift))}"
+    return line
+
+
+def reminder(view: RequestView, elevation: GrantView, now: datetime, *, approvers: str | None = None) -> Message:
     """A reminder with Extend / Revoke now / Keep until expiry; `approvers` mentions them in the card's thread."""
     left = format_duration(elevation.time_left(now))
     who = f"{approvers}: " if approvers else ""
     text = (
         f"⏳ {who}{escape(elevation.target_email)}'s temporary access on {escape(elevation.platform)} "
-        f"({escape(elevation.describe_held())}) ends {when(elevation.expires_at)}, in {left}. Request #{view.id}."
+        f"({escape(elevation.describe_held())}) ends {_until(elevation)}, in {left}. Request #{view.id}."
     )
     value = str(elevation.id)
     buttons: list[dict[str, Any]] = [
@@ -77,12 +101,12 @@ def reminder(view: RequestView, elevation: ElevationView, now: datetime, *, appr
     return {"text": f"Temporary access of {elevation.target_email} ends in {left}", "blocks": blocks}
 
 
-def answered(elevation: ElevationView, text: str) -> Message:
+def answered(elevation: GrantView, text: str) -> Message:
     """The reminder once someone has answered it: the buttons give way to what was done."""
     return {"text": text, "blocks": [section(text)], "replace_original": True}
 
 
-def ended_text(view: RequestView, elevation: ElevationView) -> str:
+def ended_text(view: RequestView, elevation: GrantView) -> str:
     who = "" if elevation.ended_by in (None, "accessbot") else f" by {mention(str(elevation.ended_by))}"
     early = " early" if who else ""
     return (
@@ -91,15 +115,21 @@ def ended_text(view: RequestView, elevation: ElevationView) -> str:
     )
 
 
-def drift_text(view: RequestView, elevation: ElevationView, approvers: str) -> str:
+def drift_text(report: DriftReport, approvers: str) -> str:
+    requests = sorted({grant.request_id for grant in report.grants})
+    held = (
+        f" Access from request {', '.join(f'#{number}' for number in requests)} no longer covers it."
+        if requests
+        else ""
+    )
     return (
-        f"⚠️ {approvers}: while {escape(elevation.target_email)} was elevated on {escape(elevation.platform)}, "
-        f"someone changed their access outside accessbot. The bot reverted only what the elevation added and left "
-        f"this as it found it: {escape(describe_changes(elevation.drift))}. Please check it is intended."
+        f"⚠️ {approvers}: someone changed {escape(report.target_email)}'s access on {escape(report.platform_label)} "
+        f"outside accessbot: {escape(report.describe())}. accessbot leaves it as found and takes it as their "
+        f"baseline from now on.{held} Please check it is intended."
     )
 
 
-def revert_failed_text(elevation: ElevationView, approvers: str) -> str:
+def revert_failed_text(elevation: GrantView, approvers: str) -> str:
     retry = f" Next try {when(elevation.next_attempt_at)}." if elevation.next_attempt_at else ""
     return (
         f"🚨 {approvers}: accessbot could not end {escape(elevation.target_email)}'s temporary access on "
@@ -108,41 +138,52 @@ def revert_failed_text(elevation: ElevationView, approvers: str) -> str:
     )
 
 
-def extended_text(elevation: ElevationView) -> str:
+def extended_text(elevation: GrantView) -> str:
     return (
         f"⏱ {escape(elevation.target_email)}'s temporary access on {escape(elevation.platform)} now lasts until "
-        f"{when(elevation.expires_at)}."
+        f"{_until(elevation)}."
     )
 
 
-def elevation_notice(result: ElevationResult) -> str:
-    elevation = result.elevation
+def elevation_notice(result: GrantResult) -> str:
+    elevation = result.grant
     match result.outcome:
-        case ElevationOutcome.NOT_FOUND:
+        case GrantOutcome.NOT_FOUND:
             return "That temporary access no longer exists."
-        case ElevationOutcome.REFUSED:
+        case GrantOutcome.REFUSED:
             return f"🚫 {escape(result.reason)} Nothing was changed."
-        case ElevationOutcome.ENDED:
+        case GrantOutcome.ENDED:
             return "That temporary access has already ended."
-        case ElevationOutcome.EXTENDED:
+        case GrantOutcome.ANSWERED:
+            assert elevation is not None and elevation.answered_by is not None
+            what = "kept it until its end" if elevation.answer == "kept" else "revoked it"
+            return f"{mention(elevation.answered_by)} answered first and {what}; your answer changed nothing."
+        case GrantOutcome.EXTENDED:
             return extended_text(elevation) if elevation else "Extended."
-        case ElevationOutcome.EXTENSION_REQUESTED:
+        case GrantOutcome.EXTENSION_REQUESTED:
             number = f" #{result.request.id}" if result.request else ""
-            return f"📨 Extension request{number} sent to the approvers. Access still ends as planned until approved."
-        case ElevationOutcome.REVOKED:
+            more = ""
+            if result.request is not None and result.request.approvals:
+                needed = result.request.requirements.approvals - len(result.request.approvals)
+                more = f" Your approval counts; {needed} more needed."
+            return (
+                f"📨 Extension request{number} sent to the approvers.{more} Access still ends as planned until "
+                "approved."
+            )
+        case GrantOutcome.REVOKED:
             return f"↩️ Revoked: {escape(elevation.describe_outcome())}." if elevation else "Revoked."
-        case ElevationOutcome.REVOKE_PENDING:
+        case GrantOutcome.REVOKE_PENDING:
             return (
                 f"⚠️ Could not revert yet: {escape(result.reason)}. The bot keeps retrying and tells the approvers "
                 "if it keeps failing."
             )
-        case ElevationOutcome.KEPT:
-            until = when(elevation.expires_at) if elevation else "its planned end"
+        case GrantOutcome.KEPT:
+            until = when(elevation.ends_at) if elevation and elevation.ends_at else "its planned end"
             return f"👍 Kept until {until}."
     return result.outcome.value
 
 
-def extend_form(elevation: ElevationView) -> dict[str, Any]:
+def extend_form(elevation: GrantView) -> dict[str, Any]:
     options = [{"text": plain(f"+{span}"), "value": span} for span in EXTENSIONS]
     return {
         "type": "modal",
@@ -154,7 +195,7 @@ def extend_form(elevation: ElevationView) -> dict[str, Any]:
         "blocks": [
             section(
                 f"{escape(elevation.target_email)} holds {escape(elevation.describe_held())} on "
-                f"{escape(elevation.platform)} until {when(elevation.expires_at)}."
+                f"{escape(elevation.platform)} until {_until(elevation)}."
             ),
             {
                 "type": "input",

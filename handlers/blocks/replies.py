@@ -14,7 +14,7 @@ from domain.lifecycle import RequestStatus
 from handlers.blocks.cards import expiry_text, status_line, target_text
 from handlers.blocks.text import code, context, escape, mention, section, when
 from services.decisions import DecisionResult, Outcome
-from services.views import ElevationView, RequestView
+from services.views import GrantView, RequestView
 from storage.models import AuditEvent
 
 Message = dict[str, Any]
@@ -158,26 +158,32 @@ def access_lines(email: str, access: Mapping[str, AccessState | str]) -> list[st
     return [f"*{escape(email)}*", *lines]
 
 
+def grant_line(grant: GrantView, now: datetime) -> str:
+    """One live grant: whose, where, what it covers, from which request, and until when."""
+    who = f"{escape(grant.target_email)} on {escape(grant.platform)}"
+    source = f"request #{grant.request_id}"
+    if grant.permanent:
+        since = f" since {when(grant.started_at)}" if grant.started_at else ""
+        return f"• {who}: {escape(grant.describe_covers())}; permanent{since} ({source})"
+    if grant.ends_at is None:
+        return f"• {who}: {escape(grant.describe_held())}; being applied ({source})"
+    left = format_duration(grant.time_left(now))
+    return f"• {who}: {escape(grant.describe_held())}; ends {when(grant.ends_at)}, {left} left ({source})"
+
+
 def list_message(
     *,
     open_requests: Sequence[RequestView],
     access: tuple[str, Mapping[str, AccessState | str]] | None,
-    elevations: Sequence[ElevationView] = (),
+    grants: Sequence[GrantView] = (),
     now: datetime | None = None,
 ) -> Message:
     blocks = []
     if access is not None:
         blocks.append(section("\n".join(access_lines(*access))))
-    if elevations and now is not None:
-        lines = ["*Active temporary access*"]
-        for elevation in elevations:
-            left = format_duration(elevation.time_left(now))
-            lines.append(
-                f"• {escape(elevation.target_email)} on {escape(elevation.platform)}: "
-                f"{escape(elevation.describe_held())}; ends {when(elevation.expires_at)}, {left} left "
-                f"(request #{elevation.request_id})"
-            )
-        blocks.append(section("\n".join(lines)))
+    if grants and now is not None:
+        title = "*What accessbot granted, still in place*" if access is not None else "*Active temporary access*"
+        blocks.append(section("\n".join([title, *(grant_line(grant, now) for grant in grants)])))
     if open_requests:
         lines = ["*Open and recent requests*"]
         for view in open_requests:

@@ -25,7 +25,7 @@ from handlers.blocks.evidence import evidence_message
 from handlers.listening import listen
 from services import break_glass, evidence
 from services.context import RequestRefused, ServiceContext
-from services.elevations import live_views
+from services.grants import live_views
 from services.queries import access_everywhere, request_history, request_views, resolve_target
 from services.submit import submit
 
@@ -96,12 +96,9 @@ def answer(
             statuses=None if email else [RequestStatus.PENDING, RequestStatus.APPLYING, RequestStatus.FAILED],
             limit=15,
         )
-        elevations = live_views(ctx, target_email=email)
-        if parsed.platform:
-            elevations = [elevation for elevation in elevations if elevation.platform == parsed.platform]
-        return replies.list_message(
-            open_requests=open_requests, access=access, elevations=elevations, now=ctx.clock.now()
-        )
+        # For one person, every live grant; for everyone, the temporary ones.
+        grants = live_views(ctx, target_email=email, platform=parsed.platform, temporary_only=email is None)
+        return replies.list_message(open_requests=open_requests, access=access, grants=grants, now=ctx.clock.now())
     requester = ctx.directory.person(user_id)
     email, slack_id = resolve_target(ctx, parsed.target)
     if isinstance(parsed, GrantCommand) and parsed.verb == "break-glass":

@@ -17,13 +17,13 @@ from handlers.listening import listen
 from handlers.messaging import tell_user
 from handlers.payloads import chosen, form_field, form_values, number, typed
 from services.context import ServiceContext
-from services.elevation_actions import ask_extension
+from services.grant_actions import ask_extension
 
 
 class Extension(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    elevation_id: int
+    grant_id: int
     span_text: str
     span: timedelta | None = None
     reason: str
@@ -33,19 +33,17 @@ class Extension(BaseModel):
 
 def read(view: dict[str, Any]) -> Extension:
     values = form_values(view)
-    elevation_id = number(view.get("private_metadata"), "form")
+    grant_id = number(view.get("private_metadata"), "form")
     span_text = chosen(form_field(values, ids.EXTEND_SPAN, ids.EXTEND_SPAN)) or ""
     reason = " ".join((typed(form_field(values, ids.EXTEND_REASON, ids.EXTEND_REASON)) or "").split())
     try:
         span = parse_duration(span_text)
     except DurationError as error:
-        return Extension(
-            elevation_id=elevation_id, span_text=span_text, reason=reason, errors={ids.EXTEND_SPAN: str(error)}
-        )
+        return Extension(grant_id=grant_id, span_text=span_text, reason=reason, errors={ids.EXTEND_SPAN: str(error)})
     if not reason:
         errors = {ids.EXTEND_REASON: "Say why more time is needed."}
-        return Extension(elevation_id=elevation_id, span_text=span_text, span=span, reason=reason, errors=errors)
-    return Extension(elevation_id=elevation_id, span_text=span_text, span=span, reason=reason)
+        return Extension(grant_id=grant_id, span_text=span_text, span=span, reason=reason, errors=errors)
+    return Extension(grant_id=grant_id, span_text=span_text, span=span, reason=reason)
 
 
 def register(app: App, ctx: ServiceContext) -> None:
@@ -63,7 +61,7 @@ def register(app: App, ctx: ServiceContext) -> None:
         user_id = body["user"]["id"]
         result = ask_extension(
             ctx,
-            extension.elevation_id,
+            extension.grant_id,
             span=extension.span,
             reason=extension.reason,
             person=ctx.directory.person(user_id),

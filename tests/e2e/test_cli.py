@@ -55,10 +55,40 @@ def test_access_shows_a_members_current_access(
     assert main(["access", "sandbox", ANA.upper(), "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == {
         "email": ANA,
-        "platforms": {"sandbox": {"member": True, "account_role": "Analyst", "scopes": {"staging": "Admin"}}},
+        "platforms": {
+            "sandbox": {
+                "member": True,
+                "account_role": "Analyst",
+                "scopes": {"staging": "Admin"},
+                "baseline": None,
+                "baseline_source": None,
+                "grants": [],
+            }
+        },
     }
     assert main(["access", "sandbox", ANA]) == 0
-    assert "sandbox: Analyst; staging: Admin" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "sandbox: Analyst; staging: Admin" in out and "accessbot has not changed this account" in out
+
+    bot.command("alice", f"update {ANA} sandbox viewer on production for 2h reason: review")
+    bot.card(1)
+    bot.click("bob", 1, ids.APPROVE)
+    bot.wait_for_card(1, "applied")
+    assert main(["access", "sandbox", ANA, "--json"]) == 0
+    sandbox = json.loads(capsys.readouterr().out)["platforms"]["sandbox"]
+    assert sandbox["baseline"] == {"member": True, "account_role": "Analyst", "scopes": {"staging": "Admin"}}
+    (grant,) = sandbox["grants"]
+    assert (grant["request"], grant["state"], grant["covers"], grant["permanent"]) == (
+        1,
+        "active",
+        {"scope:production": "Viewer"},
+        False,
+    )
+    assert grant["ends_at"] is not None
+    assert main(["access", "sandbox", ANA]) == 0
+    out = capsys.readouterr().out
+    assert "baseline (first seen): Analyst; staging: Admin" in out
+    assert "grant #1     ana@agency.example on sandbox: production: no access → Viewer; ends " in out
 
 
 def test_errors_are_explained_with_exit_code_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

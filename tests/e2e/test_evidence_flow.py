@@ -113,7 +113,7 @@ def test_export_audit_writes_csv_and_json_an_auditor_can_check(removed: RunningB
     with (tmp_path / "a.csv").open(newline="", encoding="utf-8") as file:
         rows = list(csv.DictReader(file))
     trail = events(removed)
-    assert len(rows) == len(trail) == 5
+    assert len(rows) == len(trail) == 6
     for row, event in zip(rows, trail, strict=True):
         assert int(row["seq"]) == event.seq and int(row["id"]) == event.id
         assert row["at"] == event.at.isoformat(timespec="microseconds")
@@ -156,7 +156,7 @@ def test_audit_verify_catches_an_edited_row_and_a_deleted_row(
 ) -> None:
     assert main(["audit", "verify"]) == 0
     intact = capsys.readouterr().out
-    assert intact.startswith("audit trail intact: 5 events")
+    assert intact.startswith("audit trail intact: 6 events")
     head_seq, head_hash = intact.split("head: #")[1].split()[:2]
     anchor = f"{head_seq}:{head_hash}"
 

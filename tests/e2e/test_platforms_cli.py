@@ -133,6 +133,9 @@ def test_access_shows_what_someone_has_on_heap(
         "member": True,
         "account_role": "Analyst",
         "scopes": {"production": "Viewer"},
+        "baseline": None,
+        "baseline_source": None,
+        "grants": [],
     }
     assert main(["access", "heap", "nobody@agency.example"]) == 0
     assert "heap: not a member" in capsys.readouterr().out

@@ -62,7 +62,7 @@ def test_delete_shows_both_methods_removes_the_member_and_offers_checklist_and_n
     assert "Subject: sandbox Access Removed for ana" in text
     assert f"We have removed sandbox access for {ANA} as of" in text and "per ticket OPS-40." in text
     assert "please contact\\nalice (alice@agency.example) within 5 business days" in text
-    assert bot.audit(1) == ["requested", "approved", "apply_started", "applied"]
+    assert bot.audit(1) == ["requested", "approved", "apply_started", "reconcile_planned", "applied"]
 
 
 def test_revoke_keeps_the_account_with_the_lowest_role_and_no_scopes(bot: RunningBot) -> None:

@@ -53,7 +53,14 @@ def test_add_then_approve_applies_and_tells_everyone(bot: RunningBot) -> None:
     assert bot.platform().get_access(ANA) == AccessState(
         member=True, account_role="Consumer", scopes={"production": "Viewer"}
     )
-    assert bot.audit(1) == ["requested", "approved", "apply_started", "applied", "elevation_started"]
+    assert bot.audit(1) == [
+        "requested",
+        "approved",
+        "apply_started",
+        "reconcile_planned",
+        "applied",
+        "elevation_started",
+    ]
 
 
 def test_a_mention_resolves_to_the_members_email(bot: RunningBot) -> None:
@@ -131,7 +138,7 @@ def test_a_platform_failure_keeps_the_card_actionable_and_retry_applies(start_bo
     bot.click("carol", 1, ids.RETRY)
     bot.wait_for_card(1, "applied")
     assert bot.platform().get_access(ANA).scopes == {"production": "Viewer"}
-    assert bot.audit(1)[-4:] == ["failed", "retried", "apply_started", "applied"]
+    assert bot.audit(1)[-5:] == ["failed", "retried", "apply_started", "reconcile_planned", "applied"]
 
 
 class BrokenReads(FlakyPlatform):

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from domain.access import AccessState
-from domain.elevation import ElevationStatus
+from domain.ledger import GrantState
 from domain.lifecycle import ChangeStatus, RequestStatus, TaskKind
 from platforms.chartbeat import ChartbeatSettings
-from services.elevations import load
+from services.grants import load
 from services.sweeper import sweep
 from services.task_actions import TaskOutcome, complete
 from tests.scim_server import ScimServer, running
@@ -152,13 +152,15 @@ def test_a_temporary_grant_starts_when_its_manual_steps_are_done(desk: Desk) -> 
     request_id = granted(desk, f"add {email} chartbeat admin for 4h reason: launch day")
     desk.clock.advance(timedelta(hours=1))
     view = desk.ctx.load_view(request_id)
-    assert view is not None and view.elevations == (), "no elevation before the change is applied"
+    assert view is not None
+    (planned,) = view.elevations
+    assert planned.state is GrantState.APPLYING and planned.ends_at is None, "its clock starts once it is applied"
     (task,) = open_tasks(desk, request_id)
     complete(desk.ctx, task, person=desk.approver, evidence=None)
     view = desk.ctx.load_view(request_id)
     assert view is not None and view.status is RequestStatus.APPLIED
     (elevation,) = view.elevations
-    assert elevation.expires_at == desk.clock.now() + timedelta(hours=4), "the clock starts when it is applied"
+    assert elevation.ends_at == desk.clock.now() + timedelta(hours=4), "the clock starts when it is applied"
     desk.clock.advance(timedelta(hours=4))
     assert sweep(desk.ctx).reverted == 1
     # They were not a member before: leaving again is done over SCIM, with nothing left for an admin.
@@ -176,14 +178,20 @@ def test_ending_an_elevation_of_the_role_opens_a_task_to_set_it_back(desk: Desk)
     (task,) = open_tasks(desk, request_id)
     complete(desk.ctx, task, person=desk.approver, evidence="done in the UI")
     desk.clock.advance(timedelta(hours=2))
-    assert sweep(desk.ctx).reverted == 1
+    assert sweep(desk.ctx).reverted == 0, "not reverted until an admin has set it back"
     view = desk.ctx.load_view(request_id)
     assert view is not None
     (revert,) = [task for task in view.tasks if task.is_open]
     assert revert.title == "chartbeat (end of temporary access): account role Admin → Member"
     assert "Set Role to Member" in revert.instructions
-    assert view.elevations[0].status is ElevationStatus.REVERTED
+    assert view.elevations[0].state is GrantState.ENDING
     assert desk.notifier.kinds()[-1] == "tasks_opened"
     assert chartbeat.get_access(email).account_role == "Admin", "until an admin sets it back"
+    desk.clock.advance(timedelta(hours=1))
+    assert sweep(desk.ctx).reverted == 0
+    assert len([task for task in desk.ctx.load_view(request_id).tasks if task.is_open]) == 1, "asked once"  # type: ignore[union-attr]
     complete(desk.ctx, revert.id, person=desk.other_approver, evidence=None)
     assert chartbeat.get_access(email).account_role == "Member"
+    view = desk.ctx.load_view(request_id)
+    assert view is not None and view.elevations[0].state is GrantState.ENDED
+    assert desk.audit(request_id).count("reverted") == 1

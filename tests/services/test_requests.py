@@ -83,7 +83,14 @@ def test_approve_applies_verifies_and_keeps_both_snapshots(desk: Desk) -> None:
     assert change.applied_at == desk.clock.now()
     assert access(desk) == change.after
     assert view.decided_by == "UBOB"
-    assert desk.audit(request_id) == ["requested", "approved", "apply_started", "applied", "elevation_started"]
+    assert desk.audit(request_id) == [
+        "requested",
+        "approved",
+        "apply_started",
+        "reconcile_planned",
+        "applied",
+        "elevation_started",
+    ]
     assert desk.notifier.kinds() == ["submitted", "progressed", "concluded"]
 
 
@@ -159,14 +166,16 @@ def test_a_platform_failure_is_kept_and_retry_converges(tmp_path: Path) -> None:
         "requested",
         "approved",
         "apply_started",
+        "reconcile_planned",
         "failed",
         "retried",
         "apply_started",
+        "reconcile_planned",
         "applied",
     ]
 
 
-def test_the_first_attempts_snapshot_stays_the_revert_target(tmp_path: Path) -> None:
+def test_the_first_attempts_snapshot_stays_the_changes_before(tmp_path: Path) -> None:
     desk = make_desk(tmp_path, sandbox=1)
     seed(desk, AccessState(member=True, account_role="Analyst"))
     request_id = desk.submit(f"update {ANA} sandbox architect for 2h reason: x")

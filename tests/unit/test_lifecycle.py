@@ -48,7 +48,11 @@ def test_a_decided_request_can_never_be_decided_again() -> None:
 
 
 def test_a_change_is_retried_from_failed_but_never_reapplied_once_applied() -> None:
-    assert next_change_status(ChangeStatus.FAILED, ChangeEvent.START) is ChangeStatus.APPLYING
+    assert next_change_status(ChangeStatus.FAILED, ChangeEvent.QUEUE) is ChangeStatus.QUEUED
+    assert next_change_status(ChangeStatus.QUEUED, ChangeEvent.START) is ChangeStatus.APPLYING
+    for done in (ChangeStatus.APPLIED, ChangeStatus.APPLYING, ChangeStatus.QUEUED):
+        with pytest.raises(InvalidTransition):
+            next_change_status(done, ChangeEvent.QUEUE)
     with pytest.raises(InvalidTransition):
         next_change_status(ChangeStatus.APPLIED, ChangeEvent.START)
     with pytest.raises(InvalidTransition):
@@ -60,3 +64,6 @@ def test_a_run_succeeds_only_when_every_change_applied() -> None:
     assert outcome_of([ChangeStatus.APPLIED, ChangeStatus.FAILED]) is RequestEvent.FAIL
     assert outcome_of([ChangeStatus.APPLIED, ChangeStatus.AWAITING_MANUAL]) is RequestEvent.WAIT_MANUAL
     assert outcome_of([ChangeStatus.AWAITING_MANUAL, ChangeStatus.FAILED]) is RequestEvent.FAIL
+    # A change still queued behind another on its account, or being applied: the request is not done either way.
+    assert outcome_of([ChangeStatus.FAILED, ChangeStatus.QUEUED]) is None
+    assert outcome_of([ChangeStatus.APPLIED, ChangeStatus.APPLYING]) is None

@@ -1,0 +1,234 @@
+"""Reconciling one person's account on one platform: the one path every change to access takes.
+
+Applying an approved change, reverting at expiry, revoking now, extending, retrying and taking over after a crash
+all come here. Under a claim on the account (one worker at a time; storage.ledger), each step:
+
+1. reads what the platform has;
+2. plans, in one fenced transaction (`plan`): adopts drift into the baseline, ends grants whose time is up, takes
+   the next queued change (a new grant, a removal, an extension), computes what the person should hold from the
+   baseline and the live grants (domain.ledger.desired), and writes the plan down before anything is sent;
+3. applies the difference and reads the platform again, the claim's lease renewed meanwhile;
+4. records, in one fenced transaction (`record`): verifies, and marks grants active or ended, the change applied,
+   waiting for manual steps or failed, and what the platform now has.
+
+Messages go out after the commit. Every step is safe to run again at any moment: a retry and a take-over are the
+same code, and a worker whose claim was taken over records nothing (the next step reads the platform instead).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import datetime
+
+from sqlmodel import Session
+
+from domain.access import AccessState, unexplained
+from domain.lifecycle import ChangeEvent, ChangeStatus
+from platforms.base import ApplyResult, PlatformError
+from services.context import ServiceContext, logger
+from services.reconcile.outcome import Notices, Step, Tally, failed, publish, record_step
+from services.reconcile.plan import Planned, has_work, plan
+from services.reconcile.rails import check_guard_rails
+from storage.audit import BOT_ACTOR, AuditKind, record
+from storage.db import session_scope
+from storage.ledger import (
+    Claim,
+    account_id,
+    claim,
+    claim_due_accounts,
+    get_account,
+    hold,
+    mark_due,
+    next_change,
+    release,
+)
+from storage.models import PlatformAccount, PlatformChange, PlatformClaim
+from storage.requests import transition_change
+
+__all__ = ["Tally", "drain", "queue_change", "reconcile_due"]
+
+#: How long a step waits for another change to a platform's admins before leaving its own to the sweep.
+ADMIN_CLAIM_PATIENCE = 30.0
+
+
+def queue_change(session: Session, change: PlatformChange, *, email: str, now: datetime) -> int:
+    """Queue an approved (or retried) change on its account, inside the caller's transaction; returns the account."""
+    assert change.id is not None
+    account = account_id(session=session, platform=change.platform, email=email, now=now)
+    transition_change(
+        session=session, change_id=change.id, event=ChangeEvent.QUEUE, at=now, account_id=account, queued_at=now
+    )
+    # Due now: should the worker that queued it die before it starts, the sweep picks it up.
+    mark_due(session=session, account_id=account, at=now)
+    return account
+
+
+def drain(ctx: ServiceContext, account: int, *, worker: str) -> Tally:
+    """Work through everything the account has waiting, unless another worker is on it already (that one sees what
+    was queued: it looks again after letting go)."""
+    tally = Tally()
+    while True:
+        with session_scope(ctx.engine) as session:
+            held = claim(
+                session=session,
+                table=PlatformAccount,
+                key=account,
+                token=_token(worker),
+                now=ctx.clock.now(),
+                lease=ctx.leases.lease,
+            )
+        if held is None:
+            return tally
+        _work(ctx, held, tally)
+        with Session(ctx.engine) as session:
+            row = get_account(session=session, account_id=account)
+            if row is None or not has_work(session, row, ctx.clock.now()):
+                return tally
+
+
+def reconcile_due(ctx: ServiceContext, *, worker: str) -> Tally:
+    """Claim, in batches, every account that needs reconciling now (a grant ended, a retry is due, a queued change
+    nobody started, a claim whose holder died) and reconcile each."""
+    tally = Tally()
+    while True:
+        with session_scope(ctx.engine) as session:
+            claimed = claim_due_accounts(
+                session=session,
+                now=ctx.clock.now(),
+                token=_token(worker),
+                lease=ctx.leases.lease,
+                limit=ctx.elevation_settings.batch,
+            )
+        if not claimed:
+            return tally
+        for _, held in claimed:
+            _work(ctx, held, tally)
+
+
+def _token(worker: str) -> str:
+    return f"{worker}:{uuid.uuid4().hex}"
+
+
+def _work(ctx: ServiceContext, held: Claim, tally: Tally) -> None:
+    """Run steps until the account has nothing left to do now, then let go of it."""
+    waited_until = time.monotonic() + ADMIN_CLAIM_PATIENCE
+    with ctx.leases.holding(PlatformAccount, held):
+        if held.took_over is not None:
+            _record_take_over(ctx, held)
+        while True:
+            outcome = _step(ctx, held, tally)
+            if outcome is Step.WAIT and time.monotonic() < waited_until:
+                # Another change to this platform's admins is being applied; it takes one platform call or so.
+                time.sleep(0.05)
+                continue
+            if outcome is not Step.DONE:
+                break
+        if outcome is Step.LOST:
+            logger.warning("claim on account %s lost to another worker; it carries on from the platform", held.key)
+            return
+    with session_scope(ctx.engine) as session:
+        release(session=session, table=PlatformAccount, key=held.key, fence=held.fence)
+
+
+def _record_take_over(ctx: ServiceContext, held: Claim) -> None:
+    with session_scope(ctx.engine) as session:
+        account = hold(session=session, claim=held)
+        if account is None:
+            return
+        logger.warning(
+            "took over %s on %s from %s, whose lease ran out", account.email, account.platform, held.took_over
+        )
+        record(
+            session=session,
+            event=AuditKind.CLAIM_TAKEN_OVER,
+            actor=BOT_ACTOR,
+            at=ctx.clock.now(),
+            platform=account.platform,
+            target_email=account.email,
+            detail={"from": held.took_over, "fence": held.fence},
+        )
+
+
+def _step(ctx: ServiceContext, held: Claim, tally: Tally) -> Step:
+    now = ctx.clock.now()
+    with Session(ctx.engine) as session:
+        account = get_account(session=session, account_id=int(held.key))
+        if account is None or not has_work(session, account, now):
+            return Step.IDLE
+        platform, email = account.platform, account.email
+        change = next_change(session=session, account_id=int(held.key))
+    client = ctx.platforms.get(platform)
+    if client is None:
+        return failed(ctx, held, tally, error=f"{platform}: this platform is no longer configured", kind="unavailable")
+    try:
+        actual = client.get_access(email)
+    except PlatformError as error:
+        return failed(ctx, held, tally, error=str(error), kind=error.kind)
+    admins: Claim | None = None
+    refusal: str | None = None
+    if change is not None and change.status == ChangeStatus.QUEUED.value and change.action in ("grant", "remove"):
+        checked = check_guard_rails(ctx, held, change, actual)
+        if checked is None:
+            return Step.WAIT
+        admins, refusal = checked
+    if admins is None:
+        return _plan_apply_record(ctx, held, tally, platform=platform, email=email, actual=actual, refusal=refusal)
+    try:
+        with ctx.leases.holding(PlatformClaim, admins):
+            return _plan_apply_record(ctx, held, tally, platform=platform, email=email, actual=actual, refusal=refusal)
+    finally:
+        with session_scope(ctx.engine) as session:
+            release(session=session, table=PlatformClaim, key=admins.key, fence=admins.fence)
+
+
+def _plan_apply_record(
+    ctx: ServiceContext,
+    held: Claim,
+    tally: Tally,
+    *,
+    platform: str,
+    email: str,
+    actual: AccessState,
+    refusal: str | None,
+) -> Step:
+    notices = Notices()
+    with session_scope(ctx.engine) as session:
+        account = hold(session=session, claim=held)
+        if account is None:
+            return Step.LOST
+        planned: Planned | None = plan(session, ctx, account, actual=actual, refusal=refusal, notices=notices)
+    publish(ctx, notices)
+    if planned is None:
+        return Step.DONE
+    client = ctx.platforms[platform]
+    result, after = ApplyResult(), actual
+    try:
+        if planned.desired != actual:
+            result = client.apply(email, planned.desired)
+            after = client.get_access(email)
+        problems = [step.describe() for step in unexplained(after, planned.desired, result.manual)]
+    except PlatformError as error:
+        return failed(ctx, held, tally, error=_failure_text(error), kind=error.kind, partial=error)
+    except Exception:
+        logger.exception("reconciling %s on %s failed", email, platform)
+        return failed(ctx, held, tally, error="internal error in accessbot; see its log", kind="internal")
+    if problems:
+        return failed(
+            ctx,
+            held,
+            tally,
+            error=f"verification failed: {platform} still differs from what was planned ({'; '.join(problems)})",
+            kind="verification",
+        )
+    return record_step(ctx, held, tally, planned=planned, actual=actual, after=after, result=result)
+
+
+def _failure_text(error: PlatformError) -> str:
+    """The error, and for a change that stopped part-way, exactly what was and was not done."""
+    text = str(error)
+    if error.applied:
+        text += f". Done before it stopped: {'; '.join(step.describe() for step in error.applied)}"
+    if error.pending:
+        text += f". Not done: {'; '.join(step.describe() for step in error.pending)}"
+    return text

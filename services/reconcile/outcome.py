@@ -1,0 +1,557 @@
+"""The recording transaction of a reconcile step, and what is said after it: applied, ended, failed."""
+
+from __future__ import annotations
+
+import functools
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from sqlmodel import Session, select
+
+from domain.access import AccessState, AccessStep, StepKind
+from domain.ledger import (
+    ACCOUNT_ROLE,
+    LIVE,
+    MEMBER,
+    SCOPE_PREFIX,
+    EndReason,
+    GrantState,
+    Layer,
+    reminder_times,
+    taken_over,
+    value_of,
+)
+from domain.lifecycle import ChangeEvent, ChangeStatus
+from platforms.base import ApplyResult, PlatformError
+from services.context import ServiceContext, logger
+from services.grants import load
+from services.offboarding import open_checklist
+from services.settle import settle
+from services.tasks import open_step_tasks
+from storage.audit import BOT_ACTOR, AuditKind, record
+from storage.db import session_scope
+from storage.ledger import Claim, awaiting_manual, grants_of, hold, move_grant, next_change, set_grant
+from storage.models import AccessRequest, Grant, PlatformAccount, PlatformChange
+from storage.requests import get_change, get_request, transition_change
+from storage.tasks import open_steps_of_change
+
+if TYPE_CHECKING:
+    from services.reconcile.plan import Planned
+
+
+class Step(StrEnum):
+    IDLE = "idle"  # nothing to do on the account now
+    DONE = "done"  # a step ran; there may be more
+    FAILED = "failed"  # the platform failed; the account is retried later, with backoff
+    LOST = "lost"  # another worker took the claim over
+    WAIT = "wait"  # the change needs the platform's admin claim, which another change holds
+
+
+@dataclass
+class Tally:
+    """What a run over accounts did, for the sweep's report."""
+
+    ended: int = 0  # temporary grants that ended (expired or revoked) and were verified
+    failed: int = 0  # steps that failed
+    steps: int = 0
+
+
+@dataclass
+class Notices:
+    """What to tell people once the transaction has committed: requests to settle, then other messages."""
+
+    settle: set[int] = field(default_factory=set)
+    calls: list[Callable[[], None]] = field(default_factory=list)
+
+    def after(self, call: Callable[[], None]) -> None:
+        self.calls.append(call)
+
+
+def publish(ctx: ServiceContext, notices: Notices) -> None:
+    for request_id in sorted(notices.settle):
+        settle(ctx, request_id)
+    for call in notices.calls:
+        try:
+            call()
+        except Exception:
+            # A message that could not be built or sent never undoes what was recorded.
+            logger.exception("telling people what happened failed")
+
+
+def wake(ctx: ServiceContext, at: datetime | None) -> None:
+    if ctx.timers is not None and at is not None:
+        ctx.timers.due(at)
+
+
+def part_of(step: AccessStep) -> str:
+    """The part of someone's access a step changes."""
+    match step.kind:
+        case StepKind.SET_ACCOUNT_ROLE:
+            return ACCOUNT_ROLE
+        case StepKind.SET_SCOPE_ROLE | StepKind.REMOVE_SCOPE:
+            return SCOPE_PREFIX + (step.scope or "")
+    return MEMBER
+
+
+# --- a step that verified -----------------------------------------------------------------------------------------
+
+
+def record_step(
+    ctx: ServiceContext,
+    held: Claim,
+    tally: Tally,
+    *,
+    planned: Planned,
+    actual: AccessState,
+    after: AccessState,
+    result: ApplyResult,
+) -> Step:
+    now = ctx.clock.now()
+    notices = Notices()
+    manual = {part_of(step): step for step in result.manual}
+    with session_scope(ctx.engine) as session:
+        account = hold(session=session, claim=held)
+        if account is None:
+            return Step.LOST
+        assert account.id is not None
+        if planned.change_id is not None:
+            change = get_change(session=session, change_id=planned.change_id)
+            assert change is not None
+            _change_done(session, ctx, account, change, planned, actual, after, result, manual, now, notices)
+        for change in awaiting_manual(session=session, account_id=account.id):
+            if change.id != planned.change_id:
+                _change_done(session, ctx, account, change, planned, actual, after, result, manual, now, notices)
+        tally.ended += _end_grants(session, ctx, account, actual, after, manual, now, notices)
+        live = grants_of(session=session, account_id=account.id, states=[GrantState.ACTIVE])
+        ends = [grant.ends_at for grant in live if grant.ends_at is not None]
+        account.expected = after.model_dump(mode="json")
+        # Manual steps still to do: what they will set is the bot's own doing, not drift, when it shows.
+        account.plans = [planned.desired.model_dump(mode="json")] if manual else []
+        account.due_at = min(ends) if ends else None
+        account.attempts, account.last_error, account.escalated_at = 0, None, None
+        account.updated_at = now
+        session.add(account)
+    publish(ctx, notices)
+    return Step.DONE
+
+
+def _change_done(
+    session: Session,
+    ctx: ServiceContext,
+    account: PlatformAccount,
+    change: PlatformChange,
+    planned: Planned,
+    actual: AccessState,
+    after: AccessState,
+    result: ApplyResult,
+    manual: dict[str, AccessStep],
+    now: datetime,
+    notices: Notices,
+) -> None:
+    """A change the step applied (or one that waited for manual steps): applied once nothing of it waits for a hand."""
+    assert change.id is not None and change.request_id is not None
+    request = get_request(session=session, request_id=change.request_id)
+    assert request is not None
+    grant = _grant_of(session, change.id)
+    if change.action == "remove":
+        mine = list(manual.values())
+    else:
+        mine = [step for part, step in manual.items() if grant is not None and part in grant.parts]
+    if change.status == ChangeStatus.AWAITING_MANUAL.value and open_steps_of_change(
+        session=session, change_id=change.id
+    ):
+        return  # an admin still has steps of it to do
+    fields: dict[str, Any] = {
+        "desired": planned.desired.model_dump(mode="json"),
+        "after": after.model_dump(mode="json"),
+        "responses": list(result.responses),
+        "manual_steps": [step.model_dump(mode="json") for step in mine],
+        "error": None,
+        "error_kind": None,
+    }
+    if change.before is None:
+        fields["before"] = actual.model_dump(mode="json")
+    notices.settle.add(request.id)  # type: ignore[arg-type]
+    if mine:
+        opened = open_step_tasks(session, ctx, request, change, tuple(mine), now=now)
+        if change.status == ChangeStatus.APPLYING.value:
+            transition_change(session=session, change_id=change.id, event=ChangeEvent.WAIT_MANUAL, at=now, **fields)
+            _audit(
+                session,
+                AuditKind.AWAITING_MANUAL,
+                request,
+                change,
+                now,
+                before=actual.model_dump(mode="json"),
+                after=after.model_dump(mode="json"),
+                applied=[step.describe() for step in result.applied],
+                manual=[step.describe() for step in mine],
+                tasks=opened,
+                responses=list(result.responses),
+            )
+        if change.action == "remove":
+            _removal_took_effect(session, account, request, planned, now)
+        notices.after(lambda: _tell_tasks(ctx, request.id, opened))  # type: ignore[arg-type]
+        return
+    transition_change(session=session, change_id=change.id, event=ChangeEvent.SUCCEED, at=now, applied_at=now, **fields)
+    _audit(
+        session,
+        AuditKind.APPLIED,
+        request,
+        change,
+        now,
+        actor=request.decided_by or BOT_ACTOR,
+        before=(change.before or actual.model_dump(mode="json")),
+        desired=planned.desired.model_dump(mode="json"),
+        after=after.model_dump(mode="json"),
+        steps=[step.describe() for step in result.applied],
+        responses=list(result.responses),
+        grant=grant.id if grant is not None else None,
+    )
+    if change.action == "remove":
+        _removal_took_effect(session, account, request, planned, now)
+        view = ctx.view(session, request.id)  # type: ignore[arg-type]
+        assert view is not None
+        follow_ups = open_checklist(session, ctx, view, next(c for c in view.changes if c.id == change.id), now=now)
+        notices.after(lambda: _tell_tasks(ctx, request.id, follow_ups))  # type: ignore[arg-type]
+    elif grant is not None:
+        _activate(session, ctx, account, grant, request, now, notices)
+
+
+def _grant_of(session: Session, change_id: int) -> Grant | None:
+    statement = select(Grant).where(Grant.change_id == change_id, Grant.state == GrantState.APPLYING.value)
+    return session.exec(statement).first()
+
+
+def _activate(
+    session: Session,
+    ctx: ServiceContext,
+    account: PlatformAccount,
+    grant: Grant,
+    request: AccessRequest,
+    now: datetime,
+    notices: Notices,
+) -> None:
+    """The grant is on the platform: its clock starts, and as a permanent grant it takes over what older grants
+    covered of it (rule 3)."""
+    assert grant.id is not None and account.id is not None
+    fields: dict[str, Any] = {"state": GrantState.ACTIVE.value, "started_at": now, "updated_at": now}
+    if not grant.permanent:
+        ends_at = grant.until_at or now + timedelta(seconds=grant.span_seconds or 0)
+        reminders = reminder_times(ends_at=ends_at, offsets=ctx.elevation_settings.reminders, now=now)
+        fields |= {
+            "ends_at": ends_at,
+            "remind_at": [moment.isoformat() for moment in reminders],
+            "next_remind_at": reminders[0] if reminders else None,
+        }
+        notices.after(lambda: wake(ctx, min([ends_at, *reminders])))
+    set_grant(session=session, grant_id=grant.id, **fields)
+    older = grants_of(session=session, account_id=account.id, states=LIVE)
+    if not grant.permanent:
+        _audit_grant(
+            session,
+            grant,
+            AuditKind.ELEVATION_STARTED,
+            actor=request.decided_by or BOT_ACTOR,
+            at=now,
+            ends_at=fields["ends_at"].isoformat(),
+            reminders=fields["remind_at"],
+            covers=grant.parts,
+            before=grant.before,
+            stacked_on=[other.id for other in older if other.id != grant.id and not other.permanent],
+        )
+        return
+    newcomer = Layer(id=grant.id, seq=grant.seq, parts=grant.parts, permanent=True)
+    layers = [Layer(id=g.id, seq=g.seq, parts=g.parts, permanent=g.permanent) for g in older if g.id is not None]
+    for other in older:
+        remaining = taken_over(layers, newcomer).get(other.id)  # type: ignore[arg-type]
+        if remaining is None:
+            continue
+        assert other.id is not None
+        ended = {} if remaining else _ended(EndReason.SUPERSEDED, f"request #{request.id}", now)
+        set_grant(session=session, grant_id=other.id, parts=remaining, updated_at=now, **ended)
+        _audit_grant(
+            session,
+            other,
+            AuditKind.ELEVATION_SUPERSEDED if ended else AuditKind.ELEVATION_RELEASED,
+            actor=BOT_ACTOR,
+            at=now,
+            by_request=request.id,
+            released=sorted(set(other.parts) - set(remaining)),
+        )
+
+
+def _ended(reason: EndReason, by: str, now: datetime) -> dict[str, Any]:
+    return {
+        "state": GrantState.ENDED.value,
+        "end_reason": reason.value,
+        "ended_at": now,
+        "ended_by": by,
+        "next_remind_at": None,
+    }
+
+
+def _removal_took_effect(
+    session: Session, account: PlatformAccount, request: AccessRequest, planned: Planned, now: datetime
+) -> None:
+    """Rule 6: every grant of the person on the platform ends, and what the removal leaves is the baseline."""
+    assert account.id is not None
+    for grant in grants_of(session=session, account_id=account.id, states=[*LIVE, GrantState.ENDING]):
+        assert grant.id is not None
+        set_grant(
+            session=session,
+            grant_id=grant.id,
+            updated_at=now,
+            **_ended(EndReason.REMOVED, f"request #{request.id}", now),
+        )
+        _audit_grant(
+            session, grant, AuditKind.ELEVATION_SUPERSEDED, actor=BOT_ACTOR, at=now, by_request=request.id, removed=True
+        )
+    account.baseline = planned.desired.model_dump(mode="json")
+    account.baseline_source = f"removal #{request.id}"
+
+
+def _end_grants(
+    session: Session,
+    ctx: ServiceContext,
+    account: PlatformAccount,
+    actual: AccessState,
+    after: AccessState,
+    manual: dict[str, AccessStep],
+    now: datetime,
+    notices: Notices,
+) -> int:
+    """Grants that were ending are now ended on the platform too; those a manual step still concerns wait for it.
+    Returns how many temporary grants ended."""
+    assert account.id is not None
+    live = grants_of(session=session, account_id=account.id, states=LIVE)
+    ended = 0
+    for grant in grants_of(session=session, account_id=account.id, states=[GrantState.ENDING]):
+        assert grant.id is not None
+        waiting = [step for part, step in manual.items() if part in grant.parts]
+        if waiting:
+            request = get_request(session=session, request_id=grant.request_id)
+            assert request is not None
+            opened = open_step_tasks(session, ctx, request, None, tuple(waiting), now=now, ending=grant)
+            notices.after(functools.partial(_tell_tasks, ctx, grant.request_id, opened))
+            continue
+        reverted, kept_for = {}, {}
+        for part in grant.parts:
+            # Membership is kept for any live grant that gives anything (rule 2); other parts for those covering them.
+            holders = [other for other in live if (part in other.parts or (part == MEMBER and other.parts))]
+            if holders:
+                kept_for[part] = max(holders, key=lambda other: other.seq).id
+            if value_of(actual, part) != value_of(after, part):
+                reverted[part] = [value_of(actual, part), value_of(after, part)]
+        outcome = {
+            **grant.outcome,
+            "reverted": reverted,
+            "kept_for": kept_for,
+            "before": actual.model_dump(mode="json"),
+            "after": after.model_dump(mode="json"),
+            "manual": [],
+        }
+        set_grant(
+            session=session,
+            grant_id=grant.id,
+            state=GrantState.ENDED.value,
+            ended_at=now,
+            outcome=outcome,
+            updated_at=now,
+        )
+        if grant.permanent:
+            continue
+        ended += 1
+        _audit_grant(
+            session,
+            grant,
+            AuditKind.REVERTED,
+            actor=grant.ended_by or BOT_ACTOR,
+            at=now,
+            expired_at=grant.ends_at.isoformat() if grant.ends_at else None,
+            reason=grant.end_reason,
+            reverted=reverted,
+            kept_for=kept_for,
+            drift=grant.outcome.get("drift", {}),
+            before=actual.model_dump(mode="json"),
+            after=after.model_dump(mode="json"),
+        )
+        notices.after(functools.partial(_tell_ended, ctx, grant.id))
+    return ended
+
+
+def _tell_ended(ctx: ServiceContext, grant_id: int) -> None:
+    found = load(ctx, grant_id)
+    if found is not None:
+        ctx.notifier.elevation_ended(found[1], found[0])
+
+
+def _tell_tasks(ctx: ServiceContext, request_id: int, task_ids: list[int]) -> None:
+    if not task_ids:
+        return
+    view = ctx.load_view(request_id)
+    if view is not None:
+        ctx.notifier.manual_tasks_opened(view, tuple(task for task in view.tasks if task.id in task_ids))
+
+
+def grants_of_change(session: Session, change_id: int, states: list[GrantState]) -> list[Grant]:
+    statement = select(Grant).where(Grant.change_id == change_id)
+    return [grant for grant in session.exec(statement) if GrantState(grant.state) in states]
+
+
+def fail_change(
+    session: Session,
+    change: PlatformChange,
+    request: AccessRequest,
+    *,
+    error: str,
+    kind: str,
+    actual: AccessState | None,
+    now: datetime,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """Mark a change failed (retryable unless the error says otherwise) and drop the grant it planned."""
+    assert change.id is not None
+    transition_change(
+        session=session, change_id=change.id, event=ChangeEvent.FAIL, at=now, error=error, error_kind=kind
+    )
+    for grant in grants_of_change(session, change.id, [GrantState.APPLYING]):
+        assert grant.id is not None
+        move_grant(
+            session=session,
+            grant_id=grant.id,
+            sources=[GrantState.APPLYING],
+            target=GrantState.FAILED,
+            ended_at=now,
+            updated_at=now,
+        )
+    detail: dict[str, Any] = {"error": error, "kind": kind, **(extra or {})}
+    if actual is not None:
+        detail["before"] = actual.model_dump(mode="json")
+    record(
+        session=session,
+        event=AuditKind.FAILED,
+        actor=BOT_ACTOR,
+        at=now,
+        request_id=request.id,
+        platform=change.platform,
+        target_email=request.target_email,
+        detail=detail,
+    )
+
+
+# --- a step that failed -------------------------------------------------------------------------------------------
+
+
+def failed(
+    ctx: ServiceContext,
+    held: Claim,
+    tally: Tally,
+    *,
+    error: str,
+    kind: str,
+    partial: PlatformError | None = None,
+) -> Step:
+    """The platform failed (or did not end up as planned). The change in flight fails and can be retried; grants
+    that were ending stay so, and the account is retried with exponential backoff, the approvers told after a few
+    tries; nothing is dropped."""
+    settings = ctx.elevation_settings
+    now = ctx.clock.now()
+    notices = Notices()
+    with session_scope(ctx.engine) as session:
+        account = hold(session=session, claim=held)
+        if account is None:
+            return Step.LOST
+        assert account.id is not None
+        attempts = account.attempts + 1
+        # Exponential backoff with jitter, so that many accounts failing together do not retry in lockstep.
+        delay = min(settings.retry_initial_seconds * 2 ** (attempts - 1), settings.retry_max_seconds)
+        retry_at = now + timedelta(seconds=delay * random.uniform(1.0, 1.2))
+        ending = grants_of(session=session, account_id=account.id, states=[GrantState.ENDING])
+        escalate = bool(ending) and attempts >= settings.escalate_after and account.escalated_at is None
+        account.attempts, account.last_error, account.due_at = attempts, error, retry_at
+        if escalate:
+            account.escalated_at = now
+        account.updated_at = now
+        session.add(account)
+        change = next_change(session=session, account_id=account.id)
+        if change is not None:
+            request = get_request(session=session, request_id=change.request_id)  # type: ignore[arg-type]
+            assert request is not None
+            extra: dict[str, Any] = {}
+            if partial is not None and (partial.applied or partial.pending):
+                extra = {
+                    "applied": [step.describe() for step in partial.applied],
+                    "not_applied": [step.describe() for step in partial.pending],
+                }
+            fail_change(session, change, request, error=error, kind=kind, actual=None, now=now, extra=extra)
+            notices.settle.add(request.id)  # type: ignore[arg-type]
+        for grant in ending:
+            _audit_grant(
+                session,
+                grant,
+                AuditKind.REVERT_FAILED,
+                actor=BOT_ACTOR,
+                at=now,
+                error=error,
+                kind=kind,
+                attempt=attempts,
+                retry_at=retry_at.isoformat(),
+            )
+            if escalate:
+                _audit_grant(session, grant, AuditKind.REVERT_ESCALATED, actor=BOT_ACTOR, at=now, attempts=attempts)
+            if not grant.permanent and grant.id is not None:
+                notices.after(functools.partial(_tell_revert_failed, ctx, grant.id, escalate))
+    tally.failed += 1
+    publish(ctx, notices)
+    wake(ctx, retry_at)
+    return Step.FAILED
+
+
+def _tell_revert_failed(ctx: ServiceContext, grant_id: int, escalate: bool) -> None:
+    found = load(ctx, grant_id)
+    if found is not None:
+        ctx.notifier.elevation_revert_failed(found[1], found[0], escalate=escalate)
+
+
+# --- audit --------------------------------------------------------------------------------------------------------
+
+
+def _audit(
+    session: Session,
+    event: AuditKind,
+    request: AccessRequest,
+    change: PlatformChange,
+    at: datetime,
+    *,
+    actor: str = BOT_ACTOR,
+    **detail: Any,
+) -> None:
+    record(
+        session=session,
+        event=event,
+        actor=actor,
+        at=at,
+        request_id=request.id,
+        platform=change.platform,
+        target_email=request.target_email,
+        detail=detail,
+    )
+
+
+def _audit_grant(session: Session, grant: Grant, event: AuditKind, *, actor: str, at: datetime, **detail: Any) -> None:
+    """An event about a grant, under the request that made it."""
+    record(
+        session=session,
+        event=event,
+        actor=actor,
+        at=at,
+        request_id=grant.request_id,
+        platform=grant.platform,
+        target_email=grant.email,
+        detail={"grant": grant.id, **detail},
+    )

@@ -1,0 +1,423 @@
+"""The planning transaction of a reconcile step: everything decided and written down before the platform is called."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from sqlmodel import Session
+
+from domain.access import AccessChange, AccessState, RemovalMethod, removed_state
+from domain.catalog import RoleCatalog
+from domain.ledger import (
+    LIVE,
+    EndReason,
+    GrantState,
+    Layer,
+    Value,
+    adopt,
+    covered,
+    desired,
+    drift,
+    released,
+    reminder_times,
+    value_of,
+)
+from domain.lifecycle import ChangeEvent, ChangeStatus
+from services.context import ServiceContext
+from services.grants import extension_refusal, load
+from services.reconcile.outcome import Notices, fail_change, grants_of_change, wake
+from services.views import DriftReport, grant_view
+from storage.audit import BOT_ACTOR, AuditKind, record
+from storage.ledger import (
+    awaiting_manual,
+    grants_of,
+    has_queued,
+    move_grant,
+    next_change,
+    set_grant,
+)
+from storage.models import AccessRequest, Grant, PlatformAccount, PlatformChange
+from storage.requests import get_request, transition_change
+
+
+class Planned(BaseModel):
+    """What a step sends to the platform: the whole access the person should end with, and what it is for."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    desired: AccessState
+    change_id: int | None = None
+    request_id: int | None = None
+    removal: RemovalMethod | None = None
+
+
+def state(data: dict[str, Any] | None) -> AccessState | None:
+    return AccessState.model_validate(data) if data is not None else None
+
+
+def layers(grants: list[Grant]) -> list[Layer]:
+    return [
+        Layer(id=grant.id, seq=grant.seq, parts=grant.parts, permanent=grant.permanent)
+        for grant in grants
+        if GrantState(grant.state) in LIVE
+    ]
+
+
+def has_work(session: Session, account: PlatformAccount, now: datetime) -> bool:
+    """Whether the account needs a step now: it is due (a retry, a revoke, a queued change), has a change queued or
+    in flight, or holds a grant whose time is up."""
+    assert account.id is not None
+    if account.due_at is not None and account.due_at <= now:
+        return True
+    if has_queued(session=session, account_id=account.id):
+        return True
+    return any(
+        grant.ends_at is not None and grant.ends_at <= now
+        for grant in grants_of(session=session, account_id=account.id, states=[GrantState.ACTIVE])
+    )
+
+
+def desired_now(ctx: ServiceContext, session: Session, account: PlatformAccount, actual: AccessState) -> AccessState:
+    """What the person should hold by the ledger as it stands (what the platform has stands in for a baseline the
+    bot has not taken yet)."""
+    assert account.id is not None
+    baseline = state(account.baseline) or actual
+    live = grants_of(session=session, account_id=account.id, states=LIVE)
+    return desired(baseline, layers(live), default_account_role=ctx.catalogs[account.platform].default_account_role)
+
+
+def change_target(catalog: RoleCatalog, change: PlatformChange, before: AccessState) -> AccessState:
+    """What the person would hold once `change` is applied on top of `before`."""
+    if change.action == "remove":
+        return removed_state(RemovalMethod(change.method or RemovalMethod.DELETE.value), before, catalog)
+    if change.action == "grant" and change.grant is not None:
+        return AccessChange.model_validate(change.grant).desired_from(before, catalog)
+    return before
+
+
+def plan(
+    session: Session,
+    ctx: ServiceContext,
+    account: PlatformAccount,
+    *,
+    actual: AccessState,
+    refusal: str | None,
+    notices: Notices,
+) -> Planned | None:
+    """The planning transaction, on a held account. Returns what to apply, or None when nothing is left to send or
+    verify (the step was an extension, or a refused change, or the account already is as the ledger says)."""
+    assert account.id is not None
+    now = ctx.clock.now()
+    catalog = ctx.catalogs[account.platform]
+    if account.expected is None:
+        account.baseline = account.expected = actual.model_dump(mode="json")
+        account.baseline_source = "first seen"
+    baseline, expected = state(account.baseline), state(account.expected)
+    assert baseline is not None and expected is not None
+    drifted = drift(actual, expected, [AccessState.model_validate(plan) for plan in account.plans])
+    if drifted:
+        baseline = adopt(baseline, drifted)
+        account.baseline = baseline.model_dump(mode="json")
+        account.baseline_source = "changed outside accessbot"
+        account.expected = actual.model_dump(mode="json")
+        _release_drifted(session, ctx, account, drifted, now=now, notices=notices)
+    _end_expired(session, account.id, now=now)
+    change = next_change(session=session, account_id=account.id)
+    planned_change: PlatformChange | None = None
+    removal: RemovalMethod | None = None
+    if change is not None:
+        request = get_request(session=session, request_id=change.request_id)  # type: ignore[arg-type]
+        assert request is not None and change.id is not None
+        if change.status == ChangeStatus.QUEUED.value:
+            _start(session, change, request, actual=actual, now=now)
+        if refusal is not None:
+            fail_change(session, change, request, error=refusal, kind="refused", actual=actual, now=now)
+            notices.settle.add(change.request_id)  # type: ignore[arg-type]
+        elif change.action == "extend":
+            _extend(session, ctx, change, request, now=now, notices=notices)
+            notices.settle.add(change.request_id)  # type: ignore[arg-type]
+        else:
+            planned_change = change
+            if change.action == "remove":
+                removal = RemovalMethod(change.method or RemovalMethod.DELETE.value)
+            elif not grants_of_change(session, change.id, [GrantState.APPLYING]):
+                before = desired(
+                    baseline,
+                    layers(grants_of(session=session, account_id=account.id, states=LIVE)),
+                    default_account_role=catalog.default_account_role,
+                )
+                _new_grant(session, account, change, request, before=before, catalog=catalog, now=now)
+    grants = grants_of(session=session, account_id=account.id, states=[*LIVE, GrantState.ENDING])
+    target = desired(baseline, layers(grants), default_account_role=catalog.default_account_role)
+    if removal is not None:
+        target = removed_state(removal, target, catalog)
+    ending = [grant.id for grant in grants if grant.state == GrantState.ENDING.value]
+    waiting = awaiting_manual(session=session, account_id=account.id)
+    if planned_change is None and not ending and not waiting and target == actual:
+        # Nothing to send and nothing to verify: the account is as the ledger says.
+        account.plans = []
+        account.expected = actual.model_dump(mode="json")
+        account.due_at = next_end(grants)
+        account.attempts, account.last_error, account.escalated_at = 0, None, None
+        account.updated_at = now
+        session.add(account)
+        return None
+    if target.model_dump(mode="json") not in account.plans:
+        account.plans = [*account.plans, target.model_dump(mode="json")]
+    account.updated_at = now
+    session.add(account)
+    request_id = planned_change.request_id if planned_change is not None else None
+    # The plan is part of the evidence of every request it carries out: the change's, and each ending grant's.
+    concerned: list[int | None] = [request_id] if request_id is not None else []
+    concerned += [grant.request_id for grant in grants if grant.state == GrantState.ENDING.value]
+    detail = {
+        "fence": account.fence,
+        "found": actual.model_dump(mode="json"),
+        "baseline": account.baseline,
+        "grants": {str(grant.id): grant.parts for grant in grants if GrantState(grant.state) in LIVE},
+        "ending": ending,
+        "desired": target.model_dump(mode="json"),
+        "change": planned_change.id if planned_change is not None else None,
+    }
+    for concerning in dict.fromkeys(concerned or [None]):
+        record(
+            session=session,
+            event=AuditKind.RECONCILE_PLANNED,
+            actor=BOT_ACTOR,
+            at=now,
+            request_id=concerning,
+            platform=account.platform,
+            target_email=account.email,
+            detail=detail,
+        )
+    return Planned(
+        desired=target,
+        change_id=planned_change.id if planned_change is not None else None,
+        request_id=request_id,
+        removal=removal,
+    )
+
+
+def next_end(grants: list[Grant]) -> datetime | None:
+    ends = [grant.ends_at for grant in grants if grant.state == GrantState.ACTIVE.value and grant.ends_at is not None]
+    return min(ends) if ends else None
+
+
+def _end_expired(session: Session, account_id: int, *, now: datetime) -> None:
+    for grant in grants_of(session=session, account_id=account_id, states=[GrantState.ACTIVE]):
+        if grant.ends_at is not None and grant.ends_at <= now:
+            assert grant.id is not None
+            move_grant(
+                session=session,
+                grant_id=grant.id,
+                sources=[GrantState.ACTIVE],
+                target=GrantState.ENDING,
+                end_reason=EndReason.EXPIRED.value,
+                ended_by=BOT_ACTOR,
+                next_remind_at=None,
+                updated_at=now,
+            )
+
+
+def _start(
+    session: Session, change: PlatformChange, request: AccessRequest, *, actual: AccessState, now: datetime
+) -> None:
+    assert change.id is not None
+    transition_change(
+        session=session,
+        change_id=change.id,
+        event=ChangeEvent.START,
+        at=now,
+        attempts=change.attempts + 1,
+        # The first attempt's reading is what the account was before; a retry must not replace it.
+        before=change.before if change.before is not None else actual.model_dump(mode="json"),
+    )
+    record(
+        session=session,
+        event=AuditKind.APPLY_STARTED,
+        actor=request.decided_by or BOT_ACTOR,
+        at=now,
+        request_id=request.id,
+        platform=change.platform,
+        target_email=request.target_email,
+        detail={"attempt": change.attempts + 1},
+    )
+
+
+def _new_grant(
+    session: Session,
+    account: PlatformAccount,
+    change: PlatformChange,
+    request: AccessRequest,
+    *,
+    before: AccessState,
+    catalog: RoleCatalog,
+    now: datetime,
+) -> Grant:
+    assert change.grant is not None and account.id is not None and request.id is not None
+    parts = covered(AccessChange.model_validate(change.grant), before, catalog)
+    grant = Grant(
+        account_id=account.id,
+        platform=account.platform,
+        email=account.email,
+        request_id=request.id,
+        change_id=change.id,
+        seq=account.next_seq,
+        parts=parts,
+        before={part: value_of(before, part) for part in parts},
+        state=GrantState.APPLYING.value,
+        permanent=request.duration_seconds is None and request.until_at is None,
+        span_seconds=request.duration_seconds,
+        until_at=request.until_at,
+        planned_at=now,
+        updated_at=now,
+    )
+    account.next_seq += 1
+    session.add(grant)
+    session.flush()
+    return grant
+
+
+def _release_drifted(
+    session: Session,
+    ctx: ServiceContext,
+    account: PlatformAccount,
+    drifted: dict[str, tuple[Value, Value]],
+    *,
+    now: datetime,
+    notices: Notices,
+) -> None:
+    """Rule 5: a change outside the bot owns the parts it changed; grants stop covering them, the approvers hear."""
+    assert account.id is not None
+    live = grants_of(session=session, account_id=account.id, states=LIVE)
+    remaining = released(layers(live), drifted)
+    touched = [grant for grant in live if grant.id in remaining]
+    for grant in touched:
+        assert grant.id is not None
+        parts = remaining[grant.id]
+        lost = {part: list(drifted[part]) for part in grant.parts if part in drifted}
+        fields: dict[str, Any] = {"parts": parts, "updated_at": now, "outcome": {**grant.outcome, "drift": lost}}
+        if not parts:
+            fields |= {
+                "state": GrantState.ENDED.value,
+                "end_reason": EndReason.DRIFT.value,
+                "ended_at": now,
+                "ended_by": BOT_ACTOR,
+                "next_remind_at": None,
+            }
+        set_grant(session=session, grant_id=grant.id, **fields)
+    record(
+        session=session,
+        event=AuditKind.DRIFT_DETECTED,
+        actor=BOT_ACTOR,
+        at=now,
+        request_id=touched[0].request_id if touched else None,
+        platform=account.platform,
+        target_email=account.email,
+        detail={
+            "drift": {part: list(change) for part, change in drifted.items()},
+            "grants": [grant.id for grant in touched],
+            "baseline": account.baseline,
+        },
+    )
+    platform, email, ids = account.platform, account.email, [grant.id for grant in touched if grant.id is not None]
+    notices.after(lambda: _tell_drift(ctx, platform, email, drifted, ids))
+
+
+def _tell_drift(
+    ctx: ServiceContext, platform: str, email: str, drifted: dict[str, tuple[Value, Value]], grant_ids: list[int]
+) -> None:
+    settings = ctx.settings.get(platform)
+    views = tuple(found[0] for grant_id in grant_ids if (found := load(ctx, grant_id)) is not None)
+    ctx.notifier.drift_found(
+        DriftReport(
+            platform=platform,
+            platform_label=(settings.label if settings and settings.label else platform),
+            target_email=email,
+            changes=drifted,
+            approvers=settings.approvers if settings else (),
+            grants=views,
+        )
+    )
+
+
+def _extend(
+    session: Session,
+    ctx: ServiceContext,
+    change: PlatformChange,
+    request: AccessRequest,
+    *,
+    now: datetime,
+    notices: Notices,
+) -> None:
+    """An approved extension moves its grant's end, if the grant's rules still allow it, counted from its start."""
+    assert change.id is not None and request.id is not None
+    grant = session.get(Grant, change.grant_id) if change.grant_id is not None else None
+    span = timedelta(seconds=request.duration_seconds or 0)
+    refusal = "The temporary access already ended, so there is nothing to extend."
+    if grant is not None and grant.ends_at is not None:
+        original = ctx.view(session, grant.request_id)
+        assert original is not None
+        refusal = extension_refusal(ctx, grant_view(grant), original, new_end=grant.ends_at + span, now=now) or ""
+    if refusal:
+        fail_change(session, change, request, error=refusal, kind="refused", actual=None, now=now)
+        return
+    assert grant is not None and grant.id is not None and grant.ends_at is not None
+    ends_at = grant.ends_at + span
+    reminders = reminder_times(ends_at=ends_at, offsets=ctx.elevation_settings.reminders, now=now)
+    set_grant(
+        session=session,
+        grant_id=grant.id,
+        ends_at=ends_at,
+        remind_at=[moment.isoformat() for moment in reminders],
+        next_remind_at=reminders[0] if reminders else None,
+        updated_at=now,
+    )
+    # The account stays due at the old end, if that was its next moment: that step finds nothing ended and moves
+    # its due time to the new end.
+    actor = request.decided_by or BOT_ACTOR
+    record(
+        session=session,
+        event=AuditKind.ELEVATION_EXTENDED,
+        actor=actor,
+        at=now,
+        request_id=grant.request_id,
+        platform=grant.platform,
+        target_email=grant.email,
+        detail={
+            "grant": grant.id,
+            "by_request": request.id,
+            "from": grant.ends_at.isoformat(),
+            "to": ends_at.isoformat(),
+        },
+    )
+    transition_change(
+        session=session,
+        change_id=change.id,
+        event=ChangeEvent.SUCCEED,
+        at=now,
+        applied_at=now,
+        error=None,
+        error_kind=None,
+    )
+    record(
+        session=session,
+        event=AuditKind.APPLIED,
+        actor=actor,
+        at=now,
+        request_id=request.id,
+        platform=change.platform,
+        target_email=request.target_email,
+        detail={"grant": grant.id, "ends_at": ends_at.isoformat()},
+    )
+    grant_id = grant.id
+    notices.after(lambda: _tell_extended(ctx, grant_id))
+    notices.after(lambda: wake(ctx, ends_at))
+
+
+def _tell_extended(ctx: ServiceContext, grant_id: int) -> None:
+    found = load(ctx, grant_id)
+    if found is not None:
+        ctx.notifier.elevation_extended(found[1], found[0])
