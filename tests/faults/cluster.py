@@ -154,6 +154,24 @@ class Cluster:
         raise AssertionError(f"waited {timeout}s in vain")
 
 
+@contextmanager
+def busy_cores() -> Iterator[None]:
+    """Keep every core of the machine busy for the block, as a loaded CI machine would be: the fault tests must hold
+    with the bot's processes competing for the CPU, so they wait on conditions, never on fixed sleeps."""
+    burners = [
+        subprocess.Popen(
+            [sys.executable, "-c", "while True: pass"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        for _ in range(os.cpu_count() or 2)
+    ]
+    try:
+        yield
+    finally:
+        for burner in burners:
+            burner.kill()
+            burner.wait()
+
+
 def write_config(folder: Path, database_url: str, *, latency: float, lease: float) -> Path:
     config = {
         "database_url": database_url,
