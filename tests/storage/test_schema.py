@@ -16,6 +16,7 @@ from sqlmodel import Session, SQLModel, select
 
 import storage.models  # noqa: F401  (the tables, on SQLModel.metadata)
 from bot.cli import main
+from domain.access import AccessState
 from storage.audit import AuditKind, record, verify_chain
 from storage.db import make_engine, session_scope
 from storage.models import AccessRequest
@@ -115,3 +116,86 @@ def test_instances_starting_at_once_on_an_empty_postgresql_database_migrate_it_o
         thread.join()
     assert errors == []
     assert current_revision(make_engine(database_url)) == head_revision()
+
+
+def test_live_elevations_of_a_0002_database_become_grants_that_still_end_on_time(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Upgrading to the ledger (0003) moves every elevation in: what it holds, its end, its reminders, its
+    baseline; an extension request keeps pointing at it, and at its end the revert gives back what was there."""
+    engine = make_engine(database_url)
+    upgrade(engine, to="0002")
+    consumer = {"member": True, "account_role": "Consumer", "scopes": {}}
+    elevated = {"member": True, "account_role": "Admin", "scopes": {}}
+    ends = datetime(2026, 11, 22, 11, 0, tzinfo=UTC)
+    with engine.begin() as connection:
+        for number, status in ((1, "active"), (2, "reverted")):
+            connection.execute(
+                text(
+                    "INSERT INTO access_request (id, verb, status, requester_id, target_email, reason, command_text, "
+                    "created_at, updated_at, requirements, break_glass) VALUES (:id, 'update', 'applied', 'UALICE', "
+                    "'ana@agency.example', 'x', '', :at, :at, '{}', false)"
+                ),
+                {"id": number, "at": NOW},
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO platform_change (id, request_id, platform, action, status, attempts, manual_steps, "
+                    "warnings, responses, updated_at, elevation_id) VALUES (:id, :id, 'sandbox', 'grant', "
+                    "'applied', 1, '[]', '[]', '[]', :at, NULL)"
+                ),
+                {"id": number, "at": NOW},
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO revert_reminder (id, request_id, change_id, platform, target_email, revert_to, "
+                    "elevated_to, fields, started_at, expires_at, remind_at, reminders_sent, status, version, "
+                    "attempts, outcome, updated_at) VALUES (:id, :id, :id, 'sandbox', 'ana@agency.example', "
+                    ":before, :after, :fields, :at, :ends, '[]', 0, :status, 0, 0, '{}', :at)"
+                ),
+                {
+                    "id": number,
+                    "before": json.dumps(consumer),
+                    "after": json.dumps(elevated),
+                    "fields": json.dumps({"account_role": {"before": "Consumer", "elevated": "Admin"}}),
+                    "at": NOW,
+                    "ends": ends if status == "active" else NOW,
+                    "status": status,
+                },
+            )
+        connection.execute(
+            text(
+                "INSERT INTO sandbox_member (platform, email, account_role, created_at) "
+                "VALUES ('sandbox', 'ana@agency.example', 'Admin', :at)"
+            ),
+            {"at": NOW},
+        )
+    assert upgrade(engine) == ("0002", head_revision())
+
+    from datetime import timedelta
+
+    from domain.ledger import GrantState
+    from services.sweeper import sweep
+    from storage.models import Grant, PlatformAccount
+    from tests.fakes import FakeClock
+    from tests.services.desk import ANA, access, make_desk
+
+    with Session(engine) as session:
+        (account,) = session.exec(select(PlatformAccount)).all()
+        assert (account.platform, account.email, account.baseline, account.due_at) == (
+            "sandbox",
+            ANA,
+            consumer,
+            ends,
+        )
+        grants = {grant.id: grant for grant in session.exec(select(Grant)).all()}
+    assert grants[1].state == GrantState.ACTIVE.value and grants[1].parts == {"account_role": "Admin"}
+    assert grants[1].before == {"account_role": "Consumer"} and grants[1].ends_at == ends
+    assert grants[2].state == GrantState.ENDED.value, "history moves too"
+    engine.dispose()
+
+    desk = make_desk(tmp_path, database_url=database_url, clock=FakeClock(ends - timedelta(minutes=1)))
+    assert sweep(desk.ctx).reverted == 0
+    desk.clock.advance(timedelta(minutes=1))
+    assert sweep(desk.ctx).reverted == 1
+    assert access(desk) == AccessState(member=True, account_role="Consumer")

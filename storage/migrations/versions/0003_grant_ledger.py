@@ -107,21 +107,19 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_access_grant_request_id"), ["request_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_access_grant_state"), ["state"], unique=False)
 
-    with op.batch_alter_table("platform_change", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("grant_id", sa.Integer(), nullable=True))
+    # Renamed in place (no copy of the table, which SQLite's foreign keys from manual_task would refuse).
+    with op.batch_alter_table("platform_change", schema=None, recreate="never") as batch_op:
+        batch_op.alter_column("elevation_id", new_column_name="grant_id")
         batch_op.add_column(sa.Column("account_id", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("queued_at", storage.db.UTCDateTime(timezone=True), nullable=True))
         batch_op.create_index(batch_op.f("ix_platform_change_account_id"), ["account_id"], unique=False)
 
     connection = op.get_bind()
     _move_elevations(connection, grants)
-    connection.execute(sa.text("UPDATE platform_change SET grant_id = elevation_id"))
     # Changes a bot of the previous version was in the middle of applying: the new one queues them, and reconciling
     # their account finishes them from what the platform has.
     connection.execute(sa.text("UPDATE platform_change SET status = 'failed' WHERE status = 'applying'"))
 
-    with op.batch_alter_table("platform_change", schema=None) as batch_op:
-        batch_op.drop_column("elevation_id")
     with op.batch_alter_table("revert_reminder", schema=None) as batch_op:
         for column in ("expires_at", "next_remind_at", "platform", "request_id", "status", "target_email"):
             batch_op.drop_index(batch_op.f(f"ix_revert_reminder_{column}"))
