@@ -199,7 +199,12 @@ def test_status_and_list_show_the_request_and_current_access(bot: RunningBot) ->
     status = bot.ephemeral("*Request #1*")
     assert "Approved by <@U0BOB>" in status and "requested by <@U0ALICE>" in status
     bot.command("alice", f"list {ANA}")
-    assert "*sandbox*: Consumer; production: Viewer" in bot.ephemeral("*sandbox*:")
+    listed = bot.ephemeral("*sandbox*:")
+    assert "*sandbox*: Consumer; production: Viewer" in listed
+    # Each live grant, with what it covers and the request it came from.
+    assert "What accessbot granted, still in place" in listed
+    assert f"{ANA} on sandbox: joined as Consumer, production: Viewer; permanent since" in listed
+    assert "(request #1)" in listed
     bot.command("alice", "status 99")
     assert "Request #99 does not exist" in bot.ephemeral("#99")
 
