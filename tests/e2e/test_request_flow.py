@@ -273,6 +273,8 @@ def test_the_health_endpoint_says_what_works_and_turns_503_when_the_scheduler_st
 
 def test_the_health_endpoint_turns_503_when_the_database_is_gone(bot: RunningBot, tmp_path: Path) -> None:
     url = bot.events_url.replace("/slack/events", "/healthz")
+    # Nothing in the background may open the database again (and so recreate its file) while it is taken away.
+    bot.runtime.scheduler.shutdown()
     bot.runtime.engine.dispose()
     for name in ("bot.db", "bot.db-wal", "bot.db-shm"):
         (tmp_path / name).unlink(missing_ok=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -107,6 +106,9 @@ def test_ctrl_c_to_the_process_group_is_for_the_front_to_handle(cluster: Cluster
     instance = cluster.instances[0]
     worker_pid = health(instance)[1]["worker_pid"]
     os.kill(worker_pid, signal.SIGINT)
-    time.sleep(1.5)
+    # The worker still does work handed to it after the signal: the same worker, never restarted.
+    cluster.command(instance, "add ana@agency.example sandbox viewer on production reason: after Ctrl-C")
+    cluster.card(1)
     status, report = health(instance)
     assert status == 200 and report["worker_pid"] == worker_pid and report["worker_restarts"] == 0
+    assert running(worker_pid)

@@ -35,6 +35,7 @@ from services.decisions import Outcome, approve, retry
 from services.grant_actions import GrantOutcome, ask_extension, end_now
 from services.grants import live_views
 from services.sweeper import sweep
+from services.views import GrantView
 from storage.ledger import find_account, grants_of
 from tests.fakes import FlakyPlatform
 from tests.services.desk import Desk, approve_fully, make_desk
@@ -90,6 +91,11 @@ class LedgerMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.world = world()
+        for desk in (self.world.bot, self.world.other):  # what earlier examples told nobody needs keeping
+            desk.notifier.events.clear()
+            desk.notifier.elevations.clear()
+            desk.notifier.tasks.clear()
+            desk.notifier.drifts.clear()
         number = next(self.world.examples)
         self.people = [f"p{number}-{who}@agency.example" for who in ("ana", "ben")]
         # What the test knows each account's baseline is: nothing before the bot, then what removals and
@@ -184,8 +190,12 @@ class LedgerMachine(RuleBasedStateMachine):
         result = end_now(self.bot.ctx, grant.id, person=self.bot.requester)
         assert result.outcome is GrantOutcome.REVOKED, result
 
-    def _temporary(self) -> list:  # type: ignore[type-arg]
-        return [grant for grant in live_views(self.bot.ctx, temporary_only=True) if grant.target_email in self.people]
+    def _temporary(self) -> list[GrantView]:
+        return [
+            grant
+            for email in self.people
+            for grant in live_views(self.bot.ctx, target_email=email, temporary_only=True)
+        ]
 
     # --- time, faults and the world outside -----------------------------------------------------------------
 
