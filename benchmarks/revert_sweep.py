@@ -37,11 +37,12 @@ from domain.lifecycle import ChangeStatus, RequestStatus
 from handlers.directory import SlackDirectory
 from handlers.notifier import SlackNotifier
 from handlers.outbox import Outbox
-from platforms.sandbox import SandboxSettings
-from services.context import ElevationSettings, ServiceContext
+from platforms.settings import SandboxSettings
+from services.context import ServiceContext
 from services.offboarding import PlatformNotice
 from services.ports import MessageRef
 from services.reviews import ReviewView
+from services.settings import ElevationSettings
 from services.sweeper import sweep
 from services.views import DriftReport, GrantView, RequestView, TaskView
 from storage.db import make_engine, session_scope

@@ -9,25 +9,15 @@ import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from sqlmodel import Session, select
-
-from bot.exports import (
-    chain_json,
-    chain_text,
-    evidence_text,
-    write_audit_csv,
-    write_audit_json,
-    write_members_csv,
-    write_members_json,
-)
 from bot.settings import ConfigError
-from platforms.base import PlatformError
-from services.context import ServiceContext
-from services.evidence import gather
-from storage.audit import events_between, verify_chain
-from storage.models import AuditEvent
+
+if TYPE_CHECKING:
+    from services.context import ServiceContext
+    from storage.models import AuditEvent
+
+# The commands' parsers are built for every `accessbot` run; what they need to work is imported when they do.
 
 COMMANDS = ("evidence", "export", "audit")
 
@@ -82,6 +72,9 @@ def _anchor(text: str) -> tuple[int, str]:
 
 
 def _evidence(services: ServiceContext, request_id: int, *, as_json: bool) -> int:
+    from bot.exports import evidence_text
+    from services.evidence import gather
+
     found = gather(services, request_id)
     if found is None:
         print(f"accessbot: request #{request_id} does not exist", file=sys.stderr)
@@ -102,6 +95,11 @@ def _output(path: str | None, default: str) -> Iterator[tuple[TextIO, str]]:
 
 
 def _export_audit(services: ServiceContext, args: argparse.Namespace) -> int:
+    from sqlmodel import Session
+
+    from bot.exports import chain_text, write_audit_csv, write_audit_json
+    from storage.audit import events_between, verify_chain
+
     now = services.clock.now()
     default = f"audit-{args.since:%Y%m%d}-{now:%Y%m%dT%H%M%SZ}" if args.since else f"audit-{now:%Y%m%dT%H%M%SZ}"
     with Session(services.engine) as session:
@@ -118,6 +116,9 @@ def _export_audit(services: ServiceContext, args: argparse.Namespace) -> int:
 
 
 def _export_members(services: ServiceContext, args: argparse.Namespace) -> int:
+    from bot.exports import write_members_csv, write_members_json
+    from platforms.base import PlatformError
+
     platform = services.platforms.get(args.platform)
     if platform is None:
         raise ConfigError(f"unknown platform {args.platform!r}; configured: {', '.join(services.platforms)}")
@@ -136,6 +137,12 @@ def _export_members(services: ServiceContext, args: argparse.Namespace) -> int:
 
 
 def _verify(services: ServiceContext, *, anchor: tuple[int, str] | None, as_json: bool) -> int:
+    from sqlmodel import Session, select
+
+    from bot.exports import chain_json, chain_text
+    from storage.audit import verify_chain
+    from storage.models import AuditEvent
+
     with Session(services.engine) as session:
         report = verify_chain(session)
         anchored = None

@@ -11,35 +11,18 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
-
-from slack_bolt.error import BoltError
-from slack_sdk.errors import SlackApiError
+from typing import TYPE_CHECKING
 
 from bot import audit_cli
-from bot.admin import (
-    access_json,
-    format_access,
-    format_checks,
-    format_snapshot,
-    requests_json,
-    requests_report,
-    review_posted_text,
-)
-from bot.bootstrap import bootstrap, build_services
-from bot.health import check
 from bot.logs import configure_logging
-from bot.offline import NoSlack
-from bot.policy_report import explanation_text, policy_summary
 from bot.settings import ConfigError, Settings, load_settings
-from domain.commands import CommandError, GrantCommand, RemoveCommand, parse_command
 from domain.lifecycle import RequestStatus
-from services import reviews
-from services.context import ServiceContext, worker_name
-from services.explain import explain
-from services.grants import account_ledger, live_views
-from services.queries import access_everywhere, request_views
-from storage.db import make_engine
-from storage.schema import UPGRADE_COMMAND, SchemaBehind, current_revision, head_revision, upgrade
+
+if TYPE_CHECKING:
+    from services.context import ServiceContext
+
+# Each command imports what it needs when it runs: `accessbot --help` and the quick admin commands start at once,
+# and serve's processes load only their part.
 
 logger = logging.getLogger("accessbot")
 
@@ -93,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from storage.schema import SchemaBehind
+
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings(getattr(args, "file", None) or args.config)
@@ -129,9 +114,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _serve(settings: Settings, *, host: str, port: int, log_level: str) -> int:
     """The front answers Slack; the work behind its answers and the scheduler run in a worker process."""
+    from slack_bolt.error import BoltError
+    from slack_sdk.errors import SlackApiError
+
+    from bot.bootstrap import bootstrap
     from bot.handoff import hand_off_work
+    from bot.health import check
     from bot.server import serve_http, serve_socket_mode
     from bot.worker import Worker
+    from services.logs import worker_name
 
     socket_mode = settings.slack_app_token is not None
     try:
@@ -176,10 +167,17 @@ def _console(settings: Settings, *, user: str) -> int:
 
 
 def _offline(settings: Settings) -> ServiceContext:
+    from bot.bootstrap import build_services
+    from bot.offline import NoSlack
+
     return build_services(settings, directory=NoSlack(), notifier=NoSlack())
 
 
 def _requests(settings: Settings, *, statuses: list[str] | None, limit: int, as_json: bool) -> int:
+    from bot.admin import requests_json, requests_report
+    from services.grants import live_views
+    from services.queries import request_views
+
     services = _offline(settings)
     wanted = [RequestStatus(status) for status in statuses] if statuses else None
     views = request_views(services, statuses=wanted, limit=limit)
@@ -191,6 +189,10 @@ def _requests(settings: Settings, *, statuses: list[str] | None, limit: int, as_
 
 
 def _policy(settings: Settings, *, action: str, text: str) -> int:
+    from bot.policy_report import explanation_text, policy_summary
+    from domain.commands import CommandError, GrantCommand, RemoveCommand, parse_command
+    from services.explain import explain
+
     if action == "check":
         approvers = {name: platform.approvers for name, platform in settings.platforms.items()}
         print("policy OK\n" + policy_summary(settings.policy, approvers))
@@ -209,6 +211,9 @@ def _policy(settings: Settings, *, action: str, text: str) -> int:
 
 
 def _database(settings: Settings, *, action: str) -> int:
+    from storage.db import make_engine
+    from storage.schema import UPGRADE_COMMAND, current_revision, head_revision, upgrade
+
     engine = make_engine(settings.database_url)
     try:
         if action == "status":
@@ -226,6 +231,10 @@ def _database(settings: Settings, *, action: str) -> int:
 
 
 def _review(settings: Settings, *, print_only: bool) -> int:
+    from bot.admin import format_snapshot, review_posted_text
+    from bot.bootstrap import bootstrap
+    from services import reviews
+
     if print_only:
         taken = reviews.snapshot(_offline(settings))
         print(format_snapshot(taken))
@@ -243,6 +252,8 @@ def _review(settings: Settings, *, print_only: bool) -> int:
 
 
 def _check_platforms(settings: Settings, *, as_json: bool) -> int:
+    from bot.admin import format_checks
+
     services = _offline(settings)
     checks = [platform.check() for platform in services.platforms.values()]
     if as_json:
@@ -253,6 +264,10 @@ def _check_platforms(settings: Settings, *, as_json: bool) -> int:
 
 
 def _access(settings: Settings, *, platform: str, email: str, as_json: bool) -> int:
+    from bot.admin import access_json, format_access
+    from services.grants import account_ledger
+    from services.queries import access_everywhere
+
     services = _offline(settings)
     if platform not in services.platforms:
         raise ConfigError(f"unknown platform {platform!r}; configured: {', '.join(services.platforms)}")

@@ -10,8 +10,7 @@ import json
 import logging
 from datetime import UTC, datetime
 
-from services.context import worker_name
-from services.logs import REQUEST_ID
+from services.logs import REQUEST_ID, worker_name
 
 
 class ContextFilter(logging.Filter):

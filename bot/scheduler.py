@@ -16,7 +16,8 @@ from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from services.context import ServiceContext, worker_name
+from services.context import ServiceContext
+from services.logs import worker_name
 from services.sweeper import SweepReport, next_moment, sweep
 
 logger = logging.getLogger("accessbot.scheduler")

@@ -19,12 +19,9 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from domain.catalog import RoleCatalog, name_key
 from domain.policy import PolicyConfig
-from platforms.chartbeat import ChartbeatSettings
-from platforms.heap import HeapSettings
 from platforms.registry import PLATFORM_TYPES
-from platforms.sandbox import SandboxSettings
-from platforms.scim import ScimSettings
-from services.context import ElevationSettings, RemovalSettings, ReviewSettings, TaskSettings
+from platforms.settings import ChartbeatSettings, HeapSettings, SandboxSettings, ScimSettings
+from services.settings import ElevationSettings, RemovalSettings, ReviewSettings, TaskSettings
 
 DEFAULT_CONFIG_FILE = "accessbot.yml"
 CONFIG_ENV = "ACCESSBOT_CONFIG"

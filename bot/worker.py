@@ -35,7 +35,7 @@ from slack_bolt import App
 
 from bot.handoff import Work
 from bot.settings import Settings
-from services.context import INSTANCE_ENV
+from services.logs import INSTANCE_ENV
 
 logger = logging.getLogger("accessbot.worker")
 

@@ -11,27 +11,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Literal
 
-from pydantic import Field, SecretStr
 from sqlalchemy import delete
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from domain.access import AccessState, AccessStep, RemovalMethod, StepKind, diff
-from domain.catalog import RoleCatalog, ScopeSpec
+from domain.catalog import RoleCatalog
 from domain.offboarding import FollowUp, NoticeTemplate
-from platforms.base import ApplyResult, MemberRecord, Platform, PlatformCheck, PlatformRefused, PlatformSettings
-from platforms.http import PlatformHttp, RetryPolicy
-from platforms.scim import NO_ROLE, ScimPlatform, ScimSettings
+from platforms.base import ApplyResult, MemberRecord, Platform, PlatformCheck, PlatformRefused
+from platforms.http import PlatformHttp
+from platforms.scim import ScimPlatform
+from platforms.settings import NO_ROLE, ChartbeatSettings
 from storage.db import session_scope
 from storage.models import ManualLedger
 
-SCIM_URL = "https://chartbeat.com/scim/v2/"
-USERS_PAGE = "https://chartbeat.com/publishing/settings/users/"
 ACCOUNT_ROLE = "account_role"
 SCOPE = "scope:"
-SITE_ACCESS = "Access"
 
 # "Post-Removal Clean-Up Tasks" of Chartbeat's removal procedure.
 CHARTBEAT_CHECKLIST = (
@@ -75,42 +71,6 @@ CHARTBEAT_CHECKLIST = (
 )
 
 CHARTBEAT_NOTICE = NoticeTemplate(product="Chartbeat", reach="Chartbeat sites or dashboards")
-
-
-class ChartbeatSettings(PlatformSettings):
-    type: Literal["chartbeat"] = "chartbeat"
-    base_url: str = SCIM_URL
-    # An account owner's login: Chartbeat's SCIM API uses HTTP Basic.
-    username: str
-    password: SecretStr
-    account_roles: tuple[str, ...] = ("Owner", "Admin", "Member")
-    default_account_role: str = "Member"
-    sites: tuple[str, ...] = ()
-    site_groups: tuple[str, ...] = ()
-    users_page: str = USERS_PAGE
-    rate_limit_per_minute: float = 200
-    retry: RetryPolicy = Field(default_factory=RetryPolicy)
-
-    def catalog(self) -> RoleCatalog:
-        scopes = [ScopeSpec(name=site, kind="site", roles=(SITE_ACCESS,)) for site in self.sites]
-        scopes += [ScopeSpec(name=group, kind="site group", roles=(SITE_ACCESS,)) for group in self.site_groups]
-        admins = tuple(role for role in self.account_roles if role in ("Owner", "Admin", "Administrator"))
-        return RoleCatalog(
-            account_roles=self.account_roles,
-            default_account_role=self.default_account_role,
-            scopes=tuple(scopes),
-            admin_roles=admins,
-        )
-
-    def http(self, name: str) -> PlatformHttp:
-        return ScimSettings(
-            type="scim",
-            base_url=self.base_url,
-            username=self.username,
-            password=self.password,
-            rate_limit_per_minute=self.rate_limit_per_minute,
-            retry=self.retry,
-        ).http(name)
 
 
 class ChartbeatPlatform(Platform):

@@ -9,17 +9,12 @@ least two client admins").
 
 from __future__ import annotations
 
-from typing import Literal
-
-from pydantic import Field, SecretStr
-
 from domain.access import AccessState, RemovalMethod
-from domain.catalog import RoleCatalog, ScopeSpec
 from domain.offboarding import FollowUp, NoticeTemplate
-from platforms.base import ApplyResult, PlatformRefused, PlatformSettings
-from platforms.heap_catalog import ACCOUNT_ROLES, DEFAULT_ACCOUNT_ROLE, MODULE_ROLES
-from platforms.http import PlatformHttp, RetryPolicy
-from platforms.scim import CORE_ROLES, ScimPlatform, ScimSettings
+from platforms.base import ApplyResult, PlatformRefused
+from platforms.http import PlatformHttp
+from platforms.scim import ScimPlatform
+from platforms.settings import HeapSettings
 
 ADMIN = "Admin"
 
@@ -73,39 +68,6 @@ HEAP_NOTICE = NoticeTemplate(
     reach="Heap projects or data",
     preserved="All dashboards and analyses created by this user have been preserved.",
 )
-
-
-class HeapSettings(PlatformSettings):
-    type: Literal["heap"] = "heap"
-    # Heap gives each account its own SCIM base URL.
-    base_url: str
-    token: SecretStr
-    account_roles: tuple[str, ...] = ACCOUNT_ROLES
-    default_account_role: str = DEFAULT_ACCOUNT_ROLE
-    role_attribute: str = CORE_ROLES
-    # project or module -> role -> Heap team name, e.g. production: {Admin: "Prod admins", Viewer: "Prod viewers"}.
-    teams: dict[str, dict[str, str]] = Field(default_factory=dict)
-    min_admins: int = Field(default=2, ge=0)
-    rate_limit_per_minute: float | None = None
-    retry: RetryPolicy = Field(default_factory=RetryPolicy)
-
-    def catalog(self) -> RoleCatalog:
-        scopes = tuple(
-            ScopeSpec(name=scope, kind="module" if scope in MODULE_ROLES else "project", roles=tuple(roles))
-            for scope, roles in self.teams.items()
-        )
-        return RoleCatalog(
-            account_roles=self.account_roles, default_account_role=self.default_account_role, scopes=scopes
-        )
-
-    def http(self, name: str) -> PlatformHttp:
-        return ScimSettings(
-            type="scim",
-            base_url=self.base_url,
-            token=self.token,
-            rate_limit_per_minute=self.rate_limit_per_minute,
-            retry=self.retry,
-        ).http(name)
 
 
 class HeapPlatform(ScimPlatform):

@@ -5,16 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
-
-from sqlalchemy.engine import Engine
+from typing import TYPE_CHECKING, Any
 
 from domain.catalog import RoleCatalog
 from platforms.base import Platform, PlatformSettings
-from platforms.chartbeat import ChartbeatPlatform, ChartbeatSettings
-from platforms.heap import HeapPlatform, HeapSettings
-from platforms.sandbox import SandboxPlatform, SandboxSettings
-from platforms.scim import ScimPlatform, ScimSettings
+from platforms.settings import ChartbeatSettings, HeapSettings, SandboxSettings, ScimSettings
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 
 @dataclass(frozen=True)
@@ -25,7 +23,12 @@ class PlatformContext:
     now: Callable[[], datetime]
 
 
+# Each factory loads its client only when a platform of its type is configured.
+
+
 def _sandbox(name: str, settings: Any, context: PlatformContext) -> Platform:
+    from platforms.sandbox import SandboxPlatform
+
     assert isinstance(settings, SandboxSettings)
     return SandboxPlatform(
         name, settings.catalog(), engine=context.engine, now=context.now, latency=settings.latency_seconds
@@ -33,6 +36,8 @@ def _sandbox(name: str, settings: Any, context: PlatformContext) -> Platform:
 
 
 def _scim(name: str, settings: Any, context: PlatformContext) -> Platform:
+    from platforms.scim import ScimPlatform
+
     assert isinstance(settings, ScimSettings)
     return ScimPlatform(
         name, settings.catalog(), settings.http(name), role_attribute=settings.role_attribute, groups=settings.groups
@@ -40,11 +45,15 @@ def _scim(name: str, settings: Any, context: PlatformContext) -> Platform:
 
 
 def _heap(name: str, settings: Any, context: PlatformContext) -> Platform:
+    from platforms.heap import HeapPlatform
+
     assert isinstance(settings, HeapSettings)
     return HeapPlatform(name, settings, settings.http(name))
 
 
 def _chartbeat(name: str, settings: Any, context: PlatformContext) -> Platform:
+    from platforms.chartbeat import ChartbeatPlatform
+
     assert isinstance(settings, ChartbeatSettings)
     return ChartbeatPlatform(name, settings, settings.http(name), engine=context.engine, now=context.now)
 

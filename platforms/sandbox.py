@@ -9,43 +9,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Literal
 
-from pydantic import Field
 from sqlalchemy import delete
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from domain.access import AccessState, diff
 from domain.catalog import RoleCatalog
-from platforms.base import ApplyResult, MemberRecord, Platform, PlatformRefused, PlatformSettings
-from platforms.heap_catalog import (
-    ACCOUNT_ROLES,
-    DEFAULT_ACCOUNT_ROLE,
-    DEFAULT_PROJECTS,
-    MODULE_ROLES,
-    heap_catalog,
-)
+from platforms.base import ApplyResult, MemberRecord, Platform, PlatformRefused
 from storage.db import session_scope
 from storage.models import SandboxMember, SandboxScopeRole
-
-
-class SandboxSettings(PlatformSettings):
-    type: Literal["sandbox"] = "sandbox"
-    account_roles: tuple[str, ...] = ACCOUNT_ROLES
-    default_account_role: str = DEFAULT_ACCOUNT_ROLE
-    projects: tuple[str, ...] = DEFAULT_PROJECTS
-    modules: dict[str, tuple[str, ...]] = dict(MODULE_ROLES)
-    # Seconds each change takes, as a vendor's API would (demos, and the fault tests that kill the bot mid-apply).
-    latency_seconds: float = Field(default=0.0, ge=0, le=60)
-
-    def catalog(self) -> RoleCatalog:
-        return heap_catalog(
-            projects=self.projects,
-            account_roles=self.account_roles,
-            default_account_role=self.default_account_role,
-            modules=self.modules,
-        )
 
 
 class SandboxPlatform(Platform):

@@ -11,14 +11,12 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator, Mapping
-from typing import Any, Literal, cast
+from typing import Any, cast
 
-import httpx
-from pydantic import Field, SecretStr, model_validator
 from scim2_models import Context, Email, Extension, Group, ListResponse, PatchOp, PatchOperation, Role, User
 
 from domain.access import AccessState, AccessStep, StepKind, diff
-from domain.catalog import RoleCatalog, ScopeSpec
+from domain.catalog import RoleCatalog
 from platforms.base import (
     ApplyResult,
     MemberNotFound,
@@ -28,77 +26,14 @@ from platforms.base import (
     PlatformConflict,
     PlatformError,
     PlatformRefused,
-    PlatformSettings,
 )
-from platforms.http import PlatformHttp, RateLimiter, RetryPolicy, shared_limiter
+from platforms.http import PlatformHttp
+from platforms.settings import CORE_ROLES, NO_ROLE
 
 logger = logging.getLogger("accessbot.platforms.scim")
 
 CORE_SCHEMAS = "urn:ietf:params:scim:schemas:core:"
-CORE_ROLES = "roles"
-NO_ROLE = "none"
 PAGE = 100
-
-
-class ScimSettings(PlatformSettings):
-    type: Literal["scim"] = "scim"
-    base_url: str
-    # Either a bearer token, or HTTP Basic with username and password.
-    token: SecretStr | None = None
-    username: str | None = None
-    password: SecretStr | None = None
-    account_roles: tuple[str, ...] = ("Member",)
-    default_account_role: str | None = None
-    # Where the account role lives: the core `roles` attribute, an extension attribute given by its full path
-    # (urn:...:User:role), or `none` when the service has no roles.
-    role_attribute: str = CORE_ROLES
-    # scope -> role -> the displayName of the SCIM group that gives that role on that scope.
-    groups: dict[str, dict[str, str]] = Field(default_factory=dict)
-    scope_kind: str = "group"
-    rate_limit_per_minute: float | None = None
-    retry: RetryPolicy = Field(default_factory=RetryPolicy)
-
-    @model_validator(mode="after")
-    def _credentials(self) -> ScimSettings:
-        if self.token is None and (self.username is None or self.password is None):
-            raise ValueError("give a bearer `token`, or `username` and `password` for HTTP Basic")
-        return self
-
-    def catalog(self) -> RoleCatalog:
-        scopes = tuple(
-            ScopeSpec(name=scope, kind=self.scope_kind, roles=tuple(roles)) for scope, roles in self.groups.items()
-        )
-        return RoleCatalog(
-            account_roles=self.account_roles,
-            default_account_role=self.default_account_role or self.account_roles[-1],
-            scopes=scopes,
-        )
-
-    def auth(self) -> httpx.Auth | None:
-        if self.username is not None and self.password is not None:
-            return httpx.BasicAuth(self.username, self.password.get_secret_value())
-        return None
-
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token.get_secret_value()}"} if self.token is not None else {}
-
-    def limiter(self) -> RateLimiter | None:
-        if self.rate_limit_per_minute is None:
-            return None
-        return shared_limiter(httpx.URL(self.base_url).host, self.rate_limit_per_minute)
-
-    def http(self, name: str, *, transport: httpx.BaseTransport | None = None) -> PlatformHttp:
-        what = "token" if self.token is not None else "username and password"
-        return PlatformHttp(
-            name,
-            self.base_url,
-            auth=self.auth(),
-            headers=self.headers(),
-            retry=self.retry,
-            limiter=self.limiter(),
-            auth_hint=f"check platforms.{name}.{what.replace(' and ', '/')} in the config and that it may use SCIM",
-            transport=transport,
-        )
 
 
 class RoleAttribute:

@@ -9,8 +9,8 @@ when its last change is done.
 from __future__ import annotations
 
 from domain.lifecycle import ChangeStatus, RequestEvent
-from services.context import ServiceContext, worker_name
-from services.logs import for_request
+from services.context import ServiceContext
+from services.logs import for_request, worker_name
 from services.reconcile import drain, queue_change
 from services.settle import settle
 from services.views import RequestView

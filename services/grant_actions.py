@@ -19,8 +19,9 @@ from domain.lifecycle import ChangeStatus, RequestEvent, RequestStatus
 from domain.policy import Approver, RequestFacts, Verdict, approval_verdict, pending_deadlines
 from services.apply import run_request
 from services.approvers import decision_verdict, eligible_approvers, members
-from services.context import ServiceContext, worker_name
+from services.context import ServiceContext
 from services.grants import extended_end, extension_refusal, extension_requirements, load
+from services.logs import worker_name
 from services.ports import Person
 from services.reconcile import drain
 from services.submit import announce, store

@@ -1,8 +1,11 @@
-"""Which access request the current work is about, for every log line written meanwhile (bot/logs.py prints it)."""
+"""Which instance is working and which access request the work is about, for every log line written meanwhile
+(bot/logs.py prints it) and every claim taken."""
 
 from __future__ import annotations
 
 import functools
+import os
+import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -12,6 +15,13 @@ C = TypeVar("C")
 P = ParamSpec("P")
 R = TypeVar("R")
 REQUEST_ID: ContextVar[int | None] = ContextVar("accessbot_request_id", default=None)
+INSTANCE_ENV = "ACCESSBOT_INSTANCE"
+
+
+def worker_name() -> str:
+    """This instance's name in claims, log lines and health: host:pid, unless ACCESSBOT_INSTANCE names it (serve's
+    worker process takes its front's name, so that the two are one instance)."""
+    return os.environ.get(INSTANCE_ENV) or f"{socket.gethostname()}:{os.getpid()}"
 
 
 @contextmanager

@@ -13,7 +13,8 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session
 
-from services.context import ServiceContext, logger, worker_name
+from services.context import ServiceContext, logger
+from services.logs import worker_name
 from services.reconcile import reconcile_due
 from services.recovery import recover
 from services.reminders import remind_ending_grants, remind_open_tasks, undecided

@@ -11,7 +11,8 @@ from domain.lifecycle import TaskKind
 from domain.policy import Approver, Verdict, may_do_manual_step
 from platforms.base import PlatformError
 from services.approvers import eligible_approvers
-from services.context import ServiceContext, worker_name
+from services.context import ServiceContext
+from services.logs import worker_name
 from services.ports import Person
 from services.reconcile import drain
 from services.views import RequestView, TaskView, task_view

@@ -24,8 +24,8 @@ from bot.settings import Settings
 from domain.policy import PolicyConfig
 from platforms.base import Platform
 from platforms.registry import PlatformContext, build_platforms
-from platforms.sandbox import SandboxSettings
-from services.context import ElevationSettings
+from platforms.settings import SandboxSettings
+from services.settings import ElevationSettings
 from storage.audit import events_for
 from storage.db import make_engine
 from tests.fakes import FakeClock

@@ -31,7 +31,7 @@ from bot.listeners import ListenerPool
 from bot.server import wsgi_app
 from bot.settings import Settings
 from handlers import ids
-from platforms.sandbox import SandboxSettings
+from platforms.settings import SandboxSettings
 
 SECRET = "fuzz-signing-secret"
 TOKEN = "xoxb-fuzz"

@@ -8,7 +8,7 @@ import pytest
 
 from domain.access import AccessState
 from handlers import ids
-from platforms.chartbeat import ChartbeatSettings
+from platforms.settings import ChartbeatSettings
 from tests.e2e.conftest import USERS, RunningBot, StartBot
 from tests.scim_server import ScimServer, running
 

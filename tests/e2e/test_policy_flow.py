@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from domain.access import AccessState
 from handlers import ids
-from platforms.sandbox import SandboxSettings
+from platforms.settings import SandboxSettings
 from tests.e2e.conftest import USERS, StartBot
 from tests.fakes import FakeClock
 

@@ -8,7 +8,7 @@ from typing import Any
 from domain.access import AccessState
 from handlers import ids
 from platforms.base import Platform
-from platforms.sandbox import SandboxSettings
+from platforms.settings import SandboxSettings
 from tests.e2e.conftest import USERS, RunningBot, StartBot
 from tests.fakes import FlakyPlatform
 

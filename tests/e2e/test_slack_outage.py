@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 from domain.access import AccessState
 from handlers import ids
-from platforms.sandbox import SandboxSettings
+from platforms.settings import SandboxSettings
 from storage.models import AccessRequest, SlackOutbox
 from storage.outbox import OutboxStatus
 from tests.e2e.conftest import RunningBot, StartBot

@@ -10,7 +10,8 @@ import pytest
 
 from domain.access import AccessState, RemovalMethod, StepKind
 from platforms.base import ApplyResult, Platform, PlatformAuthError
-from platforms.chartbeat import ChartbeatPlatform, ChartbeatSettings
+from platforms.chartbeat import ChartbeatPlatform
+from platforms.settings import ChartbeatSettings
 from storage.db import make_engine
 from storage.schema import ensure_schema
 from tests.platforms.contract import PlatformContract, fresh_email

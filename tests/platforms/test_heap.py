@@ -8,7 +8,8 @@ import pytest
 
 from domain.access import AccessState
 from platforms.base import Platform, PlatformRefused
-from platforms.heap import HeapPlatform, HeapSettings
+from platforms.heap import HeapPlatform
+from platforms.settings import HeapSettings
 from tests.platforms.contract import PlatformContract, fresh_email
 from tests.scim_server import HEAP_EXTENSION, ScimServer, running
 

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from platforms.base import Platform
-from platforms.sandbox import SandboxPlatform, SandboxSettings
+from platforms.sandbox import SandboxPlatform
+from platforms.settings import SandboxSettings
 from storage.db import make_engine
 from storage.schema import ensure_schema
 from tests.platforms.contract import PlatformContract, fresh_email, granted

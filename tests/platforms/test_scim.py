@@ -18,7 +18,8 @@ from platforms.base import (
     RateLimited,
 )
 from platforms.http import RateLimiter, RetryPolicy, retry_after_seconds
-from platforms.scim import ScimPlatform, ScimSettings
+from platforms.scim import ScimPlatform
+from platforms.settings import ScimSettings
 from tests.platforms.contract import PlatformContract, fresh_email
 from tests.scim_server import ScimServer, running
 

@@ -12,10 +12,11 @@ from domain.access import AccessState
 from domain.commands import GrantCommand, RemoveCommand, parse_command
 from platforms.base import Platform
 from platforms.registry import PlatformContext, build_platforms
-from platforms.sandbox import SandboxSettings
-from services.context import ElevationSettings, ServiceContext
+from platforms.settings import SandboxSettings
+from services.context import ServiceContext
 from services.decisions import Outcome, approve
 from services.ports import Person
+from services.settings import ElevationSettings
 from services.submit import submit
 from services.views import RequestView
 from storage.audit import events_for

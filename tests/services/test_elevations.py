@@ -17,12 +17,12 @@ from sqlmodel import Session, select
 from domain.access import AccessState
 from domain.ledger import EndReason, GrantState
 from domain.lifecycle import RequestStatus
-from platforms.sandbox import SandboxSettings
-from services.context import ElevationSettings
+from platforms.settings import SandboxSettings
 from services.decisions import Outcome, approve
 from services.grant_actions import GrantOutcome, ask_extension, end_now, keep
 from services.grants import live_views, load
 from services.ports import SystemClock
+from services.settings import ElevationSettings
 from services.sweeper import next_moment, sweep
 from storage.db import session_scope
 from storage.ledger import claim_due_accounts, claim_reminder, get_grant

@@ -13,9 +13,9 @@ import pytest
 from domain.access import AccessState
 from domain.lifecycle import ChangeStatus, RequestEvent, RequestStatus
 from platforms.base import ApplyResult, Platform
-from services.context import ElevationSettings
 from services.decisions import Outcome, approve
 from services.ports import Person
+from services.settings import ElevationSettings
 from services.sweeper import sweep
 from storage.db import session_scope
 from storage.requests import transition_request

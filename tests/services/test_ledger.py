@@ -22,12 +22,13 @@ from domain.ledger import EndReason, GrantState
 from domain.lifecycle import RequestStatus
 from domain.policy import BreakGlass, GuardRails, PolicyConfig, Rule, RuleMatch
 from platforms.base import ApplyResult, Platform, PlatformUnavailable
-from platforms.sandbox import SandboxSettings
+from platforms.settings import SandboxSettings
 from services import break_glass
-from services.context import ElevationSettings, RequestRefused
+from services.context import RequestRefused
 from services.decisions import Outcome, approve, retry
 from services.grant_actions import GrantOutcome, ask_extension, end_now, keep
 from services.grants import live_views, load
+from services.settings import ElevationSettings
 from services.sweeper import sweep
 from storage.models import AuditEvent, PlatformAccount
 from tests.fakes import FlakyPlatform

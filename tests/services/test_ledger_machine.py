@@ -30,10 +30,11 @@ from domain.access import AccessState, RemovalMethod, removed_state
 from domain.ledger import LIVE, GrantState, Layer, desired, unexplained
 from domain.lifecycle import RequestStatus
 from platforms.base import ApplyResult, Platform
-from services.context import ElevationSettings, RequestRefused
+from services.context import RequestRefused
 from services.decisions import Outcome, approve, retry
 from services.grant_actions import GrantOutcome, ask_extension, end_now
 from services.grants import live_views
+from services.settings import ElevationSettings
 from services.sweeper import sweep
 from services.views import GrantView
 from storage.ledger import find_account, grants_of

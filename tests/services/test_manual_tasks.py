@@ -11,7 +11,7 @@ import pytest
 from domain.access import AccessState
 from domain.ledger import GrantState
 from domain.lifecycle import ChangeStatus, RequestStatus, TaskKind
-from platforms.chartbeat import ChartbeatSettings
+from platforms.settings import ChartbeatSettings
 from services.grants import load
 from services.sweeper import sweep
 from services.task_actions import TaskOutcome, complete

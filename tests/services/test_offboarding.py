@@ -9,9 +9,10 @@ import pytest
 from domain.access import AccessState, RemovalMethod
 from domain.lifecycle import RequestStatus, TaskKind
 from domain.offboarding import GENERIC_CHECKLIST, FollowUp
-from platforms.sandbox import SandboxSettings
-from services.context import RemovalSettings, ServiceContext
+from platforms.settings import SandboxSettings
+from services.context import ServiceContext
 from services.decisions import approve, retry
+from services.settings import RemovalSettings
 from services.submit import submit
 from services.task_actions import TaskOutcome, complete
 from services.views import RequestView

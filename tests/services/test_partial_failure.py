@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from domain.access import AccessState
 from domain.lifecycle import RequestStatus
-from platforms.heap import HeapSettings
+from platforms.settings import HeapSettings
 from services.decisions import approve, retry
 from storage.audit import events_for
 from tests.scim_server import ScimServer, running

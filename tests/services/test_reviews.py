@@ -15,10 +15,10 @@ from domain.lifecycle import RequestStatus
 from domain.review import FindingKind
 from platforms.sandbox import SandboxPlatform
 from services import review_actions, reviews
-from services.context import ReviewSettings
 from services.decisions import Outcome, approve
 from services.review_actions import ReviewOutcome
 from services.reviews import ReviewView
+from services.settings import ReviewSettings
 from services.sweeper import sweep
 from storage.audit import events_between
 from storage.models import AccessReview

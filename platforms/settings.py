@@ -1,0 +1,180 @@
+"""The settings of every platform type, as the config file gives them: read (and validated) without loading any
+client, so that reading the config costs neither the SCIM resource models nor the database layer.
+
+Each client module (sandbox, scim, heap, chartbeat) takes its settings from here.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import httpx
+from pydantic import Field, SecretStr, model_validator
+
+from domain.catalog import RoleCatalog, ScopeSpec
+from platforms.base import PlatformSettings
+from platforms.heap_catalog import (
+    ACCOUNT_ROLES,
+    DEFAULT_ACCOUNT_ROLE,
+    DEFAULT_PROJECTS,
+    MODULE_ROLES,
+    heap_catalog,
+)
+from platforms.http import PlatformHttp, RateLimiter, RetryPolicy, shared_limiter
+
+#: Where a SCIM User carries the account role: the core multi-valued `roles`, or `none` for services without roles.
+CORE_ROLES = "roles"
+NO_ROLE = "none"
+
+CHARTBEAT_SCIM_URL = "https://chartbeat.com/scim/v2/"
+CHARTBEAT_USERS_PAGE = "https://chartbeat.com/publishing/settings/users/"
+#: The one "role" on a Chartbeat site: access to it.
+SITE_ACCESS = "Access"
+
+
+class SandboxSettings(PlatformSettings):
+    type: Literal["sandbox"] = "sandbox"
+    account_roles: tuple[str, ...] = ACCOUNT_ROLES
+    default_account_role: str = DEFAULT_ACCOUNT_ROLE
+    projects: tuple[str, ...] = DEFAULT_PROJECTS
+    modules: dict[str, tuple[str, ...]] = dict(MODULE_ROLES)
+    # Seconds each change takes, as a vendor's API would (demos, and the fault tests that kill the bot mid-apply).
+    latency_seconds: float = Field(default=0.0, ge=0, le=60)
+
+    def catalog(self) -> RoleCatalog:
+        return heap_catalog(
+            projects=self.projects,
+            account_roles=self.account_roles,
+            default_account_role=self.default_account_role,
+            modules=self.modules,
+        )
+
+
+class ScimSettings(PlatformSettings):
+    type: Literal["scim"] = "scim"
+    base_url: str
+    # Either a bearer token, or HTTP Basic with username and password.
+    token: SecretStr | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    account_roles: tuple[str, ...] = ("Member",)
+    default_account_role: str | None = None
+    # Where the account role lives: the core `roles` attribute, an extension attribute given by its full path
+    # (urn:...:User:role), or `none` when the service has no roles.
+    role_attribute: str = CORE_ROLES
+    # scope -> role -> the displayName of the SCIM group that gives that role on that scope.
+    groups: dict[str, dict[str, str]] = Field(default_factory=dict)
+    scope_kind: str = "group"
+    rate_limit_per_minute: float | None = None
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+
+    @model_validator(mode="after")
+    def _credentials(self) -> ScimSettings:
+        if self.token is None and (self.username is None or self.password is None):
+            raise ValueError("give a bearer `token`, or `username` and `password` for HTTP Basic")
+        return self
+
+    def catalog(self) -> RoleCatalog:
+        scopes = tuple(
+            ScopeSpec(name=scope, kind=self.scope_kind, roles=tuple(roles)) for scope, roles in self.groups.items()
+        )
+        return RoleCatalog(
+            account_roles=self.account_roles,
+            default_account_role=self.default_account_role or self.account_roles[-1],
+            scopes=scopes,
+        )
+
+    def auth(self) -> httpx.Auth | None:
+        if self.username is not None and self.password is not None:
+            return httpx.BasicAuth(self.username, self.password.get_secret_value())
+        return None
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token.get_secret_value()}"} if self.token is not None else {}
+
+    def limiter(self) -> RateLimiter | None:
+        if self.rate_limit_per_minute is None:
+            return None
+        return shared_limiter(httpx.URL(self.base_url).host, self.rate_limit_per_minute)
+
+    def http(self, name: str, *, transport: httpx.BaseTransport | None = None) -> PlatformHttp:
+        what = "token" if self.token is not None else "username and password"
+        return PlatformHttp(
+            name,
+            self.base_url,
+            auth=self.auth(),
+            headers=self.headers(),
+            retry=self.retry,
+            limiter=self.limiter(),
+            auth_hint=f"check platforms.{name}.{what.replace(' and ', '/')} in the config and that it may use SCIM",
+            transport=transport,
+        )
+
+
+class HeapSettings(PlatformSettings):
+    type: Literal["heap"] = "heap"
+    # Heap gives each account its own SCIM base URL.
+    base_url: str
+    token: SecretStr
+    account_roles: tuple[str, ...] = ACCOUNT_ROLES
+    default_account_role: str = DEFAULT_ACCOUNT_ROLE
+    role_attribute: str = CORE_ROLES
+    # project or module -> role -> Heap team name, e.g. production: {Admin: "Prod admins", Viewer: "Prod viewers"}.
+    teams: dict[str, dict[str, str]] = Field(default_factory=dict)
+    min_admins: int = Field(default=2, ge=0)
+    rate_limit_per_minute: float | None = None
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+
+    def catalog(self) -> RoleCatalog:
+        scopes = tuple(
+            ScopeSpec(name=scope, kind="module" if scope in MODULE_ROLES else "project", roles=tuple(roles))
+            for scope, roles in self.teams.items()
+        )
+        return RoleCatalog(
+            account_roles=self.account_roles, default_account_role=self.default_account_role, scopes=scopes
+        )
+
+    def http(self, name: str) -> PlatformHttp:
+        return ScimSettings(
+            type="scim",
+            base_url=self.base_url,
+            token=self.token,
+            rate_limit_per_minute=self.rate_limit_per_minute,
+            retry=self.retry,
+        ).http(name)
+
+
+class ChartbeatSettings(PlatformSettings):
+    type: Literal["chartbeat"] = "chartbeat"
+    base_url: str = CHARTBEAT_SCIM_URL
+    # An account owner's login: Chartbeat's SCIM API uses HTTP Basic.
+    username: str
+    password: SecretStr
+    account_roles: tuple[str, ...] = ("Owner", "Admin", "Member")
+    default_account_role: str = "Member"
+    sites: tuple[str, ...] = ()
+    site_groups: tuple[str, ...] = ()
+    users_page: str = CHARTBEAT_USERS_PAGE
+    rate_limit_per_minute: float = 200
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+
+    def catalog(self) -> RoleCatalog:
+        scopes = [ScopeSpec(name=site, kind="site", roles=(SITE_ACCESS,)) for site in self.sites]
+        scopes += [ScopeSpec(name=group, kind="site group", roles=(SITE_ACCESS,)) for group in self.site_groups]
+        admins = tuple(role for role in self.account_roles if role in ("Owner", "Admin", "Administrator"))
+        return RoleCatalog(
+            account_roles=self.account_roles,
+            default_account_role=self.default_account_role,
+            scopes=tuple(scopes),
+            admin_roles=admins,
+        )
+
+    def http(self, name: str) -> PlatformHttp:
+        return ScimSettings(
+            type="scim",
+            base_url=self.base_url,
+            username=self.username,
+            password=self.password,
+            rate_limit_per_minute=self.rate_limit_per_minute,
+            retry=self.retry,
+        ).http(name)
