@@ -6,9 +6,12 @@ equal `desired`, whatever it was before, so a retry after a failure or a crash c
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -16,6 +19,8 @@ from domain.access import AccessState, AccessStep, RemovalMethod, diff, removed_
 from domain.catalog import RoleCatalog
 from domain.offboarding import GENERIC_CHECKLIST, FollowUp, NoticeTemplate
 from domain.policy import PlatformPolicy
+
+R = TypeVar("R")
 
 
 class PlatformSettings(PlatformPolicy):
@@ -29,6 +34,8 @@ class PlatformSettings(PlatformPolicy):
     removal_checklist: tuple[FollowUp, ...] = ()
     # The product's name in the notice to the collaborator's organisation (default: the platform type's).
     notice_product: str | None = None
+    # How many calls to the platform a batch of reverts makes at once (its rate limit still applies).
+    concurrency: int = Field(default=4, ge=1, le=64)
 
     def catalog(self) -> RoleCatalog:
         """The roles and scopes this platform offers, as configured."""
@@ -125,10 +132,15 @@ class Platform(ABC):
     removal_checklist: tuple[FollowUp, ...] = GENERIC_CHECKLIST
     #: Whether `list_members` says when each member was last active (access reviews flag dormant accounts by it).
     reports_activity: bool = False
+    #: How many calls to this platform a batch makes at once: a bulkhead, so that a slow platform holds up only its
+    #: own work. The registry sets it from `platforms.<name>.concurrency`.
+    concurrency: int = 4
 
     def __init__(self, name: str, catalog: RoleCatalog) -> None:
         self.name = name
         self.catalog = catalog
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
 
     @abstractmethod
     def get_access(self, email: str) -> AccessState:
@@ -141,6 +153,32 @@ class Platform(ABC):
     @abstractmethod
     def list_members(self) -> list[MemberRecord]:
         """Everyone with an account, for reviews and exports."""
+
+    def read_many(self, emails: Sequence[str]) -> dict[str, AccessState | PlatformError]:
+        """Several members' access now, each as `get_access` would answer (or fail). Clients that can read many in
+        one call override it; this asks for each, `concurrency` at a time."""
+        return self._each(emails, self.get_access)
+
+    def apply_many(self, desired: Mapping[str, AccessState]) -> dict[str, ApplyResult | PlatformError]:
+        """Make several members' access equal what `desired` says for each, each as `apply` would (or fail)."""
+        return self._each(list(desired), lambda email: self.apply(email, desired[email]))
+
+    def _each(self, emails: Sequence[str], call: Callable[[str], R]) -> dict[str, R | PlatformError]:
+        def one(email: str) -> R | PlatformError:
+            try:
+                return call(email)
+            except PlatformError as error:
+                return error
+
+        if len(emails) <= 1 or self.concurrency <= 1:
+            return {email: one(email) for email in emails}
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(
+                    max_workers=self.concurrency, thread_name_prefix=f"platform-{self.name}"
+                )
+            pool = self._pool
+        return dict(zip(emails, pool.map(one, emails), strict=True))
 
     def plan(self, email: str, desired: AccessState) -> list[AccessStep]:
         """The steps `apply` would take, without changing anything."""
@@ -169,5 +207,9 @@ class Platform(ABC):
         """An admin did a manual step `apply` returned; platforms that return manual steps remember it here."""
         raise PlatformRefused(self.name, "this platform has no manual steps")
 
-    def close(self) -> None:  # noqa: B027  (most clients hold nothing to release)
-        """Release connections; the bot calls it at shutdown."""
+    def close(self) -> None:
+        """Release connections and threads; the bot calls it at shutdown. Clients holding more extend it."""
+        with self._pool_lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=False)
+                self._pool = None

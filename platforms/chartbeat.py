@@ -98,6 +98,7 @@ class ChartbeatPlatform(Platform):
 
     def close(self) -> None:
         self.scim.close()
+        super().close()
 
     def check(self) -> PlatformCheck:
         found = self.scim.check()

@@ -75,6 +75,7 @@ def build_platforms(configured: Mapping[str, PlatformSettings], context: Platfor
                 f"platform {name!r} has unknown type {settings.type!r}; known: {', '.join(PLATFORM_TYPES)}"
             )
         platforms[name] = factory(name, settings, context)
+        platforms[name].concurrency = settings.concurrency
     return platforms
 
 

@@ -7,16 +7,16 @@ catalog does not have, and every `apply` is one transaction, so it is never left
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from domain.access import AccessState, diff
 from domain.catalog import RoleCatalog
-from platforms.base import ApplyResult, MemberRecord, Platform, PlatformRefused
+from platforms.base import ApplyResult, MemberRecord, Platform, PlatformError, PlatformRefused
 from storage.db import session_scope
 from storage.models import SandboxMember, SandboxScopeRole
 
@@ -73,6 +73,89 @@ class SandboxPlatform(Platform):
                 session.add(SandboxScopeRole(platform=self.name, email=email, scope=scope, role=role))
             return ApplyResult(applied=tuple(steps), responses=tuple(step.describe() for step in steps))
 
+    def read_many(self, emails: Sequence[str]) -> dict[str, AccessState | PlatformError]:
+        wanted = [email.lower() for email in emails]
+        with Session(self._engine) as session:
+            found = self._read_many(session, wanted)
+        return {email: found[email.lower()] for email in emails}
+
+    def apply_many(self, desired: Mapping[str, AccessState]) -> dict[str, ApplyResult | PlatformError]:
+        if self.latency:
+            # A vendor's API takes one call per member: as many at once as the bulkhead lets through.
+            return super().apply_many(desired)
+        results: dict[str, ApplyResult | PlatformError] = {}
+        valid: dict[str, AccessState] = {}
+        for email, state in desired.items():
+            try:
+                self._check_known(state)
+            except PlatformError as error:
+                results[email] = error
+                continue
+            valid[email.lower()] = state
+        if not valid:
+            return results
+        with session_scope(self._engine) as session:
+            current = self._read_many(session, list(valid))
+            changed = {email: state for email, state in valid.items() if diff(current[email], state)}
+            for email in valid.keys() - changed.keys():
+                results[email] = ApplyResult(responses=("no change needed",))
+            for chunk in _chunks(list(changed)):
+                session.exec(
+                    delete(SandboxScopeRole).where(
+                        col(SandboxScopeRole.platform) == self.name, col(SandboxScopeRole.email).in_(chunk)
+                    )
+                )
+                session.exec(
+                    delete(SandboxMember).where(
+                        col(SandboxMember.platform) == self.name,
+                        col(SandboxMember.email).in_([email for email in chunk if not changed[email].member]),
+                    )
+                )
+            now = self._now()
+            for email, state in changed.items():
+                steps = diff(current[email], state)
+                if not state.member:
+                    results[email] = ApplyResult(applied=tuple(steps), responses=(f"deleted {email}",))
+                    continue
+                assert state.account_role is not None
+                if current[email].member:
+                    session.exec(
+                        update(SandboxMember)
+                        .where(col(SandboxMember.platform) == self.name, col(SandboxMember.email) == email)
+                        .values(account_role=state.account_role)
+                    )
+                else:
+                    session.add(
+                        SandboxMember(platform=self.name, email=email, account_role=state.account_role, created_at=now)
+                    )
+                session.add_all(
+                    SandboxScopeRole(platform=self.name, email=email, scope=scope, role=role)
+                    for scope, role in state.scopes.items()
+                )
+                results[email] = ApplyResult(applied=tuple(steps), responses=tuple(step.describe() for step in steps))
+        return {email: results[email] if email in results else results[email.lower()] for email in desired}
+
+    def _read_many(self, session: Session, emails: list[str]) -> dict[str, AccessState]:
+        roles: dict[str, str] = {}
+        scopes: dict[str, dict[str, str]] = {}
+        for chunk in _chunks(emails):
+            for member in session.exec(
+                select(SandboxMember).where(SandboxMember.platform == self.name, col(SandboxMember.email).in_(chunk))
+            ):
+                roles[member.email] = member.account_role
+            for row in session.exec(
+                select(SandboxScopeRole).where(
+                    SandboxScopeRole.platform == self.name, col(SandboxScopeRole.email).in_(chunk)
+                )
+            ):
+                scopes.setdefault(row.email, {})[row.scope] = row.role
+        return {
+            email: AccessState(member=True, account_role=roles[email], scopes=scopes.get(email, {}))
+            if email in roles
+            else AccessState.absent()
+            for email in emails
+        }
+
     def list_members(self) -> list[MemberRecord]:
         with Session(self._engine) as session:
             members = session.exec(
@@ -114,3 +197,9 @@ class SandboxPlatform(Platform):
                 raise PlatformRefused(self.name, f"unknown scope {scope!r}")
             if spec.role(role) != role:
                 raise PlatformRefused(self.name, f"{role!r} is not a role on {scope}")
+
+
+def _chunks(items: list[str], size: int = 500) -> Iterator[list[str]]:
+    """Lists short enough for an IN (...) on every database."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -111,6 +111,7 @@ class ScimPlatform(Platform):
 
     def close(self) -> None:
         self.http.close()
+        super().close()
 
     # -- reading -----------------------------------------------------------------------------------------------
 

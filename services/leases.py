@@ -37,22 +37,24 @@ class LeaseKeeper:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        self._stopped = False
 
     @contextmanager
-    def holding(self, table: Table, claim: Claim) -> Iterator[None]:
-        """Keep `claim` alive for the duration of the block."""
-        key = (table, claim.key)
+    def holding(self, table: Table, *claims: Claim) -> Iterator[None]:
+        """Keep `claims` alive for the duration of the block."""
         with self._lock:
-            self._held[key] = claim.fence
-            if self._thread is None or not self._thread.is_alive():
+            for claim in claims:
+                self._held[(table, claim.key)] = claim.fence
+            if not self._stopped and (self._thread is None or not self._thread.is_alive()):
                 self._thread = threading.Thread(target=self._run, name="lease-keeper", daemon=True)
                 self._thread.start()
         try:
             yield
         finally:
             with self._lock:
-                if self._held.get(key) == claim.fence:
-                    del self._held[key]
+                for claim in claims:
+                    if self._held.get((table, claim.key)) == claim.fence:
+                        del self._held[(table, claim.key)]
 
     def renew_now(self) -> None:
         with self._lock:
@@ -79,4 +81,7 @@ class LeaseKeeper:
                 logger.exception("could not renew leases")
 
     def stop(self) -> None:
+        """Renew nothing any more (at shutdown; a test uses it to play a holder that lost the database)."""
+        with self._lock:
+            self._stopped = True
         self._wake.set()

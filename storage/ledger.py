@@ -382,6 +382,18 @@ def has_queued(*, session: Session, account_id: int) -> bool:
     )
 
 
+def with_changes(*, session: Session, account_ids: Iterable[int]) -> set[int]:
+    """Those of these accounts with a change queued or being applied."""
+    ids = list(account_ids)
+    if not ids:
+        return set()
+    statement = select(PlatformChange.account_id).where(
+        col(PlatformChange.account_id).in_(ids),
+        col(PlatformChange.status).in_([ChangeStatus.QUEUED.value, ChangeStatus.APPLYING.value]),
+    )
+    return {account_id for account_id in session.exec(statement) if account_id is not None}
+
+
 def target_of(*, session: Session, request_id: int) -> str:
     request = session.get(AccessRequest, request_id)
     assert request is not None

@@ -27,6 +27,7 @@ from domain.access import AccessState, unexplained
 from domain.lifecycle import ChangeEvent, ChangeStatus
 from platforms.base import ApplyResult, PlatformError
 from services.context import ServiceContext, logger
+from services.reconcile.batch import reconcile_batch
 from services.reconcile.outcome import Notices, Step, Tally, failed, publish, record_step
 from services.reconcile.plan import Planned, has_work, plan
 from services.reconcile.rails import check_guard_rails
@@ -42,6 +43,7 @@ from storage.ledger import (
     mark_due,
     next_change,
     release,
+    with_changes,
 )
 from storage.models import PlatformAccount, PlatformChange, PlatformClaim
 from storage.requests import transition_change
@@ -89,7 +91,8 @@ def drain(ctx: ServiceContext, account: int, *, worker: str) -> Tally:
 
 def reconcile_due(ctx: ServiceContext, *, worker: str) -> Tally:
     """Claim, in batches, every account that needs reconciling now (a grant ended, a retry is due, a queued change
-    nobody started, a claim whose holder died) and reconcile each."""
+    nobody started, a claim whose holder died) and reconcile them: those with a change to apply one by one, the
+    rest a platform's batch at a time."""
     tally = Tally()
     while True:
         with session_scope(ctx.engine) as session:
@@ -100,10 +103,17 @@ def reconcile_due(ctx: ServiceContext, *, worker: str) -> Tally:
                 lease=ctx.leases.lease,
                 limit=ctx.elevation_settings.batch,
             )
+            busy = with_changes(session=session, account_ids=(int(held.key) for _, held in claimed))
         if not claimed:
             return tally
-        for _, held in claimed:
-            _work(ctx, held, tally)
+        batches: dict[str, list[tuple[str, Claim]]] = {}
+        for account, held in claimed:
+            if account.id in busy or held.took_over is not None:
+                _work(ctx, held, tally)
+            else:
+                batches.setdefault(account.platform, []).append((account.email, held))
+        for platform, claims in batches.items():
+            reconcile_batch(ctx, platform, claims, tally)
 
 
 def _token(worker: str) -> str:

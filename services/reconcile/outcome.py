@@ -110,32 +110,51 @@ def record_step(
     after: AccessState,
     result: ApplyResult,
 ) -> Step:
-    now = ctx.clock.now()
     notices = Notices()
-    manual = {part_of(step): step for step in result.manual}
     with session_scope(ctx.engine) as session:
-        account = hold(session=session, claim=held)
-        if account is None:
-            return Step.LOST
-        assert account.id is not None
-        if planned.change_id is not None:
-            change = get_change(session=session, change_id=planned.change_id)
-            assert change is not None
-            _change_done(session, ctx, account, change, planned, actual, after, result, manual, now, notices)
-        for change in awaiting_manual(session=session, account_id=account.id):
-            if change.id != planned.change_id:
-                _change_done(session, ctx, account, change, planned, actual, after, result, manual, now, notices)
-        tally.ended += _end_grants(session, ctx, account, actual, after, manual, now, notices)
-        live = grants_of(session=session, account_id=account.id, states=[GrantState.ACTIVE])
-        ends = [grant.ends_at for grant in live if grant.ends_at is not None]
-        account.expected = after.model_dump(mode="json")
-        # Manual steps still to do: what they will set is the bot's own doing, not drift, when it shows.
-        account.plans = [planned.desired.model_dump(mode="json")] if manual else []
-        account.due_at = min(ends) if ends else None
-        account.attempts, account.last_error, account.escalated_at = 0, None, None
-        account.updated_at = now
-        session.add(account)
+        step = record_in(
+            session, ctx, held, tally, planned=planned, actual=actual, after=after, result=result, notices=notices
+        )
     publish(ctx, notices)
+    return step
+
+
+def record_in(
+    session: Session,
+    ctx: ServiceContext,
+    held: Claim,
+    tally: Tally,
+    *,
+    planned: Planned,
+    actual: AccessState,
+    after: AccessState,
+    result: ApplyResult,
+    notices: Notices,
+) -> Step:
+    """Record a step that verified, inside the caller's transaction (one for a whole batch of accounts)."""
+    now = ctx.clock.now()
+    manual = {part_of(step): step for step in result.manual}
+    account = hold(session=session, claim=held)
+    if account is None:
+        return Step.LOST
+    assert account.id is not None
+    if planned.change_id is not None:
+        change = get_change(session=session, change_id=planned.change_id)
+        assert change is not None
+        _change_done(session, ctx, account, change, planned, actual, after, result, manual, now, notices)
+    for change in awaiting_manual(session=session, account_id=account.id):
+        if change.id != planned.change_id:
+            _change_done(session, ctx, account, change, planned, actual, after, result, manual, now, notices)
+    tally.ended += _end_grants(session, ctx, account, actual, after, manual, now, notices)
+    live = grants_of(session=session, account_id=account.id, states=[GrantState.ACTIVE])
+    ends = [grant.ends_at for grant in live if grant.ends_at is not None]
+    account.expected = after.model_dump(mode="json")
+    # Manual steps still to do: what they will set is the bot's own doing, not drift, when it shows.
+    account.plans = [planned.desired.model_dump(mode="json")] if manual else []
+    account.due_at = min(ends) if ends else None
+    account.attempts, account.last_error, account.escalated_at = 0, None, None
+    account.updated_at = now
+    session.add(account)
     return Step.DONE
 
 
@@ -456,59 +475,74 @@ def failed(
     kind: str,
     partial: PlatformError | None = None,
 ) -> Step:
-    """The platform failed (or did not end up as planned). The change in flight fails and can be retried; grants
-    that were ending stay so, and the account is retried with exponential backoff, the approvers told after a few
-    tries; nothing is dropped."""
-    settings = ctx.elevation_settings
-    now = ctx.clock.now()
     notices = Notices()
     with session_scope(ctx.engine) as session:
-        account = hold(session=session, claim=held)
-        if account is None:
-            return Step.LOST
-        assert account.id is not None
-        attempts = account.attempts + 1
-        # Exponential backoff with jitter, so that many accounts failing together do not retry in lockstep.
-        delay = min(settings.retry_initial_seconds * 2 ** (attempts - 1), settings.retry_max_seconds)
-        retry_at = now + timedelta(seconds=delay * random.uniform(1.0, 1.2))
-        ending = grants_of(session=session, account_id=account.id, states=[GrantState.ENDING])
-        escalate = bool(ending) and attempts >= settings.escalate_after and account.escalated_at is None
-        account.attempts, account.last_error, account.due_at = attempts, error, retry_at
-        if escalate:
-            account.escalated_at = now
-        account.updated_at = now
-        session.add(account)
-        change = next_change(session=session, account_id=account.id)
-        if change is not None:
-            request = get_request(session=session, request_id=change.request_id)  # type: ignore[arg-type]
-            assert request is not None
-            extra: dict[str, Any] = {}
-            if partial is not None and (partial.applied or partial.pending):
-                extra = {
-                    "applied": [step.describe() for step in partial.applied],
-                    "not_applied": [step.describe() for step in partial.pending],
-                }
-            fail_change(session, change, request, error=error, kind=kind, actual=None, now=now, extra=extra)
-            notices.settle.add(request.id)  # type: ignore[arg-type]
-        for grant in ending:
-            _audit_grant(
-                session,
-                grant,
-                AuditKind.REVERT_FAILED,
-                actor=BOT_ACTOR,
-                at=now,
-                error=error,
-                kind=kind,
-                attempt=attempts,
-                retry_at=retry_at.isoformat(),
-            )
-            if escalate:
-                _audit_grant(session, grant, AuditKind.REVERT_ESCALATED, actor=BOT_ACTOR, at=now, attempts=attempts)
-            if not grant.permanent and grant.id is not None:
-                notices.after(functools.partial(_tell_revert_failed, ctx, grant.id, escalate))
-    tally.failed += 1
+        step = failed_in(session, ctx, held, tally, error=error, kind=kind, partial=partial, notices=notices)
     publish(ctx, notices)
-    wake(ctx, retry_at)
+    return step
+
+
+def failed_in(
+    session: Session,
+    ctx: ServiceContext,
+    held: Claim,
+    tally: Tally,
+    *,
+    error: str,
+    kind: str,
+    notices: Notices,
+    partial: PlatformError | None = None,
+) -> Step:
+    """The platform failed (or did not end up as planned), recorded inside the caller's transaction. The change in
+    flight fails and can be retried; grants that were ending stay so, and the account is retried with exponential
+    backoff, the approvers told after a few tries; nothing is dropped."""
+    settings = ctx.elevation_settings
+    now = ctx.clock.now()
+    account = hold(session=session, claim=held)
+    if account is None:
+        return Step.LOST
+    assert account.id is not None
+    attempts = account.attempts + 1
+    # Exponential backoff with jitter, so that many accounts failing together do not retry in lockstep.
+    delay = min(settings.retry_initial_seconds * 2 ** (attempts - 1), settings.retry_max_seconds)
+    retry_at = now + timedelta(seconds=delay * random.uniform(1.0, 1.2))
+    ending = grants_of(session=session, account_id=account.id, states=[GrantState.ENDING])
+    escalate = bool(ending) and attempts >= settings.escalate_after and account.escalated_at is None
+    account.attempts, account.last_error, account.due_at = attempts, error, retry_at
+    if escalate:
+        account.escalated_at = now
+    account.updated_at = now
+    session.add(account)
+    change = next_change(session=session, account_id=account.id)
+    if change is not None:
+        request = get_request(session=session, request_id=change.request_id)  # type: ignore[arg-type]
+        assert request is not None
+        extra: dict[str, Any] = {}
+        if partial is not None and (partial.applied or partial.pending):
+            extra = {
+                "applied": [step.describe() for step in partial.applied],
+                "not_applied": [step.describe() for step in partial.pending],
+            }
+        fail_change(session, change, request, error=error, kind=kind, actual=None, now=now, extra=extra)
+        notices.settle.add(request.id)  # type: ignore[arg-type]
+    for grant in ending:
+        _audit_grant(
+            session,
+            grant,
+            AuditKind.REVERT_FAILED,
+            actor=BOT_ACTOR,
+            at=now,
+            error=error,
+            kind=kind,
+            attempt=attempts,
+            retry_at=retry_at.isoformat(),
+        )
+        if escalate:
+            _audit_grant(session, grant, AuditKind.REVERT_ESCALATED, actor=BOT_ACTOR, at=now, attempts=attempts)
+        if not grant.permanent and grant.id is not None:
+            notices.after(functools.partial(_tell_revert_failed, ctx, grant.id, escalate))
+    tally.failed += 1
+    notices.after(functools.partial(wake, ctx, retry_at))
     return Step.FAILED
 
 

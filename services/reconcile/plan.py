@@ -105,9 +105,11 @@ def plan(
     actual: AccessState,
     refusal: str | None,
     notices: Notices,
+    changes: bool = True,
 ) -> Planned | None:
     """The planning transaction, on a held account. Returns what to apply, or None when nothing is left to send or
-    verify (the step was an extension, or a refused change, or the account already is as the ledger says)."""
+    verify (the step was an extension, or a refused change, or the account already is as the ledger says).
+    `changes` False leaves queued changes for the account's own step (a batch of reverts plans ends only)."""
     assert account.id is not None
     now = ctx.clock.now()
     catalog = ctx.catalogs[account.platform]
@@ -124,7 +126,7 @@ def plan(
         account.expected = actual.model_dump(mode="json")
         _release_drifted(session, ctx, account, drifted, now=now, notices=notices)
     _end_expired(session, account.id, now=now)
-    change = next_change(session=session, account_id=account.id)
+    change = next_change(session=session, account_id=account.id) if changes else None
     planned_change: PlatformChange | None = None
     removal: RemovalMethod | None = None
     if change is not None:

@@ -105,3 +105,27 @@ class PlatformContract:
         email, desired = fresh_email(), granted(platform)
         self.apply(platform, email.upper(), desired)
         assert platform.get_access(email) == desired
+
+    def test_many_are_read_and_applied_at_once_each_as_alone(self, platform: Platform) -> None:
+        """The batch calls the bot uses when many grants end together: each member's answer is what the one-member
+        call would give, and a member the platform refuses fails alone."""
+        emails = [fresh_email() for _ in range(5)]
+        self.apply(platform, emails[0], granted(platform))
+        read = platform.read_many(emails)
+        assert read == {email: platform.get_access(email) for email in emails}
+        wanted = {email: granted(platform) for email in emails[1:4]}
+        wanted[emails[0]] = AccessState.absent()
+        wanted[emails[4].upper()] = AccessState(member=True, account_role="Emperor")
+        results = platform.apply_many(wanted)
+        assert set(results) == set(wanted)
+        refused = results[emails[4].upper()]
+        assert isinstance(refused, PlatformError) and refused.retryable is False
+        for email in emails[:4]:
+            result = results[email]
+            assert isinstance(result, ApplyResult), result
+            self.settle(platform, email, result)
+        assert platform.read_many(emails) == {
+            emails[0]: AccessState.absent(),
+            **{email: granted(platform) for email in emails[1:4]},
+            emails[4]: AccessState.absent(),
+        }

@@ -1,0 +1,105 @@
+"""Reconciling many accounts of one platform at once: what the sweep does when many grants end together.
+
+The same plan and record as one account's step (services.reconcile), but each done once for the whole batch: one
+read of the platform for every account, one planning transaction, one call that applies every difference (which the
+platform spreads over its bulkhead, or takes in one go), one more read, one recording transaction, and so one
+append to the audit chain per transaction rather than per account. What one account's platform call does never
+holds the others' bookkeeping back: a failure is recorded for that account alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from domain.access import AccessState, unexplained
+from platforms.base import ApplyResult, PlatformError
+from services.context import ServiceContext, logger
+from services.reconcile.outcome import Notices, Step, Tally, failed_in, publish, record_in
+from services.reconcile.plan import Planned, plan
+from storage.db import session_scope
+from storage.ledger import Claim, hold, release
+from storage.models import PlatformAccount
+
+
+def reconcile_batch(ctx: ServiceContext, platform: str, claims: Sequence[tuple[str, Claim]], tally: Tally) -> None:
+    """Reconcile every claimed account (email, claim) of `platform`; queued changes are left to each account's own
+    step. Every claim is let go at the end (those taken over meanwhile are not touched)."""
+    held = [claim for _, claim in claims]
+    with ctx.leases.holding(PlatformAccount, *held):
+        try:
+            _reconcile(ctx, platform, claims, tally)
+        finally:
+            with session_scope(ctx.engine) as session:
+                for claim in held:
+                    release(session=session, table=PlatformAccount, key=claim.key, fence=claim.fence)
+
+
+def _reconcile(ctx: ServiceContext, platform: str, claims: Sequence[tuple[str, Claim]], tally: Tally) -> None:
+    client = ctx.platforms.get(platform)
+    notices = Notices()
+    if client is None:
+        with session_scope(ctx.engine) as session:
+            for _, claim in claims:
+                error = f"{platform}: this platform is no longer configured"
+                failed_in(session, ctx, claim, tally, error=error, kind="unavailable", notices=notices)
+        publish(ctx, notices)
+        return
+    found = client.read_many([email for email, _ in claims])
+    planned: dict[str, tuple[Claim, AccessState, Planned]] = {}
+    with session_scope(ctx.engine) as session:
+        for email, claim in claims:
+            actual = found[email]
+            if isinstance(actual, PlatformError):
+                failed_in(session, ctx, claim, tally, error=str(actual), kind=actual.kind, notices=notices)
+                continue
+            account = hold(session=session, claim=claim)
+            if account is None:
+                continue  # taken over: the new holder carries on
+            steps = plan(session, ctx, account, actual=actual, refusal=None, notices=notices, changes=False)
+            if steps is not None:
+                planned[email] = (claim, actual, steps)
+    publish(ctx, notices)
+    if not planned:
+        return
+    to_apply = {email: steps.desired for email, (_, actual, steps) in planned.items() if steps.desired != actual}
+    results: dict[str, ApplyResult | PlatformError] = client.apply_many(to_apply) if to_apply else {}
+    changed = [email for email, result in results.items() if not isinstance(result, PlatformError)]
+    after = client.read_many(changed) if changed else {}
+    notices = Notices()
+    with session_scope(ctx.engine) as session:
+        for email, (claim, actual, steps) in planned.items():
+            outcome = _outcome(email, actual, steps, results, after)
+            if isinstance(outcome, PlatformError):
+                failed_in(session, ctx, claim, tally, error=str(outcome), kind=outcome.kind, notices=notices)
+                continue
+            result, now = outcome
+            problems = [step.describe() for step in unexplained(now, steps.desired, result.manual)]
+            if problems:
+                error = f"verification failed: {platform} still differs from what was planned ({'; '.join(problems)})"
+                failed_in(session, ctx, claim, tally, error=error, kind="verification", notices=notices)
+                continue
+            step = record_in(
+                session, ctx, claim, tally, planned=steps, actual=actual, after=now, result=result, notices=notices
+            )
+            if step is Step.LOST:
+                logger.warning("%s on %s: claim taken over meanwhile; the new holder carries on", email, platform)
+    publish(ctx, notices)
+
+
+def _outcome(
+    email: str,
+    actual: AccessState,
+    steps: Planned,
+    results: dict[str, ApplyResult | PlatformError],
+    after: dict[str, AccessState | PlatformError],
+) -> tuple[ApplyResult, AccessState] | PlatformError:
+    """What applying did for one account, and what the platform then showed."""
+    if email not in results:
+        return ApplyResult(), actual  # nothing to send: the platform already had it
+    result = results[email]
+    if isinstance(result, PlatformError):
+        return result
+    now = after[email]
+    if isinstance(now, PlatformError):
+        return now
+    return result, now
