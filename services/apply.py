@@ -40,7 +40,7 @@ def run_request(ctx: ServiceContext, request_id: int, *, actor: str) -> RequestV
             if change.action == "extend" and change.grant_id is not None:
                 grant = get_grant(session=session, grant_id=change.grant_id)
                 email = grant.email if grant is not None else email
-            account = queue_change(session, change, email=email, now=now)
+            account = queue_change(session, ctx, change, email=email, now=now)
             if account not in accounts:
                 accounts.append(account)
         view = ctx.view(session, request_id)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
@@ -54,15 +54,16 @@ __all__ = ["Tally", "drain", "queue_change", "reconcile_due"]
 ADMIN_CLAIM_PATIENCE = 30.0
 
 
-def queue_change(session: Session, change: PlatformChange, *, email: str, now: datetime) -> int:
+def queue_change(session: Session, ctx: ServiceContext, change: PlatformChange, *, email: str, now: datetime) -> int:
     """Queue an approved (or retried) change on its account, inside the caller's transaction; returns the account."""
     assert change.id is not None
     account = account_id(session=session, platform=change.platform, email=email, now=now)
     transition_change(
         session=session, change_id=change.id, event=ChangeEvent.QUEUE, at=now, account_id=account, queued_at=now
     )
-    # Due now: should the worker that queued it die before it starts, the sweep picks it up.
-    mark_due(session=session, account_id=account, at=now)
+    # The worker that queues it drains the account next (or the one holding it sees it when it lets go); should that
+    # worker die first, the sweep picks the change up a lease later.
+    mark_due(session=session, account_id=account, at=now + timedelta(seconds=ctx.elevation_settings.lease_seconds))
     return account
 
 
@@ -114,6 +115,11 @@ def reconcile_due(ctx: ServiceContext, *, worker: str) -> Tally:
                 batches.setdefault(account.platform, []).append((account.email, held))
         for platform, claims in batches.items():
             reconcile_batch(ctx, platform, claims, tally)
+            # A change queued while the batch held its account waited for it: it is applied now, not a lease later.
+            with Session(ctx.engine) as session:
+                waiting = with_changes(session=session, account_ids=(int(held.key) for _, held in claims))
+            for waiting_account in sorted(waiting):
+                drain(ctx, waiting_account, worker=worker)
 
 
 def _token(worker: str) -> str:

@@ -92,7 +92,7 @@ def test_sigterm_stops_taking_requests_and_lets_the_worker_finish_what_was_answe
         cluster.command(instance, f"add person{n}@agency.example sandbox viewer on production reason: stop {n}")
     instance.process.send_signal(signal.SIGTERM)
     assert instance.process.wait(timeout=60) == 0, instance.log()
-    assert "stopping: the worker finishes the work already answered" in instance.log()
+    assert "stopping: the worker finishes the work already answered" in instance.log(whole=True)
 
     # Each request waited on the sandbox: most were still queued when the front was told to stop.
     stored = cluster.scalar("SELECT count(*) FROM access_request WHERE card_ts IS NOT NULL")

@@ -98,9 +98,11 @@ class BotProcess:
     def post(self, signed: SignedRequest) -> httpx.Response:
         return httpx.post(f"{self.url}/slack/events", content=signed.body, headers=signed.headers, timeout=10)
 
-    def log(self) -> str:
+    def log(self, *, whole: bool = False) -> str:
+        """What the process wrote (its end, unless `whole`: enough for an assertion message)."""
         path = self.folder / f"{self.name}-{self.starts}.log"
-        return path.read_text(errors="replace")[-3000:] if path.exists() else ""
+        text = path.read_text(errors="replace") if path.exists() else ""
+        return text if whole else text[-3000:]
 
 
 @dataclass
