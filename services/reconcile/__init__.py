@@ -28,6 +28,7 @@ from domain.lifecycle import ChangeEvent, ChangeStatus
 from platforms.base import ApplyResult, PlatformError
 from services.context import ServiceContext, logger
 from services.reconcile.batch import reconcile_batch
+from services.reconcile.books import Books
 from services.reconcile.outcome import Notices, Step, Tally, failed, publish, record_step
 from services.reconcile.plan import Planned, has_work, plan
 from services.reconcile.rails import check_guard_rails
@@ -210,10 +211,10 @@ def _plan_apply_record(
 ) -> Step:
     notices = Notices()
     with session_scope(ctx.engine) as session:
-        account = hold(session=session, claim=held)
-        if account is None:
+        books = Books.hold(session, [held])
+        if int(held.key) not in books.accounts:
             return Step.LOST
-        planned: Planned | None = plan(session, ctx, account, actual=actual, refusal=refusal, notices=notices)
+        planned: Planned | None = plan(books, ctx, int(held.key), actual=actual, refusal=refusal, notices=notices)
     publish(ctx, notices)
     if planned is None:
         return Step.DONE

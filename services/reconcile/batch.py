@@ -14,10 +14,11 @@ from collections.abc import Sequence
 from domain.access import AccessState, unexplained
 from platforms.base import ApplyResult, PlatformError
 from services.context import ServiceContext, logger
+from services.reconcile.books import Books
 from services.reconcile.outcome import Notices, Step, Tally, failed_in, publish, record_in
 from services.reconcile.plan import Planned, plan
 from storage.db import session_scope
-from storage.ledger import Claim, hold, release
+from storage.ledger import Claim, release
 from storage.models import PlatformAccount
 
 
@@ -39,23 +40,24 @@ def _reconcile(ctx: ServiceContext, platform: str, claims: Sequence[tuple[str, C
     notices = Notices()
     if client is None:
         with session_scope(ctx.engine) as session:
+            books = Books.hold(session, [claim for _, claim in claims])
             for _, claim in claims:
                 error = f"{platform}: this platform is no longer configured"
-                failed_in(session, ctx, claim, tally, error=error, kind="unavailable", notices=notices)
+                failed_in(books, ctx, claim, tally, error=error, kind="unavailable", notices=notices)
         publish(ctx, notices)
         return
     found = client.read_many([email for email, _ in claims])
     planned: dict[str, tuple[Claim, AccessState, Planned]] = {}
     with session_scope(ctx.engine) as session:
+        books = Books.hold(session, [claim for _, claim in claims])
         for email, claim in claims:
+            if int(claim.key) not in books.accounts:
+                continue  # taken over: the new holder carries on
             actual = found[email]
             if isinstance(actual, PlatformError):
-                failed_in(session, ctx, claim, tally, error=str(actual), kind=actual.kind, notices=notices)
+                failed_in(books, ctx, claim, tally, error=str(actual), kind=actual.kind, notices=notices)
                 continue
-            account = hold(session=session, claim=claim)
-            if account is None:
-                continue  # taken over: the new holder carries on
-            steps = plan(session, ctx, account, actual=actual, refusal=None, notices=notices, changes=False)
+            steps = plan(books, ctx, int(claim.key), actual=actual, refusal=None, notices=notices, changes=False)
             if steps is not None:
                 planned[email] = (claim, actual, steps)
     publish(ctx, notices)
@@ -67,19 +69,20 @@ def _reconcile(ctx: ServiceContext, platform: str, claims: Sequence[tuple[str, C
     after = client.read_many(changed) if changed else {}
     notices = Notices()
     with session_scope(ctx.engine) as session:
+        books = Books.hold(session, [claim for claim, _, _ in planned.values()])
         for email, (claim, actual, steps) in planned.items():
             outcome = _outcome(email, actual, steps, results, after)
             if isinstance(outcome, PlatformError):
-                failed_in(session, ctx, claim, tally, error=str(outcome), kind=outcome.kind, notices=notices)
+                failed_in(books, ctx, claim, tally, error=str(outcome), kind=outcome.kind, notices=notices)
                 continue
             result, now = outcome
             problems = [step.describe() for step in unexplained(now, steps.desired, result.manual)]
             if problems:
                 error = f"verification failed: {platform} still differs from what was planned ({'; '.join(problems)})"
-                failed_in(session, ctx, claim, tally, error=error, kind="verification", notices=notices)
+                failed_in(books, ctx, claim, tally, error=error, kind="verification", notices=notices)
                 continue
             step = record_in(
-                session, ctx, claim, tally, planned=steps, actual=actual, after=now, result=result, notices=notices
+                books, ctx, claim, tally, planned=steps, actual=actual, after=now, result=result, notices=notices
             )
             if step is Step.LOST:
                 logger.warning("%s on %s: claim taken over meanwhile; the new holder carries on", email, platform)

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from domain.access import AccessState, AccessStep, StepKind
 from domain.ledger import (
@@ -30,11 +30,12 @@ from platforms.base import ApplyResult, PlatformError
 from services.context import ServiceContext, logger
 from services.grants import load
 from services.offboarding import open_checklist
+from services.reconcile.books import Books
 from services.settle import settle
 from services.tasks import open_step_tasks
 from storage.audit import BOT_ACTOR, AuditKind, record
 from storage.db import session_scope
-from storage.ledger import Claim, awaiting_manual, grants_of, hold, move_grant, next_change, set_grant
+from storage.ledger import Claim, next_change
 from storage.models import AccessRequest, Grant, PlatformAccount, PlatformChange
 from storage.requests import get_change, get_request, transition_change
 from storage.tasks import open_steps_of_change
@@ -112,15 +113,18 @@ def record_step(
 ) -> Step:
     notices = Notices()
     with session_scope(ctx.engine) as session:
+        books = Books.hold(session, [held])
+        if int(held.key) not in books.accounts:
+            return Step.LOST
         step = record_in(
-            session, ctx, held, tally, planned=planned, actual=actual, after=after, result=result, notices=notices
+            books, ctx, held, tally, planned=planned, actual=actual, after=after, result=result, notices=notices
         )
     publish(ctx, notices)
     return step
 
 
 def record_in(
-    session: Session,
+    books: Books,
     ctx: ServiceContext,
     held: Claim,
     tally: Tally,
@@ -131,35 +135,34 @@ def record_in(
     result: ApplyResult,
     notices: Notices,
 ) -> Step:
-    """Record a step that verified, inside the caller's transaction (one for a whole batch of accounts)."""
+    """Record a step that verified, on accounts the caller holds (`books`: one, or a whole batch)."""
+    session = books.session
     now = ctx.clock.now()
     manual = {part_of(step): step for step in result.manual}
-    account = hold(session=session, claim=held)
+    account = books.accounts.get(int(held.key))
     if account is None:
         return Step.LOST
     assert account.id is not None
     if planned.change_id is not None:
         change = get_change(session=session, change_id=planned.change_id)
         assert change is not None
-        _change_done(session, ctx, account, change, planned, actual, after, result, manual, now, notices)
-    for change in awaiting_manual(session=session, account_id=account.id):
+        _change_done(books, ctx, account, change, planned, actual, after, result, manual, now, notices)
+    for change in list(books.awaiting.get(account.id, [])):
         if change.id != planned.change_id:
-            _change_done(session, ctx, account, change, planned, actual, after, result, manual, now, notices)
-    tally.ended += _end_grants(session, ctx, account, actual, after, manual, now, notices)
-    live = grants_of(session=session, account_id=account.id, states=[GrantState.ACTIVE])
-    ends = [grant.ends_at for grant in live if grant.ends_at is not None]
+            _change_done(books, ctx, account, change, planned, actual, after, result, manual, now, notices)
+    tally.ended += _end_grants(books, ctx, account, actual, after, manual, now, notices)
+    ends = [grant.ends_at for grant in books.of(account.id, GrantState.ACTIVE) if grant.ends_at is not None]
     account.expected = after.model_dump(mode="json")
     # Manual steps still to do: what they will set is the bot's own doing, not drift, when it shows.
     account.plans = [planned.desired.model_dump(mode="json")] if manual else []
     account.due_at = min(ends) if ends else None
     account.attempts, account.last_error, account.escalated_at = 0, None, None
     account.updated_at = now
-    session.add(account)
     return Step.DONE
 
 
 def _change_done(
-    session: Session,
+    books: Books,
     ctx: ServiceContext,
     account: PlatformAccount,
     change: PlatformChange,
@@ -172,10 +175,13 @@ def _change_done(
     notices: Notices,
 ) -> None:
     """A change the step applied (or one that waited for manual steps): applied once nothing of it waits for a hand."""
-    assert change.id is not None and change.request_id is not None
+    session = books.session
+    assert change.id is not None and change.request_id is not None and account.id is not None
     request = get_request(session=session, request_id=change.request_id)
     assert request is not None
-    grant = _grant_of(session, change.id)
+    grant = next(
+        (grant for grant in books.of_change(account.id, change.id) if grant.state == GrantState.APPLYING.value), None
+    )
     if change.action == "remove":
         mine = list(manual.values())
     else:
@@ -198,6 +204,7 @@ def _change_done(
     if mine:
         opened = open_step_tasks(session, ctx, request, change, tuple(mine), now=now)
         if change.status == ChangeStatus.APPLYING.value:
+            session.flush()
             transition_change(session=session, change_id=change.id, event=ChangeEvent.WAIT_MANUAL, at=now, **fields)
             _audit(
                 session,
@@ -213,9 +220,10 @@ def _change_done(
                 responses=list(result.responses),
             )
         if change.action == "remove":
-            _removal_took_effect(session, account, request, planned, now)
+            _removal_took_effect(books, account, request, planned, now)
         notices.after(lambda: _tell_tasks(ctx, request.id, opened))  # type: ignore[arg-type]
         return
+    session.flush()
     transition_change(session=session, change_id=change.id, event=ChangeEvent.SUCCEED, at=now, applied_at=now, **fields)
     _audit(
         session,
@@ -232,22 +240,18 @@ def _change_done(
         grant=grant.id if grant is not None else None,
     )
     if change.action == "remove":
-        _removal_took_effect(session, account, request, planned, now)
+        _removal_took_effect(books, account, request, planned, now)
+        session.flush()
         view = ctx.view(session, request.id)  # type: ignore[arg-type]
         assert view is not None
         follow_ups = open_checklist(session, ctx, view, next(c for c in view.changes if c.id == change.id), now=now)
         notices.after(lambda: _tell_tasks(ctx, request.id, follow_ups))  # type: ignore[arg-type]
     elif grant is not None:
-        _activate(session, ctx, account, grant, request, now, notices)
-
-
-def _grant_of(session: Session, change_id: int) -> Grant | None:
-    statement = select(Grant).where(Grant.change_id == change_id, Grant.state == GrantState.APPLYING.value)
-    return session.exec(statement).first()
+        _activate(books, ctx, account, grant, request, now, notices)
 
 
 def _activate(
-    session: Session,
+    books: Books,
     ctx: ServiceContext,
     account: PlatformAccount,
     grant: Grant,
@@ -257,28 +261,25 @@ def _activate(
 ) -> None:
     """The grant is on the platform: its clock starts, and as a permanent grant it takes over what older grants
     covered of it (rule 3)."""
+    session = books.session
     assert grant.id is not None and account.id is not None
-    fields: dict[str, Any] = {"state": GrantState.ACTIVE.value, "started_at": now, "updated_at": now}
+    grant.state, grant.started_at, grant.updated_at = GrantState.ACTIVE.value, now, now
+    older = books.of(account.id, *LIVE)
     if not grant.permanent:
         ends_at = grant.until_at or now + timedelta(seconds=grant.span_seconds or 0)
         reminders = reminder_times(ends_at=ends_at, offsets=ctx.elevation_settings.reminders, now=now)
-        fields |= {
-            "ends_at": ends_at,
-            "remind_at": [moment.isoformat() for moment in reminders],
-            "next_remind_at": reminders[0] if reminders else None,
-        }
+        grant.ends_at = ends_at
+        grant.remind_at = [moment.isoformat() for moment in reminders]
+        grant.next_remind_at = reminders[0] if reminders else None
         notices.after(lambda: wake(ctx, min([ends_at, *reminders])))
-    set_grant(session=session, grant_id=grant.id, **fields)
-    older = grants_of(session=session, account_id=account.id, states=LIVE)
-    if not grant.permanent:
         _audit_grant(
             session,
             grant,
             AuditKind.ELEVATION_STARTED,
             actor=request.decided_by or BOT_ACTOR,
             at=now,
-            ends_at=fields["ends_at"].isoformat(),
-            reminders=fields["remind_at"],
+            ends_at=ends_at.isoformat(),
+            reminders=grant.remind_at,
             covers=grant.parts,
             before=grant.before,
             stacked_on=[other.id for other in older if other.id != grant.id and not other.permanent],
@@ -290,52 +291,52 @@ def _activate(
         remaining = taken_over(layers, newcomer).get(other.id)  # type: ignore[arg-type]
         if remaining is None:
             continue
-        assert other.id is not None
-        ended = {} if remaining else _ended(EndReason.SUPERSEDED, f"request #{request.id}", now)
-        set_grant(session=session, grant_id=other.id, parts=remaining, updated_at=now, **ended)
+        released = sorted(set(other.parts) - set(remaining))
+        other.parts, other.updated_at = remaining, now
+        if not remaining:
+            _end(other, EndReason.SUPERSEDED, f"request #{request.id}", now)
         _audit_grant(
             session,
             other,
-            AuditKind.ELEVATION_SUPERSEDED if ended else AuditKind.ELEVATION_RELEASED,
+            AuditKind.ELEVATION_RELEASED if remaining else AuditKind.ELEVATION_SUPERSEDED,
             actor=BOT_ACTOR,
             at=now,
             by_request=request.id,
-            released=sorted(set(other.parts) - set(remaining)),
+            released=released,
         )
 
 
-def _ended(reason: EndReason, by: str, now: datetime) -> dict[str, Any]:
-    return {
-        "state": GrantState.ENDED.value,
-        "end_reason": reason.value,
-        "ended_at": now,
-        "ended_by": by,
-        "next_remind_at": None,
-    }
+def _end(grant: Grant, reason: EndReason, by: str, now: datetime) -> None:
+    grant.state = GrantState.ENDED.value
+    grant.end_reason = reason.value
+    grant.ended_at = now
+    grant.ended_by = by
+    grant.next_remind_at = None
+    grant.updated_at = now
 
 
 def _removal_took_effect(
-    session: Session, account: PlatformAccount, request: AccessRequest, planned: Planned, now: datetime
+    books: Books, account: PlatformAccount, request: AccessRequest, planned: Planned, now: datetime
 ) -> None:
     """Rule 6: every grant of the person on the platform ends, and what the removal leaves is the baseline."""
     assert account.id is not None
-    for grant in grants_of(session=session, account_id=account.id, states=[*LIVE, GrantState.ENDING]):
-        assert grant.id is not None
-        set_grant(
-            session=session,
-            grant_id=grant.id,
-            updated_at=now,
-            **_ended(EndReason.REMOVED, f"request #{request.id}", now),
-        )
+    for grant in books.of(account.id, *LIVE, GrantState.ENDING):
+        _end(grant, EndReason.REMOVED, f"request #{request.id}", now)
         _audit_grant(
-            session, grant, AuditKind.ELEVATION_SUPERSEDED, actor=BOT_ACTOR, at=now, by_request=request.id, removed=True
+            books.session,
+            grant,
+            AuditKind.ELEVATION_SUPERSEDED,
+            actor=BOT_ACTOR,
+            at=now,
+            by_request=request.id,
+            removed=True,
         )
     account.baseline = planned.desired.model_dump(mode="json")
     account.baseline_source = f"removal #{request.id}"
 
 
 def _end_grants(
-    session: Session,
+    books: Books,
     ctx: ServiceContext,
     account: PlatformAccount,
     actual: AccessState,
@@ -346,10 +347,11 @@ def _end_grants(
 ) -> int:
     """Grants that were ending are now ended on the platform too; those a manual step still concerns wait for it.
     Returns how many temporary grants ended."""
+    session = books.session
     assert account.id is not None
-    live = grants_of(session=session, account_id=account.id, states=LIVE)
+    live = books.of(account.id, *LIVE)
     ended = 0
-    for grant in grants_of(session=session, account_id=account.id, states=[GrantState.ENDING]):
+    for grant in books.of(account.id, GrantState.ENDING):
         assert grant.id is not None
         waiting = [step for part, step in manual.items() if part in grant.parts]
         if waiting:
@@ -374,14 +376,7 @@ def _end_grants(
             "after": after.model_dump(mode="json"),
             "manual": [],
         }
-        set_grant(
-            session=session,
-            grant_id=grant.id,
-            state=GrantState.ENDED.value,
-            ended_at=now,
-            outcome=outcome,
-            updated_at=now,
-        )
+        grant.state, grant.ended_at, grant.outcome, grant.updated_at = GrantState.ENDED.value, now, outcome, now
         if grant.permanent:
             continue
         ended += 1
@@ -417,13 +412,8 @@ def _tell_tasks(ctx: ServiceContext, request_id: int, task_ids: list[int]) -> No
         ctx.notifier.manual_tasks_opened(view, tuple(task for task in view.tasks if task.id in task_ids))
 
 
-def grants_of_change(session: Session, change_id: int, states: list[GrantState]) -> list[Grant]:
-    statement = select(Grant).where(Grant.change_id == change_id)
-    return [grant for grant in session.exec(statement) if GrantState(grant.state) in states]
-
-
 def fail_change(
-    session: Session,
+    books: Books,
     change: PlatformChange,
     request: AccessRequest,
     *,
@@ -434,20 +424,15 @@ def fail_change(
     extra: dict[str, Any] | None = None,
 ) -> None:
     """Mark a change failed (retryable unless the error says otherwise) and drop the grant it planned."""
+    session = books.session
     assert change.id is not None
+    for grant in books.of_change(change.account_id or 0, change.id):
+        if grant.state == GrantState.APPLYING.value:
+            grant.state, grant.ended_at, grant.updated_at = GrantState.FAILED.value, now, now
+    session.flush()
     transition_change(
         session=session, change_id=change.id, event=ChangeEvent.FAIL, at=now, error=error, error_kind=kind
     )
-    for grant in grants_of_change(session, change.id, [GrantState.APPLYING]):
-        assert grant.id is not None
-        move_grant(
-            session=session,
-            grant_id=grant.id,
-            sources=[GrantState.APPLYING],
-            target=GrantState.FAILED,
-            ended_at=now,
-            updated_at=now,
-        )
     detail: dict[str, Any] = {"error": error, "kind": kind, **(extra or {})}
     if actual is not None:
         detail["before"] = actual.model_dump(mode="json")
@@ -477,13 +462,14 @@ def failed(
 ) -> Step:
     notices = Notices()
     with session_scope(ctx.engine) as session:
-        step = failed_in(session, ctx, held, tally, error=error, kind=kind, partial=partial, notices=notices)
+        books = Books.hold(session, [held])
+        step = failed_in(books, ctx, held, tally, error=error, kind=kind, partial=partial, notices=notices)
     publish(ctx, notices)
     return step
 
 
 def failed_in(
-    session: Session,
+    books: Books,
     ctx: ServiceContext,
     held: Claim,
     tally: Tally,
@@ -496,9 +482,10 @@ def failed_in(
     """The platform failed (or did not end up as planned), recorded inside the caller's transaction. The change in
     flight fails and can be retried; grants that were ending stay so, and the account is retried with exponential
     backoff, the approvers told after a few tries; nothing is dropped."""
+    session = books.session
     settings = ctx.elevation_settings
     now = ctx.clock.now()
-    account = hold(session=session, claim=held)
+    account = books.accounts.get(int(held.key))
     if account is None:
         return Step.LOST
     assert account.id is not None
@@ -506,13 +493,12 @@ def failed_in(
     # Exponential backoff with jitter, so that many accounts failing together do not retry in lockstep.
     delay = min(settings.retry_initial_seconds * 2 ** (attempts - 1), settings.retry_max_seconds)
     retry_at = now + timedelta(seconds=delay * random.uniform(1.0, 1.2))
-    ending = grants_of(session=session, account_id=account.id, states=[GrantState.ENDING])
+    ending = books.of(account.id, GrantState.ENDING)
     escalate = bool(ending) and attempts >= settings.escalate_after and account.escalated_at is None
     account.attempts, account.last_error, account.due_at = attempts, error, retry_at
     if escalate:
         account.escalated_at = now
     account.updated_at = now
-    session.add(account)
     change = next_change(session=session, account_id=account.id)
     if change is not None:
         request = get_request(session=session, request_id=change.request_id)  # type: ignore[arg-type]
@@ -523,7 +509,7 @@ def failed_in(
                 "applied": [step.describe() for step in partial.applied],
                 "not_applied": [step.describe() for step in partial.pending],
             }
-        fail_change(session, change, request, error=error, kind=kind, actual=None, now=now, extra=extra)
+        fail_change(books, change, request, error=error, kind=kind, actual=None, now=now, extra=extra)
         notices.settle.add(request.id)  # type: ignore[arg-type]
     for grant in ending:
         _audit_grant(

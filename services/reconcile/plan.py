@@ -27,17 +27,11 @@ from domain.ledger import (
 from domain.lifecycle import ChangeEvent, ChangeStatus
 from services.context import ServiceContext
 from services.grants import extension_refusal, load
-from services.reconcile.outcome import Notices, fail_change, grants_of_change, wake
+from services.reconcile.books import Books
+from services.reconcile.outcome import Notices, fail_change, wake
 from services.views import DriftReport, grant_view
 from storage.audit import BOT_ACTOR, AuditKind, record
-from storage.ledger import (
-    awaiting_manual,
-    grants_of,
-    has_queued,
-    move_grant,
-    next_change,
-    set_grant,
-)
+from storage.ledger import grants_of, has_queued, next_change
 from storage.models import AccessRequest, Grant, PlatformAccount, PlatformChange
 from storage.requests import get_request, transition_change
 
@@ -98,9 +92,9 @@ def change_target(catalog: RoleCatalog, change: PlatformChange, before: AccessSt
 
 
 def plan(
-    session: Session,
+    books: Books,
     ctx: ServiceContext,
-    account: PlatformAccount,
+    account_id: int,
     *,
     actual: AccessState,
     refusal: str | None,
@@ -110,7 +104,8 @@ def plan(
     """The planning transaction, on a held account. Returns what to apply, or None when nothing is left to send or
     verify (the step was an extension, or a refused change, or the account already is as the ledger says).
     `changes` False leaves queued changes for the account's own step (a batch of reverts plans ends only)."""
-    assert account.id is not None
+    session = books.session
+    account = books.accounts[account_id]
     now = ctx.clock.now()
     catalog = ctx.catalogs[account.platform]
     if account.expected is None:
@@ -124,39 +119,37 @@ def plan(
         account.baseline = baseline.model_dump(mode="json")
         account.baseline_source = "changed outside accessbot"
         account.expected = actual.model_dump(mode="json")
-        _release_drifted(session, ctx, account, drifted, now=now, notices=notices)
-    _end_expired(session, account.id, now=now)
-    change = next_change(session=session, account_id=account.id) if changes else None
+        _release_drifted(books, ctx, account, drifted, now=now, notices=notices)
+    _end_expired(books, account_id, now=now)
+    change = next_change(session=session, account_id=account_id) if changes else None
     planned_change: PlatformChange | None = None
     removal: RemovalMethod | None = None
     if change is not None:
         request = get_request(session=session, request_id=change.request_id)  # type: ignore[arg-type]
         assert request is not None and change.id is not None
         if change.status == ChangeStatus.QUEUED.value:
+            session.flush()  # what was changed in memory so far, before the conditional update reloads the rows
             _start(session, change, request, actual=actual, now=now)
         if refusal is not None:
-            fail_change(session, change, request, error=refusal, kind="refused", actual=actual, now=now)
+            fail_change(books, change, request, error=refusal, kind="refused", actual=actual, now=now)
             notices.settle.add(change.request_id)  # type: ignore[arg-type]
         elif change.action == "extend":
-            _extend(session, ctx, change, request, now=now, notices=notices)
+            _extend(books, ctx, change, request, now=now, notices=notices)
             notices.settle.add(change.request_id)  # type: ignore[arg-type]
         else:
             planned_change = change
             if change.action == "remove":
                 removal = RemovalMethod(change.method or RemovalMethod.DELETE.value)
-            elif not grants_of_change(session, change.id, [GrantState.APPLYING]):
-                before = desired(
-                    baseline,
-                    layers(grants_of(session=session, account_id=account.id, states=LIVE)),
-                    default_account_role=catalog.default_account_role,
-                )
-                _new_grant(session, account, change, request, before=before, catalog=catalog, now=now)
-    grants = grants_of(session=session, account_id=account.id, states=[*LIVE, GrantState.ENDING])
+            elif not any(grant.state == GrantState.APPLYING.value for grant in books.of_change(account_id, change.id)):
+                live = books.of(account_id, *LIVE)
+                before = desired(baseline, layers(live), default_account_role=catalog.default_account_role)
+                _new_grant(books, account, change, request, before=before, catalog=catalog, now=now)
+    grants = books.of(account_id, *LIVE, GrantState.ENDING)
     target = desired(baseline, layers(grants), default_account_role=catalog.default_account_role)
     if removal is not None:
         target = removed_state(removal, target, catalog)
     ending = [grant.id for grant in grants if grant.state == GrantState.ENDING.value]
-    waiting = awaiting_manual(session=session, account_id=account.id)
+    waiting = books.awaiting.get(account_id, [])
     if planned_change is None and not ending and not waiting and target == actual:
         # Nothing to send and nothing to verify: the account is as the ledger says.
         account.plans = []
@@ -164,12 +157,10 @@ def plan(
         account.due_at = next_end(grants)
         account.attempts, account.last_error, account.escalated_at = 0, None, None
         account.updated_at = now
-        session.add(account)
         return None
     if target.model_dump(mode="json") not in account.plans:
         account.plans = [*account.plans, target.model_dump(mode="json")]
     account.updated_at = now
-    session.add(account)
     request_id = planned_change.request_id if planned_change is not None else None
     # The plan is part of the evidence of every request it carries out: the change's, and each ending grant's.
     concerned: list[int | None] = [request_id] if request_id is not None else []
@@ -207,20 +198,14 @@ def next_end(grants: list[Grant]) -> datetime | None:
     return min(ends) if ends else None
 
 
-def _end_expired(session: Session, account_id: int, *, now: datetime) -> None:
-    for grant in grants_of(session=session, account_id=account_id, states=[GrantState.ACTIVE]):
+def _end_expired(books: Books, account_id: int, *, now: datetime) -> None:
+    for grant in books.of(account_id, GrantState.ACTIVE):
         if grant.ends_at is not None and grant.ends_at <= now:
-            assert grant.id is not None
-            move_grant(
-                session=session,
-                grant_id=grant.id,
-                sources=[GrantState.ACTIVE],
-                target=GrantState.ENDING,
-                end_reason=EndReason.EXPIRED.value,
-                ended_by=BOT_ACTOR,
-                next_remind_at=None,
-                updated_at=now,
-            )
+            grant.state = GrantState.ENDING.value
+            grant.end_reason = EndReason.EXPIRED.value
+            grant.ended_by = BOT_ACTOR
+            grant.next_remind_at = None
+            grant.updated_at = now
 
 
 def _start(
@@ -249,7 +234,7 @@ def _start(
 
 
 def _new_grant(
-    session: Session,
+    books: Books,
     account: PlatformAccount,
     change: PlatformChange,
     request: AccessRequest,
@@ -260,30 +245,30 @@ def _new_grant(
 ) -> Grant:
     assert change.grant is not None and account.id is not None and request.id is not None
     parts = covered(AccessChange.model_validate(change.grant), before, catalog)
-    grant = Grant(
-        account_id=account.id,
-        platform=account.platform,
-        email=account.email,
-        request_id=request.id,
-        change_id=change.id,
-        seq=account.next_seq,
-        parts=parts,
-        before={part: value_of(before, part) for part in parts},
-        state=GrantState.APPLYING.value,
-        permanent=request.duration_seconds is None and request.until_at is None,
-        span_seconds=request.duration_seconds,
-        until_at=request.until_at,
-        planned_at=now,
-        updated_at=now,
+    seq = account.next_seq
+    account.next_seq = seq + 1
+    return books.add(
+        Grant(
+            account_id=account.id,
+            platform=account.platform,
+            email=account.email,
+            request_id=request.id,
+            change_id=change.id,
+            seq=seq,
+            parts=parts,
+            before={part: value_of(before, part) for part in parts},
+            state=GrantState.APPLYING.value,
+            permanent=request.duration_seconds is None and request.until_at is None,
+            span_seconds=request.duration_seconds,
+            until_at=request.until_at,
+            planned_at=now,
+            updated_at=now,
+        )
     )
-    account.next_seq += 1
-    session.add(grant)
-    session.flush()
-    return grant
 
 
 def _release_drifted(
-    session: Session,
+    books: Books,
     ctx: ServiceContext,
     account: PlatformAccount,
     drifted: dict[str, tuple[Value, Value]],
@@ -293,25 +278,23 @@ def _release_drifted(
 ) -> None:
     """Rule 5: a change outside the bot owns the parts it changed; grants stop covering them, the approvers hear."""
     assert account.id is not None
-    live = grants_of(session=session, account_id=account.id, states=LIVE)
+    live = books.of(account.id, *LIVE)
     remaining = released(layers(live), drifted)
     touched = [grant for grant in live if grant.id in remaining]
     for grant in touched:
         assert grant.id is not None
-        parts = remaining[grant.id]
         lost = {part: list(drifted[part]) for part in grant.parts if part in drifted}
-        fields: dict[str, Any] = {"parts": parts, "updated_at": now, "outcome": {**grant.outcome, "drift": lost}}
-        if not parts:
-            fields |= {
-                "state": GrantState.ENDED.value,
-                "end_reason": EndReason.DRIFT.value,
-                "ended_at": now,
-                "ended_by": BOT_ACTOR,
-                "next_remind_at": None,
-            }
-        set_grant(session=session, grant_id=grant.id, **fields)
+        grant.parts = remaining[grant.id]
+        grant.outcome = {**grant.outcome, "drift": lost}
+        grant.updated_at = now
+        if not grant.parts:
+            grant.state = GrantState.ENDED.value
+            grant.end_reason = EndReason.DRIFT.value
+            grant.ended_at = now
+            grant.ended_by = BOT_ACTOR
+            grant.next_remind_at = None
     record(
-        session=session,
+        session=books.session,
         event=AuditKind.DRIFT_DETECTED,
         actor=BOT_ACTOR,
         at=now,
@@ -346,7 +329,7 @@ def _tell_drift(
 
 
 def _extend(
-    session: Session,
+    books: Books,
     ctx: ServiceContext,
     change: PlatformChange,
     request: AccessRequest,
@@ -355,6 +338,7 @@ def _extend(
     notices: Notices,
 ) -> None:
     """An approved extension moves its grant's end, if the grant's rules still allow it, counted from its start."""
+    session = books.session
     assert change.id is not None and request.id is not None
     grant = session.get(Grant, change.grant_id) if change.grant_id is not None else None
     span = timedelta(seconds=request.duration_seconds or 0)
@@ -364,19 +348,15 @@ def _extend(
         assert original is not None
         refusal = extension_refusal(ctx, grant_view(grant), original, new_end=grant.ends_at + span, now=now) or ""
     if refusal:
-        fail_change(session, change, request, error=refusal, kind="refused", actual=None, now=now)
+        fail_change(books, change, request, error=refusal, kind="refused", actual=None, now=now)
         return
     assert grant is not None and grant.id is not None and grant.ends_at is not None
-    ends_at = grant.ends_at + span
+    was, ends_at = grant.ends_at, grant.ends_at + span
     reminders = reminder_times(ends_at=ends_at, offsets=ctx.elevation_settings.reminders, now=now)
-    set_grant(
-        session=session,
-        grant_id=grant.id,
-        ends_at=ends_at,
-        remind_at=[moment.isoformat() for moment in reminders],
-        next_remind_at=reminders[0] if reminders else None,
-        updated_at=now,
-    )
+    grant.ends_at = ends_at
+    grant.remind_at = [moment.isoformat() for moment in reminders]
+    grant.next_remind_at = reminders[0] if reminders else None
+    grant.updated_at = now
     # The account stays due at the old end, if that was its next moment: that step finds nothing ended and moves
     # its due time to the new end.
     actor = request.decided_by or BOT_ACTOR
@@ -391,10 +371,11 @@ def _extend(
         detail={
             "grant": grant.id,
             "by_request": request.id,
-            "from": grant.ends_at.isoformat(),
+            "from": was.isoformat(),
             "to": ends_at.isoformat(),
         },
     )
+    session.flush()
     transition_change(
         session=session,
         change_id=change.id,
