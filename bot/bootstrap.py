@@ -22,7 +22,7 @@ from bot.health import Health, check
 from bot.scheduler import Scheduler
 from bot.settings import ConfigError, Settings
 from handlers.directory import SlackDirectory
-from handlers.notifier import SlackNotifier
+from handlers.notifier import SlackNotifier, card_of
 from handlers.outbox import Outbox
 from platforms.base import Platform
 from platforms.registry import PlatformContext, build_platforms
@@ -150,6 +150,7 @@ def bootstrap(
         timers=scheduler,
     )
     outbox.on_card_posted = lambda request_id, card: card_posted(services, request_id, card)
+    outbox.render_card = lambda request_id: card_of(services, request_id)
     if scheduler is not None:
         # After each sweep, deliver what Slack could not take before (an outage, a rate limit that outlasted retries).
         scheduler.bind(services, after_sweep=outbox.deliver_pending)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from services.offboarding import PlatformNotice
@@ -49,7 +50,7 @@ class NoSlack:
     def elevation_reminder(self, view: RequestView, elevation: GrantView, now: datetime) -> None:
         raise RuntimeError("admin commands do not talk to Slack")
 
-    def elevation_ended(self, view: RequestView, elevation: GrantView) -> None:
+    def elevations_ended(self, ended: Sequence[tuple[RequestView, GrantView]]) -> None:
         raise RuntimeError("admin commands do not talk to Slack")
 
     def elevation_revert_failed(self, view: RequestView, elevation: GrantView, *, escalate: bool) -> None:

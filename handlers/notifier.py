@@ -5,6 +5,7 @@ Every call goes through the outbox, so nothing is lost while Slack is unreachabl
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -17,15 +18,33 @@ from handlers.blocks.cards import (
     pending_reminder_text,
     requester_text,
 )
-from handlers.blocks.elevations import drift_text, ended_text, extended_text, reminder, revert_failed_text
+from handlers.blocks.elevations import (
+    drift_text,
+    ended_digest,
+    ended_text,
+    extended_text,
+    reminder,
+    revert_failed_text,
+)
 from handlers.blocks.reviews import review_message, review_messages
 from handlers.blocks.tasks import notices_message, task_message
 from handlers.blocks.text import mention
-from handlers.outbox import Outbox
+from handlers.outbox import REDRAW, Outbox
+from services.context import ServiceContext
 from services.offboarding import PlatformNotice
 from services.ports import MessageRef
 from services.reviews import ReviewView
 from services.views import DriftReport, GrantView, RequestView, TaskView
+
+
+def card_of(ctx: ServiceContext, request_id: int) -> dict[str, Any] | None:
+    """A request's approval card as it is now (for a redraw the outbox kept in its background lane)."""
+    view = ctx.load_view(request_id)
+    return approval_card(view) if view is not None else None
+
+
+#: From this many temporary grants ending in one sweep, people hear in digests rather than once per grant.
+DIGEST_FROM = 4
 
 
 class SlackNotifier:
@@ -85,12 +104,39 @@ class SlackNotifier:
             message = reminder(view, elevation, now, approvers=approvers_text(view))
             self._send(channel=view.card.channel, thread_ts=view.card.ts, **message)
 
-    def elevation_ended(self, view: RequestView, elevation: GrantView) -> None:
-        self._redraw(view)
-        text = ended_text(view, elevation)
-        if view.card is not None:
-            self._post(channel=view.card.channel, text=text, thread_ts=view.card.ts)
-        self._post(channel=view.requester_id, text=text)
+    def elevations_ended(self, ended: Sequence[tuple[RequestView, GrantView]]) -> None:
+        if len(ended) < DIGEST_FROM:
+            for view, elevation in ended:
+                self._redraw(view)
+                text = ended_text(view, elevation)
+                if view.card is not None:
+                    self._post(channel=view.card.channel, text=text, thread_ts=view.card.ts)
+                self._post(channel=view.requester_id, text=text)
+            return
+        # Many at once (an engagement's or a quarter's end): the cards are redrawn when nothing more urgent waits, and
+        # the approvals channel and each requester hear once, in digests that name every grant that ended.
+        channels: dict[str, list[tuple[RequestView, GrantView]]] = {}
+        requesters: dict[str, list[tuple[RequestView, GrantView]]] = {}
+        self._outbox.later(
+            [
+                (
+                    REDRAW,
+                    {"channel": view.card.channel, "ts": view.card.ts, "request_id": view.id},
+                    self._key(view.card),
+                )
+                for view, _ in ended
+                if view.card is not None
+            ]
+        )
+        for view, elevation in ended:
+            channels.setdefault(view.card.channel if view.card else self._channel, []).append((view, elevation))
+            requesters.setdefault(view.requester_id, []).append((view, elevation))
+        for channel, items in channels.items():
+            for text in ended_digest(items):
+                self._post(channel=channel, text=text)
+        for requester, items in requesters.items():
+            for text in ended_digest(items, yours=True):
+                self._post(channel=requester, text=text)
 
     def elevation_revert_failed(self, view: RequestView, elevation: GrantView, *, escalate: bool) -> None:
         self._redraw(view)
@@ -127,7 +173,11 @@ class SlackNotifier:
     def _update(self, message: MessageRef, content: dict[str, Any]) -> None:
         # Of several redraws of one message waiting for Slack, only the newest needs sending.
         params = {"channel": message.channel, "ts": message.ts, **content}
-        self._outbox.call("chat.update", params, coalesce_key=f"{message.channel}:{message.ts}")
+        self._outbox.call("chat.update", params, coalesce_key=self._key(message))
+
+    @staticmethod
+    def _key(message: MessageRef) -> str:
+        return f"{message.channel}:{message.ts}"
 
     def _post(self, *, channel: str, text: str, thread_ts: str | None = None, broadcast: bool = False) -> None:
         # Broadcast: a thread reply that also shows in the channel, for what approvers must not miss.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,7 +20,7 @@ from sqlmodel import Session
 
 from services.ports import MessageRef
 from storage.db import session_scope
-from storage.outbox import OutboxStatus, claim_next, enqueue, finish, has_pending, retry_later
+from storage.outbox import Lane, OutboxStatus, claim_next, enqueue, finish, has_pending, retry_later
 
 logger = logging.getLogger("accessbot.slack")
 
@@ -29,6 +29,9 @@ TRANSIENT_ERRORS = frozenset(
     {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout", "timeout"}
 )
 CardPosted = Callable[[int, MessageRef], None]
+#: A kept `card.redraw` of request N becomes the `chat.update` of its card as it is when it goes out.
+CardRedraw = Callable[[int], dict[str, Any] | None]
+REDRAW = "card.redraw"
 
 
 def is_transient(error: Exception) -> bool:
@@ -57,6 +60,7 @@ class Outbox:
         self._first_retry = first_retry
         self._longest_retry = longest_retry
         self.on_card_posted: CardPosted | None = None
+        self.render_card: CardRedraw | None = None
 
     def call(
         self,
@@ -69,7 +73,7 @@ class Outbox:
         """Make the call now, or keep it for later; returns Slack's answer when it was made now."""
         params = {key: value for key, value in params.items() if value is not None}
         with Session(self._engine) as session:
-            waiting = has_pending(session=session)
+            waiting = has_pending(session=session, lane=Lane.NOW)
         if not waiting:
             try:
                 return self._api(method, params)
@@ -90,18 +94,45 @@ class Outbox:
             )
         return None
 
-    def deliver_pending(self) -> int:
-        """Send what is waiting, oldest first, until the queue is empty or Slack fails again. Returns how many."""
+    def later(self, calls: Sequence[tuple[str, dict[str, Any], str | None]]) -> None:
+        """Keep calls (method, params, coalesce key) for the background lane, in one transaction: they are sent when
+        nothing more urgent waits (redraws that may lag)."""
+        with session_scope(self._engine) as session:
+            for method, params, coalesce_key in calls:
+                enqueue(
+                    session=session,
+                    method=method,
+                    params={key: value for key, value in params.items() if value is not None},
+                    at=self._now(),
+                    coalesce_key=coalesce_key,
+                    lane=Lane.BACKGROUND,
+                )
+
+    def deliver_pending(self, *, background: int = 200) -> int:
+        """Send what is waiting, oldest first: all of the now lane, then up to `background` calls of the background
+        lane, stopping when Slack fails again. Returns how many were sent."""
+        sent = self._deliver(Lane.NOW, limit=None)
+        if background and not self._waiting(Lane.NOW):
+            sent += self._deliver(Lane.BACKGROUND, limit=background)
+        return sent
+
+    def _waiting(self, lane: Lane) -> bool:
+        with Session(self._engine) as session:
+            return has_pending(session=session, lane=lane)
+
+    def _deliver(self, lane: Lane, *, limit: int | None) -> int:
         sent = 0
         token = uuid.uuid4().hex
-        while True:
+        while limit is None or sent < limit:
             with session_scope(self._engine) as session:
-                row = claim_next(session=session, now=self._now(), token=token, lease=self._lease)
+                row = claim_next(session=session, now=self._now(), token=token, lease=self._lease, lane=lane)
                 if row is None or row.id is None:
                     return sent
                 row_id, method, params, card_for = row.id, row.method, dict(row.params), row.card_for_request
+            if method == REDRAW:
+                method, params = "chat.update", self._render(params)
             try:
-                answer = self._api(method, params)
+                answer = self._api(method, params) if params else {}
             except (SlackClientError, OSError) as error:
                 with session_scope(self._engine) as session:
                     if is_transient(error):
@@ -132,6 +163,12 @@ class Outbox:
             sent += 1
             if card_for is not None and self.on_card_posted is not None:
                 self.on_card_posted(card_for, MessageRef(channel=answer["channel"], ts=answer["ts"]))
+        return sent
+
+    def _render(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A card's redraw as the card is now (nothing, when it cannot be drawn any more)."""
+        drawn = self.render_card(int(params["request_id"])) if self.render_card is not None else None
+        return {"channel": params["channel"], "ts": params["ts"], **drawn} if drawn else {}
 
     def _api(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         response = self._client.api_call(method, json=params)

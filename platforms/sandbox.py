@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, update
+from sqlalchemy import bindparam, delete, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -112,6 +112,7 @@ class SandboxPlatform(Platform):
                     )
                 )
             now = self._now()
+            roles: list[dict[str, str]] = []
             for email, state in changed.items():
                 steps = diff(current[email], state)
                 if not state.member:
@@ -119,11 +120,7 @@ class SandboxPlatform(Platform):
                     continue
                 assert state.account_role is not None
                 if current[email].member:
-                    session.exec(
-                        update(SandboxMember)
-                        .where(col(SandboxMember.platform) == self.name, col(SandboxMember.email) == email)
-                        .values(account_role=state.account_role)
-                    )
+                    roles.append({"who": email, "role": state.account_role})
                 else:
                     session.add(
                         SandboxMember(platform=self.name, email=email, account_role=state.account_role, created_at=now)
@@ -133,6 +130,13 @@ class SandboxPlatform(Platform):
                     for scope, role in state.scopes.items()
                 )
                 results[email] = ApplyResult(applied=tuple(steps), responses=tuple(step.describe() for step in steps))
+            if roles:
+                session.connection().execute(
+                    update(SandboxMember)
+                    .where(col(SandboxMember.platform) == self.name, col(SandboxMember.email) == bindparam("who"))
+                    .values(account_role=bindparam("role")),
+                    roles,
+                )
         return {email: results[email] if email in results else results[email.lower()] for email in desired}
 
     def _read_many(self, session: Session, emails: list[str]) -> dict[str, AccessState]:

@@ -16,11 +16,8 @@ from platforms.base import Platform, PlatformSettings
 from services.leases import LeaseKeeper
 from services.ports import Clock, Directory, Notifier, Timers
 from services.settings import ElevationSettings, RemovalSettings, ReviewSettings, TaskSettings
-from services.views import RequestView, request_view
-from storage.ledger import grants_by_id
-from storage.models import PlatformAccount
-from storage.requests import approvals_of, changes_of, get_request
-from storage.tasks import tasks_of
+from services.views import RequestView, load_views
+from storage.requests import get_request
 
 logger = logging.getLogger("accessbot.services")
 
@@ -55,17 +52,7 @@ class ServiceContext:
         request = get_request(session=session, request_id=request_id)
         if request is None:
             return None
-        changes = changes_of(session=session, request_id=request_id)
-        extended = [change.grant_id for change in changes if change.grant_id is not None]
-        grants = grants_by_id(session=session, request_ids=[request_id], grant_ids=extended)
-        accounts = {
-            account_id: account
-            for account_id in {grant.account_id for grant in grants.values()}
-            if (account := session.get(PlatformAccount, account_id)) is not None
-        }
-        tasks = tasks_of(session=session, request_ids=[request_id])
-        approvals = [row.approver_id for row in approvals_of(session=session, request_id=request_id)]
-        return request_view(request, changes, self.settings, self.catalogs, grants, tasks, approvals, accounts)
+        return load_views(session, [request], self.settings, self.catalogs)[request_id]
 
     def load_view(self, request_id: int) -> RequestView | None:
         with Session(self.engine) as session:

@@ -5,6 +5,7 @@ The Slack implementations live in `handlers/`; tests and the console can pass th
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
 
@@ -102,8 +103,9 @@ class Notifier(Protocol):
         """Tell the requester and the approvers that a temporary grant ends soon, with Extend / Revoke / Keep."""
         ...
 
-    def elevation_ended(self, view: RequestView, elevation: GrantView) -> None:
-        """Redraw the card and say who was reverted from what to what; flag drift to the approvers."""
+    def elevations_ended(self, ended: Sequence[tuple[RequestView, GrantView]]) -> None:
+        """Temporary access that ended (one, or many at once): redraw each card and say who was reverted from what to
+        what, in the cards' threads and to the requesters, or in digests when many ended together."""
         ...
 
     def elevation_revert_failed(self, view: RequestView, elevation: GrantView, *, escalate: bool) -> None:

@@ -12,12 +12,10 @@ from domain.lifecycle import RequestStatus
 from platforms.base import PlatformError
 from services.context import RequestRefused, ServiceContext
 from services.ports import PersonNotFound
-from services.views import RequestView, request_view
+from services.views import RequestView, load_views
 from storage.audit import events_for
-from storage.ledger import grants_by_id
 from storage.models import AuditEvent
-from storage.requests import approvals_for, changes_by_request, list_requests
-from storage.tasks import tasks_of
+from storage.requests import list_requests, requests_by_id
 
 
 def resolve_target(ctx: ServiceContext, target: Target) -> tuple[str, str | None]:
@@ -53,6 +51,13 @@ def access_everywhere(
     return answers
 
 
+def views_of(ctx: ServiceContext, request_ids: Iterable[int]) -> dict[int, RequestView]:
+    """Several requests' views, read together (a few queries, however many)."""
+    with Session(ctx.engine) as session:
+        requests = requests_by_id(session=session, request_ids=request_ids)
+        return load_views(session, requests, ctx.settings, ctx.catalogs)
+
+
 def request_views(
     ctx: ServiceContext,
     *,
@@ -65,17 +70,8 @@ def request_views(
         requests = list_requests(
             session=session, statuses=statuses, target_email=target_email, platform=platform, limit=limit
         )
-        ids = [request.id for request in requests if request.id is not None]
-        grouped = changes_by_request(session=session, request_ids=ids)
-        extended = [c.grant_id for changes in grouped.values() for c in changes if c.grant_id is not None]
-        grants = grants_by_id(session=session, request_ids=ids, grant_ids=extended)
-        tasks = tasks_of(session=session, request_ids=ids)
-        approvals = approvals_for(session=session, request_ids=ids)
-        return [
-            request_view(request, grouped[request.id], ctx.settings, ctx.catalogs, grants, tasks, approvals[request.id])
-            for request in requests
-            if request.id is not None
-        ]
+        views = load_views(session, requests, ctx.settings, ctx.catalogs)
+        return [views[request.id] for request in requests if request.id is not None]
 
 
 def request_history(ctx: ServiceContext, request_id: int) -> tuple[RequestView, list[AuditEvent]] | None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import Session
 
 from domain.access import AccessChange, AccessState, AccessStep, RemovalMethod, diff, removed_state
 from domain.catalog import RoleCatalog
@@ -16,7 +17,10 @@ from domain.lifecycle import ChangeStatus, RequestStatus, TaskKind
 from domain.policy import Requirements
 from platforms.base import PlatformSettings
 from services.ports import MessageRef
+from storage.ledger import accounts_by_id, grants_by_id
 from storage.models import AccessRequest, Grant, ManualTask, PlatformAccount, PlatformChange
+from storage.requests import approvals_for, changes_by_request
+from storage.tasks import tasks_of
 
 
 class GrantView(BaseModel):
@@ -378,3 +382,36 @@ def request_view(
         break_glass=request.break_glass,
         expires_at=request.expires_at,
     )
+
+
+def load_views(
+    session: Session,
+    requests: Sequence[AccessRequest],
+    settings: Mapping[str, PlatformSettings],
+    catalogs: Mapping[str, RoleCatalog],
+) -> dict[int, RequestView]:
+    """The views of these requests, each with its changes, grants, tasks and approvals, read together: a few
+    queries however many requests."""
+    ids = [request.id for request in requests if request.id is not None]
+    grouped = changes_by_request(session=session, request_ids=ids)
+    extended = [change.grant_id for changes in grouped.values() for change in changes if change.grant_id is not None]
+    grants = grants_by_id(session=session, request_ids=ids, grant_ids=extended)
+    accounts = accounts_by_id(session=session, account_ids={grant.account_id for grant in grants.values()})
+    approvals = approvals_for(session=session, request_ids=ids)
+    # Each request is given only its own rows: building many views stays linear in what was read.
+    own_grants: dict[int, dict[int, Grant]] = {}
+    for grant_id, grant in grants.items():
+        own_grants.setdefault(grant.request_id, {})[grant_id] = grant
+    own_tasks: dict[int, list[ManualTask]] = {}
+    for task in tasks_of(session=session, request_ids=ids):
+        own_tasks.setdefault(task.request_id, []).append(task)
+    views: dict[int, RequestView] = {}
+    for request in requests:
+        assert request.id is not None
+        changes = grouped[request.id]
+        mine = own_grants.get(request.id, {})
+        mine |= {change.grant_id: grants[change.grant_id] for change in changes if change.grant_id in grants}
+        views[request.id] = request_view(
+            request, changes, settings, catalogs, mine, own_tasks.get(request.id, []), approvals[request.id], accounts
+        )
+    return views

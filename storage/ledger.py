@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, update
+from sqlalchemy import and_, bindparam, func, or_, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -59,6 +59,14 @@ def account_id(*, session: Session, platform: str, email: str, now: datetime) ->
 
 def get_account(*, session: Session, account_id: int) -> PlatformAccount | None:
     return session.get(PlatformAccount, account_id)
+
+
+def accounts_by_id(*, session: Session, account_ids: Iterable[int]) -> dict[int, PlatformAccount]:
+    ids = sorted(set(account_ids))
+    if not ids:
+        return {}
+    rows = session.exec(select(PlatformAccount).where(col(PlatformAccount.id).in_(ids)))
+    return {row.id: row for row in rows if row.id is not None}
 
 
 def find_account(*, session: Session, platform: str, email: str) -> PlatformAccount | None:
@@ -177,6 +185,18 @@ def release(*, session: Session, table: Claimable, key: int | str, fence: int, *
     ).rowcount
     session.expire_all()
     return moved == 1
+
+
+def release_all(*, session: Session, claims: Sequence[Claim]) -> None:
+    """Give up many account claims in one statement (those taken over meanwhile are left as they are)."""
+    if not claims:
+        return
+    session.connection().execute(
+        update(PlatformAccount)
+        .where(col(PlatformAccount.id) == bindparam("key"), col(PlatformAccount.fence) == bindparam("held"))
+        .values(claimed_by=None, lease_until=None),
+        [{"key": claim.key, "held": claim.fence} for claim in claims],
+    )
 
 
 def mark_due(*, session: Session, account_id: int, at: datetime) -> None:

@@ -300,6 +300,9 @@ class SlackOutbox(SQLModel, table=True):
     method: str  # chat.postMessage, chat.update
     params: dict[str, Any] = Field(sa_type=JSON)
     status: str = Field(index=True)  # pending | sent | superseded | dropped
+    # `now`: delivered in order, before anything else; `background`: redraws that may wait (the cards of many grants
+    # ending together), sent once the `now` lane is empty, so they never hold up a new approval card.
+    lane: str = Field(default="now", index=True)
     # Pending calls with the same key are one message's redraws: a newer one supersedes the older.
     coalesce_key: str | None = Field(default=None, index=True)
     # An approval card that could not be posted: once it is, its place is stored on the request.

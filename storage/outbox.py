@@ -12,6 +12,11 @@ from sqlmodel import Session, col, select
 from storage.models import SlackOutbox
 
 
+class Lane(StrEnum):
+    NOW = "now"  # in order, first
+    BACKGROUND = "background"  # redraws that may wait until the now lane is empty
+
+
 class OutboxStatus(StrEnum):
     PENDING = "pending"
     SENT = "sent"
@@ -27,6 +32,7 @@ def enqueue(
     at: datetime,
     coalesce_key: str | None = None,
     card_for_request: int | None = None,
+    lane: Lane = Lane.NOW,
 ) -> SlackOutbox:
     if coalesce_key is not None:
         session.exec(
@@ -40,6 +46,7 @@ def enqueue(
         status=OutboxStatus.PENDING.value,
         coalesce_key=coalesce_key,
         card_for_request=card_for_request,
+        lane=lane.value,
         created_at=at,
         next_attempt_at=at,
     )
@@ -48,18 +55,25 @@ def enqueue(
     return row
 
 
-def has_pending(*, session: Session) -> bool:
-    statement = select(SlackOutbox.id).where(SlackOutbox.status == OutboxStatus.PENDING).limit(1)
+def has_pending(*, session: Session, lane: Lane = Lane.NOW) -> bool:
+    statement = (
+        select(SlackOutbox.id)
+        .where(SlackOutbox.status == OutboxStatus.PENDING, SlackOutbox.lane == lane.value)
+        .limit(1)
+    )
     return session.exec(statement).first() is not None
 
 
-def claim_next(*, session: Session, now: datetime, token: str, lease: timedelta) -> SlackOutbox | None:
-    """The oldest pending call, claimed for this worker, if it is due and nobody else holds it.
+def claim_next(*, session: Session, now: datetime, token: str, lease: timedelta, lane: Lane) -> SlackOutbox | None:
+    """The oldest pending call of `lane`, claimed for this worker, if it is due and nobody else holds it.
 
     Oldest first and one at a time: a thread's replies must arrive in the order they were written.
     """
     oldest = session.exec(
-        select(SlackOutbox).where(SlackOutbox.status == OutboxStatus.PENDING).order_by(col(SlackOutbox.id)).limit(1)
+        select(SlackOutbox)
+        .where(SlackOutbox.status == OutboxStatus.PENDING, SlackOutbox.lane == lane.value)
+        .order_by(col(SlackOutbox.id))
+        .limit(1)
     ).first()
     if oldest is None or oldest.id is None or oldest.next_attempt_at > now:
         return None

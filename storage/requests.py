@@ -37,6 +37,13 @@ def get_request(*, session: Session, request_id: int) -> AccessRequest | None:
     return session.get(AccessRequest, request_id)
 
 
+def requests_by_id(*, session: Session, request_ids: Iterable[int]) -> list[AccessRequest]:
+    ids = sorted(set(request_ids))
+    if not ids:
+        return []
+    return list(session.exec(select(AccessRequest).where(col(AccessRequest.id).in_(ids))))
+
+
 def lock_request(*, session: Session, request_id: int) -> bool:
     """Lock the request until the transaction ends, before reading it: what follows then sees every decision
     committed before, and no other approver commits until this transaction ends. False when it does not exist."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -101,10 +102,11 @@ class RecordingNotifier:
             self.events.append(("reminder", view))
             self.elevations.append(("reminder", elevation))
 
-    def elevation_ended(self, view: RequestView, elevation: GrantView) -> None:
+    def elevations_ended(self, ended: Sequence[tuple[RequestView, GrantView]]) -> None:
         with self.lock:
-            self.events.append(("elevation_ended", view))
-            self.elevations.append(("ended", elevation))
+            for view, elevation in ended:
+                self.events.append(("elevation_ended", view))
+                self.elevations.append(("ended", elevation))
 
     def elevation_revert_failed(self, view: RequestView, elevation: GrantView, *, escalate: bool) -> None:
         with self.lock:

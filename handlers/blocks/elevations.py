@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -113,6 +114,36 @@ def ended_text(view: RequestView, elevation: GrantView) -> str:
         f"↩️ {escape(elevation.target_email)}'s temporary access on {escape(elevation.platform)} (request #{view.id}) "
         f"ended{early}{who}: {escape(elevation.describe_outcome())}."
     )
+
+
+#: Slack shows a message of up to about 40,000 characters; a digest is cut well before, in parts.
+DIGEST_PART = 12_000
+
+
+def ended_digest(ended: Sequence[tuple[RequestView, GrantView]], *, yours: bool = False) -> list[str]:
+    """Messages naming every temporary grant that ended, one line each, in as few parts as Slack allows."""
+    whose = "Your requests' temporary access" if yours else "Temporary access"
+    lines = [
+        f"• #{view.id} {escape(elevation.target_email)} on {escape(elevation.platform)}: "
+        f"{escape(elevation.describe_outcome())}"
+        for view, elevation in ended
+    ]
+    parts: list[list[str]] = [[]]
+    size = 0
+    for line in lines:
+        if parts[-1] and size + len(line) > DIGEST_PART:
+            parts.append([])
+            size = 0
+        parts[-1].append(line)
+        size += len(line) + 1
+    total = len(parts)
+    return [
+        f"↩️ {whose} ended for {len(ended)} grant(s)"
+        + (f" (part {number} of {total})" if total > 1 else "")
+        + ":\n"
+        + "\n".join(part)
+        for number, part in enumerate(parts, start=1)
+    ]
 
 
 def drift_text(report: DriftReport, approvers: str) -> str:

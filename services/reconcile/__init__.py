@@ -29,7 +29,7 @@ from platforms.base import ApplyResult, PlatformError
 from services.context import ServiceContext, logger
 from services.reconcile.batch import reconcile_batch
 from services.reconcile.books import Books
-from services.reconcile.outcome import Notices, Step, Tally, failed, publish, record_step
+from services.reconcile.outcome import Notices, Step, Tally, failed, publish, record_step, tell_ended
 from services.reconcile.plan import Planned, has_work, plan
 from services.reconcile.rails import check_guard_rails
 from storage.audit import BOT_ACTOR, AuditKind, record
@@ -107,6 +107,8 @@ def reconcile_due(ctx: ServiceContext, *, worker: str) -> Tally:
             )
             busy = with_changes(session=session, account_ids=(int(held.key) for _, held in claimed))
         if not claimed:
+            tell_ended(ctx, tally.untold)
+            tally.untold = []
             return tally
         batches: dict[str, list[tuple[str, Claim]]] = {}
         for account, held in claimed:

@@ -18,7 +18,7 @@ from services.reconcile.books import Books
 from services.reconcile.outcome import Notices, Step, Tally, failed_in, publish, record_in
 from services.reconcile.plan import Planned, plan
 from storage.db import session_scope
-from storage.ledger import Claim, release
+from storage.ledger import Claim, release_all
 from storage.models import PlatformAccount
 
 
@@ -31,8 +31,7 @@ def reconcile_batch(ctx: ServiceContext, platform: str, claims: Sequence[tuple[s
             _reconcile(ctx, platform, claims, tally)
         finally:
             with session_scope(ctx.engine) as session:
-                for claim in held:
-                    release(session=session, table=PlatformAccount, key=claim.key, fence=claim.fence)
+                release_all(session=session, claims=held)
 
 
 def _reconcile(ctx: ServiceContext, platform: str, claims: Sequence[tuple[str, Claim]], tally: Tally) -> None:
@@ -86,6 +85,9 @@ def _reconcile(ctx: ServiceContext, platform: str, claims: Sequence[tuple[str, C
             )
             if step is Step.LOST:
                 logger.warning("%s on %s: claim taken over meanwhile; the new holder carries on", email, platform)
+    # The sweep tells of every grant its batches ended at once, in digests when they are many.
+    tally.untold += notices.ended
+    notices.ended = []
     publish(ctx, notices)
 
 

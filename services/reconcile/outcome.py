@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import functools
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from domain.access import AccessState, AccessStep, StepKind
 from domain.ledger import (
@@ -30,12 +30,14 @@ from platforms.base import ApplyResult, PlatformError
 from services.context import ServiceContext, logger
 from services.grants import load
 from services.offboarding import open_checklist
+from services.queries import views_of
 from services.reconcile.books import Books
 from services.settle import settle
 from services.tasks import open_step_tasks
+from services.views import grant_view
 from storage.audit import BOT_ACTOR, AuditKind, record
 from storage.db import session_scope
-from storage.ledger import Claim, next_change
+from storage.ledger import Claim, accounts_by_id, next_change
 from storage.models import AccessRequest, Grant, PlatformAccount, PlatformChange
 from storage.requests import get_change, get_request, transition_change
 from storage.tasks import open_steps_of_change
@@ -59,13 +61,17 @@ class Tally:
     ended: int = 0  # temporary grants that ended (expired or revoked) and were verified
     failed: int = 0  # steps that failed
     steps: int = 0
+    # Temporary grants that ended, not told yet: a sweep tells of all of them at once, in digests when many.
+    untold: list[int] = field(default_factory=list)
 
 
 @dataclass
 class Notices:
-    """What to tell people once the transaction has committed: requests to settle, then other messages."""
+    """What to tell people once the transaction has committed: requests to settle, temporary grants that ended,
+    then other messages."""
 
     settle: set[int] = field(default_factory=set)
+    ended: list[int] = field(default_factory=list)
     calls: list[Callable[[], None]] = field(default_factory=list)
 
     def after(self, call: Callable[[], None]) -> None:
@@ -75,6 +81,7 @@ class Notices:
 def publish(ctx: ServiceContext, notices: Notices) -> None:
     for request_id in sorted(notices.settle):
         settle(ctx, request_id)
+    tell_ended(ctx, notices.ended)
     for call in notices.calls:
         try:
             call()
@@ -394,14 +401,24 @@ def _end_grants(
             before=actual.model_dump(mode="json"),
             after=after.model_dump(mode="json"),
         )
-        notices.after(functools.partial(_tell_ended, ctx, grant.id))
+        notices.ended.append(grant.id)
     return ended
 
 
-def _tell_ended(ctx: ServiceContext, grant_id: int) -> None:
-    found = load(ctx, grant_id)
-    if found is not None:
-        ctx.notifier.elevation_ended(found[1], found[0])
+def tell_ended(ctx: ServiceContext, grant_ids: Sequence[int]) -> None:
+    """Tell of temporary grants that ended: one call for them all, with their requests read together."""
+    if not grant_ids:
+        return
+    with Session(ctx.engine) as session:
+        rows = list(session.exec(select(Grant).where(col(Grant.id).in_(list(grant_ids)))))
+        accounts = accounts_by_id(session=session, account_ids={row.account_id for row in rows})
+    views = views_of(ctx, {row.request_id for row in rows})
+    ended = [(views[row.request_id], grant_view(row, accounts.get(row.account_id))) for row in rows]
+    try:
+        ctx.notifier.elevations_ended(sorted(ended, key=lambda pair: (pair[0].id, pair[1].id)))
+    except Exception:
+        # A message that could not be built or sent never undoes what was recorded.
+        logger.exception("telling people that temporary access ended failed")
 
 
 def _tell_tasks(ctx: ServiceContext, request_id: int, task_ids: list[int]) -> None:

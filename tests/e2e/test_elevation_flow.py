@@ -130,3 +130,50 @@ def test_list_and_requests_show_active_elevations_with_time_left(elevated: Runni
     bot.command("alice", "list")
     listed = bot.ephemeral("Active temporary access")
     assert ANA in listed and "1d 12h left" in listed
+
+
+def test_many_grants_ending_together_are_told_in_digests_and_never_hold_a_new_card_up(
+    elevated: RunningBot, clock: FakeClock
+) -> None:
+    bot = elevated
+    people = [f"person{n}@agency.example" for n in range(6)]
+    for number, email in enumerate(people, start=1):
+        bot.platform().apply(email, CONSUMER)
+        bot.command("alice", f"update {email} sandbox analyst for 2h reason: quarter close")
+        bot.card(number)
+        bot.click("bob", number, ids.APPROVE)
+        bot.wait_for_card(number, "applied")
+    bot.settle()  # every approval's work done, its claims let go, before the clock moves on
+    posted = len(bot.slack.calls_to("chat.postMessage"))
+
+    # They all end in the same sweep: the approvals channel and alice hear once each, naming every grant.
+    clock.advance(timedelta(hours=2))
+    approvals = bot.slack.channel_id("#access-approvals")
+    digest = bot.slack.wait_for(
+        "chat.postMessage",
+        lambda call: (
+            call.params["channel"] == approvals and "Temporary access ended for 6 grant(s)" in call.params["text"]
+        ),
+    )
+    assert len(digest) == 1
+    for number, email in enumerate(people, start=1):
+        assert f"#{number} {email} on sandbox: account role: Analyst → Consumer" in digest[0].params["text"]
+        assert bot.platform().get_access(email) == CONSUMER
+    mine = bot.slack.wait_for(
+        "chat.postMessage", lambda call: call.params["channel"] == "U0ALICE" and "ended for 6" in call.params["text"]
+    )
+    assert len(mine) == 1
+    replies = [call for call in bot.slack.calls_to("chat.postMessage")[posted:] if call.params.get("thread_ts")]
+    assert replies == [], "no reply per card in the thread when many end together"
+
+    # Each card is still redrawn, in the background, and a new request's card never waits behind those redraws.
+    bot.command("alice", f"add {ANA} sandbox viewer on staging reason: new work")
+    assert bot.card(len(people) + 1)
+    for number in range(1, len(people) + 1):
+        bot.slack.wait_for(
+            "chat.update",
+            lambda call, n=number: (
+                f"Access request #{n}:" in str(call.params.get("blocks"))
+                and "↩️ Ended" in str(call.params.get("blocks"))
+            ),
+        )

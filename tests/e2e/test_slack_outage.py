@@ -79,3 +79,18 @@ def test_a_card_slack_could_not_take_is_posted_when_it_returns_and_then_works(bo
     bot.click("bob", 1, ids.APPROVE)
     bot.wait_for_card(1, "applied")
     assert bot.platform().get_access(ANA) == VIEWER
+
+
+def test_background_redraws_wait_behind_everything_else_and_go_out_after(bot: RunningBot) -> None:
+    outbox = bot.runtime.services.notifier._outbox  # type: ignore[attr-defined]
+    channel = bot.slack.channel_id("#access-approvals")
+    first = outbox.call("chat.postMessage", {"channel": channel, "text": "a card"})
+    assert first is not None
+    outbox.later(
+        [("chat.update", {"channel": channel, "ts": first["ts"], "text": "redrawn later"}, f"x:{first['ts']}")]
+    )
+    # A message now goes out at once, ahead of the redraw waiting in the background lane.
+    assert outbox.call("chat.postMessage", {"channel": channel, "text": "an urgent card"}) is not None
+    assert not any(call.params.get("text") == "redrawn later" for call in bot.slack.calls_to("chat.update"))
+    assert outbox.deliver_pending() == 1
+    assert bot.slack.wait_for("chat.update", lambda call: call.params.get("text") == "redrawn later")

@@ -282,3 +282,43 @@ def test_deny_form_carries_the_request_and_words_a_withdrawal_as_such() -> None:
     form = deny_form(42, "ana@agency.com")
     assert form["private_metadata"] == "42" and form["callback_id"] == ids.DENY_FORM
     assert deny_form(42, "ana@agency.com", withdraw=True)["submit"]["text"] == "Withdraw"
+
+
+def test_a_digest_names_every_grant_that_ended_in_parts_slack_can_show() -> None:
+    from domain.ledger import EndReason, GrantState
+    from handlers.blocks.elevations import DIGEST_PART, ended_digest
+    from services.views import GrantView
+
+    now = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
+    ended = []
+    for number in range(1, 601):
+        request = RequestView(
+            id=number,
+            verb="update",
+            status=RequestStatus.APPLIED,
+            requester_id="U0ALICE",
+            target_email=f"person{number}@agency.example",
+            reason="quarter close",
+            created_at=now,
+        )
+        grant = GrantView(
+            id=number,
+            request_id=number,
+            platform="sandbox",
+            target_email=f"person{number}@agency.example",
+            seq=0,
+            parts={"account_role": "Analyst"},
+            state=GrantState.ENDED,
+            permanent=False,
+            end_reason=EndReason.EXPIRED,
+            reverted={"account_role": ("Analyst", "Consumer")},
+        )
+        ended.append((request, grant))
+    parts = ended_digest(ended)
+    assert len(parts) > 1 and all(len(part) <= DIGEST_PART + 200 for part in parts)
+    assert parts[0].startswith("↩️ Temporary access ended for 600 grant(s) (part 1 of ")
+    text = "\n".join(parts)
+    assert all(
+        f"• #{n} person{n}@agency.example on sandbox: account role: Analyst → Consumer" in text for n in range(1, 601)
+    )
+    assert ended_digest(ended[:2], yours=True)[0].startswith("↩️ Your requests' temporary access ended for 2 grant(s):")
