@@ -8,6 +8,7 @@ whichever is pressed first wins, and the other button is told who answered.
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from enum import StrEnum
 
@@ -28,7 +29,7 @@ from services.submit import announce, store
 from services.views import GrantView, RequestView
 from storage.audit import AuditKind, record
 from storage.db import session_scope
-from storage.ledger import answer_reminder, get_grant, mark_due, revoke
+from storage.ledger import answer_reminder, get_account, get_grant, mark_due, revoke
 from storage.models import AccessRequest, PlatformChange
 from storage.requests import add_approval, transition_request
 
@@ -38,6 +39,7 @@ class GrantOutcome(StrEnum):
     EXTENSION_REQUESTED = "extension_requested"  # a request waits for approval
     REVOKED = "revoked"
     REVOKE_PENDING = "revoke_pending"  # the revert failed for now; the bot keeps retrying it
+    REVOKING = "revoking"  # ended in the ledger; the platform follows once a manual step or another change is done
     KEPT = "kept"
     ANSWERED = "answered"  # the other button of the reminder was pressed first
     REFUSED = "refused"
@@ -236,12 +238,33 @@ def end_now(ctx: ServiceContext, grant_id: int, *, person: Person) -> GrantResul
     if won is None:
         latest = load(ctx, grant_id)
         return _settled_answer(latest[0], person) if latest else GrantResult(outcome=GrantOutcome.NOT_FOUND)
-    drain(ctx, _account_of(ctx, grant_id), worker=worker_name())
-    ended = load(ctx, grant_id)
-    current = ended[0] if ended else grant
-    if current.state is not GrantState.ENDED:
-        return GrantResult(outcome=GrantOutcome.REVOKE_PENDING, reason=current.last_error or "", grant=current)
-    return GrantResult(outcome=GrantOutcome.REVOKED, grant=current)
+    current, busy = _revert_now(ctx, grant_id)
+    current = current or grant
+    if current.state is GrantState.ENDED:
+        return GrantResult(outcome=GrantOutcome.REVOKED, grant=current)
+    if current.last_error:
+        return GrantResult(outcome=GrantOutcome.REVOKE_PENDING, reason=current.last_error, grant=current)
+    waits = "the change on its way to this account is done" if busy else "its manual steps are done"
+    return GrantResult(outcome=GrantOutcome.REVOKING, reason=waits, grant=current)
+
+
+def _revert_now(ctx: ServiceContext, grant_id: int) -> tuple[GrantView | None, bool]:
+    """Reconcile the grant's account now. Should another worker hold it (a change on its way, a sweep), that one
+    takes the revoke in its next step: wait for it, a lease at most, rather than answer before anything happened."""
+    account = _account_of(ctx, grant_id)
+    patience = time.monotonic() + ctx.elevation_settings.lease_seconds
+    while True:
+        drain(ctx, account, worker=worker_name())
+        latest = load(ctx, grant_id)
+        current = latest[0] if latest else None
+        if current is None or current.state is GrantState.ENDED or current.last_error:
+            return current, False
+        with Session(ctx.engine) as session:
+            row = get_account(session=session, account_id=account)
+            busy = row is not None and row.claimed_by is not None
+        if not busy or time.monotonic() > patience:
+            return current, busy
+        time.sleep(0.05)
 
 
 def _account_of(ctx: ServiceContext, grant_id: int) -> int:

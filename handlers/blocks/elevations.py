@@ -208,6 +208,11 @@ def elevation_notice(result: GrantResult) -> str:
                 f"⚠️ Could not revert yet: {escape(result.reason)}. The bot keeps retrying and tells the approvers "
                 "if it keeps failing."
             )
+        case GrantOutcome.REVOKING:
+            return (
+                f"⏳ Revoked: the access is taken away as soon as {escape(result.reason)}; you get a message when it "
+                "has ended."
+            )
         case GrantOutcome.KEPT:
             until = when(elevation.ends_at) if elevation and elevation.ends_at else "its planned end"
             return f"👍 Kept until {until}."

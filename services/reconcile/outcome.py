@@ -157,8 +157,11 @@ def record_in(
     for change in list(books.awaiting.get(account.id, [])):
         if change.id != planned.change_id:
             _change_done(books, ctx, account, change, planned, actual, after, result, manual, now, notices)
-    tally.ended += _end_grants(books, ctx, account, actual, after, manual, now, notices)
+    tally.ended += _end_grants(books, ctx, account, planned, actual, after, manual, now, notices)
     ends = [grant.ends_at for grant in books.of(account.id, GrantState.ACTIVE) if grant.ends_at is not None]
+    # A grant revoked while this step was on its way was not in its plan: the account needs another step now.
+    if any(grant.id not in planned.ending for grant in books.of(account.id, GrantState.ENDING)):
+        ends.append(now)
     account.expected = after.model_dump(mode="json")
     # Manual steps still to do: what they will set is the bot's own doing, not drift, when it shows.
     account.plans = [planned.desired.model_dump(mode="json")] if manual else []
@@ -346,20 +349,23 @@ def _end_grants(
     books: Books,
     ctx: ServiceContext,
     account: PlatformAccount,
+    planned: Planned,
     actual: AccessState,
     after: AccessState,
     manual: dict[str, AccessStep],
     now: datetime,
     notices: Notices,
 ) -> int:
-    """Grants that were ending are now ended on the platform too; those a manual step still concerns wait for it.
-    Returns how many temporary grants ended."""
+    """The grants this step was planned to end are now ended on the platform too; those a manual step still
+    concerns wait for it. Returns how many temporary grants ended."""
     session = books.session
     assert account.id is not None
     live = books.of(account.id, *LIVE)
     ended = 0
     for grant in books.of(account.id, GrantState.ENDING):
         assert grant.id is not None
+        if grant.id not in planned.ending:
+            continue
         waiting = [step for part, step in manual.items() if part in grant.parts]
         if waiting:
             request = get_request(session=session, request_id=grant.request_id)

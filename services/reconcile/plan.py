@@ -45,6 +45,7 @@ class Planned(BaseModel):
     change_id: int | None = None
     request_id: int | None = None
     removal: RemovalMethod | None = None
+    ending: tuple[int, ...] = ()  # the grants this step ends; one revoked while the step runs waits for the next
 
 
 def state(data: dict[str, Any] | None) -> AccessState | None:
@@ -190,6 +191,7 @@ def plan(
         change_id=planned_change.id if planned_change is not None else None,
         request_id=request_id,
         removal=removal,
+        ending=tuple(ending),
     )
 
 

@@ -232,6 +232,38 @@ def test_a_platform_call_slower_than_the_lease(tmp_path: Path, database_url: str
     assert access(other) == ANALYST
 
 
+def test_a_revoke_pressed_while_another_change_is_on_its_way_still_takes_the_access_away(
+    tmp_path: Path, database_url: str
+) -> None:
+    busy = make_desk(tmp_path, database_url=database_url)
+    gated = Gated(busy.ctx.platforms["sandbox"])
+    gated.gate.set()
+    busy.ctx = replace(busy.ctx, platforms={**busy.ctx.platforms, "sandbox": gated})
+    other = make_desk(tmp_path, database_url=database_url, clock=busy.clock)
+    seed(busy, ANALYST)
+    elevation = grant_of(busy, applied(busy, f"update {ANA} sandbox architect for 2h reason: QA"))
+    gated.gate.clear()
+    gated.entered.clear()
+    permanent = busy.submit(f"add {ANA} sandbox viewer on staging reason: joins the team")
+    approving = threading.Thread(target=approve_fully, args=(busy, permanent))
+    approving.start()
+    assert gated.entered.wait(20), "the permanent change never reached the platform"
+    # The change on its way was planned with the elevation live; the revoke lands before it is recorded.
+    answer: list[object] = []
+    revoking = threading.Thread(target=lambda: answer.append(end_now(other.ctx, elevation, person=other.approver)))
+    revoking.start()
+    wait_until(lambda: load(other.ctx, elevation)[0].state is GrantState.ENDING, "the revoke")  # type: ignore[index]
+    gated.gate.set()
+    approving.join(30)
+    revoking.join(30)
+    assert not approving.is_alive() and not revoking.is_alive()
+    assert access(other) == AccessState(member=True, account_role="Analyst", scopes={"staging": "Viewer"})
+    (ended, _) = load(other.ctx, elevation)  # type: ignore[misc]
+    assert ended.state is GrantState.ENDED and ended.reverted == {"account_role": ("Architect", "Analyst")}
+    assert other.ctx.load_view(permanent).status is RequestStatus.APPLIED  # type: ignore[union-attr]
+    assert [result.outcome for result in answer] == [GrantOutcome.REVOKED]  # type: ignore[attr-defined]
+
+
 # --- 4. an extension is judged by the rules of the grant it extends -------------------------------------------
 
 
