@@ -22,7 +22,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import SecretStr
@@ -31,12 +31,11 @@ from sqlmodel import Session, col, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.seeding import APPROVALS, card_ts_of, email_of, seed_grants
 from bot.bootstrap import build_services
 from bot.console.local_slack import LocalSlack, LocalUser, StoredMessage
 from bot.settings import Settings
-from domain.access import AccessChange, AccessState
-from domain.ledger import GrantState, covered, value_of
-from domain.lifecycle import ChangeStatus, RequestStatus
+from domain.ledger import GrantState
 from handlers.directory import SlackDirectory
 from handlers.notifier import SlackNotifier, card_of
 from handlers.outbox import Outbox
@@ -49,10 +48,8 @@ from services.settings import ElevationSettings
 from services.sweeper import sweep
 from services.views import DriftReport, GrantView, RequestView, TaskView
 from storage.db import make_engine, session_scope
-from storage.models import AccessRequest, Grant, PlatformAccount, PlatformChange, SandboxMember
+from storage.models import Grant, PlatformAccount, SandboxMember
 
-BEFORE = AccessState(member=True, account_role="Consumer")
-CHANGE = AccessChange(account_role="Admin", scopes={"staging": "Admin"})
 TOKEN = "xoxb-benchmark"
 
 
@@ -97,83 +94,11 @@ class SilentNotifier:
 
 
 def seed(ctx: ServiceContext, slack: LocalSlack | None, n: int, due: datetime) -> None:
-    catalog = ctx.catalogs["sandbox"]
-    elevated = CHANGE.desired_from(BEFORE, catalog)
-    parts = covered(CHANGE, BEFORE, catalog)
-    started = due - timedelta(hours=2)
-    with session_scope(ctx.engine) as session:
+    seed_grants(ctx.engine, ctx.catalogs["sandbox"], n, ends_at=due)
+    if slack is not None:
         for number in range(n):
-            email = f"collaborator{number}@agency.example"
-            card_ts = f"1700000000.{number:06d}"
-            request = AccessRequest(
-                verb="update",
-                status=RequestStatus.APPLIED.value,
-                requester_id="U0ALICE",
-                target_email=email,
-                reason="benchmark",
-                duration_seconds=7200,
-                created_at=started,
-                updated_at=started,
-                decided_by="U0BOB",
-                decided_at=started,
-                card_channel="C0APPROVALS",
-                card_ts=card_ts,
-            )
-            session.add(request)
-            session.flush()
-            assert request.id is not None
-            change = PlatformChange(
-                request_id=request.id,
-                platform="sandbox",
-                action="grant",
-                grant=CHANGE.model_dump(mode="json"),
-                status=ChangeStatus.APPLIED.value,
-                before=BEFORE.model_dump(mode="json"),
-                after=elevated.model_dump(mode="json"),
-                applied_at=started,
-                updated_at=started,
-            )
-            session.add(change)
-            session.flush()
-            assert change.id is not None
-            session.add(SandboxMember(platform="sandbox", email=email, account_role="Admin", created_at=started))
-            account = PlatformAccount(
-                platform="sandbox",
-                email=email,
-                baseline=BEFORE.model_dump(mode="json"),
-                baseline_source="first seen",
-                expected=elevated.model_dump(mode="json"),
-                next_seq=1,
-                due_at=due,
-                updated_at=started,
-            )
-            session.add(account)
-            session.flush()
-            assert account.id is not None
-            session.add(
-                Grant(
-                    account_id=account.id,
-                    platform="sandbox",
-                    email=email,
-                    request_id=request.id,
-                    change_id=change.id,
-                    seq=0,
-                    parts=parts,
-                    before={part: value_of(BEFORE, part) for part in parts},
-                    state=GrantState.ACTIVE.value,
-                    permanent=False,
-                    span_seconds=7200,
-                    planned_at=started,
-                    started_at=started,
-                    ends_at=due,
-                    updated_at=started,
-                )
-            )
-            if slack is not None:
-                slack.messages[("C0APPROVALS", card_ts)] = StoredMessage("C0APPROVALS", card_ts, "card", [])
-    # The scoped part of the grant lives in the sandbox's scope table; apply() puts it there.
-    for number in range(n):
-        ctx.platforms["sandbox"].apply(f"collaborator{number}@agency.example", elevated)
+            card_ts = card_ts_of(number)
+            slack.messages[(APPROVALS, card_ts)] = StoredMessage(APPROVALS, card_ts, "card", [])
 
 
 def run(n: int, *, workers: int, with_slack: bool) -> dict[str, float]:
@@ -193,7 +118,7 @@ def run(n: int, *, workers: int, with_slack: bool) -> dict[str, float]:
         client = slack_client(settings)
         engine = make_engine(settings.database_url)
         outbox = Outbox(client, engine)
-        notifier = SlackNotifier(outbox, "C0APPROVALS") if with_slack else SilentNotifier()
+        notifier = SlackNotifier(outbox, APPROVALS) if with_slack else SilentNotifier()
         ctx = build_services(settings, directory=SlackDirectory(client), notifier=notifier, engine=engine)
         outbox.render_card = lambda request_id: card_of(ctx, request_id)
         due = datetime.now(UTC)
@@ -223,8 +148,8 @@ def run(n: int, *, workers: int, with_slack: bool) -> dict[str, float]:
         messages = len(slack.calls_to("chat.postMessage")) + len(slack.calls_to("chat.update"))
         redrawn = {call.params["ts"] for call in slack.calls_to("chat.update") if call.params.get("blocks")}
         posted = [(call.params["channel"], str(call.params.get("text"))) for call in slack.calls_to("chat.postMessage")]
-        emails = [f"collaborator{number}@agency.example" for number in range(n)]
-        in_channel = " ".join(text for channel, text in posted if channel == "C0APPROVALS")
+        emails = [email_of(number) for number in range(n)]
+        in_channel = " ".join(text for channel, text in posted if channel == APPROVALS)
         to_requester = " ".join(text for channel, text in posted if channel == "U0ALICE")
         ctx.engine.dispose()
         return {
