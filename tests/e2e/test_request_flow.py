@@ -16,6 +16,7 @@ from handlers.blocks.forms import block_id
 from storage.schema import head_revision
 from tests.e2e.conftest import USERS, RunningBot, StartBot
 from tests.fakes import FlakyPlatform
+from tests.waiting import wait_until
 
 ANA = "ana@agency.example"
 
@@ -256,7 +257,8 @@ def test_the_request_form_opens_redraws_and_submits(bot: RunningBot) -> None:
 
 def test_the_health_endpoint_says_what_works_and_turns_503_when_the_scheduler_stops(bot: RunningBot) -> None:
     url = bot.events_url.replace("/slack/events", "/healthz")
-    bot.runtime.scheduler.sweep_now()
+    bot.runtime.scheduler.sweep_now()  # returns at once when the first sweep is still running: that one is awaited
+    wait_until(lambda: bot.runtime.scheduler.last_sweep is not None, "the first sweep")
     health = bot.http.get(url)
     assert health.status_code == 200
     report = health.json()

@@ -33,6 +33,7 @@ from services.sweeper import sweep
 from storage.models import AuditEvent, PlatformAccount
 from tests.fakes import FlakyPlatform
 from tests.services.desk import ANA, Desk, access, approve_fully, make_desk, seed
+from tests.waiting import wait_until
 
 HOUR = timedelta(hours=1)
 ANALYST = AccessState(member=True, account_role="Analyst")
@@ -179,17 +180,6 @@ class Gated(FlakyPlatform):
         self.entered.set()
         assert self.gate.wait(30), "the test never opened the gate"
         return super().apply(email, desired)
-
-
-def wait_until(condition: Callable[[], object], what: str, timeout: float = 20.0) -> None:
-    deadline = threading.Event()
-    timer = threading.Timer(timeout, deadline.set)
-    timer.start()
-    try:
-        while not condition():
-            assert not deadline.wait(0.02), f"waited {timeout}s for {what}"
-    finally:
-        timer.cancel()
 
 
 def lease_of(desk: Desk) -> object:
