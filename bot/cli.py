@@ -123,14 +123,24 @@ def _serve(settings: Settings, *, host: str, port: int, log_level: str) -> int:
     from bot.server import serve_http, serve_socket_mode
     from bot.worker import Worker
     from services.logs import worker_name
+    from storage.db import make_engine
+    from storage.schema import ensure_schema
 
     socket_mode = settings.slack_app_token is not None
+    # The schema first (created or checked once, here), then the worker starts building while the front does.
+    engine = make_engine(settings.database_url)
+    ensure_schema(engine)
+    engine.dispose()
+    worker = Worker(settings, instance=worker_name(), log_level=log_level).start()
     try:
         runtime = bootstrap(settings, require_signing_secret=not socket_mode, scheduled=False)
     except (BoltError, SlackApiError) as error:
+        worker.stop(timeout=5)
         raise ConfigError(f"Slack did not accept the bot token: {error}. Check SLACK_BOT_TOKEN.") from None
+    except BaseException:
+        worker.stop(timeout=5)
+        raise
     assert runtime.app is not None
-    worker = Worker(settings, instance=worker_name(), log_level=log_level).start()
     hand_off_work(runtime.app, worker)
     # What start-up built lives as long as the process: keep it out of the collector's full passes, whose pauses
     # would land on the acknowledgements Slack is waiting for.

@@ -68,6 +68,9 @@ class Scheduler:
             id=SWEEPER_JOB,
             replace_existing=True,
             next_run_time=datetime.now(UTC),
+            # A tick during a long sweep only asks that sweep to look once more (sweep_now), instead of APScheduler
+            # logging a warning for every tick it skips.
+            max_instances=2,
         )
         logger.info(
             "scheduler started: sweeping every %ss as %s (clock %s)",

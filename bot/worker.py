@@ -187,11 +187,13 @@ def run(settings: Settings, queue: Queue[Work | None], status: Status, threads: 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     configure_logging(level, settings.log_format)
-    if hasattr(os, "nice"):
-        os.nice(NICENESS)
     parent = multiprocessing.parent_process()
     runtime = bootstrap(settings, require_signing_secret=False, verify_requests=False)
     assert runtime.app is not None
+    # Ready at full speed (the front is starting too, and answers nothing until the worker is up); from here on its
+    # work yields to the front's answers. Threads started from now on inherit the lower priority.
+    if hasattr(os, "nice"):
+        os.nice(NICENESS)
     scheduler = runtime.scheduler
     scheduler.start()
     workers = [
