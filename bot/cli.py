@@ -114,12 +114,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _serve(settings: Settings, *, host: str, port: int, log_level: str) -> int:
     """The front answers Slack; the work behind its answers and the scheduler run in a worker process."""
+    from bot.metrics import measured_across_processes
+
+    # Before anything measures: the worker inherits where to write its figures.
+    with measured_across_processes():
+        return _serve_front(settings, host=host, port=port, log_level=log_level)
+
+
+def _serve_front(settings: Settings, *, host: str, port: int, log_level: str) -> int:
     from slack_bolt.error import BoltError
     from slack_sdk.errors import SlackApiError
 
     from bot.bootstrap import bootstrap
     from bot.handoff import hand_off_work
     from bot.health import check
+    from bot.metrics import scrape
     from bot.server import serve_http, serve_socket_mode
     from bot.worker import Worker
     from services.logs import worker_name
@@ -154,7 +163,8 @@ def _serve(settings: Settings, *, host: str, port: int, log_level: str) -> int:
             health = functools.partial(
                 check, runtime.engine, worker, sweep_seconds=settings.elevations.sweep_seconds, worker=worker
             )
-            serve_http(runtime.app, host=host, port=port, health=health)
+            metrics = functools.partial(scrape, runtime.engine)
+            serve_http(runtime.app, host=host, port=port, health=health, metrics=metrics)
     except KeyboardInterrupt:
         pass  # how Socket Mode ends; waitress ends its loop on it by itself
     finally:

@@ -19,17 +19,23 @@ logger = logging.getLogger("accessbot.server")
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
+METRICS_PATH = "/metrics"
 # Each request holds a thread until ack(); slow work continues on Bolt's own executor.
 HTTP_THREADS = 8
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 HealthCheck = Callable[[], Health]
+Metrics = Callable[[], tuple[bytes, str]]  # the page and its content type
 
 
-def wsgi_app(app: App, health: HealthCheck | None = None) -> WSGIApp:
+def wsgi_app(app: App, health: HealthCheck | None = None, metrics: Metrics | None = None) -> WSGIApp:
     slack = SlackRequestHandler(app, path=EVENTS_PATH)
 
     def route(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if metrics is not None and environ.get("PATH_INFO") == METRICS_PATH and environ.get("REQUEST_METHOD") == "GET":
+            page, content_type = metrics()
+            start_response("200 OK", [("Content-Type", content_type), ("Content-Length", str(len(page)))])
+            return [page]
         if environ.get("PATH_INFO") == HEALTH_PATH and environ.get("REQUEST_METHOD") == "GET":
             report = health() if health is not None else None
             ok = report is None or report.ok
@@ -52,9 +58,11 @@ def wsgi_app(app: App, health: HealthCheck | None = None) -> WSGIApp:
 class HttpServer:
     """The bot's HTTP endpoint on waitress, with a shutdown that can be called from another thread."""
 
-    def __init__(self, app: App, *, host: str, port: int, health: HealthCheck | None = None) -> None:
+    def __init__(
+        self, app: App, *, host: str, port: int, health: HealthCheck | None = None, metrics: Metrics | None = None
+    ) -> None:
         self._server: BaseWSGIServer | MultiSocketServer = waitress.create_server(
-            wsgi_app(app, health), host=host, port=port, threads=HTTP_THREADS, ident="accessbot"
+            wsgi_app(app, health, metrics), host=host, port=port, threads=HTTP_THREADS, ident="accessbot"
         )
         self._stopping = False
 
@@ -77,8 +85,10 @@ class HttpServer:
         self._server.close()
 
 
-def serve_http(app: App, *, host: str, port: int, health: HealthCheck | None = None) -> None:
-    server = HttpServer(app, host=host, port=port, health=health)
+def serve_http(
+    app: App, *, host: str, port: int, health: HealthCheck | None = None, metrics: Metrics | None = None
+) -> None:
+    server = HttpServer(app, host=host, port=port, health=health, metrics=metrics)
     logger.info("listening on http://%s:%s%s", host, server.port, EVENTS_PATH)
     server.serve_forever()
 

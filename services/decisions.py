@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session
 
 from domain.lifecycle import RequestEvent, RequestStatus
+from services import metrics
 from services.apply import run_request
 from services.approvers import decision_verdict, verdict_for
 from services.context import ServiceContext, logger
@@ -99,6 +100,7 @@ def approve(ctx: ServiceContext, request_id: int, *, approver: Person) -> Decisi
         ctx.notifier.request_progressed(progressed)
         return DecisionResult(outcome=Outcome.RECORDED, view=progressed)
     logger.info("approved by %s", approver.slack_id)
+    metrics.approved(view.created_at, now)
     final = run_request(ctx, request_id, actor=approver.slack_id)
     return DecisionResult(outcome=Outcome.DONE, view=final or ctx.load_view(request_id))
 

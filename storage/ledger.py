@@ -418,3 +418,14 @@ def target_of(*, session: Session, request_id: int) -> str:
     request = session.get(AccessRequest, request_id)
     assert request is not None
     return request.target_email
+
+
+def overdue(*, session: Session, now: datetime) -> tuple[int, datetime | None]:
+    """Temporary grants past their end whose access is not verified gone yet, and the earliest of their ends."""
+    statement = select(func.count(), func.min(Grant.ends_at)).where(
+        col(Grant.state).in_([GrantState.ACTIVE.value, GrantState.ENDING.value]),
+        col(Grant.permanent).is_(False),
+        col(Grant.ends_at) <= now,
+    )
+    count, earliest = session.exec(statement).one()
+    return int(count), earliest

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from storage.models import SlackOutbox
@@ -112,4 +112,14 @@ def retry_later(
 
 
 def pending_count(*, session: Session) -> int:
-    return len(session.exec(select(SlackOutbox.id).where(SlackOutbox.status == OutboxStatus.PENDING)).all())
+    return int(session.exec(select(func.count()).where(SlackOutbox.status == OutboxStatus.PENDING)).one())
+
+
+def pending_by_lane(*, session: Session) -> dict[str, tuple[int, datetime]]:
+    """Per lane: how many calls wait for Slack, and since when the oldest of them waits."""
+    statement = (
+        select(SlackOutbox.lane, func.count(), func.min(SlackOutbox.created_at))
+        .where(SlackOutbox.status == OutboxStatus.PENDING)
+        .group_by(SlackOutbox.lane)
+    )
+    return {lane: (count, oldest) for lane, count, oldest in session.exec(statement)}

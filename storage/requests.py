@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -244,3 +244,11 @@ def stalled_requests(
         .limit(limit)
     )
     return list(session.exec(statement))
+
+
+def counts_by_status(*, session: Session) -> list[tuple[str, str, int]]:
+    """How many requests there are of each verb in each status."""
+    statement = select(AccessRequest.verb, AccessRequest.status, func.count()).group_by(
+        AccessRequest.verb, AccessRequest.status
+    )
+    return [(verb, status, count) for verb, status, count in session.exec(statement)]

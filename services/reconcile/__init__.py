@@ -27,6 +27,7 @@ from domain.access import AccessState, unexplained
 from domain.lifecycle import ChangeEvent, ChangeStatus
 from platforms.base import ApplyResult, PlatformError
 from services.context import ServiceContext, logger
+from services.metrics import platform_call
 from services.reconcile.batch import reconcile_batch
 from services.reconcile.books import Books
 from services.reconcile.outcome import Notices, Step, Tally, failed, publish, record_step, tell_ended
@@ -181,7 +182,8 @@ def _step(ctx: ServiceContext, held: Claim, tally: Tally) -> Step:
     if client is None:
         return failed(ctx, held, tally, error=f"{platform}: this platform is no longer configured", kind="unavailable")
     try:
-        actual = client.get_access(email)
+        with platform_call(platform, "read"):
+            actual = client.get_access(email)
     except PlatformError as error:
         return failed(ctx, held, tally, error=str(error), kind=error.kind)
     admins: Claim | None = None
@@ -224,8 +226,10 @@ def _plan_apply_record(
     result, after = ApplyResult(), actual
     try:
         if planned.desired != actual:
-            result = client.apply(email, planned.desired)
-            after = client.get_access(email)
+            with platform_call(platform, "apply"):
+                result = client.apply(email, planned.desired)
+            with platform_call(platform, "read"):
+                after = client.get_access(email)
         problems = [step.describe() for step in unexplained(after, planned.desired, result.manual)]
     except PlatformError as error:
         return failed(ctx, held, tally, error=_failure_text(error), kind=error.kind, partial=error)

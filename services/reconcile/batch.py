@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from domain.access import AccessState, unexplained
 from platforms.base import ApplyResult, PlatformError
 from services.context import ServiceContext, logger
+from services.metrics import count_failures, platform_call
 from services.reconcile.books import Books
 from services.reconcile.outcome import Notices, Step, Tally, failed_in, publish, record_in
 from services.reconcile.plan import Planned, plan
@@ -45,7 +46,9 @@ def _reconcile(ctx: ServiceContext, platform: str, claims: Sequence[tuple[str, C
                 failed_in(books, ctx, claim, tally, error=error, kind="unavailable", notices=notices)
         publish(ctx, notices)
         return
-    found = client.read_many([email for email, _ in claims])
+    with platform_call(platform, "read_many"):
+        found = client.read_many([email for email, _ in claims])
+    count_failures(platform, "read", found)
     planned: dict[str, tuple[Claim, AccessState, Planned]] = {}
     with session_scope(ctx.engine) as session:
         books = Books.hold(session, [claim for _, claim in claims])
@@ -63,9 +66,17 @@ def _reconcile(ctx: ServiceContext, platform: str, claims: Sequence[tuple[str, C
     if not planned:
         return
     to_apply = {email: steps.desired for email, (_, actual, steps) in planned.items() if steps.desired != actual}
-    results: dict[str, ApplyResult | PlatformError] = client.apply_many(to_apply) if to_apply else {}
+    results: dict[str, ApplyResult | PlatformError] = {}
+    if to_apply:
+        with platform_call(platform, "apply_many"):
+            results = client.apply_many(to_apply)
+        count_failures(platform, "apply", results)
     changed = [email for email, result in results.items() if not isinstance(result, PlatformError)]
-    after = client.read_many(changed) if changed else {}
+    after: dict[str, AccessState | PlatformError] = {}
+    if changed:
+        with platform_call(platform, "read_many"):
+            after = client.read_many(changed)
+        count_failures(platform, "read", after)
     notices = Notices()
     with session_scope(ctx.engine) as session:
         books = Books.hold(session, [claim for claim, _, _ in planned.values()])

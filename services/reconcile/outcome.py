@@ -27,6 +27,7 @@ from domain.ledger import (
 )
 from domain.lifecycle import ChangeEvent, ChangeStatus
 from platforms.base import ApplyResult, PlatformError
+from services import metrics
 from services.context import ServiceContext, logger
 from services.grants import load
 from services.offboarding import open_checklist
@@ -393,6 +394,8 @@ def _end_grants(
         if grant.permanent:
             continue
         ended += 1
+        if grant.end_reason == EndReason.EXPIRED.value and grant.ends_at is not None:
+            metrics.reverted(grant.ends_at, now)
         _audit_grant(
             session,
             grant,

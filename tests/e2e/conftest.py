@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -19,6 +20,7 @@ from bot.bootstrap import Runtime, bootstrap
 from bot.console.local_slack import LocalSlack, LocalUser, SlackCall, StoredMessage
 from bot.console.payloads import SignedRequest, SlackRequests, find_button
 from bot.listeners import ListenerPool
+from bot.metrics import scrape
 from bot.server import HttpServer
 from bot.settings import Settings
 from domain.policy import PolicyConfig
@@ -162,7 +164,8 @@ def start_bot(tmp_path: Path) -> Iterator[StartBot]:
         runtime = bootstrap(settings, platforms=platforms, listener_executor=listeners, clock=clock)
         assert runtime.app is not None
         runtime.scheduler.start()
-        server = HttpServer(runtime.app, host="127.0.0.1", port=0, health=runtime.health)
+        metrics = functools.partial(scrape, runtime.engine, runtime.services.clock.now)
+        server = HttpServer(runtime.app, host="127.0.0.1", port=0, health=runtime.health, metrics=metrics)
         threading.Thread(target=server.serve_forever, name="bot-http", daemon=True).start()
         client = httpx.Client(timeout=15)
         started.append((server, slack, client, listeners, runtime))
@@ -187,3 +190,14 @@ def start_bot(tmp_path: Path) -> Iterator[StartBot]:
 @pytest.fixture
 def bot(start_bot: StartBot) -> RunningBot:
     return start_bot()
+
+
+def metric_values(page: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """A `/metrics` page as {(sample name, sorted labels): value}."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(page)
+        for sample in family.samples
+    }

@@ -8,8 +8,9 @@ import pytest
 
 from domain.access import AccessState
 from handlers import ids
-from tests.e2e.conftest import USERS, RunningBot, StartBot
-from tests.fakes import FakeClock
+from tests.e2e.conftest import USERS, RunningBot, StartBot, metric_values
+from tests.fakes import FakeClock, FlakyPlatform
+from tests.waiting import wait_until
 
 ANA = "ana@agency.example"
 CONSUMER = AccessState(member=True, account_role="Consumer")
@@ -177,3 +178,51 @@ def test_many_grants_ending_together_are_told_in_digests_and_never_hold_a_new_ca
                 and "↩️ Ended" in str(call.params.get("blocks"))
             ),
         )
+
+
+def test_metrics_show_the_approval_the_platform_calls_and_the_revert_lag(
+    elevated: RunningBot, clock: FakeClock
+) -> None:
+    bot = elevated
+    url = bot.events_url.replace("/slack/events", "/metrics")
+    before = metric_values(bot.http.get(url).text)
+    grant(bot, f"update {ANA} sandbox architect for 2h reason: QA")
+    clock.advance(timedelta(hours=2))
+    bot.slack.wait_for("chat.update", lambda call: "↩️ Ended" in str(call.params.get("blocks")))
+    page = bot.http.get(url)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/plain")
+    after = metric_values(page.text)
+
+    def grew(name: str, **labels: str) -> float:
+        key = (name, tuple(sorted(labels.items())))
+        return after.get(key, 0.0) - before.get(key, 0.0)
+
+    assert grew("accessbot_approval_latency_seconds_count") == 1
+    assert grew("accessbot_platform_call_seconds_count", platform="sandbox", operation="apply") >= 1
+    assert grew("accessbot_revert_lag_seconds_count") == 1
+    assert after[("accessbot_requests", (("status", "applied"), ("verb", "update")))] == 1
+    assert after[("accessbot_reverts_overdue", ())] == 0
+    assert after[("accessbot_outbox_pending", (("lane", "now"),))] == 0
+    assert after[("accessbot_database_up", ())] == 1
+
+
+def test_metrics_count_a_revert_that_is_overdue_while_the_platform_is_down(
+    start_bot: StartBot, clock: FakeClock
+) -> None:
+    bot = start_bot(clock=clock, wrap=FlakyPlatform)
+    sandbox = bot.runtime.services.platforms["sandbox"]
+    assert isinstance(sandbox, FlakyPlatform)
+    sandbox.apply(ANA, CONSUMER)
+    grant(bot, f"update {ANA} sandbox architect for 2h reason: QA")
+    sandbox.failures = 1_000
+    clock.advance(timedelta(hours=2, minutes=5))
+    url = bot.events_url.replace("/slack/events", "/metrics")
+
+    def overdue_and_failing() -> dict[tuple[str, tuple[tuple[str, str], ...]], float] | None:
+        values = metric_values(bot.http.get(url).text)
+        failing = sum(value for (name, _), value in values.items() if name == "accessbot_platform_call_errors_total")
+        return values if values[("accessbot_reverts_overdue", ())] == 1 and failing >= 1 else None
+
+    wait_until(overdue_and_failing, "the failing revert to show")
+    values = overdue_and_failing()
+    assert values is not None and values[("accessbot_reverts_overdue_seconds", ())] >= 300

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from handlers import ids
+from tests.e2e.conftest import metric_values
 from tests.faults.cluster import BotProcess, Cluster, running_cluster
 
 
@@ -56,6 +57,11 @@ def test_the_front_answers_and_its_worker_does_the_work_under_the_same_instance_
     cluster.press(instance, 1, ids.APPROVE)
     cluster.wait(lambda: cluster.status(1) == "applied")
     assert cluster.audit_count(1, "applied") == 1
+    # The worker measured the platform call and the approval; the front's /metrics adds every process's figures up.
+    values = metric_values(httpx.get(f"{instance.url}/metrics", timeout=10).text)
+    assert values[("accessbot_platform_call_seconds_count", (("operation", "apply"), ("platform", "sandbox")))] == 1
+    assert values[("accessbot_approval_latency_seconds_count", ())] == 1
+    assert values[("accessbot_requests", (("status", "applied"), ("verb", "add")))] == 1
 
 
 def test_a_worker_that_dies_is_started_again_and_health_says_so_meanwhile(cluster: Cluster) -> None:
