@@ -93,12 +93,23 @@ def build_services(
     )
 
 
-def slack_client(settings: Settings) -> WebClient:
+def check_slack_settings(settings: Settings, *, require_signing_secret: bool) -> None:
+    """What talking to Slack needs, checked before anything starts (ConfigError says what to set)."""
     if settings.slack_bot_token is None:
         raise ConfigError(
             "SLACK_BOT_TOKEN is not set. Set it to the app's Bot User OAuth Token (xoxb-...), "
             "or run `accessbot console` to try the bot locally without Slack."
         )
+    if require_signing_secret and not settings.slack_signing_secret:
+        raise ConfigError(
+            "SLACK_SIGNING_SECRET is not set. HTTP mode verifies every request from Slack with it; find it under "
+            "Basic Information > App Credentials, or set SLACK_APP_TOKEN to use Socket Mode instead."
+        )
+
+
+def slack_client(settings: Settings) -> WebClient:
+    check_slack_settings(settings, require_signing_secret=False)
+    assert settings.slack_bot_token is not None
     base_url = settings.slack_api_url or SLACK_API_DEFAULT
     client = WebClient(token=settings.slack_bot_token.get_secret_value(), base_url=base_url.rstrip("/") + "/")
     # Many reverts or reminders at once can meet Slack's rate limits; wait as Slack says rather than drop messages.
@@ -125,13 +136,9 @@ def bootstrap(
     its worker does the work and the scheduling, and takes requests from the front, which has checked their
     signatures (`verify_requests=False`).
     """
+    check_slack_settings(settings, require_signing_secret=require_signing_secret)
     client = slack_client(settings)
     signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
-    if require_signing_secret and not signing_secret:
-        raise ConfigError(
-            "SLACK_SIGNING_SECRET is not set. HTTP mode verifies every request from Slack with it; find it under "
-            "Basic Information > App Credentials, or set SLACK_APP_TOKEN to use Socket Mode instead."
-        )
     scheduler = Scheduler(sweep_seconds=settings.elevations.sweep_seconds) if scheduled else None
     engine = make_engine(settings.database_url)
     outbox = Outbox(client, engine, first_retry=timedelta(seconds=settings.outbox_retry_seconds))

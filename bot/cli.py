@@ -125,7 +125,7 @@ def _serve_front(settings: Settings, *, host: str, port: int, log_level: str) ->
     from slack_bolt.error import BoltError
     from slack_sdk.errors import SlackApiError
 
-    from bot.bootstrap import bootstrap
+    from bot.bootstrap import bootstrap, check_slack_settings
     from bot.handoff import hand_off_work
     from bot.health import check
     from bot.metrics import scrape
@@ -136,6 +136,7 @@ def _serve_front(settings: Settings, *, host: str, port: int, log_level: str) ->
     from storage.schema import ensure_schema
 
     socket_mode = settings.slack_app_token is not None
+    check_slack_settings(settings, require_signing_secret=not socket_mode)
     # The schema first (created or checked once, here), then the worker starts building while the front does.
     engine = make_engine(settings.database_url)
     ensure_schema(engine)

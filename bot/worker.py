@@ -21,6 +21,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -178,8 +179,12 @@ class Worker:
 
 def run(settings: Settings, queue: Queue[Work | None], status: Status, threads: int, instance: str, level: str) -> None:
     """The worker process: the same app as the front, fed by the queue, and the scheduler."""
+    from slack_bolt.error import BoltError
+    from slack_sdk.errors import SlackApiError
+
     from bot.bootstrap import bootstrap
     from bot.logs import configure_logging
+    from bot.settings import ConfigError
 
     os.environ[INSTANCE_ENV] = instance  # claims and log lines name the instance, as the front's do
     # Ctrl-C reaches the whole process group, and some service managers signal every process of a service: the
@@ -188,7 +193,12 @@ def run(settings: Settings, queue: Queue[Work | None], status: Status, threads: 
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     configure_logging(level, settings.log_format)
     parent = multiprocessing.parent_process()
-    runtime = bootstrap(settings, require_signing_secret=False, verify_requests=False)
+    try:
+        runtime = bootstrap(settings, require_signing_secret=False, verify_requests=False)
+    except (ConfigError, BoltError, SlackApiError) as error:
+        # The front meets the same problem and says what to fix; one line here, no traceback.
+        logger.error("the worker could not start: %s", error)
+        sys.exit(2)
     assert runtime.app is not None
     # Ready at full speed (the front is starting too, and answers nothing until the worker is up); from here on its
     # work yields to the front's answers. Threads started from now on inherit the lower priority.

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -106,3 +109,30 @@ def test_serve_over_http_needs_the_signing_secret(
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-anything")
     assert main(["serve"]) == 2
     assert "SLACK_SIGNING_SECRET is not set" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("environment", "says"),
+    [
+        ({}, "SLACK_BOT_TOKEN is not set"),
+        ({"SLACK_BOT_TOKEN": "xoxb-anything"}, "SLACK_SIGNING_SECRET is not set"),
+    ],
+    ids=["no-token", "no-signing-secret"],
+)
+def test_serve_refuses_a_missing_setting_in_one_line_from_every_process(
+    tmp_path: Path, environment: dict[str, str], says: str
+) -> None:
+    """serve is two processes: the worker must not start (and print its own traceback) on a config the front refuses."""
+    clean = {key: value for key, value in os.environ.items() if not key.startswith(("SLACK_", "ACCESSBOT_"))}
+    root = Path(__file__).resolve().parents[2]
+    finished = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "serve", "--port", "0"],
+        env={**clean, **environment, "PYTHONPATH": str(root)},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert finished.returncode == 2
+    assert finished.stderr.strip().splitlines() == [finished.stderr.strip()], finished.stderr
+    assert says in finished.stderr and "Traceback" not in finished.stderr + finished.stdout
