@@ -33,15 +33,23 @@ def build_parser() -> argparse.ArgumentParser:
         description="Grant, elevate and remove access on analytics platforms from Slack, with approvals and an "
         "audit trail. With no command: `serve` when SLACK_BOT_TOKEN is set, else the local `console`.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     parser.add_argument("--config", help="YAML config file (default: $ACCESSBOT_CONFIG or ./accessbot.yml if present)")
-    parser.add_argument("--log-level", help="DEBUG, INFO, WARNING... (default: the config's log_level)")
+    parser.add_argument(
+        "--log-level",
+        type=str.upper,
+        choices=LOG_LEVELS,
+        help="DEBUG, INFO, WARNING or ERROR (default: the config's log_level)",
+    )
     commands = parser.add_subparsers(dest="command", metavar="command")
 
     serve = commands.add_parser(
         "serve", help="run the bot for Slack (Socket Mode if SLACK_APP_TOKEN is set, else HTTP)"
     )
     serve.add_argument("--host", default="0.0.0.0", help="HTTP interface to listen on (default: 0.0.0.0)")
-    serve.add_argument("--port", type=int, default=3000, help="HTTP port; Slack posts to /slack/events (default: 3000)")
+    serve.add_argument(
+        "--port", type=_port, default=3000, help="HTTP port, 0 to 65535; Slack posts to /slack/events (default: 3000)"
+    )
 
     console = commands.add_parser("console", help="try the bot in the terminal, with no Slack at all")
     console.add_argument("--as", dest="user", default="alice", help="who you are at first (alice, bob, carol, dan)")
@@ -73,6 +81,28 @@ def build_parser() -> argparse.ArgumentParser:
     review.add_argument("--print", action="store_true", help="print the review here instead; nothing is posted")
     audit_cli.add_commands(commands)
     return parser
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("accessbot")
+    except PackageNotFoundError:
+        return "(not installed)"
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port: use 1 to 65535 (0 lets the system pick one)")
+    return port
 
 
 def main(argv: Sequence[str] | None = None) -> int:

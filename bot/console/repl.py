@@ -23,7 +23,7 @@ from bot.console.local_slack import LocalSlack, LocalUser, SlackCall, StoredMess
 from bot.console.payloads import SignedRequest, SlackRequests, find_button
 from bot.console.render import TextRenderer
 from bot.listeners import ListenerPool
-from bot.settings import Settings
+from bot.settings import ConfigError, Settings
 from handlers import ids
 from handlers.blocks.forms import PERMANENT, block_id
 from services import reviews
@@ -87,7 +87,7 @@ class Console:
         self._out = out
         self._users = {u.name: u for u in CONSOLE_USERS}
         if user not in self._users:
-            raise ValueError(f"unknown console user {user!r}; choose one of {', '.join(self._users)}")
+            raise ConfigError(f"unknown console user {user!r}; choose one of {', '.join(self._users)} (--as)")
         self.user = self._users[user]
         self._renderer = TextRenderer(
             name_of=self._name_of, zone=lambda: self.user.tz, channel_name=lambda c: self._slack.channel_name(c)

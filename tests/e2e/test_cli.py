@@ -136,3 +136,39 @@ def test_serve_refuses_a_missing_setting_in_one_line_from_every_process(
     assert finished.returncode == 2
     assert finished.stderr.strip().splitlines() == [finished.stderr.strip()], finished.stderr
     assert says in finished.stderr and "Traceback" not in finished.stderr + finished.stdout
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["serve", "--port", "99999"], "99999 is not a port: use 1 to 65535"),
+        (["serve", "--port", "http"], "'http' is not a port number"),
+        (["--log-level", "LOUD", "requests"], "invalid choice: 'LOUD'"),
+    ],
+)
+def test_a_bad_option_is_refused_with_what_to_use(
+    argv: list[str], says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+    error = capsys.readouterr().err
+    assert says in error and "Traceback" not in error
+
+
+def test_version_and_log_level_in_any_case(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0 and capsys.readouterr().out.startswith("accessbot ")
+    monkeypatch.delenv("ACCESSBOT_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)  # its database is created here
+    assert main(["--log-level", "debug", "db", "upgrade"]) == 0
+
+
+def test_an_unknown_console_user_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["console", "--as", "zed"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "accessbot: unknown console user 'zed'; choose one of alice, bob, carol, dan (--as)"
+    )
