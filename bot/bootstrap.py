@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from slack_bolt import App
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from sqlalchemy.engine import Engine
@@ -93,6 +94,14 @@ def build_services(
     )
 
 
+class _ClientMadeFromTheToken(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN itself and, given a client too, warns at every start that the token is unused,
+    which reads like a token problem: the client was made from that very token."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
 def check_slack_settings(settings: Settings, *, require_signing_secret: bool) -> None:
     """What talking to Slack needs, checked before anything starts (ConfigError says what to set)."""
     if settings.slack_bot_token is None:
@@ -161,13 +170,16 @@ def bootstrap(
     if scheduler is not None:
         # After each sweep, deliver what Slack could not take before (an outage, a rate limit that outlasted retries).
         scheduler.bind(services, after_sweep=outbox.deliver_pending)
+    bolt_logger = logging.getLogger("accessbot.bolt")
+    if not any(isinstance(known, _ClientMadeFromTheToken) for known in bolt_logger.filters):
+        bolt_logger.addFilter(_ClientMadeFromTheToken())
     app = App(
         client=client,
         signing_secret=signing_secret,
         request_verification_enabled=verify_requests,
         process_before_response=True,
         listener_executor=listener_executor,
-        logger=logging.getLogger("accessbot.bolt"),
+        logger=bolt_logger,
     )
     handlers.register(app, services)
     return Runtime(

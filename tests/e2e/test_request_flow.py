@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -14,7 +15,7 @@ from domain.access import AccessState
 from handlers import ids
 from handlers.blocks.forms import block_id
 from storage.schema import head_revision
-from tests.e2e.conftest import USERS, RunningBot, StartBot
+from tests.e2e.conftest import BOT_TOKEN, USERS, RunningBot, StartBot
 from tests.fakes import FlakyPlatform
 from tests.waiting import wait_until
 
@@ -291,3 +292,12 @@ def test_the_health_endpoint_turns_503_when_the_database_is_gone(bot: RunningBot
 def test_a_slash_command_payload_round_trips_through_form_encoding(bot: RunningBot) -> None:
     signed = bot.requests.slash_command(user=USERS["alice"], text="reason: a & b = c")
     assert urllib.parse.parse_qs(signed.body)["text"] == ["reason: a & b = c"]
+
+
+def test_starting_with_the_token_in_the_environment_warns_of_nothing(
+    start_bot: StartBot, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)  # as in production; Bolt reads it too
+    with caplog.at_level(logging.WARNING):
+        start_bot()
+    assert not [record.getMessage() for record in caplog.records if record.name.startswith("accessbot.bolt")]
