@@ -33,11 +33,11 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     audit.add_argument("--since", type=_moment, help="from this date or time (UTC unless it says otherwise)")
     audit.add_argument("--until", type=_moment, help="before this date or time")
     audit.add_argument("--format", choices=["csv", "json"], default="csv")
-    audit.add_argument("--output", help="file to write (default: a dated name in this directory; - for stdout)")
+    audit.add_argument("--output", help="file to write (default: standard output)")
     members = what.add_parser("members", help="everyone with an account on a platform, with roles and scopes")
     members.add_argument("platform")
     members.add_argument("--format", choices=["csv", "json"], default="csv")
-    members.add_argument("--output", help="file to write (default: a dated name in this directory; - for stdout)")
+    members.add_argument("--output", help="file to write (default: standard output)")
 
     chain = commands.add_parser("audit", help="check the audit trail")
     actions = chain.add_subparsers(dest="audit_action", metavar="action", required=True)
@@ -84,11 +84,11 @@ def _evidence(services: ServiceContext, request_id: int, *, as_json: bool) -> in
 
 
 @contextlib.contextmanager
-def _output(path: str | None, default: str) -> Iterator[tuple[TextIO, str]]:
-    if path == "-":
-        yield sys.stdout, "stdout"
+def _output(path: str | None) -> Iterator[tuple[TextIO, str]]:
+    if path is None or path == "-":
+        yield sys.stdout, "standard output"
         return
-    target = Path(path or default)
+    target = Path(path)
     # newline="" lets the csv module write its own line endings, as it requires.
     with target.open("w", encoding="utf-8", newline="") as out:
         yield out, str(target)
@@ -101,11 +101,10 @@ def _export_audit(services: ServiceContext, args: argparse.Namespace) -> int:
     from storage.audit import events_between, verify_chain
 
     now = services.clock.now()
-    default = f"audit-{args.since:%Y%m%d}-{now:%Y%m%dT%H%M%SZ}" if args.since else f"audit-{now:%Y%m%dT%H%M%SZ}"
     with Session(services.engine) as session:
         chain = verify_chain(session)
         events: Iterator[AuditEvent] = events_between(session=session, since=args.since, until=args.until)
-        with _output(args.output, f"{default}.{args.format}") as (out, where):
+        with _output(args.output) as (out, where):
             if args.format == "csv":
                 count = write_audit_csv(events, out)
             else:
@@ -128,8 +127,7 @@ def _export_members(services: ServiceContext, args: argparse.Namespace) -> int:
     except PlatformError as error:
         print(f"accessbot: could not list the members of {args.platform}: {error.message}", file=sys.stderr)
         return 1
-    default = f"members-{args.platform}-{now:%Y%m%dT%H%M%SZ}.{args.format}"
-    with _output(args.output, default) as (out, where):
+    with _output(args.output) as (out, where):
         writer = write_members_csv if args.format == "csv" else write_members_json
         count = writer(args.platform, members, out, exported_at=now)
     print(f"wrote {count} members of {args.platform} to {where}", file=sys.stderr)

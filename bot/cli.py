@@ -248,6 +248,11 @@ def _policy(settings: Settings, *, action: str, text: str) -> int:
         approvers = {name: platform.approvers for name, platform in settings.platforms.items()}
         print("policy OK\n" + policy_summary(settings.policy, approvers))
         return 0
+    if not text.strip():
+        raise ConfigError(
+            'nothing to explain: give the request as typed after /access, e.g. `accessbot policy explain "add '
+            'ana@agency.example sandbox viewer on staging reason: onboarding"`'
+        )
     services = _offline(settings)
     try:
         parsed = parse_command(text, services.catalogs)

@@ -151,6 +151,21 @@ def test_export_members_lists_everyone_with_their_access(removed: RunningBot, tm
     assert main(["export", "members", "nowhere"]) == 2
 
 
+def test_an_export_without_output_goes_to_standard_output_and_leaves_no_file(
+    removed: RunningBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "here"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    assert main(["export", "audit", "--format", "json"]) == 0
+    written = capsys.readouterr()
+    assert len(json.loads(written.out)["events"]) == len(events(removed))
+    assert written.err.startswith("wrote 6 audit events to standard output")
+    assert main(["export", "members", "sandbox"]) == 0
+    assert capsys.readouterr().out.startswith("platform,email,")
+    assert list(folder.iterdir()) == []
+
+
 def test_audit_verify_catches_an_edited_row_and_a_deleted_row(
     removed: RunningBot, capsys: pytest.CaptureFixture[str]
 ) -> None:

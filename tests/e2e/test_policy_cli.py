@@ -100,3 +100,5 @@ def test_explain_reports_bad_input_with_the_usage(
     assert "`wizard` is not an account role on sandbox" in capsys.readouterr().err
     assert main(["policy", "explain", "list"]) == 2
     assert "changes no access" in capsys.readouterr().err
+    assert main(["policy", "explain", " "]) == 2
+    assert capsys.readouterr().err.startswith("accessbot: nothing to explain: give the request as typed after /access")
