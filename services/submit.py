@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,7 +30,7 @@ from services.views import RequestView, desired_state
 from storage.audit import AuditKind, record
 from storage.db import session_scope
 from storage.models import AccessRequest, PlatformChange
-from storage.requests import add_request, set_card
+from storage.requests import add_request, changes_of, pending_for, set_card
 
 
 def submit(
@@ -92,7 +93,32 @@ def prepare(
         remind_at=remind_at,
         expires_at=expires_at,
     )
+    if (waiting := _same_request_waiting(ctx, request, changes)) is not None:
+        raise RequestRefused(
+            f"The same request is already waiting for approval as #{waiting}: nothing new was sent. "
+            f"`/access status {waiting}` shows where it stands."
+        )
     return request, changes
+
+
+def _same_request_waiting(ctx: ServiceContext, request: AccessRequest, changes: list[PlatformChange]) -> int | None:
+    """The pending request that asks for exactly this (same person, changes and time span), if there is one."""
+
+    def asked(rows: list[PlatformChange]) -> list[tuple[str, str, str, str | None]]:
+        return sorted((row.platform, row.action, json.dumps(row.grant, sort_keys=True), row.method) for row in rows)
+
+    wanted = (asked(changes), request.duration_seconds, request.until_at)
+    with Session(ctx.engine) as session:
+        for pending in pending_for(session=session, target_email=request.target_email, verb=request.verb):
+            assert pending.id is not None
+            theirs = (
+                asked(changes_of(session=session, request_id=pending.id)),
+                pending.duration_seconds,
+                pending.until_at,
+            )
+            if theirs == wanted:
+                return pending.id
+    return None
 
 
 def requirements_for(ctx: ServiceContext, verb: str, changes: list[PlatformChange], *, temporary: bool) -> Requirements:

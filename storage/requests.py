@@ -252,3 +252,17 @@ def counts_by_status(*, session: Session) -> list[tuple[str, str, int]]:
         AccessRequest.verb, AccessRequest.status
     )
     return [(verb, status, count) for verb, status, count in session.exec(statement)]
+
+
+def pending_for(*, session: Session, target_email: str, verb: str) -> list[AccessRequest]:
+    """Requests of this verb for this person that wait for a decision, oldest first."""
+    statement = (
+        select(AccessRequest)
+        .where(
+            AccessRequest.target_email == target_email,
+            AccessRequest.verb == verb,
+            AccessRequest.status == RequestStatus.PENDING.value,
+        )
+        .order_by(col(AccessRequest.id))
+    )
+    return list(session.exec(statement))

@@ -59,6 +59,19 @@ def test_requests_that_cannot_be_made_are_refused_and_nothing_is_stored(
     assert desk.notifier.events == []
 
 
+def test_the_same_request_while_one_waits_is_refused_naming_the_one_waiting(desk: Desk) -> None:
+    first = desk.submit(f"add {ANA} sandbox viewer on production for 2h reason: dashboards")
+    with pytest.raises(RequestRefused, match=rf"already waiting for approval as #{first}.*`/access status {first}`"):
+        desk.submit(f"add {ANA} sandbox viewer on production for 2h reason: asked again")
+    # Anything else is a request of its own: another span, another role, or once the first is decided.
+    longer = desk.submit(f"add {ANA} sandbox viewer on production for 4h reason: dashboards")
+    other = desk.submit(f"add {ANA} sandbox admin on production for 2h reason: dashboards")
+    deny(desk.ctx, first, approver=desk.approver, reason="no")
+    again = desk.submit(f"add {ANA} sandbox viewer on production for 2h reason: once more")
+    assert len({first, longer, other, again}) == 4
+    assert desk.notifier.kinds().count("submitted") == 4
+
+
 def test_until_is_read_in_the_requesters_time_zone(desk: Desk) -> None:
     request_id = desk.submit(f"add {ANA} sandbox viewer on production until 2026-11-23 reason: demo")
     view = desk.ctx.load_view(request_id)
