@@ -194,7 +194,16 @@ def approvers_text(view: RequestView) -> str:
     """Who may approve, as the request's rules set it (the platforms' approvers unless a rule names others)."""
     configured = view.requirements.approvers.values() or [change.approvers for change in view.changes]
     named = list(dict.fromkeys(approver for approvers in configured for approver in approvers))
-    return ", ".join(mention(approver) for approver in named) if named else "a Slack workspace admin"
+    if not named:
+        return "a Slack workspace admin"
+    if not view.requirements.allow_self_approval:
+        # Nobody approves their own request or their own access: the card does not ask them to.
+        themselves = {view.requester_id, view.target_slack_id}
+        others = [approver for approver in named if approver not in themselves]
+        if not others:
+            return "another approver (the only one configured asked for this, and may not approve it)"
+        named = others
+    return ", ".join(mention(approver) for approver in named)
 
 
 def pending_text(view: RequestView) -> str:

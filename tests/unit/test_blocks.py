@@ -8,6 +8,7 @@ import pytest
 from domain.access import AccessChange, AccessState, AccessStep, RemovalMethod, StepKind
 from domain.commands import CommandError
 from domain.lifecycle import ChangeStatus, RequestStatus
+from domain.policy import Requirements
 from handlers import ids
 from handlers.blocks.cards import approval_card, outcome_text, requester_text
 from handlers.blocks.forms import FormState, block_id, deny_form, request_form
@@ -89,6 +90,18 @@ def assert_within_slack_limits(message: dict[str, Any]) -> None:
             assert len(block["elements"]) <= 25
             assert all(len(element["text"]["text"]) <= 75 for element in block["elements"])
     assert message["text"], "a fallback text is needed for notifications"
+
+
+def test_the_card_never_asks_the_requester_or_the_person_concerned_to_approve() -> None:
+    approvers = ("UALICE", "UBOB", "UANA")
+    mine = request(change(approvers=approvers))
+    assert "Waiting for approval by <@UBOB>\n" in texts(approval_card(mine)["blocks"])
+    only_me = request(change(approvers=("UALICE",)))
+    assert "Waiting for approval by another approver (the only one configured asked for this" in texts(
+        approval_card(only_me)["blocks"]
+    )
+    allowed = request(change(approvers=approvers), requirements=Requirements(allow_self_approval=True))
+    assert "Waiting for approval by <@UALICE>, <@UBOB>, <@UANA>" in texts(approval_card(allowed)["blocks"])
 
 
 def test_pending_card_shows_the_request_the_access_now_and_the_buttons() -> None:
