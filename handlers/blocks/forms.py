@@ -223,7 +223,7 @@ def deny_form(request_id: int, target_email: str, *, withdraw: bool = False) -> 
             section(f"{verb} request #{request_id} for *{escape(target_email)}*?"),
             _input(
                 ids.DENY_REASON_BLOCK,
-                "Reason (optional, shown to the requester)",
+                "Reason, shown to the requester",
                 {"type": "plain_text_input", "action_id": ids.DENY_REASON_INPUT, "multiline": True, "max_length": 500},
                 optional=True,
             ),

@@ -335,3 +335,13 @@ def test_a_digest_names_every_grant_that_ended_in_parts_slack_can_show() -> None
         f"• #{n} person{n}@agency.example on sandbox: account role: Analyst → Consumer" in text for n in range(1, 601)
     )
     assert ended_digest(ended[:2], yours=True)[0].startswith("↩️ Your requests' temporary access ended for 2 grant(s):")
+
+
+@pytest.mark.parametrize(
+    "form",
+    [deny_form(42, "ana@agency.com"), deny_form(42, "ana@agency.com", withdraw=True)],
+    ids=["deny", "withdraw"],
+)
+def test_an_optional_field_does_not_say_so_itself_slack_adds_optional(form: dict[str, Any]) -> None:
+    labels = [block["label"]["text"] for block in form["blocks"] if block["type"] == "input"]
+    assert labels and not [label for label in labels if "optional" in label.lower()]
