@@ -262,6 +262,11 @@ def describe_parts(parts: Mapping[str, Value]) -> str:
 
 
 def describe_changes(changes: Mapping[str, tuple[Value, Value]]) -> str:
+    changes = {
+        part: pair for part, pair in changes.items() if pair[0] != pair[1]
+    }  # "Read-Only → Read-Only" says nothing
+    if not changes:
+        return "no change"
     left = changes.get(MEMBER, (None, None))[1] is False
     if left:
         # Leaving the platform takes everything with it; say what they had rather than each part going to nothing.

@@ -121,6 +121,10 @@ def test_words_for_people() -> None:
         "joined as Consumer, staging: Viewer"
     )
     assert describe_changes({ACCOUNT_ROLE: ("Analyst", "Admin")}) == "account role: Analyst → Admin"
+    assert describe_changes({ACCOUNT_ROLE: ("Read-Only", "Read-Only"), "scope:crm": (None, "Viewer")}) == (
+        "crm: no access → Viewer"
+    )
+    assert describe_changes({ACCOUNT_ROLE: ("Read-Only", "Read-Only")}) == "no change"
     assert describe_changes({MEMBER: (True, False), ACCOUNT_ROLE: ("Admin", None)}) == (
         "removed from the platform (had Admin)"
     )
