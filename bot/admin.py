@@ -28,7 +28,9 @@ def format_requests(views: Sequence[RequestView], *, now: datetime) -> str:
         )
         for change in view.changes:
             if change.error:
-                lines.append(f"{'':>5}  ↳ {change.platform}: {change.error}")
+                # Platform errors name their platform already ("crm: HTTP 503 ..."); say it once.
+                said = change.error.removeprefix(f"{change.platform}: ")
+                lines.append(f"{'':>5}  ↳ {change.platform}: {said}")
     return "\n".join(lines)
 
 
