@@ -177,8 +177,12 @@ def list_message(
     access: tuple[str, Mapping[str, AccessState | str]] | None,
     grants: Sequence[GrantView] = (),
     now: datetime | None = None,
+    yours: tuple[str, Mapping[str, AccessState | str]] | None = None,
 ) -> Message:
     blocks = []
+    if yours is not None:
+        email, held = yours
+        blocks.append(section("\n".join([f"*Your access* ({escape(email)})", *access_lines(email, held)[1:]])))
     if access is not None:
         blocks.append(section("\n".join(access_lines(*access))))
     if grants and now is not None:

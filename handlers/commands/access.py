@@ -98,7 +98,13 @@ def answer(
         )
         # For one person, every live grant; for everyone, the temporary ones.
         grants = live_views(ctx, target_email=email, platform=parsed.platform, temporary_only=email is None)
-        return replies.list_message(open_requests=open_requests, access=access, grants=grants, now=ctx.clock.now())
+        yours = None
+        if email is None and (asker := ctx.directory.person(user_id).email):
+            # With no one named, the asker sees their own access first.
+            yours = (asker, access_everywhere(ctx, asker, platforms))
+        return replies.list_message(
+            open_requests=open_requests, access=access, grants=grants, now=ctx.clock.now(), yours=yours
+        )
     requester = ctx.directory.person(user_id)
     email, slack_id = resolve_target(ctx, parsed.target)
     if isinstance(parsed, GrantCommand) and parsed.verb == "break-glass":

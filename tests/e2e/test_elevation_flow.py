@@ -128,9 +128,12 @@ def test_list_and_requests_show_active_elevations_with_time_left(elevated: Runni
     bot = elevated
     grant(bot, f"update {ANA} sandbox architect for 2d reason: QA")
     clock.advance(timedelta(hours=12))
+    bot.platform().apply("alice@agency.example", AccessState(member=True, account_role="Analyst"))
     bot.command("alice", "list")
     listed = bot.ephemeral("Active temporary access")
     assert ANA in listed and "1d 12h left" in listed
+    # With no one named, the asker's own access comes first.
+    assert "*Your access* (alice@agency.example)" in listed and "• *sandbox*: Analyst" in listed
 
 
 def test_many_grants_ending_together_are_told_in_digests_and_never_hold_a_new_card_up(
