@@ -197,6 +197,12 @@ class Console:
 
     def _press(self, rest: str, action_id: str, *, what: str = "request") -> None:
         request_id = rest.strip().lstrip("#")
+        command = action_id.split("_", 1)[-1].lower()
+        if not request_id.isdigit():
+            given = f"{request_id!r} is not a {what} number: type" if request_id else f"Which {what}? Type"
+            listing = "`requests` lists them" if what == "request" else "its message shows it"
+            self._print(f"{given} `{command} <id>`, e.g. `{command} 1` ({listing}).")
+            return
         found = self._card_button(request_id, action_id)
         if found is None:
             label = action_id.split("_", 1)[-1].title()

@@ -107,3 +107,10 @@ def test_accessbot_with_no_slack_tokens_starts_the_console(tmp_path: Path) -> No
     assert "accessbot console: database sqlite:///accessbot.db" in result.stdout
     assert "account roles Admin, Architect, Analyst, Consumer, Read-Only" in result.stdout
     assert (tmp_path / "accessbot.db").exists()
+
+
+def test_a_button_command_without_a_number_says_how_to_use_it() -> None:
+    output = run_console(["approve", "deny abc", "done"])
+    assert "Which request? Type `approve <id>`, e.g. `approve 1` (`requests` lists them)." in output
+    assert "'abc' is not a request number: type `deny <id>`" in output
+    assert "Which task? Type `done <id>`, e.g. `done 1` (its message shows it)." in output
