@@ -11,6 +11,7 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot import audit_cli
@@ -84,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+CONSOLE_LOG = "accessbot-console.log"
 
 
 def _version() -> str:
@@ -121,6 +123,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 log_level=args.log_level or settings.log_level,
             )
         if command == "console":
+            # Log lines would land in the middle of the chat: they go to a file in the current folder instead.
+            log_file = Path(CONSOLE_LOG)
+            configure_logging(args.log_level or settings.log_level, settings.log_format, to_file=log_file)
+            print(f"(log lines go to {log_file.resolve()})", file=sys.stderr)
             return _console(settings, user=getattr(args, "user", "alice"))
         if command == "requests":
             return _requests(settings, statuses=args.status, limit=args.limit, as_json=args.json)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import UTC, datetime
+from pathlib import Path
 
 from services.logs import REQUEST_ID, worker_name
 
@@ -51,8 +52,9 @@ class TextFormatter(logging.Formatter):
         return super().format(record)
 
 
-def configure_logging(level: str, log_format: str = "text") -> None:
-    handler = logging.StreamHandler()
+def configure_logging(level: str, log_format: str = "text", *, to_file: Path | None = None) -> None:
+    """Log lines to standard error, or appended to `to_file` (the console, whose chat they would interleave)."""
+    handler: logging.Handler = logging.FileHandler(to_file, encoding="utf-8") if to_file else logging.StreamHandler()
     handler.addFilter(ContextFilter())
     handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
     root = logging.getLogger()

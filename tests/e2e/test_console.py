@@ -114,3 +114,24 @@ def test_a_button_command_without_a_number_says_how_to_use_it() -> None:
     assert "Which request? Type `approve <id>`, e.g. `approve 1` (`requests` lists them)." in output
     assert "'abc' is not a request number: type `deny <id>`" in output
     assert "Which task? Type `done <id>`, e.g. `done 1` (its message shows it)." in output
+
+
+def test_the_console_keeps_log_lines_out_of_the_chat(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[2]
+    clean = {key: value for key, value in os.environ.items() if not key.startswith(("SLACK_", "ACCESSBOT_"))}
+    session = "/access add dan@agency.example sandbox viewer on staging reason: logs\nquit\n"
+    finished = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "--log-level", "info", "console"],
+        env={**clean, "PYTHONPATH": str(root)},
+        cwd=tmp_path,
+        input=session,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert finished.returncode == 0, finished.stderr
+    assert "Request #1 for dan@agency.example is waiting for approval" in finished.stdout
+    assert " INFO " not in finished.stdout + finished.stderr
+    log = tmp_path / "accessbot-console.log"
+    assert f"(log lines go to {log})" in finished.stderr
+    assert "asked to add for dan@agency.example" in log.read_text()
