@@ -108,6 +108,8 @@ def _port(text: str) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from sqlalchemy.exc import OperationalError
+
     from storage.schema import SchemaBehind
 
     args = build_parser().parse_args(argv)
@@ -145,7 +147,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, SchemaBehind) as error:
         print(f"accessbot: {error}", file=sys.stderr)
         return 2
+    except OperationalError as error:
+        print(f"accessbot: {_database_problem(settings.database_url, error)}", file=sys.stderr)
+        return 2
     return 1
+
+
+def _database_problem(url: str, error: Exception) -> str:
+    """One line: which database, what it answered, and where to change it."""
+    from sqlalchemy.engine import make_url
+
+    shown = make_url(url).render_as_string(hide_password=True)
+    answer = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+    if shown.startswith("sqlite"):
+        hint = "check that its folder exists and is writable"
+    else:
+        hint = "check that the server runs and accepts this address and login"
+    return (
+        f"cannot use the database at {shown}: {answer}. {hint.capitalize()}, or change database_url "
+        "(ACCESSBOT_DATABASE_URL)."
+    )
 
 
 def _serve(settings: Settings, *, host: str, port: int, log_level: str) -> int:

@@ -172,3 +172,28 @@ def test_an_unknown_console_user_is_one_line(capsys: pytest.CaptureFixture[str])
     assert capsys.readouterr().err.strip() == (
         "accessbot: unknown console user 'zed'; choose one of alice, bob, carol, dan (--as)"
     )
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("sqlite:///{tmp}/no-such-folder/bot.db", "unable to open database file. Check that its folder exists"),
+        ("postgresql+psycopg://bot:secret@127.0.0.1:1/accessbot", "Check that the server runs"),
+    ],
+    ids=["sqlite-folder-missing", "postgresql-refused"],
+)
+@pytest.mark.parametrize("command", [["requests"], ["db", "status"]])
+def test_a_database_that_cannot_be_used_is_one_line_naming_it(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    url: str,
+    says: str,
+    command: list[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ACCESSBOT_DATABASE_URL", url.format(tmp=tmp_path))
+    assert main(command) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and error.startswith("accessbot: cannot use the database at ") and says in error
+    assert "secret" not in error and "Traceback" not in error
