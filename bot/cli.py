@@ -128,8 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             # Log lines would land in the middle of the chat: they go to a file in the current folder instead.
             log_file = Path(CONSOLE_LOG)
             configure_logging(args.log_level or settings.log_level, settings.log_format, to_file=log_file)
-            print(f"(log lines go to {log_file.resolve()})", file=sys.stderr)
-            return _console(settings, user=getattr(args, "user", "alice"))
+            return _console(settings, user=getattr(args, "user", "alice"), log_file=log_file)
         if command == "requests":
             return _requests(settings, statuses=args.status, limit=args.limit, as_json=args.json)
         if command == "access":
@@ -236,10 +235,11 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _console(settings: Settings, *, user: str) -> int:
+def _console(settings: Settings, *, user: str, log_file: Path) -> int:
     from bot.console.repl import Console
 
     with Console(settings, user=user) as console:
+        print(f"(log lines go to {log_file.resolve()})", file=sys.stderr)
         console.run()
     return 0
 

@@ -7,6 +7,7 @@ working directory and the `sandbox` platform.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from domain.catalog import RoleCatalog, name_key
@@ -213,6 +214,34 @@ def describe_validation_error(error: ValidationError, path: Path | None) -> str:
         if len(parts) > 2 and parts[0] == "platforms" and parts[2] in PLATFORM_TYPES:
             del parts[2]  # the union's tag, which the reader wrote as `type:` one line up
         location = ".".join(parts) or "(top level)"
+        if problem["type"] == "extra_forbidden" and parts:
+            known = difflib.get_close_matches(parts[-1], _known_keys(), n=1, cutoff=0.75)
+            hint = f"; did you mean `{known[0]}`?" if known else ""
+            lines.append(f"  - {location}: unknown setting{hint}")
+            continue
         lines.append(f"  - {location}: {problem['msg']}")
     lines.append("See accessbot.example.yml for a complete, commented example.")
     return "\n".join(lines)
+
+
+def _known_keys() -> set[str]:
+    """Every setting's name, in every section, for the did-you-mean of an unknown one."""
+    keys: set[str] = set()
+    pending: list[Any] = [Settings]
+    seen: set[Any] = set()
+    while pending:
+        model = pending.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        for name, field in model.model_fields.items():
+            keys.add(name)
+            keys.update(alias for alias in (field.alias, field.validation_alias) if isinstance(alias, str))
+            pending.extend(_models_in(field.annotation))
+    return keys
+
+
+def _models_in(annotation: Any) -> list[Any]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [model for argument in getattr(annotation, "__args__", ()) for model in _models_in(argument)]

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from domain.access import AccessState
 from domain.catalog import RoleCatalog, name_key
@@ -57,7 +57,7 @@ SlackIds = Annotated[tuple[str, ...], BeforeValidator(lambda v: tuple(v) if isin
 class PlatformPolicy(BaseModel):
     """The rules for one platform, from the `platforms.<name>` section of the config file."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     # Slack user ids (U..., W...) and user group ids (S...). Empty: Slack workspace admins and owners approve.
     approvers: SlackIds = ()
@@ -141,6 +141,15 @@ class GuardRails(BaseModel):
     min_admins: int = Field(default=2, ge=0)  # "maintain at least two client admins"
     # Scopes where the highest role deserves a warning on the card.
     sensitive_scopes: tuple[str, ...] = ("production",)
+
+    @model_validator(mode="after")
+    def _admins_fit(self) -> GuardRails:
+        if self.min_admins > self.max_org_admins:
+            raise ValueError(
+                f"min_admins ({self.min_admins}) is more than max_org_admins ({self.max_org_admins}): no number of "
+                "admins would satisfy both; lower min_admins or raise max_org_admins"
+            )
+        return self
 
 
 class BreakGlass(BaseModel):

@@ -16,7 +16,7 @@ from domain.policy import ConfigDuration
 class ElevationSettings(BaseModel):
     """How temporary elevations are reminded, swept and retried (the `elevations:` section of the config)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     # Reminders before expiry; those already past when access is granted are skipped.
     reminders: tuple[ConfigDuration, ...] = (timedelta(hours=24), timedelta(hours=1))
@@ -38,7 +38,7 @@ class ElevationSettings(BaseModel):
 class TaskSettings(BaseModel):
     """Manual tasks (the `tasks:` section of the config)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     # An open task is brought back to the approvers this long after it was opened, and again as long as it stays open.
     remind_every: ConfigDuration = timedelta(hours=24)
@@ -47,7 +47,7 @@ class TaskSettings(BaseModel):
 class RemovalSettings(BaseModel):
     """What follows a removal (the `removals:` section of the config)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     # Who the removed person's organisation should contact, as the notice offered after a removal says it, e.g.
     # "the Acme analytics team (analytics@acme.com)". Default: the person who asked for the removal.
@@ -57,7 +57,7 @@ class RemovalSettings(BaseModel):
 class ReviewSettings(BaseModel):
     """Access reviews (the `reviews:` section of the config)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     # When a review is posted: a cron expression (minute hour day-of-month month day-of-week) in `timezone`.
     # Default: 09:00 on the first of every month. None turns scheduled reviews off (`accessbot review` still works).

@@ -85,7 +85,19 @@ def test_secrets_never_print(monkeypatch: pytest.MonkeyPatch) -> None:
         ("platforms:\n  Heap:\n    type: sandbox\n", "platform name 'Heap' must be lowercase"),
         ("platforms:\n  all:\n    type: sandbox\n", "(and not `all`)"),
         ("platforms: {}\n", "configure at least one platform"),
-        ("approval_channel: C1\n", "approval_channel: Extra inputs are not permitted"),
+        ("approval_channel: C1\n", "approval_channel: unknown setting; did you mean `approvals_channel`?"),
+        (
+            "platforms:\n  x:\n    type: sandbox\n    approver: [U1]\n",
+            "x.approver: unknown setting; did you mean `approvers`",
+        ),
+        ("platforms:\n  x:\n    type: sandbox\n    max_duraton: 2h\n", "did you mean `max_duration`?"),
+        ("platforms:\n  x:\n    type: sandbox\n    removal_metod: revoke\n", "did you mean `removal_method`?"),
+        ("elevations:\n  lease_second: 5\n", "elevations.lease_second: unknown setting; did you mean `lease_seconds`?"),
+        ("platforms:\n  x:\n    type: sandbox\n    colour: blue\n", "platforms.x.colour: unknown setting\n"),
+        (
+            "policy:\n  guard_rails: {max_org_admins: 1, min_admins: 5}\n",
+            "min_admins (5) is more than max_org_admins (1): no number of admins would satisfy both",
+        ),
         (
             "policy:\n  rules:\n    - name: x\n      match: {on: account}\n",
             "under policy.rules[0].match, a key reads as true",
