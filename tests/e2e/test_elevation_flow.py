@@ -62,7 +62,7 @@ def test_an_elevation_for_2h_is_reverted_when_the_clock_passes_its_end(elevated:
     assert bot.slack.wait_for(
         "chat.postMessage", lambda call: call.params["channel"] == "U0ALICE" and "ended" in call.params["text"]
     )
-    assert bot.audit(1)[-4:] == ["elevation_started", "reminded", "reconcile_planned", "reverted"]
+    assert bot.audit(1)[-4:] == ["elevation_started", "reminded", "reconcile_planned", "reverted"], bot.audit(1)
 
 
 def test_revoke_now_from_the_reminder_ends_it_at_once(elevated: RunningBot, clock: FakeClock) -> None:
