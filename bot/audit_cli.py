@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from bot.settings import ConfigError
+from bot.errors import ConfigError
 
 if TYPE_CHECKING:
     from services.context import ServiceContext

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot import audit_cli
-from bot.logs import configure_logging
-from bot.settings import ConfigError, Settings, load_settings
+from bot.errors import ConfigError
 from domain.lifecycle import RequestStatus
 
 if TYPE_CHECKING:
+    from bot.settings import Settings
     from services.context import ServiceContext
 
 # Each command imports what it needs when it runs: `accessbot --help` and the quick admin commands start at once,
@@ -108,11 +108,14 @@ def _port(text: str) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)  # first: --help and --version need nothing else
+
     from sqlalchemy.exc import OperationalError
 
+    from bot.logs import configure_logging
+    from bot.settings import load_settings
     from storage.schema import SchemaBehind
 
-    args = build_parser().parse_args(argv)
     try:
         settings = load_settings(getattr(args, "file", None) or args.config)
         configure_logging(args.log_level or settings.log_level, settings.log_format)

@@ -18,6 +18,7 @@ import yaml
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from bot.errors import ConfigError
 from domain.catalog import RoleCatalog, name_key
 from domain.policy import PolicyConfig
 from platforms.registry import PLATFORM_TYPES
@@ -31,10 +32,6 @@ CONFIG_ENV = "ACCESSBOT_CONFIG"
 PlatformConfig = Annotated[
     SandboxSettings | ScimSettings | HeapSettings | ChartbeatSettings, Field(discriminator="type")
 ]
-
-
-class ConfigError(Exception):
-    """The configuration cannot be used; the message says what is wrong and how to fix it."""
 
 
 def _roles_of(catalogs: Iterable[RoleCatalog]) -> set[str]:

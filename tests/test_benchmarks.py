@@ -33,3 +33,11 @@ def test_the_approval_benchmark_applies_each_request_once_on_two_instances(postg
     result = run(Setup("postgresql", 2), 6, clients=3, latency=0.0, postgres=postgres)
     assert result["k"] == 6 and result["per_second"] > 0
     assert 0 < result["click_p50"] <= result["click_p99"]
+
+
+def test_the_cli_start_benchmark_times_each_command() -> None:
+    from benchmarks import cli_start
+
+    figures = cli_start.run(1)
+    assert set(figures) == {"python -c pass", "accessbot --help", "accessbot --version"}
+    assert all(0 < median <= worst for median, worst in figures.values())

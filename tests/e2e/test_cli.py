@@ -197,3 +197,23 @@ def test_a_database_that_cannot_be_used_is_one_line_naming_it(
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and error.startswith("accessbot: cannot use the database at ") and says in error
     assert "secret" not in error and "Traceback" not in error
+
+
+def test_help_and_version_load_no_database_layer_settings_or_slack() -> None:
+    """`accessbot --help` answers at once: what it prints needs none of the heavy packages (see
+    benchmarks/cli_start.py for the time it takes)."""
+    root = Path(__file__).resolve().parents[2]
+    probe = (
+        "import sys\n"
+        "from bot.cli import main\n"
+        "try:\n"
+        "    main(['--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = ('sqlalchemy', 'sqlmodel', 'pydantic_settings', 'slack_bolt', 'slack_sdk', 'httpx', 'alembic')\n"
+        "print(sorted(name for name in heavy if name in sys.modules))\n"
+    )
+    finished = subprocess.run(
+        [sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, timeout=60, check=True
+    )
+    assert finished.stdout.strip().splitlines()[-1] == "[]"
