@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Literal
 
@@ -42,6 +42,7 @@ USAGE: dict[str, str] = {
     "evidence": "/access evidence <request-id>",
     "help": "/access help [add|update|remove|list|status|evidence|break-glass]",
 }
+EXAMPLE_PLATFORM = "heap"  # the platform the examples name; another configured one stands in when it is not
 EXAMPLES: dict[str, str] = {
     "add": "/access add ana@agency.com heap viewer on production for 2w reason: Q4 dashboard review ticket: OPS-12",
     "update": "/access update @ana heap admin on staging for 4h reason: tracking plan deploy",
@@ -82,13 +83,17 @@ MAX_TICKET = 64
 class CommandError(ValueError):
     """Bad input: `problem` names it, `usage` shows the correct form."""
 
-    def __init__(self, problem: str, verb: str | None = None, field: str | None = None) -> None:
+    def __init__(
+        self, problem: str, verb: str | None = None, field: str | None = None, *, platforms: Sequence[str] = ()
+    ) -> None:
         super().__init__(problem)
         self.problem = problem
         self.verb = verb
         # Which input the problem is in (target, platform, role, scopes, duration, method, reason, ticket),
         # so the request form can show it next to that field.
         self.field = field
+        # The platforms configured, when the example must name one of them rather than the one in EXAMPLES.
+        self.platforms = tuple(platforms)
 
     @property
     def usage(self) -> str | None:
@@ -96,7 +101,10 @@ class CommandError(ValueError):
 
     @property
     def example(self) -> str | None:
-        return EXAMPLES.get(self.verb) if self.verb else None
+        example = EXAMPLES.get(self.verb) if self.verb else None
+        if example is not None and self.platforms and EXAMPLE_PLATFORM not in self.platforms:
+            example = example.replace(f" {EXAMPLE_PLATFORM} ", f" {self.platforms[0]} ")
+        return example
 
 
 class Target(BaseModel):
@@ -534,7 +542,10 @@ def _parse_platform(token: str, catalogs: Mapping[str, RoleCatalog], verb: str, 
             return name
     also = " or `all`" if allow_all else ""
     raise CommandError(
-        f"Unknown platform `{token}`.{_suggest(token, catalogs)} Platforms: {_names(catalogs)}{also}.", verb, "platform"
+        f"Unknown platform `{token}`.{_suggest(token, catalogs)} Platforms: {_names(catalogs)}{also}.",
+        verb,
+        "platform",
+        platforms=list(catalogs),
     )
 
 

@@ -250,3 +250,14 @@ def test_a_command_written_back_out_parses_to_the_same_command(text: str) -> Non
         return  # e.g. a reason of only spaces: refused, which other tests cover
     assert isinstance(command, GrantCommand | RemoveCommand)
     assert parse(command.canonical().removeprefix("/access ")) == command
+
+
+def test_the_example_for_an_unknown_platform_names_a_configured_one() -> None:
+    only_sandbox = {"sandbox": CATALOGS["sandbox"]}
+    with pytest.raises(CommandError) as caught:
+        parse_command("add ana@agency.com heap viewer reason: x", only_sandbox)
+    assert caught.value.example is not None and " sandbox viewer " in caught.value.example
+    assert " heap " not in caught.value.example
+    with pytest.raises(CommandError) as where_heap_is:
+        parse_command("add ana@agency.com hep viewer reason: x", CATALOGS)
+    assert where_heap_is.value.example is not None and " heap viewer " in where_heap_is.value.example
