@@ -27,7 +27,9 @@ METHOD_EXPLAINED = {
 }
 _CHANGE_ICONS = {
     ChangeStatus.WAITING: "⏳",
-    ChangeStatus.QUEUED: "⏳",
+    # Queued is how every approved change starts (one change at a time per person and platform, usually for a
+    # moment): on the card it reads as what it is about to be.
+    ChangeStatus.QUEUED: "⚙️",
     ChangeStatus.APPLYING: "⚙️",
     ChangeStatus.AWAITING_MANUAL: "🛠️",
     ChangeStatus.APPLIED: "✅",
@@ -149,9 +151,7 @@ def _now_text(change: ChangeView) -> str:
 
 def _change_outcome(change: ChangeView) -> str:
     match change.status:
-        case ChangeStatus.QUEUED:
-            return "queued behind another change to this person's access; applied as soon as it is done"
-        case ChangeStatus.APPLYING:
+        case ChangeStatus.QUEUED | ChangeStatus.APPLYING:
             return "applying…"
         case ChangeStatus.AWAITING_MANUAL:
             return "done by API where an API exists; manual steps left for an admin (in the thread):"

@@ -345,3 +345,10 @@ def test_a_digest_names_every_grant_that_ended_in_parts_slack_can_show() -> None
 def test_an_optional_field_does_not_say_so_itself_slack_adds_optional(form: dict[str, Any]) -> None:
     labels = [block["label"]["text"] for block in form["blocks"] if block["type"] == "input"]
     assert labels and not [label for label in labels if "optional" in label.lower()]
+
+
+@pytest.mark.parametrize("status", [ChangeStatus.QUEUED, ChangeStatus.APPLYING])
+def test_a_change_on_its_way_reads_as_applying_with_no_waiting_line(status: ChangeStatus) -> None:
+    card = approval_card(request(change(status=status), status=RequestStatus.APPLYING))
+    body = texts(card["blocks"])
+    assert "⚙️ applying…" in body and "⏳" not in body
