@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import functools
 import gc
 import getpass
@@ -224,7 +225,15 @@ def _serve_front(settings: Settings, *, host: str, port: int, log_level: str) ->
                 check, runtime.engine, worker, sweep_seconds=settings.elevations.sweep_seconds, worker=worker
             )
             metrics = functools.partial(scrape, runtime.engine)
-            serve_http(runtime.app, host=host, port=port, health=health, metrics=metrics)
+            try:
+                serve_http(runtime.app, host=host, port=port, health=health, metrics=metrics)
+            except OSError as error:
+                if error.errno != errno.EADDRINUSE:
+                    raise
+                raise ConfigError(
+                    f"port {port} on {host} is in use by another program: stop it, or choose another port with "
+                    "--port"
+                ) from None
     except KeyboardInterrupt:
         pass  # how Socket Mode ends; waitress ends its loop on it by itself
     finally:

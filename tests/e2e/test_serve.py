@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ import pytest
 
 from handlers import ids
 from tests.e2e.conftest import metric_values
-from tests.faults.cluster import BotProcess, Cluster, running_cluster
+from tests.faults.cluster import BotProcess, Cluster, local_slack, running_cluster, write_config
 
 
 @pytest.fixture
@@ -118,3 +119,20 @@ def test_ctrl_c_to_the_process_group_is_for_the_front_to_handle(cluster: Cluster
     status, report = health(instance)
     assert status == 200 and report["worker_pid"] == worker_pid and report["worker_restarts"] == 0
     assert running(worker_pid)
+
+
+def test_a_port_in_use_is_one_line_and_nothing_is_left_running(tmp_path: Path) -> None:
+    slack = local_slack()
+    try:
+        config = write_config(tmp_path, f"sqlite:///{tmp_path}/accessbot.db", latency=0.0, lease=30.0)
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            bot = BotProcess("bot", config, slack.api_url, tmp_path, port=taken.getsockname()[1]).start()
+            assert bot.process is not None
+            assert bot.process.wait(timeout=120) == 2
+        output = bot.log(whole=True)
+        assert f"accessbot: port {bot.port} on 127.0.0.1 is in use by another program" in output
+        assert "Traceback" not in output
+    finally:
+        slack.stop()
