@@ -121,7 +121,7 @@ def test_ctrl_c_to_the_process_group_is_for_the_front_to_handle(cluster: Cluster
     assert running(worker_pid)
 
 
-def test_a_port_in_use_is_one_line_and_nothing_is_left_running(tmp_path: Path) -> None:
+def test_a_port_in_use_is_one_line(tmp_path: Path) -> None:
     slack = local_slack()
     try:
         config = write_config(tmp_path, f"sqlite:///{tmp_path}/accessbot.db", latency=0.0, lease=30.0)
