@@ -231,8 +231,7 @@ def _serve_front(settings: Settings, *, host: str, port: int, log_level: str) ->
                 if error.errno != errno.EADDRINUSE:
                     raise
                 raise ConfigError(
-                    f"port {port} on {host} is in use by another program: stop it, or choose another port with "
-                    "--port"
+                    f"port {port} on {host} is in use by another program: stop it, or choose another port with --port"
                 ) from None
     except KeyboardInterrupt:
         pass  # how Socket Mode ends; waitress ends its loop on it by itself

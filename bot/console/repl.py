@@ -135,6 +135,9 @@ class Console:
                     line = input(f"{self.user.name}> ")
                 except EOFError:
                     return
+                except KeyboardInterrupt:
+                    self._print("\nBye (Ctrl-C). Everything asked so far is kept in the database.")
+                    return
             else:
                 scripted = next(source, None)
                 if scripted is None:

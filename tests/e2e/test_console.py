@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import io
 import os
+import select
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from bot.console.repl import Console
@@ -135,3 +138,30 @@ def test_the_console_keeps_log_lines_out_of_the_chat(tmp_path: Path) -> None:
     log = tmp_path / "accessbot-console.log"
     assert f"(log lines go to {log})" in finished.stderr
     assert "asked to add for dan@agency.example" in log.read_text()
+
+
+def test_ctrl_c_at_the_prompt_ends_the_console_without_a_traceback(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[2]
+    clean = {key: value for key, value in os.environ.items() if not key.startswith(("SLACK_", "ACCESSBOT_"))}
+    console = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "console"],
+        env={**clean, "PYTHONPATH": str(root)},
+        cwd=tmp_path,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert console.stdout is not None
+    seen = b""
+    deadline = time.monotonic() + 120
+    while b"alice> " not in seen:  # the prompt: it waits for a line
+        assert time.monotonic() < deadline, seen.decode(errors="replace")[-500:]
+        if not select.select([console.stdout], [], [], 1.0)[0]:
+            continue
+        chunk = os.read(console.stdout.fileno(), 4096)
+        assert chunk, "the console ended before its prompt"
+        seen += chunk
+    console.send_signal(signal.SIGINT)
+    out, err = console.communicate(timeout=60)
+    assert console.returncode == 0
+    assert "Bye (Ctrl-C)" in out.decode() and "Traceback" not in err.decode()
