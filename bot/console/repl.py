@@ -8,7 +8,9 @@ listeners `accessbot serve` runs, which talk to a local stand-in for the Slack W
 from __future__ import annotations
 
 import json
+import os
 import secrets
+import select
 import shlex
 import sys
 import threading
@@ -81,6 +83,25 @@ def playground_settings(settings: Settings, *, api_url: str, token: str, secret:
     return updated, filled
 
 
+def _read_line(prompt: str) -> str:
+    """The next line typed (EOFError at the end of input).
+
+    Waits in short slices rather than in one blocking read: the system may deliver Ctrl-C to any of the bot's
+    threads, and Python acts on it only when the main thread runs again, which a blocking read would put off until
+    the next Enter.
+    """
+    if os.name == "nt":  # no select() on a console there; input() is interrupted as it should be
+        return input(prompt)
+    sys.stdout.write(prompt)
+    sys.stdout.flush()
+    while not select.select([sys.stdin], [], [], 0.2)[0]:
+        pass
+    line = sys.stdin.readline()
+    if not line:
+        raise EOFError
+    return line.rstrip("\n")
+
+
 class Console:
     def __init__(self, settings: Settings, *, out: TextIO = sys.stdout, user: str = "alice") -> None:
         self._settings = settings
@@ -132,7 +153,7 @@ class Console:
         while True:
             if source is None:
                 try:
-                    line = input(f"{self.user.name}> ")
+                    line = _read_line(f"{self.user.name}> ")
                 except EOFError:
                     return
                 except KeyboardInterrupt:

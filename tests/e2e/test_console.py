@@ -152,16 +152,25 @@ def test_ctrl_c_at_the_prompt_ends_the_console_without_a_traceback(tmp_path: Pat
         stderr=subprocess.PIPE,
     )
     assert console.stdout is not None
-    seen = b""
-    deadline = time.monotonic() + 120
-    while b"alice> " not in seen:  # the prompt: it waits for a line
-        assert time.monotonic() < deadline, seen.decode(errors="replace")[-500:]
-        if not select.select([console.stdout], [], [], 1.0)[0]:
-            continue
-        chunk = os.read(console.stdout.fileno(), 4096)
-        assert chunk, "the console ended before its prompt"
-        seen += chunk
+    read_until(console, b"alice> ")  # the prompt: it waits for a line
     console.send_signal(signal.SIGINT)
+    # Its answer, before stdin is closed (an end of input also ends the console, without a word).
+    said = read_until(console, b"Bye (Ctrl-C)")
     out, err = console.communicate(timeout=60)
     assert console.returncode == 0
-    assert "Bye (Ctrl-C)" in out.decode() and "Traceback" not in err.decode()
+    assert b"Bye (Ctrl-C)" in said and "Traceback" not in (out + err).decode()
+
+
+def read_until(process: subprocess.Popen[bytes], wanted: bytes, timeout: float = 120.0) -> bytes:
+    """What the process writes to its stdout, until `wanted` shows (it may never end its line)."""
+    assert process.stdout is not None
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while wanted not in seen:
+        assert time.monotonic() < deadline, seen.decode(errors="replace")[-500:]
+        if not select.select([process.stdout], [], [], 1.0)[0]:
+            continue
+        chunk = os.read(process.stdout.fileno(), 4096)
+        assert chunk, f"the process ended before it wrote {wanted!r}: {seen.decode(errors='replace')[-500:]}"
+        seen += chunk
+    return seen
