@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -201,3 +202,11 @@ def metric_values(page: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], fl
         for family in text_string_to_metric_families(page)
         for sample in family.samples
     }
+
+
+def environment_without_settings(**extra: str) -> dict[str, str]:
+    """This process's environment with no Slack or accessbot settings, and this checkout importable: how a new user
+    runs `accessbot` for the first time."""
+    root = Path(__file__).resolve().parents[2]
+    clean = {key: value for key, value in os.environ.items() if not key.startswith(("SLACK_", "ACCESSBOT_"))}
+    return {**clean, "PYTHONPATH": str(root), **extra}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +12,7 @@ import pytest
 from bot.cli import main
 from domain.access import AccessState
 from handlers import ids
-from tests.e2e.conftest import RunningBot
+from tests.e2e.conftest import RunningBot, environment_without_settings
 
 ANA = "ana@agency.example"
 
@@ -123,11 +122,9 @@ def test_serve_refuses_a_missing_setting_in_one_line_from_every_process(
     tmp_path: Path, environment: dict[str, str], says: str
 ) -> None:
     """serve is two processes: the worker must not start (and print its own traceback) on a config the front refuses."""
-    clean = {key: value for key, value in os.environ.items() if not key.startswith(("SLACK_", "ACCESSBOT_"))}
-    root = Path(__file__).resolve().parents[2]
     finished = subprocess.run(
         [sys.executable, "-m", "bot.cli", "serve", "--port", "0"],
-        env={**clean, **environment, "PYTHONPATH": str(root)},
+        env=environment_without_settings(**environment),
         cwd=tmp_path,
         capture_output=True,
         text=True,

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from bot.console.repl import Console
 from bot.settings import load_settings
+from tests.e2e.conftest import environment_without_settings
 
 SESSION = [
     "/access add dan@agency.example sandbox viewer on production for 2h reason: demo ticket: OPS-1",
@@ -96,7 +97,7 @@ def test_times_are_shown_in_the_current_persons_time_zone() -> None:
 
 
 def test_accessbot_with_no_slack_tokens_starts_the_console(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ACCESSBOT_"))}
+    env = environment_without_settings()
     result = subprocess.run(
         [sys.executable, "-m", "bot"],
         input="/access help\nquit\n",
@@ -120,12 +121,10 @@ def test_a_button_command_without_a_number_says_how_to_use_it() -> None:
 
 
 def test_the_console_keeps_log_lines_out_of_the_chat(tmp_path: Path) -> None:
-    root = Path(__file__).resolve().parents[2]
-    clean = {key: value for key, value in os.environ.items() if not key.startswith(("SLACK_", "ACCESSBOT_"))}
     session = "/access add dan@agency.example sandbox viewer on staging reason: logs\nquit\n"
     finished = subprocess.run(
         [sys.executable, "-m", "bot.cli", "--log-level", "info", "console"],
-        env={**clean, "PYTHONPATH": str(root)},
+        env=environment_without_settings(),
         cwd=tmp_path,
         input=session,
         capture_output=True,
@@ -141,8 +140,6 @@ def test_the_console_keeps_log_lines_out_of_the_chat(tmp_path: Path) -> None:
 
 
 def test_ctrl_c_at_the_prompt_ends_the_console_without_a_traceback(tmp_path: Path) -> None:
-    root = Path(__file__).resolve().parents[2]
-    clean = {key: value for key, value in os.environ.items() if not key.startswith(("SLACK_", "ACCESSBOT_"))}
     # As from a terminal: Ctrl-C interrupts. (A job a shell starts in the background, a CI runner for one, inherits
     # SIGINT ignored, and Python then leaves it ignored.)
     interactive = (
@@ -151,7 +148,7 @@ def test_ctrl_c_at_the_prompt_ends_the_console_without_a_traceback(tmp_path: Pat
     )
     console = subprocess.Popen(
         [sys.executable, "-c", interactive],
-        env={**clean, "PYTHONPATH": str(root)},
+        env=environment_without_settings(),
         cwd=tmp_path,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
