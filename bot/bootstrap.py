@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from slack_bolt import App
-from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped, warning_token_skipped
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from sqlalchemy.engine import Engine
@@ -22,6 +22,7 @@ import handlers
 from bot.health import Health, check
 from bot.scheduler import Scheduler
 from bot.settings import ConfigError, Settings
+from bot.slack_link import BotTokenAuthorize
 from handlers.directory import SlackDirectory
 from handlers.notifier import SlackNotifier, card_of
 from handlers.outbox import Outbox
@@ -95,11 +96,13 @@ def build_services(
 
 
 class _ClientMadeFromTheToken(logging.Filter):
-    """Bolt reads SLACK_BOT_TOKEN itself and, given a client too, warns at every start that the token is unused,
-    which reads like a token problem: the client was made from that very token."""
+    """Bolt reads SLACK_BOT_TOKEN itself and, given a client and an authorize too, warns at every start that the
+    token is unused, which reads like a token problem: the client and the authorize use that very token."""
+
+    SAID_AT_EVERY_START = frozenset({warning_client_prioritized_and_token_skipped(), warning_token_skipped()})
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+        return record.getMessage() not in self.SAID_AT_EVERY_START
 
 
 def check_slack_settings(settings: Settings, *, require_signing_secret: bool) -> None:
@@ -114,13 +117,23 @@ def check_slack_settings(settings: Settings, *, require_signing_secret: bool) ->
             "SLACK_SIGNING_SECRET is not set. HTTP mode verifies every request from Slack with it; find it under "
             "Basic Information > App Credentials, or set SLACK_APP_TOKEN to use Socket Mode instead."
         )
+    app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else None
+    if app_token is not None and not app_token.startswith("xapp-"):
+        raise ConfigError(
+            f"SLACK_APP_TOKEN starts with {app_token[:5]!r}, not 'xapp-': Socket Mode needs an app-level token. "
+            "Create one with the connections:write scope under Basic Information > App-Level Tokens, or unset "
+            "SLACK_APP_TOKEN to receive Slack's requests over HTTP."
+        )
+
+
+def slack_api_url(settings: Settings) -> str:
+    return (settings.slack_api_url or SLACK_API_DEFAULT).rstrip("/") + "/"
 
 
 def slack_client(settings: Settings) -> WebClient:
     check_slack_settings(settings, require_signing_secret=False)
     assert settings.slack_bot_token is not None
-    base_url = settings.slack_api_url or SLACK_API_DEFAULT
-    client = WebClient(token=settings.slack_bot_token.get_secret_value(), base_url=base_url.rstrip("/") + "/")
+    client = WebClient(token=settings.slack_bot_token.get_secret_value(), base_url=slack_api_url(settings))
     # Many reverts or reminders at once can meet Slack's rate limits; wait as Slack says rather than drop messages.
     client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=5))
     return client
@@ -178,6 +191,8 @@ def bootstrap(
         signing_secret=signing_secret,
         request_verification_enabled=verify_requests,
         process_before_response=True,
+        # Bolt would ask Slack who the bot is here, and fail to start during a Slack outage (bot/slack_link.py).
+        authorize=BotTokenAuthorize(client),  # type: ignore[arg-type]  # an Authorize is taken as is; hints name functions
         listener_executor=listener_executor,
         logger=bolt_logger,
     )

@@ -182,14 +182,12 @@ def _serve(settings: Settings, *, host: str, port: int, log_level: str) -> int:
 
 
 def _serve_front(settings: Settings, *, host: str, port: int, log_level: str) -> int:
-    from slack_bolt.error import BoltError
-    from slack_sdk.errors import SlackApiError
-
-    from bot.bootstrap import bootstrap, check_slack_settings
+    from bot.bootstrap import bootstrap, check_slack_settings, slack_api_url
     from bot.handoff import hand_off_work
     from bot.health import check
     from bot.metrics import scrape
     from bot.server import serve_http, serve_socket_mode
+    from bot.slack_link import SlackLink
     from bot.worker import Worker
     from services.logs import worker_name
     from storage.db import make_engine
@@ -197,6 +195,12 @@ def _serve_front(settings: Settings, *, host: str, port: int, log_level: str) ->
 
     socket_mode = settings.slack_app_token is not None
     check_slack_settings(settings, require_signing_secret=not socket_mode)
+    assert settings.slack_bot_token is not None
+    slack = SlackLink.probing(settings.slack_bot_token.get_secret_value(), slack_api_url(settings))
+    if not slack.check():  # a refused token stops here, in one line; an outage does not stop the bot
+        until = "" if socket_mode else "; /healthz reports 503 until Slack answers"
+        logger.warning("%s: starting anyway and asking again%s", slack.problem, until)
+        slack.keep_trying()
     # The schema first (created or checked once, here), then the worker starts building while the front does.
     engine = make_engine(settings.database_url)
     ensure_schema(engine)
@@ -204,9 +208,6 @@ def _serve_front(settings: Settings, *, host: str, port: int, log_level: str) ->
     worker = Worker(settings, instance=worker_name(), log_level=log_level).start()
     try:
         runtime = bootstrap(settings, require_signing_secret=not socket_mode, scheduled=False)
-    except (BoltError, SlackApiError) as error:
-        worker.stop(timeout=5)
-        raise ConfigError(f"Slack did not accept the bot token: {error}. Check SLACK_BOT_TOKEN.") from None
     except BaseException:
         worker.stop(timeout=5)
         raise
@@ -222,7 +223,12 @@ def _serve_front(settings: Settings, *, host: str, port: int, log_level: str) ->
             serve_socket_mode(runtime.app, settings.slack_app_token.get_secret_value())
         else:
             health = functools.partial(
-                check, runtime.engine, worker, sweep_seconds=settings.elevations.sweep_seconds, worker=worker
+                check,
+                runtime.engine,
+                worker,
+                sweep_seconds=settings.elevations.sweep_seconds,
+                worker=worker,
+                slack=slack,
             )
             metrics = functools.partial(scrape, runtime.engine)
             try:
@@ -237,6 +243,7 @@ def _serve_front(settings: Settings, *, host: str, port: int, log_level: str) ->
         pass  # how Socket Mode ends; waitress ends its loop on it by itself
     finally:
         logger.info("stopping: the worker finishes the work already answered (%s waiting)", worker.queued)
+        slack.stop()
         worker.stop()
         runtime.close()
     return 0

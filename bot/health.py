@@ -1,4 +1,5 @@
-"""`GET /healthz`: can this instance do its work? The database answers, the scheduler runs and has swept lately."""
+"""`GET /healthz`: can this instance do its work? The database and Slack answer, the scheduler runs and has swept
+lately."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from storage.outbox import pending_count
 from storage.schema import current_revision
 
 if TYPE_CHECKING:
+    from bot.slack_link import SlackLink
     from bot.worker import Worker
 
 
@@ -43,11 +45,22 @@ class Health(BaseModel):
     worker_pid: int | None = None
     worker_restarts: int | None = None
     work_queued: int | None = None
+    # "ok" once Slack answered the bot's token; else why not (serve starts during a Slack outage and keeps asking).
+    slack: str | None = None
     problems: list[str] = []
 
 
-def check(engine: Engine, scheduler: SchedulerState, *, sweep_seconds: float, worker: Worker | None = None) -> Health:
+def check(
+    engine: Engine,
+    scheduler: SchedulerState,
+    *,
+    sweep_seconds: float,
+    worker: Worker | None = None,
+    slack: SlackLink | None = None,
+) -> Health:
     problems: list[str] = []
+    if slack is not None and not slack.answered:
+        problems.append(f"{slack.problem}: asking again; messages wait in the outbox until Slack answers")
     if worker is not None and not worker.alive:
         problems.append("the worker process is not running (starting, or starting again): answered requests wait")
     database, revision, outbox = "ok", None, None
@@ -77,5 +90,6 @@ def check(engine: Engine, scheduler: SchedulerState, *, sweep_seconds: float, wo
         worker_pid=worker.pid if worker is not None else None,
         worker_restarts=worker.restarts if worker is not None else None,
         work_queued=worker.queued if worker is not None else None,
+        slack=None if slack is None else "ok" if slack.answered else slack.problem,
         problems=problems,
     )

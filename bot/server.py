@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.error import URLError
 
 import waitress
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_sdk.errors import SlackApiError
 from waitress.server import BaseWSGIServer, MultiSocketServer
 
 from bot.health import Health
+from bot.slack_link import APP_TOKEN_WHERE, LONGEST_WAIT_SECONDS, REFUSED_TOKEN, token_refused
 
 logger = logging.getLogger("accessbot.server")
 
@@ -94,5 +98,23 @@ def serve_http(
 
 
 def serve_socket_mode(app: App, app_token: str) -> None:
+    """Connect and serve until interrupted. While Slack cannot be reached, keep trying; a refused token is one line."""
     logger.info("connecting to Slack in Socket Mode")
-    SocketModeHandler(app, app_token).start()
+    handler = SocketModeHandler(app, app_token)
+    wait = 1.0
+    while True:
+        try:
+            handler.connect()
+            break
+        except SlackApiError as error:
+            code = str(error.response.get("error") or f"HTTP {error.response.status_code}")
+            if code in REFUSED_TOKEN:
+                raise token_refused("SLACK_APP_TOKEN", code, APP_TOKEN_WHERE) from None
+            problem = f"Slack answered {code}"
+        except (URLError, OSError) as error:
+            problem = f"Slack does not answer ({getattr(error, 'reason', None) or error})"
+        logger.warning("Socket Mode: %s; connecting again in %.0f s", problem, wait)
+        threading.Event().wait(wait)
+        wait = min(wait * 2, LONGEST_WAIT_SECONDS)
+    logger.info("connected to Slack in Socket Mode")
+    threading.Event().wait()

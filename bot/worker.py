@@ -180,7 +180,6 @@ class Worker:
 def run(settings: Settings, queue: Queue[Work | None], status: Status, threads: int, instance: str, level: str) -> None:
     """The worker process: the same app as the front, fed by the queue, and the scheduler."""
     from slack_bolt.error import BoltError
-    from slack_sdk.errors import SlackApiError
 
     from bot.bootstrap import bootstrap
     from bot.logs import configure_logging
@@ -195,7 +194,7 @@ def run(settings: Settings, queue: Queue[Work | None], status: Status, threads: 
     parent = multiprocessing.parent_process()
     try:
         runtime = bootstrap(settings, require_signing_secret=False, verify_requests=False)
-    except (ConfigError, BoltError, SlackApiError) as error:
+    except (ConfigError, BoltError) as error:
         # The front meets the same problem and says what to fix; one line here, no traceback.
         logger.error("the worker could not start: %s", error)
         sys.exit(2)

@@ -55,11 +55,13 @@ class LocalSlack:
         self,
         *,
         bot_token: str = "xoxb-local",
+        app_token: str = "xapp-local",
         users: list[LocalUser] | None = None,
         usergroups: dict[str, list[str]] | None = None,
         on_call: Callable[[SlackCall], None] | None = None,
     ) -> None:
         self.bot_token = bot_token
+        self.app_token = app_token
         self.users = {user.id: user for user in users or []}
         self.usergroups = dict(usergroups or {})
         self.on_call = on_call
@@ -185,7 +187,8 @@ class LocalSlack:
             return 500, {"ok": False, "error": "internal_error"}
         if failure is not None:
             return 200, {"ok": False, "error": failure}
-        if method != "response_url" and token != self.bot_token:
+        expected = self.app_token if method.startswith("apps.") else self.bot_token
+        if method != "response_url" and token != expected:
             return 200, {"ok": False, "error": "invalid_auth"}
         answer = getattr(self, "_" + method.replace(".", "_"), None)
         if answer is None:

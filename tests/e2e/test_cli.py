@@ -115,8 +115,12 @@ def test_serve_over_http_needs_the_signing_secret(
     [
         ({}, "SLACK_BOT_TOKEN is not set"),
         ({"SLACK_BOT_TOKEN": "xoxb-anything"}, "SLACK_SIGNING_SECRET is not set"),
+        (
+            {"SLACK_BOT_TOKEN": "xoxb-anything", "SLACK_APP_TOKEN": "xoxb-anything"},
+            "SLACK_APP_TOKEN starts with 'xoxb-', not 'xapp-'",
+        ),
     ],
-    ids=["no-token", "no-signing-secret"],
+    ids=["no-token", "no-signing-secret", "bot-token-as-app-token"],
 )
 def test_serve_refuses_a_missing_setting_in_one_line_from_every_process(
     tmp_path: Path, environment: dict[str, str], says: str

@@ -14,8 +14,16 @@ import httpx
 import pytest
 
 from handlers import ids
+from storage.db import make_engine
 from tests.e2e.conftest import metric_values
-from tests.faults.cluster import BotProcess, Cluster, local_slack, running_cluster, write_config
+from tests.faults.cluster import (
+    BotProcess,
+    Cluster,
+    local_slack,
+    running_cluster,
+    signed_requests,
+    write_config,
+)
 
 
 @pytest.fixture
@@ -135,4 +143,67 @@ def test_a_port_in_use_is_one_line(tmp_path: Path) -> None:
         assert f"accessbot: port {bot.port} on 127.0.0.1 is in use by another program" in output
         assert "Traceback" not in output
     finally:
+        slack.stop()
+
+
+def exits_with_one_line(bot: BotProcess) -> str:
+    """The process ends with status 2 and says why in one `accessbot:` line, with no traceback."""
+    assert bot.process is not None
+    assert bot.process.wait(timeout=120) == 2, bot.log()
+    output = bot.log(whole=True)
+    said = [line for line in output.splitlines() if line.startswith("accessbot:")]
+    assert len(said) == 1 and "Traceback" not in output, output
+    return said[0]
+
+
+@pytest.mark.parametrize(
+    ("environment", "says"),
+    [
+        ({"SLACK_BOT_TOKEN": "xoxb-revoked"}, "accessbot: Slack refused SLACK_BOT_TOKEN (invalid_auth): copy the Bot"),
+        ({"SLACK_APP_TOKEN": "xapp-revoked"}, "accessbot: Slack refused SLACK_APP_TOKEN (invalid_auth): create an"),
+    ],
+    ids=["bot-token", "app-token"],
+)
+def test_a_token_slack_refuses_is_named_in_one_line(tmp_path: Path, environment: dict[str, str], says: str) -> None:
+    slack = local_slack()
+    try:
+        config = write_config(tmp_path, f"sqlite:///{tmp_path}/accessbot.db", latency=0.0, lease=30.0)
+        bot = BotProcess("bot", config, slack.api_url, tmp_path, environment=environment).start()
+        assert exits_with_one_line(bot).startswith(says)
+    finally:
+        slack.stop()
+
+
+def test_serve_starts_while_slack_is_down_and_is_healthy_once_slack_answers(tmp_path: Path) -> None:
+    slack = local_slack()
+    slack.outage(True)
+    config = write_config(tmp_path, f"sqlite:///{tmp_path}/accessbot.db", latency=0.0, lease=30.0)
+    bot = BotProcess("bot", config, slack.api_url, tmp_path)
+    engine = make_engine(f"sqlite:///{tmp_path}/accessbot.db")
+    cluster = Cluster(instances=[bot], slack=slack, engine=engine, requests=signed_requests(slack))
+    try:
+        bot.start()
+
+        def answers_503() -> dict[str, Any] | None:
+            assert bot.process is not None and bot.process.poll() is None, bot.log()
+            try:
+                status, report = health(bot)
+            except httpx.HTTPError:
+                return None  # not listening yet
+            return report if status == 503 else None
+
+        report = cluster.wait(answers_503, timeout=60)
+        assert report["slack"].startswith("Slack answered service_unavailable"), report
+        assert any("asking again" in problem for problem in report["problems"]), report
+        assert "starting anyway" in bot.log()
+
+        slack.outage(False)
+        report = cluster.wait(lambda: healthy(bot), timeout=60)
+        assert report["slack"] == "ok"
+        cluster.command(bot, "add ana@agency.example sandbox viewer on production reason: after the outage")
+        cluster.card(1)
+        assert "Traceback" not in bot.log(whole=True)
+    finally:
+        bot.stop()
+        engine.dispose()
         slack.stop()

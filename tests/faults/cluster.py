@@ -47,6 +47,7 @@ class BotProcess:
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
+    environment: dict[str, str] = field(default_factory=dict)  # settings of this test's own, over the usual ones
 
     @property
     def url(self) -> str:
@@ -54,13 +55,16 @@ class BotProcess:
 
     def start(self) -> BotProcess:
         self.starts += 1
-        environment = dict(
-            os.environ,
-            SLACK_BOT_TOKEN=TOKEN,
-            SLACK_SIGNING_SECRET=SECRET,
-            SLACK_API_URL=self.slack_api_url,
-            ACCESSBOT_CONFIG=str(self.config),
-            PYTHONPATH=str(ROOT),
+        environment = (
+            dict(
+                os.environ,
+                SLACK_BOT_TOKEN=TOKEN,
+                SLACK_SIGNING_SECRET=SECRET,
+                SLACK_API_URL=self.slack_api_url,
+                ACCESSBOT_CONFIG=str(self.config),
+                PYTHONPATH=str(ROOT),
+            )
+            | self.environment
         )
         log = (self.folder / f"{self.name}-{self.starts}.log").open("wb")
         self.process = subprocess.Popen(
