@@ -195,6 +195,7 @@ def _serve_front(settings: Settings, *, host: str, port: int, log_level: str) ->
 
     socket_mode = settings.slack_app_token is not None
     check_slack_settings(settings, require_signing_secret=not socket_mode)
+    settings.refuse_placeholders()
     assert settings.slack_bot_token is not None
     slack = SlackLink.probing(settings.slack_bot_token.get_secret_value(), slack_api_url(settings))
     if not slack.check():  # a refused token stops here, in one line; an outage does not stop the bot
@@ -290,8 +291,18 @@ def _policy(settings: Settings, *, action: str, text: str) -> int:
     from services.explain import explain
 
     if action == "check":
+        problems = _unworkable_ids(settings)
+        for problem in problems:
+            print(f"accessbot: {problem}", file=sys.stderr)
+        if problems:
+            return 2
         approvers = {name: platform.approvers for name, platform in settings.platforms.items()}
-        print("policy OK\n" + policy_summary(settings.policy, approvers))
+        checked = (
+            f"Slack ids: {len(settings.slack_ids())} named, each known to Slack"
+            if settings.slack_bot_token
+            else "Slack ids: not asked of Slack (set SLACK_BOT_TOKEN to check that each exists)"
+        )
+        print("policy OK\n" + policy_summary(settings.policy, approvers) + "\n" + checked)
         return 0
     if not text.strip():
         raise ConfigError(
@@ -309,6 +320,38 @@ def _policy(settings: Settings, *, action: str, text: str) -> int:
         return 2
     print(explanation_text(explain(services, parsed)))
     return 0
+
+
+def _unworkable_ids(settings: Settings) -> list[str]:
+    """The ids in the config that cannot work: the example's placeholders, and, with a bot token, those Slack does
+    not know (a typo, a deleted group, a deactivated member)."""
+    problems = [
+        f"{found} is the example config's placeholder: put a real id there" for found in settings.placeholders()
+    ]
+    if settings.slack_bot_token is None:
+        return problems
+    from slack_sdk.errors import SlackApiError, SlackClientError
+
+    from bot.bootstrap import slack_api_url
+    from bot.settings import EXAMPLE_IDS
+    from bot.slack_link import quiet_client
+    from handlers.directory import unknown_ids
+
+    named = settings.slack_ids()
+    client = quiet_client(settings.slack_bot_token.get_secret_value(), slack_api_url(settings))
+    try:
+        unknown = unknown_ids(client, [slack_id for slack_id in named if slack_id not in EXAMPLE_IDS])
+    except SlackApiError as error:
+        code = error.response.get("error")
+        raise ConfigError(f"Slack refused SLACK_BOT_TOKEN ({code}) while checking the ids the config names") from None
+    except (SlackClientError, OSError) as error:
+        raise ConfigError(
+            f"could not ask Slack at {slack_api_url(settings)} about the ids the config names ({error}): check the "
+            "network, or unset SLACK_BOT_TOKEN to check the config alone"
+        ) from None
+    return problems + [
+        f"{slack_id} ({', '.join(named[slack_id])}): Slack answered {answer}" for slack_id, answer in unknown.items()
+    ]
 
 
 def _database(settings: Settings, *, action: str) -> int:

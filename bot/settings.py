@@ -20,7 +20,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from bot.errors import ConfigError
 from domain.catalog import RoleCatalog, name_key
-from domain.policy import PolicyConfig
+from domain.policy import PolicyConfig, slack_ids_named
 from platforms.registry import PLATFORM_TYPES
 from platforms.settings import ChartbeatSettings, HeapSettings, SandboxSettings, ScimSettings
 from services.settings import ElevationSettings, RemovalSettings, ReviewSettings, TaskSettings
@@ -134,6 +134,32 @@ class Settings(BaseSettings):
     def redacted(self) -> dict[str, Any]:
         """The settings as shown to people: secrets print as *****."""
         return self.model_dump(mode="json")
+
+    def slack_ids(self) -> dict[str, list[str]]:
+        """Every Slack user and user group id this config names, with where."""
+        approvers = {name: platform.approvers for name, platform in self.platforms.items()}
+        return slack_ids_named(self.policy, approvers)
+
+    def placeholders(self) -> list[str]:
+        """The example config's placeholder ids still in this config, each with where it is."""
+        return [
+            f"{slack_id} ({', '.join(where)})"
+            for slack_id, where in self.slack_ids().items()
+            if slack_id in EXAMPLE_IDS
+        ]
+
+    def refuse_placeholders(self) -> None:
+        if found := self.placeholders():
+            raise ConfigError(
+                f"the config still names the example's placeholder id(s) {'; '.join(found)}: replace each with a real "
+                "member or user group id (in Slack: the profile's ⋮ menu > Copy member ID / Copy group ID), then check "
+                "them with `accessbot policy check`"
+            )
+
+
+# The ids accessbot.example.yml shows (tests keep this in step with it): a config copied from the example and not
+# edited names them, and every approval would then fail with Slack's `no_such_subteam`.
+EXAMPLE_IDS = frozenset({"U0123APPROVER", "S0123SECURITY", "S0123ANALYTICS", "S0123DATALEADS", "S0123ONCALL"})
 
 
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")

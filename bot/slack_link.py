@@ -45,6 +45,14 @@ APP_TOKEN_WHERE = (
 )
 
 
+def quiet_client(token: str, base_url: str) -> WebClient:
+    """A client for asking Slack one thing once: no retries, and no log line of its own for a failure (the caller
+    says what failed, once)."""
+    quiet = logging.getLogger("accessbot.slack_link.quiet")
+    quiet.setLevel(logging.CRITICAL)
+    return WebClient(token=token, base_url=base_url, timeout=PROBE_TIMEOUT_SECONDS, retry_handlers=[], logger=quiet)
+
+
 @dataclass
 class SlackLink:
     """Whether Slack answered `auth.test` with the bot token, and if not, why."""
@@ -57,14 +65,8 @@ class SlackLink:
 
     @classmethod
     def probing(cls, token: str, base_url: str) -> SlackLink:
-        # Its own client: one quick try per check, none of the retries the bot's own calls make, and no log line
-        # of its own for each failed try (`problem` and the warnings say it once).
-        quiet = logging.getLogger("accessbot.slack_link.probe")
-        quiet.setLevel(logging.CRITICAL)
-        client = WebClient(
-            token=token, base_url=base_url, timeout=PROBE_TIMEOUT_SECONDS, retry_handlers=[], logger=quiet
-        )
-        return cls(client)
+        # Its own client: one quick try per check, none of the retries the bot's own calls make.
+        return cls(quiet_client(token, base_url))
 
     def check(self) -> bool:
         """Ask Slack once. ConfigError if Slack refuses the token; False (and `problem`) if Slack does not answer."""

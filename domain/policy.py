@@ -577,3 +577,22 @@ def pending_deadlines(policy: PolicyConfig, created_at: datetime) -> tuple[datet
     """When to remind the approvers of an undecided request, and when it expires."""
     expires = created_at + policy.pending_expiry
     return max(created_at, expires - policy.remind_before), expires
+
+
+def slack_ids_named(policy: PolicyConfig, approvers: Mapping[str, tuple[str, ...]]) -> dict[str, list[str]]:
+    """Every Slack user and user group id the config names, with where it names each (for `policy check`)."""
+    named: dict[str, list[str]] = {}
+
+    def note(ids: tuple[str, ...], where: str) -> None:
+        for slack_id in ids:
+            named.setdefault(slack_id, []).append(where)
+
+    for platform, ids in sorted(approvers.items()):
+        note(ids, f"platforms.{platform}.approvers")
+    if policy.security_group:
+        note((policy.security_group,), "policy.security_group")
+    for rule in policy.rules or ():
+        note(rule.approvers, f"policy.rules[{rule.name}].approvers")
+        note(rule.require_one_of, f"policy.rules[{rule.name}].require_one_of")
+    note(policy.break_glass.members, "policy.break_glass.members")
+    return named

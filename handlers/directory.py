@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from slack_sdk import WebClient
@@ -92,3 +92,23 @@ def _person(user: dict[str, Any]) -> Person:
         tz=user.get("tz"),
         is_workspace_admin=bool(user.get("is_admin") or user.get("is_owner")),
     )
+
+
+def unknown_ids(client: WebClient, slack_ids: Iterable[str]) -> dict[str, str]:
+    """Which of these user (U..., W...) and user group (S...) ids do not work in this workspace, with what Slack
+    answered for each. Raises what the client raises when Slack cannot be reached."""
+    unknown: dict[str, str] = {}
+    for slack_id in slack_ids:
+        try:
+            if slack_id.startswith("S"):
+                client.usergroups_users_list(usergroup=slack_id)
+            else:
+                response = client.users_info(user=slack_id)
+                if (response.get("user") or {}).get("deleted"):
+                    unknown[slack_id] = "the member is deactivated"
+        except SlackApiError as error:
+            code = str(error.response.get("error"))
+            if code in ("invalid_auth", "not_authed", "token_revoked", "account_inactive"):
+                raise
+            unknown[slack_id] = code
+    return unknown

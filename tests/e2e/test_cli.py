@@ -119,8 +119,16 @@ def test_serve_over_http_needs_the_signing_secret(
             {"SLACK_BOT_TOKEN": "xoxb-anything", "SLACK_APP_TOKEN": "xoxb-anything"},
             "SLACK_APP_TOKEN starts with 'xoxb-', not 'xapp-'",
         ),
+        (
+            {
+                "SLACK_BOT_TOKEN": "xoxb-anything",
+                "SLACK_SIGNING_SECRET": "secret",
+                "ACCESSBOT_CONFIG": str(Path(__file__).resolve().parents[2] / "accessbot.example.yml"),
+            },
+            "the config still names the example's placeholder id(s) U0123APPROVER (platforms.sandbox.approvers)",
+        ),
     ],
-    ids=["no-token", "no-signing-secret", "bot-token-as-app-token"],
+    ids=["no-token", "no-signing-secret", "bot-token-as-app-token", "example-placeholders"],
 )
 def test_serve_refuses_a_missing_setting_in_one_line_from_every_process(
     tmp_path: Path, environment: dict[str, str], says: str

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from bot.cli import main
+from bot.console.local_slack import LocalSlack, LocalUser
+from bot.settings import EXAMPLE_IDS
 
 GOOD = """
 platforms:
@@ -102,3 +105,64 @@ def test_explain_reports_bad_input_with_the_usage(
     assert "changes no access" in capsys.readouterr().err
     assert main(["policy", "explain", " "]) == 2
     assert capsys.readouterr().err.startswith("accessbot: nothing to explain: give the request as typed after /access")
+
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "accessbot.example.yml"
+
+
+def test_the_example_configs_placeholder_ids_are_named_not_passed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    copied = tmp_path / "accessbot.yml"
+    copied.write_text(EXAMPLE.read_text() + f"\ndatabase_url: sqlite:///{tmp_path}/cli.db\n")
+    assert main(["policy", "check", str(copied)]) == 2
+    said = capsys.readouterr()
+    assert "policy OK" not in said.out
+    placeholder = "is the example config's placeholder: put a real id there"
+    assert f"accessbot: U0123APPROVER (platforms.sandbox.approvers) {placeholder}" in said.err.splitlines()
+    assert "accessbot: S0123SECURITY (platforms.sandbox.approvers" in said.err
+
+
+def test_the_placeholder_list_is_every_id_the_example_shows() -> None:
+    shown = set(re.findall(r"\b[USW]0[0-9A-Z]{4,}\b", EXAMPLE.read_text()))
+    assert shown == set(EXAMPLE_IDS)
+
+
+CHECKED = """
+platforms:
+  sandbox: {type: sandbox, approvers: [U0BOB, S0SECURITY]}
+policy:
+  rules: [{name: everything, approvers: [U0CAROL, U0GONE], require_one_of: [S0SECRUITY]}]
+"""
+
+
+def test_with_a_bot_token_each_id_is_asked_of_slack_and_the_unknown_ones_are_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with LocalSlack(
+        bot_token="xoxb-check",
+        users=[LocalUser("U0BOB", "bob", "bob@client.example"), LocalUser("U0CAROL", "carol", "carol@client.example")],
+        usergroups={"S0SECURITY": ["U0CAROL"]},
+    ) as slack:
+        monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-check")
+        monkeypatch.setenv("SLACK_API_URL", slack.api_url)
+        assert main(["policy", "check", str(write(tmp_path, CHECKED))]) == 2
+        assert capsys.readouterr().err.splitlines() == [
+            "accessbot: U0GONE (policy.rules[everything].approvers): Slack answered user_not_found",
+            "accessbot: S0SECRUITY (policy.rules[everything].require_one_of): Slack answered no_such_subteam",
+        ]
+        assert main(["policy", "check", str(write(tmp_path, GOOD.replace("S0ONCALL", "U0BOB")))]) == 0
+        assert capsys.readouterr().out.rstrip().endswith("Slack ids: 2 named, each known to Slack")
+        asked = {call.params.get("user") or call.params.get("usergroup") for call in slack.calls}
+        assert asked >= {"U0BOB", "S0SECURITY", "U0GONE", "S0SECRUITY"}
+
+
+def test_slack_unreachable_while_checking_ids_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-check")
+    monkeypatch.setenv("SLACK_API_URL", "http://127.0.0.1:9/api/")
+    assert main(["policy", "check", str(write(tmp_path, GOOD))]) == 2
+    said = capsys.readouterr().err.strip()
+    assert said.startswith("accessbot: could not ask Slack at http://127.0.0.1:9/api/ about the ids")
+    assert len(said.splitlines()) == 1
