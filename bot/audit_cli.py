@@ -24,7 +24,7 @@ COMMANDS = ("evidence", "export", "audit")
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     evidence = commands.add_parser("evidence", help="everything recorded about one request, for an auditor")
-    evidence.add_argument("request_id", type=int)
+    evidence.add_argument("request_id", type=int, help="the request's number (#N on its card)")
     evidence.add_argument("--json", action="store_true", help="print JSON instead of text")
 
     export = commands.add_parser("export", help="write the audit trail or a platform's members to a file")
@@ -32,11 +32,11 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     audit = what.add_parser("audit", help="audit events, in order, with their hash links")
     audit.add_argument("--since", type=_moment, help="from this date or time (UTC unless it says otherwise)")
     audit.add_argument("--until", type=_moment, help="before this date or time")
-    audit.add_argument("--format", choices=["csv", "json"], default="csv")
+    audit.add_argument("--format", choices=["csv", "json"], default="csv", help="csv (default) or json")
     audit.add_argument("--output", help="file to write (default: standard output)")
     members = what.add_parser("members", help="everyone with an account on a platform, with roles and scopes")
-    members.add_argument("platform")
-    members.add_argument("--format", choices=["csv", "json"], default="csv")
+    members.add_argument("platform", help="a configured platform's name, as typed in /access")
+    members.add_argument("--format", choices=["csv", "json"], default="csv", help="csv (default) or json")
     members.add_argument("--output", help="file to write (default: standard output)")
 
     chain = commands.add_parser("audit", help="check the audit trail")

@@ -57,8 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
     console.add_argument("--as", dest="user", default="alice", help="who you are at first (alice, bob, carol, dan)")
 
     requests = commands.add_parser("requests", help="list access requests and their status")
-    requests.add_argument("--status", choices=[status.value for status in RequestStatus], action="append")
-    requests.add_argument("--limit", type=int, default=50)
+    requests.add_argument(
+        "--status",
+        choices=[status.value for status in RequestStatus],
+        action="append",
+        help="only requests in this state; repeat for several (default: all)",
+    )
+    requests.add_argument("--limit", type=int, default=50, help="at most this many, newest first (default: 50)")
     requests.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     platforms = commands.add_parser("platforms", help="check the configured platforms")
@@ -73,8 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("text", help='the request as typed after /access, e.g. "add ana@x.com heap admin reason: y"')
 
     access = commands.add_parser("access", help="show a member's current access on a platform")
-    access.add_argument("platform")
-    access.add_argument("email")
+    access.add_argument("platform", help="a configured platform's name, as typed in /access")
+    access.add_argument("email", help="the member's email address on that platform")
     access.add_argument("--json", action="store_true", help="print JSON instead of text")
     database = commands.add_parser("db", help="the database schema: upgrade it, or show its version")
     database.add_argument("action", choices=["upgrade", "status"], help="upgrade: apply pending migrations")

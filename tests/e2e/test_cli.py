@@ -226,3 +226,24 @@ def test_help_and_version_load_no_database_layer_settings_or_slack() -> None:
         [sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, timeout=60, check=True
     )
     assert finished.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_every_command_and_option_says_what_it_is_for() -> None:
+    import argparse
+
+    from bot.cli import build_parser
+
+    silent: list[str] = []
+
+    def walk(parser: argparse.ArgumentParser) -> None:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                described = {choice.dest for choice in action._choices_actions if choice.help}
+                silent.extend(f"{parser.prog} {name}" for name in action.choices if name not in described)
+                for sub in action.choices.values():
+                    walk(sub)
+            elif not action.help:
+                silent.append(f"{parser.prog} {'/'.join(action.option_strings) or action.dest}")
+
+    walk(build_parser())
+    assert silent == []
