@@ -24,10 +24,12 @@ from bot.scheduler import Scheduler
 from bot.settings import ConfigError, Settings
 from bot.slack_link import BotTokenAuthorize
 from handlers.directory import SlackDirectory
+from handlers.home import home_for
 from handlers.notifier import SlackNotifier, card_of
 from handlers.outbox import Outbox
 from platforms.base import Platform
 from platforms.registry import PlatformContext, build_platforms
+from services import home
 from services.context import ServiceContext
 from services.ports import Clock, Directory, Notifier, SystemClock, Timers
 from services.submit import card_posted
@@ -164,15 +166,16 @@ def bootstrap(
     scheduler = Scheduler(sweep_seconds=settings.elevations.sweep_seconds) if scheduled else None
     engine = make_engine(settings.database_url)
     outbox = Outbox(client, engine, first_retry=timedelta(seconds=settings.outbox_retry_seconds))
+    notifier = SlackNotifier(
+        outbox,
+        settings.approvals_channel,
+        reviews_channel=settings.reviews.channel,
+        review_rows=settings.reviews.rows_per_message,
+    )
     services = build_services(
         settings,
         directory=SlackDirectory(client),
-        notifier=SlackNotifier(
-            outbox,
-            settings.approvals_channel,
-            reviews_channel=settings.reviews.channel,
-            review_rows=settings.reviews.rows_per_message,
-        ),
+        notifier=notifier,
         clock=clock,
         platforms=platforms,
         engine=engine,
@@ -180,6 +183,8 @@ def bootstrap(
     )
     outbox.on_card_posted = lambda request_id, card: card_posted(services, request_id, card)
     outbox.render_card = lambda request_id: card_of(services, request_id)
+    outbox.render_home = lambda user_id: home_for(services, user_id)
+    notifier.home_viewers = lambda: home.viewers(services)
     if scheduler is not None:
         # After each sweep, deliver what Slack could not take before (an outage, a rate limit that outlasted retries).
         scheduler.bind(services, after_sweep=outbox.deliver_pending)
@@ -196,7 +201,7 @@ def bootstrap(
         listener_executor=listener_executor,
         logger=bolt_logger,
     )
-    handlers.register(app, services)
+    handlers.register(app, services, outbox)
     return Runtime(
         settings=settings, engine=services.engine, services=services, timers=scheduler, app=app, client=client
     )

@@ -10,6 +10,7 @@ from slack_bolt import App, BoltContext, BoltResponse
 from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
 
+from handlers.messaging import answer_person
 from handlers.payloads import PayloadError
 
 logger = logging.getLogger("accessbot.handlers")
@@ -53,18 +54,4 @@ def tell_about(error: Exception, *, body: dict[str, Any], client: WebClient, res
             f"⚠️ Something went wrong on our side (ref `{reference}`). Anything already saved is kept; "
             "try again, or give an admin this reference to look it up in the bot's log."
         )
-    _tell(client, respond, body, text)
-
-
-def _tell(client: WebClient, respond: Respond | None, body: dict[str, Any], text: str) -> None:
-    """An ephemeral answer where there is a response URL, else a DM (form submissions have none)."""
-    try:
-        if respond is not None:
-            respond(text=text, response_type="ephemeral", replace_original=False)
-            return
-        user = body.get("user") if isinstance(body.get("user"), dict) else None
-        user_id = user.get("id") if user else None
-        if isinstance(user_id, str) and user_id:
-            client.chat_postMessage(channel=user_id, text=text)
-    except Exception:
-        logger.exception("could not tell the user: %s", text)
+    answer_person(client, respond, body, text)

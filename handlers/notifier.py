@@ -5,7 +5,8 @@ Every call goes through the outbox, so nothing is lost while Slack is unreachabl
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -29,12 +30,14 @@ from handlers.blocks.elevations import (
 from handlers.blocks.reviews import review_message, review_messages
 from handlers.blocks.tasks import notices_message, task_message
 from handlers.blocks.text import mention
-from handlers.outbox import REDRAW, Outbox
+from handlers.outbox import HOME, REDRAW, Outbox
 from services.context import ServiceContext
 from services.offboarding import PlatformNotice
 from services.ports import MessageRef
 from services.reviews import ReviewView
 from services.views import DriftReport, GrantView, RequestView, TaskView
+
+logger = logging.getLogger("accessbot.slack")
 
 
 def card_of(ctx: ServiceContext, request_id: int) -> dict[str, Any] | None:
@@ -55,18 +58,24 @@ class SlackNotifier:
         self._channel = approvals_channel
         self._reviews_channel = reviews_channel or approvals_channel
         self._review_rows = review_rows
+        #: Who has opened their App Home (set by the composition root): their Homes are published again when
+        #: something in them changes.
+        self.home_viewers: Callable[[], set[str]] = set
 
     def request_submitted(self, view: RequestView) -> MessageRef | None:
         answer = self._outbox.call(
             "chat.postMessage", {"channel": self._channel, **approval_card(view)}, card_for_request=view.id
         )
+        self._refresh_homes(everyone=True)
         return MessageRef(channel=answer["channel"], ts=answer["ts"]) if answer else None
 
     def request_progressed(self, view: RequestView) -> None:
         self._redraw(view)
+        self._refresh_homes(everyone=True)
 
     def request_concluded(self, view: RequestView) -> None:
         self._redraw(view)
+        self._refresh_homes(everyone=True)
         if view.card is not None:
             self._post(channel=view.card.channel, text=outcome_text(view), thread_ts=view.card.ts)
         if view.status in (RequestStatus.APPLIED, RequestStatus.DENIED, RequestStatus.EXPIRED):
@@ -105,6 +114,7 @@ class SlackNotifier:
             self._send(channel=view.card.channel, thread_ts=view.card.ts, **message)
 
     def elevations_ended(self, ended: Sequence[tuple[RequestView, GrantView]]) -> None:
+        self._refresh_homes(people=[person for view, _ in ended for person in _people_of(view)])
         if len(ended) < DIGEST_FROM:
             for view, elevation in ended:
                 self._redraw(view)
@@ -146,6 +156,7 @@ class SlackNotifier:
 
     def elevation_extended(self, view: RequestView, elevation: GrantView) -> None:
         self._redraw(view)
+        self._refresh_homes(people=_people_of(view))
         if view.card is not None:
             self._post(channel=view.card.channel, text=extended_text(elevation), thread_ts=view.card.ts)
 
@@ -166,6 +177,17 @@ class SlackNotifier:
         if items:
             self._update(message, review_message(review, items[0].platform, items))
 
+    def _refresh_homes(self, *, people: Iterable[str] = (), everyone: bool = False) -> None:
+        """Publish again the Homes of these people, or of everyone who opened theirs (a request's change can add to
+        or take from what waits for any approver), among those who opened theirs."""
+        try:
+            viewers = self.home_viewers()
+            for user_id in sorted(viewers if everyone else viewers & set(people)):
+                self._outbox.call(HOME, {"user_id": user_id}, coalesce_key=f"home:{user_id}")
+        except Exception:
+            # A Home a moment behind is no reason to fail what the person did: it is drawn afresh when opened.
+            logger.warning("could not publish App Homes again", exc_info=True)
+
     def _redraw(self, view: RequestView) -> None:
         if view.card is not None:
             self._update(view.card, approval_card(view))
@@ -185,3 +207,7 @@ class SlackNotifier:
 
     def _send(self, *, channel: str, text: str, blocks: list[dict[str, Any]] | None = None, **extra: Any) -> None:
         self._outbox.call("chat.postMessage", {"channel": channel, "text": text, "blocks": blocks, **extra})
+
+
+def _people_of(view: RequestView) -> list[str]:
+    return [view.requester_id] + ([view.target_slack_id] if view.target_slack_id else [])

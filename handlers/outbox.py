@@ -18,7 +18,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from services.ports import MessageRef
+from services.ports import MessageRef, PersonNotFound
 from storage.db import session_scope
 from storage.outbox import Lane, OutboxStatus, claim_next, enqueue, finish, has_pending, retry_later
 
@@ -32,6 +32,9 @@ CardPosted = Callable[[int, MessageRef], None]
 #: A kept `card.redraw` of request N becomes the `chat.update` of its card as it is when it goes out.
 CardRedraw = Callable[[int], dict[str, Any] | None]
 REDRAW = "card.redraw"
+#: A kept `home.publish` for a user becomes the `views.publish` of their App Home as it is when it goes out.
+HomeRender = Callable[[str], dict[str, Any] | None]
+HOME = "home.publish"
 
 
 def is_transient(error: Exception) -> bool:
@@ -61,6 +64,7 @@ class Outbox:
         self._longest_retry = longest_retry
         self.on_card_posted: CardPosted | None = None
         self.render_card: CardRedraw | None = None
+        self.render_home: HomeRender | None = None
 
     def call(
         self,
@@ -76,7 +80,8 @@ class Outbox:
             waiting = has_pending(session=session, lane=Lane.NOW)
         if not waiting:
             try:
-                return self._api(method, params)
+                outgoing, ready = self._drawn(method, params)
+                return self._api(outgoing, ready) if ready else {}
             except (SlackClientError, OSError) as error:
                 if not is_transient(error):
                     logger.error("Slack refused %s: %s", method, _describe(error))
@@ -129,9 +134,8 @@ class Outbox:
                 if row is None or row.id is None:
                     return sent
                 row_id, method, params, card_for = row.id, row.method, dict(row.params), row.card_for_request
-            if method == REDRAW:
-                method, params = "chat.update", self._render(params)
             try:
+                method, params = self._drawn(method, params)
                 answer = self._api(method, params) if params else {}
             except (SlackClientError, OSError) as error:
                 with session_scope(self._engine) as session:
@@ -165,10 +169,19 @@ class Outbox:
                 self.on_card_posted(card_for, MessageRef(channel=answer["channel"], ts=answer["ts"]))
         return sent
 
-    def _render(self, params: dict[str, Any]) -> dict[str, Any]:
-        """A card's redraw as the card is now (nothing, when it cannot be drawn any more)."""
-        drawn = self.render_card(int(params["request_id"])) if self.render_card is not None else None
-        return {"channel": params["channel"], "ts": params["ts"], **drawn} if drawn else {}
+    def _drawn(self, method: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """The Web API call to make: a card's redraw and a Home are drawn as they are now (no parameters: nothing
+        to send any more)."""
+        if method == REDRAW:
+            card = self.render_card(int(params["request_id"])) if self.render_card is not None else None
+            return "chat.update", {"channel": params["channel"], "ts": params["ts"], **card} if card else {}
+        if method == HOME:
+            try:
+                view = self.render_home(params["user_id"]) if self.render_home is not None else None
+            except PersonNotFound:
+                view = None  # gone from the workspace: no Home to draw
+            return "views.publish", {"user_id": params["user_id"], "view": view} if view else {}
+        return method, params
 
     def _api(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         response = self._client.api_call(method, json=params)

@@ -63,12 +63,18 @@ def request_views(
     *,
     statuses: Iterable[RequestStatus] | None = None,
     target_email: str | None = None,
+    requester_id: str | None = None,
     platform: str | None = None,
     limit: int = 50,
 ) -> list[RequestView]:
     with Session(ctx.engine) as session:
         requests = list_requests(
-            session=session, statuses=statuses, target_email=target_email, platform=platform, limit=limit
+            session=session,
+            statuses=statuses,
+            target_email=target_email,
+            requester_id=requester_id,
+            platform=platform,
+            limit=limit,
         )
         views = load_views(session, requests, ctx.settings, ctx.catalogs)
         return [views[request.id] for request in requests if request.id is not None]

@@ -316,6 +316,15 @@ class SlackOutbox(SQLModel, table=True):
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
+class HomeViewer(SQLModel, table=True):
+    """Someone who opened the bot's App Home: their Home is published again when something in it changes."""
+
+    __tablename__ = "home_viewer"
+
+    user_id: str = Field(primary_key=True)  # Slack user id
+    opened_at: datetime = Field(sa_type=UTCDateTime)
+
+
 class BotState(SQLModel, table=True):
     """Small facts the bot keeps about itself across restarts (since when a schedule runs...)."""
 

@@ -68,6 +68,7 @@ class LocalSlack:
         self.calls: list[SlackCall] = []
         self.messages: dict[tuple[str, str], StoredMessage] = {}
         self.views: dict[str, dict[str, Any]] = {}
+        self.homes: dict[str, dict[str, Any]] = {}  # each user's App Home as last published
         self._channels: dict[str, str] = {}
         self._failures: dict[str, list[str]] = {}
         self._down = False
@@ -264,6 +265,18 @@ class LocalSlack:
         view = {**dict(params.get("view") or {}), "id": view_id, "hash": f"h{view_id}-{next(self._ts)}"}
         self.views[view_id] = view
         return {"ok": True, "view": view}
+
+    def _views_publish(self, params: dict[str, Any]) -> dict[str, Any]:
+        user_id, view = str(params.get("user_id") or ""), params.get("view")
+        if isinstance(view, str):
+            view = json.loads(view)
+        if user_id not in self.users:
+            return {"ok": False, "error": "user_not_found"}
+        if not isinstance(view, dict) or view.get("type") != "home":
+            return {"ok": False, "error": "invalid_arguments"}
+        published = {**view, "id": f"VHOME{user_id}"}
+        self.homes[user_id] = published
+        return {"ok": True, "view": published}
 
     def _response_url(self, _: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True}

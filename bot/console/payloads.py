@@ -1,4 +1,4 @@
-"""Requests shaped and signed the way Slack sends them: slash commands, button clicks, form submissions."""
+"""Requests shaped and signed the way Slack sends them: slash commands, button clicks, form submissions, events."""
 
 from __future__ import annotations
 
@@ -32,18 +32,55 @@ class SlackRequests:
         self._response_base = response_base.rstrip("/")
         self._counter = itertools.count(1)
 
-    def sign(self, body: str, *, timestamp: int | None = None) -> SignedRequest:
+    def sign(
+        self, body: str, *, timestamp: int | None = None, content_type: str = "application/x-www-form-urlencoded"
+    ) -> SignedRequest:
         stamp = str(int(time.time()) if timestamp is None else timestamp)
         signature = self._verifier.generate_signature(timestamp=stamp, body=body)
         assert signature is not None
         return SignedRequest(
             body=body,
-            headers={
-                "Content-Type": "application/x-www-form-urlencoded",
-                "X-Slack-Request-Timestamp": stamp,
-                "X-Slack-Signature": signature,
-            },
+            headers={"Content-Type": content_type, "X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": signature},
         )
+
+    def event(self, event: dict[str, Any]) -> SignedRequest:
+        """An Events API delivery (JSON), as Slack posts it to the request URL."""
+        key = next(self._counter)
+        envelope = {
+            "token": "legacy-verification-token",
+            "team_id": TEAM_ID,
+            "api_app_id": API_APP_ID,
+            "event": {**event, "event_ts": f"{time.time():.6f}"},
+            "type": "event_callback",
+            "event_id": f"Ev{key:08d}",
+            "event_time": int(time.time()),
+        }
+        return self.sign(json.dumps(envelope), content_type="application/json")
+
+    def home_opened(self, *, user: LocalUser) -> SignedRequest:
+        """Someone opens the bot's App Home tab."""
+        return self.event({"type": "app_home_opened", "user": user.id, "channel": f"D{user.id[1:]}", "tab": "home"})
+
+    def home_button(
+        self, *, user: LocalUser, home: dict[str, Any], action: dict[str, Any], block_id: str
+    ) -> SignedRequest:
+        """A click on a button of someone's App Home: a view, so no message and no response URL."""
+        payload = {
+            **self._envelope("block_actions", user, next(self._counter)),
+            "container": {"type": "view", "view_id": home.get("id", "")},
+            "view": home,
+            "actions": [
+                {
+                    "type": action.get("type", "button"),
+                    "action_id": action["action_id"],
+                    "block_id": block_id,
+                    "value": action.get("value"),
+                    "text": action.get("text"),
+                    "action_ts": f"{time.time():.6f}",
+                }
+            ],
+        }
+        return self._payload(payload)
 
     def slash_command(
         self, *, user: LocalUser, text: str, channel_id: str = "C0GENERAL", command: str = "/access"
@@ -136,10 +173,17 @@ class SlackRequests:
 
 def find_button(message: StoredMessage, action_id: str) -> tuple[dict[str, Any], str] | None:
     """The button with `action_id` on a message, and its block id."""
-    for block in message.blocks:
+    return find_in_blocks(message.blocks, action_id)
+
+
+def find_in_blocks(
+    blocks: list[dict[str, Any]], action_id: str, value: str | None = None
+) -> tuple[dict[str, Any], str] | None:
+    """The button with `action_id` (and `value`, if given) in these blocks, and its block id."""
+    for block in blocks:
         if block.get("type") != "actions":
             continue
         for element in block.get("elements", []):
-            if element.get("action_id") == action_id:
+            if element.get("action_id") == action_id and value in (None, element.get("value")):
                 return element, str(block.get("block_id", ""))
     return None

@@ -56,6 +56,7 @@ Type Slack input as the current person; the bot answers as it would in Slack.
   review                             post an access review now (as `accessbot review`)
   review keep <row> | review remove <row>
                                      answer a row of an access review
+  home                               open the bot's App Home: your access, your requests, what waits for you
   requests                           all requests and their status (as `accessbot requests`)
   access <platform> <email>          what someone has on a platform (as `accessbot access`)
   users | help | quit"""
@@ -201,6 +202,8 @@ class Console:
                 self._done(rest)
             case "review":
                 self._review(rest)
+            case "home":
+                self._home()
             case "requests":
                 assert self.runtime is not None
                 services = self.runtime.services
@@ -211,6 +214,16 @@ class Console:
             case _:
                 self._print(f"Unknown console command {word!r}. Type `help`.")
         return True
+
+    def _home(self) -> None:
+        """Open the App Home as Slack would (the app_home_opened event), and show what the bot published."""
+        self._dispatch(self._slack_requests.home_opened(user=self.user))
+        home = self._slack.homes.get(self.user.id)
+        if home is None:
+            self._print("(the bot published no App Home)")
+            return
+        self._print(f"── {self.user.name}'s App Home ──")
+        self._print_blocks(home)
 
     def _switch(self, name: str) -> None:
         if name not in self._users:

@@ -17,6 +17,6 @@ from services.decisions import approve
 def register(app: App, ctx: ServiceContext) -> None:
     def on_approve(body: dict[str, Any], action: dict[str, Any], respond: Respond, client: WebClient) -> None:
         request_id, approver = clicked(ctx, body, action)
-        tell_clicker(respond, approve(ctx, request_id, approver=approver), request_id)
+        tell_clicker(respond, client, body, approve(ctx, request_id, approver=approver), request_id)
 
     listen(app.action(ids.APPROVE), ack=acknowledge_click, work=on_approve)

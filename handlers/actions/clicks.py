@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from slack_bolt import Ack, Respond
+from slack_sdk import WebClient
 
 from handlers.blocks.replies import decision_notice
+from handlers.messaging import answer_person
 from handlers.payloads import number
 from services.context import ServiceContext
 from services.decisions import DecisionResult
@@ -24,7 +26,10 @@ def clicked(ctx: ServiceContext, body: dict[str, Any], action: dict[str, Any]) -
     return number(action.get("value"), "button"), ctx.directory.person(body["user"]["id"])
 
 
-def tell_clicker(respond: Respond, result: DecisionResult, request_id: int) -> None:
-    """An ephemeral note to the person who clicked, unless the card itself now shows what happened."""
+def tell_clicker(
+    respond: Respond | None, client: WebClient, body: dict[str, Any], result: DecisionResult, request_id: int
+) -> None:
+    """A note to the person who clicked, unless the card itself now shows what happened: ephemeral under the card,
+    a DM after a click in the App Home."""
     if (notice := decision_notice(result, request_id)) is not None:
-        respond(text=notice, response_type="ephemeral", replace_original=False)
+        answer_person(client, respond, body, notice)

@@ -22,7 +22,7 @@ def register(app: App, ctx: ServiceContext) -> None:
         ack()
         checked = check_may_decide(ctx, request_id, person)
         if checked.outcome is not Outcome.DONE or checked.view is None:
-            tell_clicker(respond, checked, request_id)
+            tell_clicker(respond, client, body, checked, request_id)
             return
         withdraw = checked.view.requester_id == person.slack_id
         form = deny_form(request_id, checked.view.target_email, withdraw=withdraw)

@@ -11,6 +11,7 @@ from domain.ledger import GrantState
 from handlers import ids
 from handlers.actions.clicks import clicked
 from handlers.blocks.elevations import extend_form
+from handlers.messaging import answer_person
 from services.context import ServiceContext
 from services.grants import load
 
@@ -23,6 +24,6 @@ def register(app: App, ctx: ServiceContext) -> None:
         ack()
         found = load(ctx, grant_id)
         if found is None or found[0].state is not GrantState.ACTIVE:
-            respond(text="That temporary access has already ended.", response_type="ephemeral", replace_original=False)
+            answer_person(client, respond, body, "That temporary access has already ended.")
             return
         client.views_open(trigger_id=body["trigger_id"], view=extend_form(found[0]))

@@ -13,6 +13,7 @@ from handlers import ids
 from handlers.actions.clicks import acknowledge_click, clicked
 from handlers.blocks.elevations import answered, elevation_notice
 from handlers.listening import listen
+from handlers.messaging import answer_person, can_respond
 from services.context import ServiceContext
 from services.grant_actions import GrantOutcome, end_now, keep
 
@@ -25,9 +26,9 @@ def register(app: App, ctx: ServiceContext) -> None:
         answer, done = answers[action["action_id"]]
         result = answer(ctx, grant_id, person=person)
         text = elevation_notice(result)
-        if result.outcome is done and result.grant is not None:
-            respond(**answered(result.grant, f"{text} ({person.label()})"))
+        if result.outcome is done and result.grant is not None and can_respond(respond):
+            respond(**answered(result.grant, f"{text} ({person.label()})"))  # the reminder shows who answered
         else:
-            respond(text=text, response_type="ephemeral", replace_original=False)
+            answer_person(client, respond, body, text)
 
     listen(app.action(re.compile(f"^({ids.KEEP}|{ids.REVOKE_NOW})$")), ack=acknowledge_click, work=on_answer)

@@ -17,6 +17,6 @@ from services.decisions import retry
 def register(app: App, ctx: ServiceContext) -> None:
     def on_retry(body: dict[str, Any], action: dict[str, Any], respond: Respond, client: WebClient) -> None:
         request_id, actor = clicked(ctx, body, action)
-        tell_clicker(respond, retry(ctx, request_id, actor=actor), request_id)
+        tell_clicker(respond, client, body, retry(ctx, request_id, actor=actor), request_id)
 
     listen(app.action(ids.RETRY), ack=acknowledge_click, work=on_retry)

@@ -12,6 +12,7 @@ from handlers import ids
 from handlers.actions.clicks import acknowledge_click, clicked
 from handlers.blocks.reviews import review_notice
 from handlers.listening import listen
+from handlers.messaging import answer_person
 from services import review_actions
 from services.context import ServiceContext
 
@@ -22,6 +23,6 @@ def register(app: App, ctx: ServiceContext) -> None:
     def on_answer(body: dict[str, Any], action: dict[str, Any], respond: Respond, client: WebClient) -> None:
         item_id, person = clicked(ctx, body, action)
         result = answers[action["action_id"]](ctx, item_id, person=person)
-        respond(text=review_notice(result), response_type="ephemeral", replace_original=False)
+        answer_person(client, respond, body, review_notice(result))
 
     listen(app.action(re.compile(f"^({'|'.join(answers)})$")), ack=acknowledge_click, work=on_answer)

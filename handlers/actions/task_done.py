@@ -10,6 +10,7 @@ from slack_sdk import WebClient
 from handlers import ids
 from handlers.actions.clicks import clicked
 from handlers.blocks.tasks import task_form
+from handlers.messaging import answer_person
 from services.context import ServiceContext
 from services.task_actions import load_task
 
@@ -24,7 +25,7 @@ def register(app: App, ctx: ServiceContext) -> None:
         ack()
         task = load_task(ctx, task_id)
         if task is None or not task.is_open:
-            respond(text="That step is already done.", response_type="ephemeral", replace_original=False)
+            answer_person(client, respond, body, "That step is already done.")
             return
         container = body.get("container") or {}
         form = task_form(task, channel=container.get("channel_id"), ts=container.get("message_ts"))

@@ -36,7 +36,7 @@ _CHANGE_ICONS = {
     ChangeStatus.FAILED: "❌",
     ChangeStatus.SKIPPED: "⏹️",
 }
-_VERB_PHRASES = {
+VERB_PHRASES = {
     "add": "add access",
     "update": "change access",
     "remove": "remove access",
@@ -46,9 +46,9 @@ _VERB_PHRASES = {
 
 def approval_card(view: RequestView) -> Message:
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": plain(f"Access request #{view.id}: {_VERB_PHRASES.get(view.verb, view.verb)}")},
+        {"type": "header", "text": plain(f"Access request #{view.id}: {VERB_PHRASES.get(view.verb, view.verb)}")},
         section(
-            f"{mention(view.requester_id)} asks to {_VERB_PHRASES.get(view.verb, view.verb)} for {target_text(view)}"
+            f"{mention(view.requester_id)} asks to {VERB_PHRASES.get(view.verb, view.verb)} for {target_text(view)}"
         ),
         {"type": "section", "fields": _summary_fields(view)},
     ]
@@ -58,7 +58,7 @@ def approval_card(view: RequestView) -> Message:
         blocks.append(context(removal_methods_text(view)))
     blocks.extend(context(line) for line in elevation_lines(view))
     blocks.append(context(status_line(view)))
-    actions = _actions(view)
+    actions = decision_buttons(view)
     if actions:
         blocks.append({"type": "actions", "block_id": f"request_{view.id}", "elements": actions})
     return {"text": f"Access request #{view.id} for {view.target_email}: {view.status.value}", "blocks": blocks}
@@ -248,7 +248,8 @@ def break_glass_text(view: RequestView) -> str:
     )
 
 
-def _actions(view: RequestView) -> list[dict[str, Any]]:
+def decision_buttons(view: RequestView) -> list[dict[str, Any]]:
+    """Approve and Deny while the request waits, Retry once it failed (on the card and in the App Home)."""
     value = str(view.id)
     if view.status is RequestStatus.PENDING:
         approve: dict[str, Any] = {

@@ -80,8 +80,16 @@ def reminder(view: RequestView, elevation: GrantView, now: datetime, *, approver
         f"⏳ {who}{escape(elevation.target_email)}'s temporary access on {escape(elevation.platform)} "
         f"({escape(elevation.describe_held())}) ends {_until(elevation)}, in {left}. Request #{view.id}."
     )
+    keep = {"type": "button", "action_id": ids.KEEP, "text": plain("Keep until expiry"), "value": str(elevation.id)}
+    buttons = [*elevation_buttons(elevation), keep]
+    blocks = [section(text), {"type": "actions", "block_id": f"elevation_{elevation.id}", "elements": buttons}]
+    return {"text": f"Temporary access of {elevation.target_email} ends in {left}", "blocks": blocks}
+
+
+def elevation_buttons(elevation: GrantView) -> list[dict[str, Any]]:
+    """Extend… and Revoke now, for a live temporary grant (on its reminder and in the App Home)."""
     value = str(elevation.id)
-    buttons: list[dict[str, Any]] = [
+    return [
         {"type": "button", "action_id": ids.EXTEND, "text": plain("Extend…"), "value": value},
         {
             "type": "button",
@@ -96,10 +104,7 @@ def reminder(view: RequestView, elevation: GrantView, now: datetime, *, approver
                 "deny": plain("Cancel"),
             },
         },
-        {"type": "button", "action_id": ids.KEEP, "text": plain("Keep until expiry"), "value": value},
     ]
-    blocks = [section(text), {"type": "actions", "block_id": f"elevation_{elevation.id}", "elements": buttons}]
-    return {"text": f"Temporary access of {elevation.target_email} ends in {left}", "blocks": blocks}
 
 
 def answered(elevation: GrantView, text: str) -> Message:

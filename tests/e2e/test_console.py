@@ -177,3 +177,29 @@ def read_until(process: subprocess.Popen[bytes], wanted: bytes, timeout: float =
         assert chunk, f"the process ended before it wrote {wanted!r}: {seen.decode(errors='replace')[-500:]}"
         seen += chunk
     return seen
+
+
+def test_home_shows_each_persons_access_their_requests_and_what_waits_for_them() -> None:
+    output = run_console(
+        [
+            "/access add dan@agency.example sandbox viewer on production for 2h reason: demo",
+            "as bob",
+            "home",
+            "approve 1",
+            "home",
+            "as dan",
+            "home",
+        ]
+    )
+    bob_before = output[output.index("bob> home") : output.index("bob> approve 1")]
+    assert "── bob's App Home ──" in bob_before
+    assert "== Waiting for your approval ==" in bob_before
+    assert "*#1* @alice asks to add access for *dan@agency.example* (@dan): production: Viewer" in bob_before
+    assert "[Approve] [Deny]  (#1)" in bob_before
+    bob_after = output[output.rindex("bob> home") : output.index("You are now dan")]
+    assert "Nothing waits for your approval." in bob_after and "[Approve]" not in bob_after
+    dan = output[output.index("dan> home") :]
+    assert "── dan's App Home ──" in dan
+    assert "• dan@agency.example on sandbox:" in dan and "left (request #1)" in dan
+    assert "[Extend…] [Revoke now]" in dan
+    assert "You have not asked for anything yet." in dan

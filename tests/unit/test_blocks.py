@@ -352,3 +352,44 @@ def test_a_change_on_its_way_reads_as_applying_with_no_waiting_line(status: Chan
     card = approval_card(request(change(status=status), status=RequestStatus.APPLYING))
     body = texts(card["blocks"])
     assert "⚙️ applying…" in body and "⏳" not in body
+
+
+def test_a_full_home_stays_within_slacks_limits_and_says_how_much_more_there_is() -> None:
+    from slack_sdk.models.views import View
+
+    from domain.ledger import GrantState
+    from handlers.blocks.home import home_view
+    from services.home import SHOWN, Home
+    from services.ports import Person
+    from services.views import GrantView
+
+    grants = tuple(
+        GrantView(
+            id=n,
+            request_id=n,
+            platform="heap",
+            target_email="ana@agency.com",
+            seq=n,
+            parts={"scope:production": "Admin"},
+            state=GrantState.ACTIVE,
+            permanent=False,
+            started_at=CREATED,
+            ends_at=CREATED + timedelta(hours=n),
+        )
+        for n in range(1, SHOWN + 6)
+    )
+    home = Home(
+        person=Person(slack_id="UANA", email="ana@agency.com"),
+        now=CREATED,
+        grants=grants,
+        requests=tuple(request(id=n, reason="x" * 2000) for n in range(SHOWN)),
+        waiting=tuple(request(id=100 + n, reason="y" * 2000) for n in range(SHOWN)),
+        more_waiting=3,
+    )
+    view = home_view(home)
+    View(**view).validate_json()  # Slack's own limits, as slack_sdk knows them (100 blocks in a Home...)
+    assert all(len(block.get("text", {}).get("text", "")) <= 3000 for block in view["blocks"])
+    shown = texts(view["blocks"])
+    assert "…and 5 more" in shown and "…and 3 more in the approvals channel." in shown
+    buttons = [element["action_id"] for element in actions(view)]
+    assert buttons.count(ids.REVOKE_NOW) == SHOWN and buttons.count(ids.APPROVE) == SHOWN
