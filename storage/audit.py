@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import event as orm_event
-from sqlalchemy import update
+from sqlalchemy import insert, update
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session, col, select
@@ -79,18 +79,18 @@ def record(
     Events are linked into the chain at commit, after everything else the transaction does, so the lock on the
     chain's head is the last lock a transaction takes and is held only for the commit: no deadlock, little waiting.
     """
-    row = AuditEvent(
-        seq=0,
-        at=at,
-        event=event.value,
-        actor=actor,
-        request_id=request_id,
-        platform=platform,
-        target_email=target_email,
-        detail=_as_stored(detail or {}),
-        prev_hash="",
-        hash="",
-    )
+    row = {
+        "seq": 0,
+        "at": at,
+        "event": event.value,
+        "actor": actor,
+        "request_id": request_id,
+        "platform": platform,
+        "target_email": target_email,
+        "detail": _as_stored(detail or {}),
+        "prev_hash": "",
+        "hash": "",
+    }
     session.info.setdefault(_PENDING, []).append(row)
 
 
@@ -105,19 +105,14 @@ def _as_stored(detail: dict[str, Any]) -> dict[str, Any]:
     return loaded
 
 
-def event_hash(row: AuditEvent) -> str:
+_HASHED = ("seq", "event", "actor", "request_id", "platform", "target_email", "detail", "prev_hash")
+
+
+def event_hash(row: AuditEvent | Mapping[str, Any]) -> str:
     """SHA-256 over the event's content and the previous event's hash, in one canonical JSON form."""
-    content = {
-        "seq": row.seq,
-        "at": row.at.astimezone(UTC).isoformat(timespec="microseconds"),
-        "event": row.event,
-        "actor": row.actor,
-        "request_id": row.request_id,
-        "platform": row.platform,
-        "target_email": row.target_email,
-        "detail": row.detail,
-        "prev_hash": row.prev_hash,
-    }
+    values: Mapping[str, Any] = row if isinstance(row, Mapping) else row.model_dump()
+    content = {name: values[name] for name in _HASHED}
+    content["at"] = values["at"].astimezone(UTC).isoformat(timespec="microseconds")
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
@@ -144,16 +139,17 @@ def _reserve(session: Session, count: int) -> tuple[int, str]:
 def _chain_pending(session: OrmSession) -> None:
     if session.in_nested_transaction():
         return  # a savepoint's release; the events are linked when the whole transaction commits
-    pending: list[AuditEvent] = session.info.pop(_PENDING, [])
+    pending: list[dict[str, Any]] = session.info.pop(_PENDING, [])
     if not pending:
         return
     assert isinstance(session, Session)
     seq, previous = _reserve(session, len(pending))
     for row in pending:
         seq += 1
-        row.seq, row.prev_hash = seq, previous
-        row.hash = previous = event_hash(row)
-    session.add_all(pending)
+        row["seq"], row["prev_hash"] = seq, previous
+        row["hash"] = previous = event_hash(row)
+    # One INSERT for them all, without the ORM's unit of work: nothing reads these rows back in this session.
+    session.execute(insert(AuditEvent.__table__), pending)  # type: ignore[attr-defined]
     session.execute(update(AuditHead).where(col(AuditHead.id) == 1).values(hash=previous))
 
 
