@@ -12,22 +12,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import delete
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
 
 from domain.access import AccessState, AccessStep, RemovalMethod, StepKind, diff
 from domain.catalog import RoleCatalog
 from domain.offboarding import FollowUp, NoticeTemplate
 from platforms.base import ApplyResult, MemberRecord, Platform, PlatformCheck, PlatformRefused
 from platforms.http import PlatformHttp
+from platforms.manual import ManualRecords, refuse_unknown
 from platforms.scim import ScimPlatform
 from platforms.settings import NO_ROLE, ChartbeatSettings
-from storage.db import session_scope
-from storage.models import ManualLedger
-
-ACCOUNT_ROLE = "account_role"
-SCOPE = "scope:"
 
 # "Post-Removal Clean-Up Tasks" of Chartbeat's removal procedure.
 CHARTBEAT_CHECKLIST = (
@@ -92,8 +86,7 @@ class ChartbeatPlatform(Platform):
         # Membership only: Chartbeat's SCIM users carry no role the bot could read or set.
         accounts = RoleCatalog(account_roles=("Member",), default_account_role="Member")
         self.scim = ScimPlatform(name, accounts, http, role_attribute=NO_ROLE)
-        self._engine = engine
-        self._now = now
+        self.records = ManualRecords(name, engine, now)
         self._users_page = settings.users_page
 
     def close(self) -> None:
@@ -117,7 +110,7 @@ class ChartbeatPlatform(Platform):
 
     def apply(self, email: str, desired: AccessState) -> ApplyResult:
         email = email.lower()
-        self._check_known(desired)
+        refuse_unknown(self.name, self.catalog, desired, scope_word="site")
         if not desired.member:
             result = self.scim.apply(email, AccessState.absent())
             self._forget(email)
@@ -132,46 +125,15 @@ class ChartbeatPlatform(Platform):
         return ApplyResult(applied=result.applied, manual=manual, responses=result.responses)
 
     def record_manual(self, email: str, step: AccessStep, *, actor: str) -> None:
-        email = email.lower()
-        with session_scope(self._engine) as session:
-            if step.kind is StepKind.SET_ACCOUNT_ROLE and step.after:
-                self._remember(session, email, ACCOUNT_ROLE, step.after, actor)
-            elif step.kind is StepKind.SET_SCOPE_ROLE and step.scope and step.after:
-                self._remember(session, email, SCOPE + step.scope, step.after, actor)
-            elif step.kind is StepKind.REMOVE_SCOPE and step.scope:
-                session.exec(
-                    delete(ManualLedger).where(
-                        col(ManualLedger.platform) == self.name,
-                        col(ManualLedger.email) == email,
-                        col(ManualLedger.field) == SCOPE + step.scope,
-                    )
-                )
-            else:
-                raise PlatformRefused(self.name, f"cannot record {step.describe()!r} as done by hand")
-
-    # -- the ledger ----------------------------------------------------------------------------------------------
+        if step.kind in (StepKind.CREATE_MEMBER, StepKind.DELETE_MEMBER):
+            raise PlatformRefused(self.name, f"cannot record {step.describe()!r} as done by hand")
+        self.records.record(email.lower(), step, actor=actor)
 
     def _recorded(self, email: str) -> AccessState:
-        with Session(self._engine) as session:
-            rows = session.exec(
-                select(ManualLedger).where(ManualLedger.platform == self.name, ManualLedger.email == email)
-            ).all()
-        values = {row.field: row.value for row in rows}
-        scopes = {field.removeprefix(SCOPE): value for field, value in values.items() if field.startswith(SCOPE)}
-        return AccessState(member=True, account_role=values.get(ACCOUNT_ROLE), scopes=scopes)
-
-    def _remember(self, session: Session, email: str, field: str, value: str, actor: str) -> None:
-        session.merge(
-            ManualLedger(
-                platform=self.name, email=email, field=field, value=value, recorded_at=self._now(), recorded_by=actor
-            )
-        )
+        return self.records.state(email)
 
     def _forget(self, email: str) -> None:
-        with session_scope(self._engine) as session:
-            session.exec(
-                delete(ManualLedger).where(col(ManualLedger.platform) == self.name, col(ManualLedger.email) == email)
-            )
+        self.records.forget(email)
 
     # -- what the admin is asked to do -----------------------------------------------------------------------------
 
@@ -188,12 +150,3 @@ class ChartbeatPlatform(Platform):
                     "includes it), then Save Changes."
                 )
         return f"{open_user} {step.describe()}."
-
-    def _check_known(self, desired: AccessState) -> None:
-        if not desired.member:
-            return
-        if desired.account_role is None or self.catalog.account_role(desired.account_role) != desired.account_role:
-            raise PlatformRefused(self.name, f"unknown account role {desired.account_role!r}")
-        for scope in desired.scopes:
-            if self.catalog.scope(scope) is None:
-                raise PlatformRefused(self.name, f"unknown site {scope!r}")

@@ -104,9 +104,14 @@ class HeapPlatform(ScimPlatform):
         return sum(1 for member in self.list_members() if member.access.account_role == ADMIN)
 
     def warnings(self, current: AccessState, desired: AccessState) -> list[str]:
-        if desired.member and desired.account_role == ADMIN and current.account_role != ADMIN:
-            return [
-                "Heap Admin controls billing, SSO/SCIM, projects and teammates across every project. Heap's guidance "
-                "is to keep Admins to two or three trusted people and give collaborators project roles instead."
-            ]
-        return []
+        return admin_warnings(current, desired)
+
+
+def admin_warnings(current: AccessState, desired: AccessState) -> list[str]:
+    """What an approver of a Heap change should know: granting Admin is rarely what a collaborator needs."""
+    if desired.member and desired.account_role == ADMIN and current.account_role != ADMIN:
+        return [
+            "Heap Admin controls billing, SSO/SCIM, projects and teammates across every project. Heap's guidance "
+            "is to keep Admins to two or three trusted people and give collaborators project roles instead."
+        ]
+    return []

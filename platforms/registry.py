@@ -45,9 +45,13 @@ def _scim(name: str, settings: Any, context: PlatformContext) -> Platform:
 
 
 def _heap(name: str, settings: Any, context: PlatformContext) -> Platform:
+    assert isinstance(settings, HeapSettings)
+    if settings.manual:
+        from platforms.heap_manual import HeapManualPlatform
+
+        return HeapManualPlatform(name, settings, engine=context.engine, now=context.now)
     from platforms.heap import HeapPlatform
 
-    assert isinstance(settings, HeapSettings)
     return HeapPlatform(name, settings, settings.http(name))
 
 

@@ -113,19 +113,56 @@ class ScimSettings(PlatformSettings):
 
 class HeapSettings(PlatformSettings):
     type: Literal["heap"] = "heap"
+    # scim: through Heap's SCIM API (base_url and token); manual: every step is a task an admin does in Heap's UI,
+    # for plans without SCIM provisioning. Not set: scim when base_url and token are given, else manual.
+    mode: Literal["scim", "manual"] | None = None
     # Heap gives each account its own SCIM base URL.
-    base_url: str
-    token: SecretStr
+    base_url: str | None = None
+    token: SecretStr | None = None
     account_roles: tuple[str, ...] = ACCOUNT_ROLES
     default_account_role: str = DEFAULT_ACCOUNT_ROLE
     role_attribute: str = CORE_ROLES
-    # project or module -> role -> Heap team name, e.g. production: {Admin: "Prod admins", Viewer: "Prod viewers"}.
+    # SCIM: project or module -> role -> Heap team name, e.g. production: {Admin: "Prod admins", Viewer: ...}.
     teams: dict[str, dict[str, str]] = Field(default_factory=dict)
+    # Manual mode: the projects (environments) and add-on modules people may ask for.
+    projects: tuple[str, ...] = DEFAULT_PROJECTS
+    modules: dict[str, tuple[str, ...]] = Field(default_factory=lambda: dict(MODULE_ROLES))
     min_admins: int = Field(default=2, ge=0)
     rate_limit_per_minute: float | None = None
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
 
+    @property
+    def manual(self) -> bool:
+        return self.mode == "manual" or (self.mode is None and not (self.base_url and self.token))
+
+    @model_validator(mode="after")
+    def _mode_fits(self) -> HeapSettings:
+        if (self.base_url is None) != (self.token is None) and self.mode != "manual":
+            missing = "token" if self.token is None else "base_url"
+            raise ValueError(
+                f"{missing} is missing: SCIM needs both base_url and token; give neither (or mode: manual) to do "
+                "every step in Heap's UI instead"
+            )
+        if self.mode == "scim" and not (self.base_url and self.token):
+            raise ValueError(
+                "mode scim needs base_url (the account's SCIM URL) and token; without SCIM on your Heap plan, use "
+                "mode: manual"
+            )
+        if self.manual and self.teams:
+            raise ValueError(
+                "teams map Heap teams to SCIM groups, which manual mode does not use: list projects and modules "
+                "instead, or give base_url and token for SCIM"
+            )
+        return self
+
     def catalog(self) -> RoleCatalog:
+        if self.manual:
+            return heap_catalog(
+                projects=self.projects,
+                account_roles=self.account_roles,
+                default_account_role=self.default_account_role,
+                modules=self.modules,
+            )
         scopes = tuple(
             ScopeSpec(name=scope, kind="module" if scope in MODULE_ROLES else "project", roles=tuple(roles))
             for scope, roles in self.teams.items()
@@ -135,6 +172,7 @@ class HeapSettings(PlatformSettings):
         )
 
     def http(self, name: str) -> PlatformHttp:
+        assert self.base_url is not None and self.token is not None, "only SCIM mode talks to Heap's API"
         return ScimSettings(
             type="scim",
             base_url=self.base_url,

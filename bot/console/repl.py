@@ -15,6 +15,7 @@ import shlex
 import sys
 import threading
 from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
 from pydantic import SecretStr
@@ -26,6 +27,7 @@ from bot.console.payloads import SignedRequest, SlackRequests, find_button
 from bot.console.render import TextRenderer
 from bot.listeners import ListenerPool
 from bot.settings import ConfigError, Settings
+from domain.durations import DurationError, format_duration, parse_duration
 from handlers import ids
 from handlers.blocks.forms import PERMANENT, block_id
 from services import reviews
@@ -57,6 +59,7 @@ Type Slack input as the current person; the bot answers as it would in Slack.
   review keep <row> | review remove <row>
                                      answer a row of an access review
   home                               open the bot's App Home: your access, your requests, what waits for you
+  wait <duration>                    move the bot's clock on (e.g. wait 2h): reminders and ends fall due now
   requests                           all requests and their status (as `accessbot requests`)
   access <platform> <email>          what someone has on a platform (as `accessbot access`)
   users | help | quit"""
@@ -103,6 +106,16 @@ def _read_line(prompt: str) -> str:
     return line.rstrip("\n")
 
 
+class ConsoleClock:
+    """The real time, `ahead` of it by what `wait` added."""
+
+    def __init__(self) -> None:
+        self.ahead = timedelta()
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.ahead
+
+
 class Console:
     def __init__(self, settings: Settings, *, out: TextIO = sys.stdout, user: str = "alice") -> None:
         self._settings = settings
@@ -123,6 +136,8 @@ class Console:
         self._held: list[str] | None = None
         self._dispatcher: int | None = None
         self._print_lock = threading.Lock()
+        # The bot's clock: the real time, moved on by `wait`, so that an elevation's end can be seen in a session.
+        self.clock = ConsoleClock()
 
     # -- lifecycle -------------------------------------------------------------------------------------------
 
@@ -130,7 +145,7 @@ class Console:
         token, secret = f"xoxb-console-{secrets.token_hex(8)}", secrets.token_hex(16)
         self.slack = LocalSlack(bot_token=token, users=CONSOLE_USERS, on_call=self._show).start()
         settings, filled = playground_settings(self._settings, api_url=self.slack.api_url, token=token, secret=secret)
-        self.runtime = bootstrap(settings, listener_executor=self._pool)
+        self.runtime = bootstrap(settings, listener_executor=self._pool, clock=self.clock)
         self.runtime.scheduler.start()
         self._requests = SlackRequests(signing_secret=secret, response_base=f"{self.slack.base_url}/response")
         self._print(f"accessbot console: database {settings.database_url}, platforms {', '.join(settings.platforms)}")
@@ -204,6 +219,8 @@ class Console:
                 self._review(rest)
             case "home":
                 self._home()
+            case "wait":
+                self._wait(rest)
             case "requests":
                 assert self.runtime is not None
                 services = self.runtime.services
@@ -214,6 +231,18 @@ class Console:
             case _:
                 self._print(f"Unknown console command {word!r}. Type `help`.")
         return True
+
+    def _wait(self, rest: str) -> None:
+        try:
+            span = parse_duration(rest)
+        except DurationError as error:
+            self._print(f"{error}. Type `wait <duration>`, e.g. `wait 2h`.")
+            return
+        self.clock.ahead += span
+        self._print(f"(the bot's clock moves on {format_duration(span)}, to {self.clock.now():%Y-%m-%d %H:%M} UTC)")
+        assert self.runtime is not None
+        self.runtime.scheduler.sweep_now()  # what fell due meanwhile happens now, as the scheduler would do it
+        self._pool.wait_idle()
 
     def _home(self) -> None:
         """Open the App Home as Slack would (the app_home_opened event), and show what the bot published."""

@@ -346,6 +346,10 @@ def _removal_took_effect(
     account.baseline_source = f"removal #{request.id}"
 
 
+#: Where a grant whose end waits for manual steps keeps what the account held when those steps were asked for.
+REVERT_FROM = "revert_from"
+
+
 def _end_grants(
     books: Books,
     ctx: ServiceContext,
@@ -369,24 +373,29 @@ def _end_grants(
             continue
         waiting = [step for part, step in manual.items() if part in grant.parts]
         if waiting:
+            # What the end takes away is measured from here: by the time an admin has done the steps and the grant
+            # ends, the platform already shows the end.
+            if REVERT_FROM not in grant.outcome:
+                grant.outcome = {**grant.outcome, REVERT_FROM: actual.model_dump(mode="json")}
             request = get_request(session=session, request_id=grant.request_id)
             assert request is not None
             opened = open_step_tasks(session, ctx, request, None, tuple(waiting), now=now, ending=grant)
             notices.after(functools.partial(_tell_tasks, ctx, grant.request_id, opened))
             continue
         reverted, kept_for = {}, {}
+        start = AccessState.model_validate(grant.outcome[REVERT_FROM]) if REVERT_FROM in grant.outcome else actual
         for part in grant.parts:
             # Membership is kept for any live grant that gives anything (rule 2); other parts for those covering them.
             holders = [other for other in live if (part in other.parts or (part == MEMBER and other.parts))]
             if holders:
                 kept_for[part] = max(holders, key=lambda other: other.seq).id
-            if value_of(actual, part) != value_of(after, part):
-                reverted[part] = [value_of(actual, part), value_of(after, part)]
+            if value_of(start, part) != value_of(after, part):
+                reverted[part] = [value_of(start, part), value_of(after, part)]
         outcome = {
             **grant.outcome,
             "reverted": reverted,
             "kept_for": kept_for,
-            "before": actual.model_dump(mode="json"),
+            "before": start.model_dump(mode="json"),
             "after": after.model_dump(mode="json"),
             "manual": [],
         }
@@ -407,7 +416,7 @@ def _end_grants(
             reverted=reverted,
             kept_for=kept_for,
             drift=grant.outcome.get("drift", {}),
-            before=actual.model_dump(mode="json"),
+            before=start.model_dump(mode="json"),
             after=after.model_dump(mode="json"),
         )
         notices.ended.append(grant.id)

@@ -25,6 +25,7 @@ from bot.metrics import scrape
 from bot.server import HttpServer
 from bot.settings import Settings
 from domain.policy import PolicyConfig
+from handlers import ids
 from platforms.base import Platform
 from platforms.registry import PlatformContext, build_platforms
 from platforms.settings import SandboxSettings
@@ -116,6 +117,15 @@ class RunningBot:
             if (channel is None or message.channel == channel) and find_button(message, action_id) is not None:
                 return message
         raise AssertionError(f"no message with a {action_id} button")
+
+    def done(self, user: str, evidence: str) -> None:
+        """Press Done on the newest manual step, say how it was done, and wait until its message shows it done."""
+        message = self.message_with(ids.TASK_DONE)
+        self.press(user, message, ids.TASK_DONE)
+        form = self.slack.wait_for("views.open", lambda call: call.response["view"]["callback_id"] == ids.TASK_FORM)
+        values = {ids.TASK_EVIDENCE: {ids.TASK_EVIDENCE: {"type": "plain_text_input", "value": evidence}}}
+        self.post(self.requests.view_submission(user=USERS[user], view=form[-1].response["view"], values=values))
+        self.slack.wait_for("chat.update", lambda call: call.params.get("ts") == message.ts)
 
     def press(self, user: str, message: StoredMessage, action_id: str) -> httpx.Response:
         found = find_button(message, action_id)

@@ -203,3 +203,34 @@ def test_home_shows_each_persons_access_their_requests_and_what_waits_for_them()
     assert "• dan@agency.example on sandbox:" in dan and "left (request #1)" in dan
     assert "[Extend…] [Revoke now]" in dan
     assert "You have not asked for anything yet." in dan
+
+
+def test_heap_without_scim_end_to_end_with_an_elevations_revert_steps_at_its_end(tmp_path: Path) -> None:
+    from bot.settings import Settings
+    from platforms.settings import HeapSettings
+
+    settings = Settings(platforms={"heap": HeapSettings()}, database_url=f"sqlite:///{tmp_path}/console.db")
+    out = io.StringIO()
+    with Console(settings, out=out) as console:
+        console.run(
+            [
+                "/access add dan@agency.example heap contributor on production for 2h reason: launch",
+                "as bob",
+                "approve 1",
+                "done 1 invited",
+                "done 2 project set",
+                "wait 2h",
+                "done 3 removed",
+            ]
+        )
+    output = out.getvalue()
+    approved = output[output.index("bob> approve 1") : output.index("bob> done 1")]
+    assert "Not applied yet" in approved
+    assert "go to Account → Manage → Members and invite dan@agency.example" in approved
+    assert "click + Add (or check production) and give it the role Contributor" in approved
+    assert "✅ Applied" in output[output.index("bob> done 2") : output.index("bob> wait 2h")]
+    end = output[output.index("bob> wait 2h") : output.index("bob> done 3")]
+    assert "(the bot's clock moves on 2h" in end
+    assert "heap (end of temporary access): delete the member" in end and "select Remove Member" in end
+    told = output[output.index("bob> done 3") :]
+    assert "temporary access on heap (request #1) ended" in told and "no change" not in told, told

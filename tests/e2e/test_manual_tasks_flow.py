@@ -37,15 +37,6 @@ def bot(start_bot: StartBot, chartbeat_server: ScimServer) -> RunningBot:
     return start_bot(platforms={"chartbeat": chartbeat})
 
 
-def done(bot: RunningBot, user: str, evidence: str) -> None:
-    message = bot.message_with(ids.TASK_DONE)
-    bot.press(user, message, ids.TASK_DONE)
-    form = bot.slack.wait_for("views.open", lambda call: call.response["view"]["callback_id"] == ids.TASK_FORM)[-1]
-    values = {ids.TASK_EVIDENCE: {ids.TASK_EVIDENCE: {"type": "plain_text_input", "value": evidence}}}
-    bot.post(bot.requests.view_submission(user=USERS[user], view=form.response["view"], values=values))
-    bot.slack.wait_for("chat.update", lambda call: call.params.get("ts") == message.ts)
-
-
 def test_manual_steps_are_posted_done_with_evidence_and_then_the_request_is_applied(bot: RunningBot) -> None:
     bot.command("alice", f"add {ANA} chartbeat access on example.com reason: newsroom dashboards")
     card = bot.card(1)
@@ -62,8 +53,8 @@ def test_manual_steps_are_posted_done_with_evidence_and_then_the_request_is_appl
         "the requester hears nothing until it is really applied"
     )
 
-    done(bot, "bob", "site checked: https://files.example/shot.png")
-    done(bot, "carol", "role set")
+    bot.done("bob", "site checked: https://files.example/shot.png")
+    bot.done("carol", "role set")
     applied = bot.wait_for_card(1, "applied")
     assert "☑" in str(applied.params["blocks"])
     bot.slack.wait_for("chat.postMessage", lambda call: call.params["channel"] == "U0ALICE")

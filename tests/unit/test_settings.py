@@ -107,7 +107,12 @@ def test_secrets_never_print(monkeypatch: pytest.MonkeyPatch) -> None:
         ("platforms:\n  x:\n    type: sandbox\n    max_duration: forever\n", "use 30m, 4h"),
         (
             "platforms:\n  x:\n    type: heap\n    base_url: https://h.example/scim/v2\n",
-            "platforms.x.token: Field required",
+            "token is missing: SCIM needs both base_url and token; give neither (or mode: manual)",
+        ),
+        ("platforms:\n  x:\n    type: heap\n    mode: scim\n", "mode scim needs base_url (the account's SCIM URL)"),
+        (
+            "platforms:\n  x:\n    type: heap\n    teams: {production: {Admin: Prod admins}}\n",
+            "teams map Heap teams to SCIM groups, which manual mode does not use",
         ),
         ("platforms:\n  x:\n    type: scim\n    base_url: https://s.example/v2\n", "give a bearer `token`"),
         (
