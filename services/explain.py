@@ -11,6 +11,7 @@ from domain.policy import Requirements, evaluate, guard_rails, needs_admin_count
 from platforms.base import PlatformError
 from services.approvers import count_org_admins, grant_items
 from services.context import ServiceContext
+from services.submit import duration_refusal
 from services.views import desired_state
 
 
@@ -57,6 +58,8 @@ def explain(ctx: ServiceContext, command: GrantCommand | RemoveCommand) -> Expla
         if command.until is not None:
             notes.append("the length of an `until` grant depends on when it is approved; checked then")
     refusals = request_refusals(requirements, ticket=command.ticket, duration=span if temporary else None)
+    if temporary and span is not None and isinstance(command, GrantCommand):
+        refusals = [refusal, *refusals] if (refusal := duration_refusal(ctx, command, span)) else refusals
     warnings: list[str] = []
     email = command.target.email
     if email is None:

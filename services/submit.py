@@ -205,12 +205,18 @@ def _check_duration(
     until_at = command.until.resolve(zone_named(requester.tz)) if command.until else None
     requested = command.duration if command.duration is not None else until_at - now  # type: ignore[operator]
     assert isinstance(requested, timedelta)
+    if (refusal := duration_refusal(ctx, command, requested)) is not None:
+        raise RequestRefused(refusal)
+    return until_at
+
+
+def duration_refusal(ctx: ServiceContext, command: GrantCommand, requested: timedelta) -> str | None:
+    """Why the platform's limits refuse a temporary grant this long (its longest and its roles' longest), if they do.
+    `/access` and `accessbot policy explain` ask the same question here."""
     verdict = duration_verdict(
         policy=ctx.settings[command.platform], platform=command.platform, roles=(command.role,), requested=requested
     )
-    if not verdict.allowed:
-        raise RequestRefused(verdict.reason)
-    return until_at
+    return None if verdict.allowed else verdict.reason
 
 
 def _plan_changes(

@@ -166,3 +166,45 @@ def test_slack_unreachable_while_checking_ids_is_one_line(
     said = capsys.readouterr().err.strip()
     assert said.startswith("accessbot: could not ask Slack at http://127.0.0.1:9/api/ about the ids")
     assert len(said.splitlines()) == 1
+
+
+LIMITED = """
+platforms:
+  sandbox:
+    type: sandbox
+    approvers: [U0BOB]
+    role_max_duration: {Admin: 8h}
+policy:
+  rules: [{name: everything}]
+"""
+
+
+def test_explain_refuses_what_submit_refuses_for_the_platforms_duration_limits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.bootstrap import build_services
+    from bot.offline import NoSlack
+    from bot.settings import load_settings
+    from domain.commands import GrantCommand, parse_command
+    from services.context import RequestRefused
+    from services.ports import Person
+    from services.submit import submit
+
+    text = "update ana@agency.example sandbox admin for 10h reason: migration"
+    monkeypatch.setenv("ACCESSBOT_CONFIG", str(write(tmp_path, LIMITED)))
+    assert main(["policy", "explain", text]) == 0
+    explained = capsys.readouterr().out
+    assert "would be refused:" in explained, explained
+
+    services = build_services(load_settings(), directory=NoSlack(), notifier=NoSlack())
+    services.platforms["sandbox"].apply(
+        "ana@agency.example",
+        services.platforms["sandbox"]
+        .get_access("ana@agency.example")
+        .model_copy(update={"member": True, "account_role": "Consumer"}),
+    )
+    command = parse_command(text, services.catalogs)
+    assert isinstance(command, GrantCommand)
+    with pytest.raises(RequestRefused) as refused:
+        submit(services, command, requester=Person(slack_id="U0ALICE"), target_email="ana@agency.example")
+    assert f"✗ {refused.value}" in explained, "one evaluation, one answer"
