@@ -44,7 +44,24 @@ class RemovalNotice(BaseModel):
         return f"Subject: {self.subject}\n\n{self.body}"
 
 
+def account_note(where: str) -> FollowUp:
+    """The note both removal procedures ask for on a revoke ("Add a note: Access revoked [date] per [ticket]"), so
+    that whoever finds the kept account knows why it has no access. `where`: how to open the account there."""
+    return FollowUp(
+        title="Add the account note",
+        instructions=f'{where} and add the note "Access revoked [date] per [reference]." Save the profile.',
+        methods=(RemovalMethod.REVOKE,),
+    )
+
+
+def filled(item: FollowUp, *, on: date, reference: str) -> FollowUp:
+    """A follow-up with its placeholders filled: [date] (the removal's) and [reference] (its ticket, or request)."""
+    text = item.instructions.replace("[date]", on.isoformat()).replace("[reference]", reference)
+    return item.model_copy(update={"instructions": text})
+
+
 GENERIC_CHECKLIST: tuple[FollowUp, ...] = (
+    account_note("In the platform, open the kept account"),
     FollowUp(
         title="Rotate API tokens and keys they owned",
         instructions=(

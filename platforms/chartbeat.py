@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 
 from domain.access import AccessState, AccessStep, RemovalMethod, StepKind, diff
 from domain.catalog import RoleCatalog
-from domain.offboarding import FollowUp, NoticeTemplate
+from domain.offboarding import FollowUp, NoticeTemplate, account_note
 from platforms.base import ApplyResult, MemberRecord, Platform, PlatformCheck, PlatformRefused
 from platforms.http import PlatformHttp
 from platforms.manual import ManualRecords, refuse_unknown
@@ -25,6 +25,7 @@ from platforms.settings import NO_ROLE, ChartbeatSettings
 
 # "Post-Removal Clean-Up Tasks" of Chartbeat's removal procedure.
 CHARTBEAT_CHECKLIST = (
+    account_note("In Chartbeat, open Settings → Users and click the collaborator's name"),
     FollowUp(
         title="Rotate Chartbeat API keys and shared secrets",
         instructions=(

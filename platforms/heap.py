@@ -10,7 +10,7 @@ least two client admins").
 from __future__ import annotations
 
 from domain.access import AccessState, RemovalMethod
-from domain.offboarding import FollowUp, NoticeTemplate
+from domain.offboarding import FollowUp, NoticeTemplate, account_note
 from platforms.base import ApplyResult, PlatformRefused
 from platforms.http import PlatformHttp
 from platforms.scim import ScimPlatform
@@ -20,6 +20,7 @@ ADMIN = "Admin"
 
 # "Post-Removal Clean-Up Tasks" of Heap's removal procedure.
 HEAP_CHECKLIST = (
+    account_note("In Heap, go to Account → Manage → Members, click the user's name"),
     FollowUp(
         title="Rotate the Heap API tokens they owned",
         instructions=(

@@ -87,14 +87,14 @@ def approve(ctx: ServiceContext, request_id: int, *, approver: Person) -> Decisi
                         "rules": list(view.requirements.rules),
                     },
                 )
-            progressed = ctx.view(session, request_id)
+            # One of several approvals: the card shows who approved and what is still needed.
+            progressed = ctx.view(session, request_id) if verdict.allowed and not won else None
     if too_late is not None:
         assert closed is not None
         return _expired(ctx, closed, too_late)
     if not verdict.allowed:
         return _refused(ctx, view, approver, "approve", verdict.reason)
     if not won:
-        # One of several approvals: the card shows who approved and what is still needed.
         assert progressed is not None
         logger.info("approval by %s recorded; more are needed", approver.slack_id)
         ctx.notifier.request_progressed(progressed)

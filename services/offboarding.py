@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session
 
 from domain.lifecycle import TaskKind
-from domain.offboarding import FollowUp, RemovalNotice, checklist_for, fill_notice
+from domain.offboarding import FollowUp, RemovalNotice, checklist_for, fill_notice, filled
 from services.context import ServiceContext, logger
 from services.ports import Person, PersonNotFound
 from services.views import ChangeView, RequestView
@@ -38,6 +38,7 @@ def open_checklist(
     """Open the follow-up tasks of an applied removal, once (a retry that applies it again opens none)."""
     if change.action != "remove" or tasks_of_change(session=session, change_id=change.id, kind=TaskKind.CHECKLIST):
         return []
+    reference = request.ticket or f"request #{request.id}"
     rows = add_tasks(
         session=session,
         tasks=[
@@ -48,7 +49,7 @@ def open_checklist(
                 target_email=request.target_email,
                 kind=TaskKind.CHECKLIST.value,
                 title=f"{change.platform_label}: {item.title}",
-                instructions=item.instructions,
+                instructions=filled(item, on=now.date(), reference=reference).instructions,
                 status=TaskStatus.OPEN.value,
                 created_at=now,
                 remind_at=now + ctx.task_settings.remind_every,

@@ -150,6 +150,8 @@ def _guarded_move(
         update(table)
         .where(col(table.id) == row_id, col(table.status).in_([source.value for source in sources]))
         .values(status=target.value, updated_at=at, **fields)
+        # Every loaded row is expired below: no need to work out which of them the UPDATE changed.
+        .execution_options(synchronize_session=False)
     )
     moved = session.exec(statement).rowcount == 1
     session.expire_all()

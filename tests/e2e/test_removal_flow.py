@@ -3,6 +3,7 @@ done with evidence, and the notice for the person's organisation."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from domain.access import AccessState
@@ -73,8 +74,12 @@ def test_revoke_keeps_the_account_with_the_lowest_role_and_no_scopes(bot: Runnin
     applied = bot.wait_for_card(1, "applied")
     assert "applied and verified: Read-Only; no projects or sites" in str(applied.params["blocks"])
     assert bot.platform().get_access(ANA) == AccessState(member=True, account_role="Read-Only")
-    titles = [str(call.params["text"]) for call in follow_up_messages(bot, 1, 3)]
+    tasks = follow_up_messages(bot, 1, 4)
+    titles = [str(call.params["text"]) for call in tasks]
     assert not any("Transfer dashboards" in title for title in titles)
+    # Both references: "Add a note: Access revoked [date] per [ticket number]", filled in.
+    note = next(str(call.params["blocks"]) for call in tasks if "Add the account note" in call.params["text"])
+    assert f'add the note "Access revoked {datetime.now(UTC).date().isoformat()} per request #1."' in note, note
 
 
 def test_offboarding_everywhere_survives_one_failing_platform_and_retries_it_alone(start_bot: StartBot) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from domain.access import RemovalMethod
-from domain.offboarding import GENERIC_CHECKLIST, checklist_for, fill_notice
+from domain.offboarding import GENERIC_CHECKLIST, checklist_for, fill_notice, filled
 from platforms.chartbeat import CHARTBEAT_CHECKLIST
 from platforms.heap import HEAP_CHECKLIST, HEAP_NOTICE
 
@@ -30,11 +30,20 @@ def test_the_heap_notice_reads_like_the_procedures_template() -> None:
     )
 
 
-def test_moving_content_is_asked_only_when_the_member_is_deleted() -> None:
+def test_moving_content_is_asked_only_when_the_member_is_deleted_and_the_note_only_when_the_account_is_kept() -> None:
     for items in (GENERIC_CHECKLIST, HEAP_CHECKLIST, CHARTBEAT_CHECKLIST):
         deleted = checklist_for(items, RemovalMethod.DELETE)
         revoked = checklist_for(items, RemovalMethod.REVOKE)
-        assert deleted == items
+        assert [item.title for item in items if item not in deleted] == ["Add the account note"]
         assert len(revoked) == len(items) - 1
         assert all("dashboards" not in item.title.lower() for item in revoked)
+        assert revoked[0].title == "Add the account note", "with the revoke itself, as the references put it"
         assert any("token" in item.title.lower() or "key" in item.title.lower() for item in revoked)
+
+
+def test_the_account_note_is_filled_with_the_date_and_the_ticket() -> None:
+    note = filled(checklist_for(HEAP_CHECKLIST, RemovalMethod.REVOKE)[0], on=date(2026, 11, 26), reference="OPS-7")
+    assert note.instructions == (
+        "In Heap, go to Account → Manage → Members, click the user's name and add the note "
+        '"Access revoked 2026-11-26 per OPS-7." Save the profile.'
+    )
