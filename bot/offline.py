@@ -32,7 +32,7 @@ class NoSlack:
     def request_concluded(self, view: RequestView) -> None:
         raise RuntimeError("admin commands do not talk to Slack")
 
-    def request_reminder(self, view: RequestView) -> None:
+    def request_reminder(self, view: RequestView, *, escalate_to: str | None = None) -> None:
         raise RuntimeError("admin commands do not talk to Slack")
 
     def break_glass_used(self, view: RequestView, channel: str | None) -> None:

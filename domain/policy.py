@@ -181,6 +181,10 @@ class PolicyConfig(BaseModel):
     # Requests nobody decides expire after this; the approvers are reminded once, remind_before the end.
     pending_expiry: ConfigDuration = timedelta(hours=72)
     remind_before: ConfigDuration = timedelta(hours=24)
+    # A removal never expires with the access still in place ("remove within 24 hours of the engagement's end"):
+    # past this, the approvers are chased, with the security group, every `removal_chase_every` until someone decides.
+    removal_deadline: ConfigDuration = timedelta(hours=24)
+    removal_chase_every: ConfigDuration = timedelta(hours=4)
 
     _pattern = field_validator("ticket_pattern")(classmethod(lambda cls, v: _compiled(v)))
 
@@ -573,8 +577,13 @@ def break_glass_verdict(
     return Verdict.allow()
 
 
-def pending_deadlines(policy: PolicyConfig, created_at: datetime) -> tuple[datetime, datetime]:
-    """When to remind the approvers of an undecided request, and when it expires."""
+def pending_deadlines(
+    policy: PolicyConfig, created_at: datetime, *, verb: str = "add"
+) -> tuple[datetime, datetime | None]:
+    """When to remind the approvers of an undecided request, and when it expires: a removal never does, its approvers
+    are chased from its deadline on instead."""
+    if verb == "remove":
+        return created_at + policy.removal_deadline, None
     expires = created_at + policy.pending_expiry
     return max(created_at, expires - policy.remind_before), expires
 

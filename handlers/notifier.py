@@ -81,11 +81,10 @@ class SlackNotifier:
         if view.status in (RequestStatus.APPLIED, RequestStatus.DENIED, RequestStatus.EXPIRED):
             self._post(channel=view.requester_id, text=requester_text(view))
 
-    def request_reminder(self, view: RequestView) -> None:
+    def request_reminder(self, view: RequestView, *, escalate_to: str | None = None) -> None:
         if view.card is not None:
-            self._post(
-                channel=view.card.channel, text=pending_reminder_text(view), thread_ts=view.card.ts, broadcast=True
-            )
+            text = pending_reminder_text(view, escalate_to=escalate_to)
+            self._post(channel=view.card.channel, text=text, thread_ts=view.card.ts, broadcast=True)
 
     def break_glass_used(self, view: RequestView, channel: str | None) -> None:
         self._post(channel=channel or self._channel, text=break_glass_text(view))

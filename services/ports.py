@@ -79,8 +79,9 @@ class Notifier(Protocol):
         """Redraw the card and tell the thread and the requester how it ended (applied, failed, denied)."""
         ...
 
-    def request_reminder(self, view: RequestView) -> None:
-        """Remind the approvers, once, of a request nobody has decided, before it expires."""
+    def request_reminder(self, view: RequestView, *, escalate_to: str | None = None) -> None:
+        """Remind the approvers of a request nobody has decided: once before it expires; a removal, from its
+        deadline on until someone decides, and after the first time also `escalate_to` (the security group)."""
         ...
 
     def break_glass_used(self, view: RequestView, channel: str | None) -> None:

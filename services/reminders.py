@@ -64,11 +64,17 @@ def undecided(ctx: ServiceContext) -> tuple[int, int]:
     reminded = 0
     expiring = {request.id for request in to_expire}
     for request in to_remind:
-        assert request.id is not None
+        assert request.id is not None and request.remind_at is not None
         if request.id in expiring:
             continue
+        removal = request.verb == "remove"
+        # A removal is chased until someone decides, and from the second time on its security group is called on.
+        escalate_to = ctx.policy.security_group if removal and request.reminded_at is not None else None
+        next_at = now + ctx.policy.removal_chase_every if removal else None
         with session_scope(ctx.engine) as session:
-            if not mark_reminded(session=session, request_id=request.id, at=now):
+            if not mark_reminded(
+                session=session, request_id=request.id, due_at=request.remind_at, at=now, next_at=next_at
+            ):
                 continue  # another worker sent it
             record(
                 session=session,
@@ -77,11 +83,15 @@ def undecided(ctx: ServiceContext) -> tuple[int, int]:
                 at=now,
                 request_id=request.id,
                 target_email=request.target_email,
-                detail={"expires_at": request.expires_at.isoformat() if request.expires_at else None},
+                detail={
+                    "expires_at": request.expires_at.isoformat() if request.expires_at else None,
+                    "next_reminder": next_at.isoformat() if next_at else None,
+                    "escalated_to": escalate_to,
+                },
             )
             view = ctx.view(session, request.id)
         if view is not None:
-            ctx.notifier.request_reminder(view)
+            ctx.notifier.request_reminder(view, escalate_to=escalate_to)
             reminded += 1
     expired = 0
     for request in to_expire:

@@ -71,7 +71,7 @@ def prepare(
     refusals = request_refusals(requirements, ticket=command.ticket, duration=span if temporary else None)
     if refusals:
         raise RequestRefused(" ".join(refusals))
-    remind_at, expires_at = pending_deadlines(ctx.policy, now)
+    remind_at, expires_at = pending_deadlines(ctx.policy, now, verb=command.verb)
     request = AccessRequest(
         verb=command.verb,
         status=RequestStatus.PENDING.value,

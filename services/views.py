@@ -246,6 +246,8 @@ class RequestView(BaseModel):
     approvals: tuple[str, ...] = ()
     break_glass: bool = False
     expires_at: datetime | None = None
+    # When the approvers are (next) reminded; for a removal, its deadline (it never expires).
+    decide_by: datetime | None = None
 
     @property
     def elevations(self) -> tuple[GrantView, ...]:
@@ -381,6 +383,7 @@ def request_view(
         approvals=tuple(approvals),
         break_glass=request.break_glass,
         expires_at=request.expires_at,
+        decide_by=request.remind_at,
     )
 
 

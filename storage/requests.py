@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -92,24 +92,30 @@ def break_glass_uses(*, session: Session, requester_id: str, since: datetime) ->
 
 
 def due_pending(*, session: Session, now: datetime, limit: int) -> tuple[list[AccessRequest], list[AccessRequest]]:
-    """Undecided requests whose approvers are due a reminder, and those due to expire."""
+    """Undecided requests whose approvers are due a reminder (once; a removal's, again and again), and those due to
+    expire."""
     pending = col(AccessRequest.status) == RequestStatus.PENDING.value
     remind = select(AccessRequest).where(
-        pending, col(AccessRequest.remind_at) <= now, col(AccessRequest.reminded_at).is_(None)
+        pending,
+        col(AccessRequest.remind_at) <= now,
+        or_(col(AccessRequest.reminded_at).is_(None), col(AccessRequest.verb) == "remove"),
     )
     expire = select(AccessRequest).where(pending, col(AccessRequest.expires_at) <= now)
     return list(session.exec(remind.limit(limit))), list(session.exec(expire.limit(limit)))
 
 
-def mark_reminded(*, session: Session, request_id: int, at: datetime) -> bool:
+def mark_reminded(
+    *, session: Session, request_id: int, due_at: datetime, at: datetime, next_at: datetime | None = None
+) -> bool:
+    """Claim the reminder due at `due_at` (of two workers, one sends it); `next_at`: when the next is due."""
     moved = session.exec(
         update(AccessRequest)
         .where(
             col(AccessRequest.id) == request_id,
             col(AccessRequest.status) == RequestStatus.PENDING.value,
-            col(AccessRequest.reminded_at).is_(None),
+            col(AccessRequest.remind_at) == due_at,
         )
-        .values(reminded_at=at)
+        .values(reminded_at=at, remind_at=next_at)
     ).rowcount
     session.expire_all()
     return moved == 1

@@ -59,6 +59,7 @@ class RecordingNotifier:
     notices: list[PlatformNotice] = field(default_factory=list)
     reviews: list[tuple[str, ReviewView]] = field(default_factory=list)
     drifts: list[DriftReport] = field(default_factory=list)
+    escalations: list[str | None] = field(default_factory=list)  # whom each request reminder also called on
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def request_submitted(self, view: RequestView) -> MessageRef | None:
@@ -74,9 +75,10 @@ class RecordingNotifier:
         with self.lock:
             self.events.append(("concluded", view))
 
-    def request_reminder(self, view: RequestView) -> None:
+    def request_reminder(self, view: RequestView, *, escalate_to: str | None = None) -> None:
         with self.lock:
             self.events.append(("request_reminder", view))
+            self.escalations.append(escalate_to)
 
     def break_glass_used(self, view: RequestView, channel: str | None) -> None:
         with self.lock:

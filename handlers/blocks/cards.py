@@ -218,6 +218,8 @@ def pending_text(view: RequestView) -> str:
         lines.append(f"rules: {', '.join(view.requirements.rules)}")
     if view.expires_at is not None:
         lines.append(f"expires {when(view.expires_at)} if nobody decides")
+    elif view.verb == "remove" and view.decide_by is not None:
+        lines.append(f"to be decided by {when(view.decide_by)}; a removal never expires: the approvers are chased")
     return "\n".join(lines)
 
 
@@ -231,7 +233,13 @@ def approved_by(view: RequestView) -> str:
     return f"{who}{at}"
 
 
-def pending_reminder_text(view: RequestView) -> str:
+def pending_reminder_text(view: RequestView, *, escalate_to: str | None = None) -> str:
+    if view.verb == "remove":
+        also = f" {mention(escalate_to)}, please see that someone decides." if escalate_to else ""
+        return (
+            f"⏰ {approvers_text(view)}: the removal #{view.id} of {escape(view.target_email)} is past its deadline "
+            f"and still needs a decision: their access stays until someone approves it.{also}"
+        )
     ends = f"; it expires {when(view.expires_at)}" if view.expires_at else ""
     return (
         f"⏳ {approvers_text(view)}: request #{view.id} for {escape(view.target_email)} still needs a decision{ends}."

@@ -125,3 +125,41 @@ def test_undecided_requests_are_reminded_once_then_expire(start_bot: StartBot) -
     bot.settle()
     assert len([c for c in bot.slack.calls_to("chat.postMessage") if "still needs a decision" in c.params["text"]]) == 1
     assert bot.audit(1) == ["requested", "approvers_reminded", "expired"]
+
+
+def test_an_undecided_removal_never_expires_and_is_chased_past_its_deadline_then_with_the_security_group(
+    start_bot: StartBot,
+) -> None:
+    clock = FakeClock(datetime.now(UTC))
+    bot = start_bot(
+        clock=clock,
+        policy={"pending_expiry": "3d", "security_group": "S0SECURITY", "removal_chase_every": "4h"},
+    )
+    bot.platform().apply(ANA, AccessState(member=True, account_role="Analyst"))
+    bot.command("alice", f"remove {ANA} sandbox reason: engagement ended")
+    card = bot.card(1)
+    assert "to be decided by <!date^" in str(card.blocks) and "a removal never expires" in str(card.blocks)
+    assert "expires <!date^" not in str(card.blocks)
+
+    def chases() -> list[str]:
+        return [
+            c.params["text"] for c in bot.slack.calls_to("chat.postMessage") if "past its deadline" in c.params["text"]
+        ]
+
+    clock.advance(timedelta(hours=24, minutes=1))  # the references: removal within 24 hours
+    first = bot.slack.wait_for("chat.postMessage", lambda call: "past its deadline" in call.params["text"])[0]
+    assert first.params["thread_ts"] == card.ts and first.params["reply_broadcast"] is True
+    assert "<!subteam^S0SECURITY>, please see" not in first.params["text"], "the approvers first"
+    clock.advance(timedelta(hours=4))
+    bot.slack.wait_for("chat.postMessage", lambda call: "past its deadline" in call.params["text"], count=2)
+    assert "<!subteam^S0SECURITY>, please see that someone decides" in chases()[1]
+
+    clock.advance(timedelta(days=3))  # long past the 3 days an addition would have had
+    bot.slack.wait_for("chat.postMessage", lambda call: "past its deadline" in call.params["text"], count=3)
+    bot.settle()
+    view = bot.runtime.services.load_view(1)
+    assert view is not None and view.status.value == "pending", "never expired with the access in place"
+    assert bot.platform().get_access(ANA).member
+    bot.click("bob", 1, ids.APPROVE)
+    bot.wait_for_card(1, "applied")
+    assert not bot.platform().get_access(ANA).member
