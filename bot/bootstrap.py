@@ -171,6 +171,7 @@ def bootstrap(
         settings.approvals_channel,
         reviews_channel=settings.reviews.channel,
         review_rows=settings.reviews.rows_per_message,
+        compliance_channel=settings.removals.compliance_channel,
     )
     services = build_services(
         settings,

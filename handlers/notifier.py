@@ -17,7 +17,10 @@ from handlers.blocks.cards import (
     break_glass_text,
     outcome_text,
     pending_reminder_text,
+    removal_complete_text,
     requester_text,
+    target_text_dm,
+    told_people,
 )
 from handlers.blocks.elevations import (
     drift_text,
@@ -43,7 +46,7 @@ logger = logging.getLogger("accessbot.slack")
 def card_of(ctx: ServiceContext, request_id: int) -> dict[str, Any] | None:
     """A request's approval card as it is now (for a redraw the outbox kept in its background lane)."""
     view = ctx.load_view(request_id)
-    return approval_card(view) if view is not None else None
+    return approval_card(view, compliance_channel=ctx.removal_settings.compliance_channel) if view else None
 
 
 #: From this many temporary grants ending in one sweep, people hear in digests rather than once per grant.
@@ -52,9 +55,16 @@ DIGEST_FROM = 4
 
 class SlackNotifier:
     def __init__(
-        self, outbox: Outbox, approvals_channel: str, *, reviews_channel: str | None = None, review_rows: int = 20
+        self,
+        outbox: Outbox,
+        approvals_channel: str,
+        *,
+        reviews_channel: str | None = None,
+        review_rows: int = 20,
+        compliance_channel: str | None = None,
     ) -> None:
         self._outbox = outbox
+        self._compliance = compliance_channel
         self._channel = approvals_channel
         self._reviews_channel = reviews_channel or approvals_channel
         self._review_rows = review_rows
@@ -64,7 +74,9 @@ class SlackNotifier:
 
     def request_submitted(self, view: RequestView) -> MessageRef | None:
         answer = self._outbox.call(
-            "chat.postMessage", {"channel": self._channel, **approval_card(view)}, card_for_request=view.id
+            "chat.postMessage",
+            {"channel": self._channel, **approval_card(view, compliance_channel=self._compliance)},
+            card_for_request=view.id,
         )
         self._refresh_homes(everyone=True)
         return MessageRef(channel=answer["channel"], ts=answer["ts"]) if answer else None
@@ -80,6 +92,12 @@ class SlackNotifier:
             self._post(channel=view.card.channel, text=outcome_text(view), thread_ts=view.card.ts)
         if view.status in (RequestStatus.APPLIED, RequestStatus.DENIED, RequestStatus.EXPIRED):
             self._post(channel=view.requester_id, text=requester_text(view))
+        if view.status is RequestStatus.APPLIED:
+            # After the change (a removal's person hears of it only once it is done), as the card says.
+            for person in told_people(view)[1:]:
+                self._post(channel=person, text=target_text_dm(view))
+            if view.verb == "remove" and self._compliance:
+                self._post(channel=self._compliance, text=removal_complete_text(view))
 
     def request_reminder(self, view: RequestView, *, escalate_to: str | None = None) -> None:
         if view.card is not None:
@@ -189,7 +207,7 @@ class SlackNotifier:
 
     def _redraw(self, view: RequestView) -> None:
         if view.card is not None:
-            self._update(view.card, approval_card(view))
+            self._update(view.card, approval_card(view, compliance_channel=self._compliance))
 
     def _update(self, message: MessageRef, content: dict[str, Any]) -> None:
         # Of several redraws of one message waiting for Slack, only the newest needs sending.

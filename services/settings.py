@@ -52,6 +52,8 @@ class RemovalSettings(BaseModel):
     # Who the removed person's organisation should contact, as the notice offered after a removal says it, e.g.
     # "the Acme analytics team (analytics@acme.com)". Default: the person who asked for the removal.
     notice_contact: str | None = None
+    # The security or compliance team's channel (id or name), told when a removal is complete. None: nobody.
+    compliance_channel: str | None = None
 
 
 class ReviewSettings(BaseModel):

@@ -44,7 +44,7 @@ VERB_PHRASES = {
 }
 
 
-def approval_card(view: RequestView) -> Message:
+def approval_card(view: RequestView, *, compliance_channel: str | None = None) -> Message:
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": plain(f"Access request #{view.id}: {VERB_PHRASES.get(view.verb, view.verb)}")},
         section(
@@ -58,6 +58,8 @@ def approval_card(view: RequestView) -> Message:
         blocks.append(context(removal_methods_text(view)))
     blocks.extend(context(line) for line in elevation_lines(view))
     blocks.append(context(status_line(view)))
+    if view.status is RequestStatus.APPLIED:
+        blocks.append(context(told_text(view, compliance_channel)))
     actions = decision_buttons(view)
     if actions:
         blocks.append({"type": "actions", "block_id": f"request_{view.id}", "elements": actions})
@@ -325,6 +327,42 @@ def outcome_text(view: RequestView) -> str:
 def expiry_of_extended(view: RequestView) -> str:
     ends = [change.extends.ends_at for change in view.changes if change.extends is not None and change.extends.ends_at]
     return f"until {when(ends[0])}" if ends else "longer"
+
+
+def told_people(view: RequestView) -> list[str]:
+    """Who is told by DM that a request was applied: the requester, and the person whose access it is (after the
+    change, so never before a removal)."""
+    people = [view.requester_id]
+    if view.target_slack_id and view.target_slack_id != view.requester_id:
+        people.append(view.target_slack_id)
+    return people
+
+
+def told_text(view: RequestView, compliance_channel: str | None) -> str:
+    """The card's line naming who was told."""
+    told = f"📣 Told: {' and '.join(mention(person) for person in told_people(view))} by DM"
+    if view.verb == "remove" and compliance_channel:
+        told += f"; {channel_mention(compliance_channel)} that the removal is complete"
+    return told
+
+
+def channel_mention(channel: str) -> str:
+    return f"<#{channel}>" if channel[:1] in ("C", "G") and channel.isalnum() else escape(channel)
+
+
+def target_text_dm(view: RequestView) -> str:
+    """The DM to the person whose access changed, once it has."""
+    return f"{outcome_text(view)} You are told because it is your access; {mention(view.requester_id)} asked for it."
+
+
+def removal_complete_text(view: RequestView) -> str:
+    """What the security or compliance channel is told when a removal is done."""
+    methods = ", ".join(sorted({change.method.value for change in view.changes if change.method}))
+    where = ", ".join(change.platform_label for change in view.changes)
+    return (
+        f"✅ Removal complete: {escape(view.target_email)} from {escape(where)} ({methods}), request #{view.id}, "
+        f"asked by {mention(view.requester_id)}, approved by {approved_by(view)}. Reason: {escape(view.reason)}"
+    )
 
 
 def requester_text(view: RequestView) -> str:

@@ -29,7 +29,7 @@ from handlers import ids
 from platforms.base import Platform
 from platforms.registry import PlatformContext, build_platforms
 from platforms.settings import SandboxSettings
-from services.settings import ElevationSettings
+from services.settings import ElevationSettings, RemovalSettings
 from storage.audit import events_for
 from storage.db import make_engine
 from tests.fakes import FakeClock
@@ -134,7 +134,11 @@ class RunningBot:
 
 
 def e2e_settings(
-    slack: LocalSlack, database: Path, platforms: dict[str, Any] | None = None, policy: dict[str, Any] | None = None
+    slack: LocalSlack,
+    database: Path,
+    platforms: dict[str, Any] | None = None,
+    policy: dict[str, Any] | None = None,
+    removals: dict[str, Any] | None = None,
 ) -> Settings:
     # A fast sweep, so that a test that moves the clock sees the effect within a fraction of a second.
     return Settings(
@@ -147,6 +151,7 @@ def e2e_settings(
         approvals_channel=APPROVALS,
         platforms=platforms or {"sandbox": SandboxSettings(approvers=("U0BOB", "S0SECURITY"))},
         policy=PolicyConfig.model_validate(policy or {}),
+        removals=RemovalSettings.model_validate(removals or {}),
     )
 
 
@@ -162,10 +167,11 @@ def start_bot(tmp_path: Path) -> Iterator[StartBot]:
         clock: FakeClock | None = None,
         platforms: dict[str, Any] | None = None,
         policy: dict[str, Any] | None = None,
+        removals: dict[str, Any] | None = None,
     ) -> RunningBot:
         slack = LocalSlack(bot_token=BOT_TOKEN, users=list(USERS.values()), usergroups={"S0SECURITY": ["U0CAROL"]})
         slack.start()
-        settings = e2e_settings(slack, tmp_path / "bot.db", platforms, policy)
+        settings = e2e_settings(slack, tmp_path / "bot.db", platforms, policy, removals)
         platforms = None
         if wrap is not None:
             context = PlatformContext(engine=make_engine(settings.database_url), now=lambda: datetime.now(UTC))

@@ -141,3 +141,29 @@ def test_checklist_tasks_are_done_with_evidence_and_show_on_the_card(bot: Runnin
     )
     assert "☐ sandbox: Remove from IdP/SSO groups (follow-up, open)" in str(redrawn[-1].params["blocks"])
     assert bot.audit(1)[-1] == "manual_step_done"
+
+
+def test_the_person_hears_after_the_removal_and_the_compliance_channel_that_it_is_complete(
+    start_bot: StartBot,
+) -> None:
+    bot = start_bot(removals={"compliance_channel": "#security"})
+    bot.platform().apply(ANA, HELD)
+    bot.command("alice", "remove <@U0ANA|ana> sandbox delete reason: engagement ended ticket: OPS-41")
+    bot.card(1)
+    bot.settle()
+    assert not [call for call in bot.slack.calls_to("chat.postMessage") if call.params["channel"] == "U0ANA"], (
+        "never told before the removal"
+    )
+    bot.click("bob", 1, ids.APPROVE)
+    applied = bot.wait_for_card(1, "applied")
+    assert "📣 Told: <@U0ALICE> and <@U0ANA> by DM; #security that the removal is complete" in str(
+        applied.params["blocks"]
+    )
+    told = bot.slack.wait_for("chat.postMessage", lambda call: call.params["channel"] == "U0ANA")[0]
+    assert "✅ Request #1 applied for ana@agency.example" in told.params["text"]
+    assert "You are told because it is your access; <@U0ALICE> asked for it." in told.params["text"]
+    security = bot.slack.channel_id("#security")
+    done = bot.slack.wait_for("chat.postMessage", lambda call: call.params["channel"] in ("#security", security))[0]
+    assert done.params["text"].startswith("✅ Removal complete: ana@agency.example from sandbox (delete), request #1")
+    assert "approved by <@U0BOB>" in done.params["text"]
+    assert bot.platform().get_access(ANA) == AccessState.absent()
