@@ -72,14 +72,14 @@ def _anchor(text: str) -> tuple[int, str]:
 
 
 def _evidence(services: ServiceContext, request_id: int, *, as_json: bool) -> int:
-    from bot.exports import evidence_text
+    from bot.exports import evidence_text, terminal_safe
     from services.evidence import gather
 
     found = gather(services, request_id)
     if found is None:
         print(f"accessbot: request #{request_id} does not exist", file=sys.stderr)
         return 1
-    print(found.model_dump_json(indent=2) if as_json else evidence_text(found))
+    print(found.model_dump_json(indent=2) if as_json else terminal_safe(evidence_text(found)))
     return 0 if found.untouched else 1
 
 

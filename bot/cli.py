@@ -277,6 +277,7 @@ def _offline(settings: Settings) -> ServiceContext:
 
 def _requests(settings: Settings, *, statuses: list[str] | None, limit: int, as_json: bool) -> int:
     from bot.admin import requests_json, requests_report
+    from bot.exports import terminal_safe
     from services.grants import live_views
     from services.queries import request_views
 
@@ -286,7 +287,8 @@ def _requests(settings: Settings, *, statuses: list[str] | None, limit: int, as_
     if as_json:
         print(requests_json(views))
     else:
-        print(requests_report(views, live_views(services, temporary_only=True), now=services.clock.now()))
+        report = requests_report(views, live_views(services, temporary_only=True), now=services.clock.now())
+        print(terminal_safe(report))
     return 0
 
 

@@ -18,6 +18,25 @@ AUDIT_COLUMNS = ("seq", "id", "at", "event", "actor", "request_id", "platform", 
 MEMBER_COLUMNS = ("platform", "email", "member", "account_role", "scopes", "last_active", "exported_at")
 
 
+#: A spreadsheet reads a cell that starts with one of these as a formula (OWASP's CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: Control characters a terminal acts on (escape sequences, bells, backspaces), all but newline and tab.
+_TERMINAL_CONTROLS = dict.fromkeys([*range(0x00, 0x09), *range(0x0B, 0x20), 0x7F, *range(0x80, 0xA0)])
+
+
+def cell(value: Any) -> Any:
+    """A CSV cell that a spreadsheet shows as text: one that would read as a formula gets a leading apostrophe, as
+    OWASP advises (the JSON exports keep every value exact)."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def terminal_safe(text: str) -> str:
+    """Text to print: what people typed (a reason, a name) cannot move the cursor, clear the screen or ring."""
+    return text.translate(_TERMINAL_CONTROLS)
+
+
 def _iso(moment: datetime | None) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds") if moment else ""
 
@@ -45,7 +64,7 @@ def write_audit_csv(events: Iterable[AuditEvent], out: TextIO) -> int:
     for event in events:
         row = audit_row(event)
         row["detail"] = json.dumps(row["detail"], sort_keys=True, ensure_ascii=False)
-        writer.writerow(row)
+        writer.writerow({key: cell(value) for key, value in row.items()})
         count += 1
     return count
 
@@ -80,17 +99,16 @@ def write_members_csv(platform: str, members: Iterable[MemberRecord], out: TextI
     writer.writeheader()
     count = 0
     for member in sorted(members, key=lambda record: record.email):
-        writer.writerow(
-            {
-                "platform": platform,
-                "email": member.email,
-                "member": "yes" if member.access.member else "no",
-                "account_role": member.access.account_role or "",
-                "scopes": "; ".join(f"{scope}={role}" for scope, role in sorted(member.access.scopes.items())),
-                "last_active": _iso(member.last_active),
-                "exported_at": _iso(exported_at),
-            }
-        )
+        row = {
+            "platform": platform,
+            "email": member.email,
+            "member": "yes" if member.access.member else "no",
+            "account_role": member.access.account_role or "",
+            "scopes": "; ".join(f"{scope}={role}" for scope, role in sorted(member.access.scopes.items())),
+            "last_active": _iso(member.last_active),
+            "exported_at": _iso(exported_at),
+        }
+        writer.writerow({key: cell(value) for key, value in row.items()})
         count += 1
     return count
 

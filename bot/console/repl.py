@@ -25,6 +25,7 @@ from bot.bootstrap import Runtime, bootstrap
 from bot.console.local_slack import LocalSlack, LocalUser, SlackCall, StoredMessage
 from bot.console.payloads import SignedRequest, SlackRequests, find_button
 from bot.console.render import TextRenderer
+from bot.exports import terminal_safe
 from bot.listeners import ListenerPool
 from bot.settings import ConfigError, Settings
 from domain.durations import DurationError, format_duration, parse_duration
@@ -440,7 +441,7 @@ class Console:
             if self._held is not None and threading.get_ident() != self._dispatcher:
                 self._held.append(text)
                 return
-        print(text, file=self._out, flush=True)
+        print(terminal_safe(text), file=self._out, flush=True)
 
 
 def form_values(fields: dict[str, str], platform: str, users: dict[str, LocalUser]) -> dict[str, dict[str, Any]]:
