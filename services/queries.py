@@ -25,7 +25,7 @@ def resolve_target(ctx: ServiceContext, target: Target) -> tuple[str, str | None
             person = ctx.directory.person(target.slack_id)
         except PersonNotFound as error:
             raise RequestRefused(
-                f"Slack does not know <@{target.slack_id}>; type their email address instead."
+                f"Slack does not know the member {target.slack_id}; type their email address instead."
             ) from error
         if not person.email:
             raise RequestRefused(

@@ -12,6 +12,7 @@ from slack_sdk import WebClient
 from handlers import ids
 from handlers.actions.clicks import acknowledge_click, clicked
 from handlers.blocks.elevations import answered, elevation_notice
+from handlers.blocks.text import mention
 from handlers.listening import listen
 from handlers.messaging import answer_person, can_respond
 from services.context import ServiceContext
@@ -27,7 +28,8 @@ def register(app: App, ctx: ServiceContext) -> None:
         result = answer(ctx, grant_id, person=person)
         text = elevation_notice(result)
         if result.outcome is done and result.grant is not None and can_respond(respond):
-            respond(**answered(result.grant, f"{text} ({person.label()})"))  # the reminder shows who answered
+            # The reminder shows who answered, as Slack names them (a display name is never pasted in as markup).
+            respond(**answered(result.grant, f"{text} ({mention(person.slack_id)})"))
         else:
             answer_person(client, respond, body, text)
 

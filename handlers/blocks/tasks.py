@@ -47,7 +47,7 @@ def task_message(view: RequestView, task: TaskView, *, approvers: str, reminder:
         "value": str(task.id),
     }
     return {
-        "text": f"Manual step for request #{view.id}: {task.title}",
+        "text": f"Manual step for request #{view.id}: {escape(task.title)}",
         "blocks": [
             section(text),
             context(f"{approvers}: {_WHY[kind]}"),
@@ -61,7 +61,7 @@ def task_done_message(task: TaskView) -> Message:
     by = f" by {mention(task.done_by)}" if task.done_by else ""
     at = f" {when(task.done_at)}" if task.done_at else ""
     text = f"✅ *{escape(task.title)}*: done{by}{at}{evidence}"
-    return {"text": f"Done: {task.title}", "blocks": [section(text)]}
+    return {"text": f"Done: {escape(task.title)}", "blocks": [section(text)]}
 
 
 def task_lines(view: RequestView, change_id: int) -> list[str]:

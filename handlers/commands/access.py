@@ -22,6 +22,7 @@ from domain.commands import (
 from domain.lifecycle import RequestStatus
 from handlers.blocks import forms, replies
 from handlers.blocks.evidence import evidence_message
+from handlers.blocks.text import escape
 from handlers.listening import listen
 from services import break_glass, evidence
 from services.context import RequestRefused, ServiceContext
@@ -65,7 +66,7 @@ def register(app: App, ctx: ServiceContext) -> None:
         try:
             respond(**answer(ctx, parsed, user_id=command["user_id"], text=text))
         except RequestRefused as refusal:
-            respond(**replies.notice(f"⚠️ {refusal}"))
+            respond(**replies.notice(f"⚠️ {escape(str(refusal))}"))  # it may quote a name someone chose
 
     listen(app.command(COMMAND), ack=acknowledge, work=access_command)
 

@@ -13,6 +13,7 @@ from domain.commands import CommandError, GrantCommand, RemoveCommand, Target, b
 from handlers import ids
 from handlers.blocks.forms import DEFAULT_METHOD, PERMANENT, FormState, block_id, error_block
 from handlers.blocks.replies import notice
+from handlers.blocks.text import escape
 from handlers.commands.access import answer
 from handlers.listening import listen
 from handlers.messaging import tell_user
@@ -40,7 +41,7 @@ def register(app: App, ctx: ServiceContext) -> None:
         try:
             reply = answer(ctx, command, user_id=user_id, text=command.canonical())
         except RequestRefused as refusal:
-            reply = notice(f"⚠️ {refusal}")
+            reply = notice(f"⚠️ {escape(str(refusal))}")  # it may quote a name someone chose
         tell_user(client, user_id=user_id, channel=state.channel, message=reply)
 
     listen(app.view(ids.REQUEST_FORM), ack=acknowledge, work=on_request_submitted)

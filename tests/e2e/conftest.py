@@ -47,6 +47,9 @@ USERS = {
         LocalUser("U0ANA", "ana", "ana@agency.example"),
     ]
 }
+# People who chose names that are Slack markup: the bot must never paste them in as markup.
+USERS["eve"] = LocalUser("U0EVE", "<!channel> <https://evil.example|eve>", "eve@client.example")
+USERS["nomail"] = LocalUser("U0NOMAIL", "<!here> nomail", "")
 
 
 @dataclass

@@ -92,7 +92,7 @@ def test_keep_until_expiry_changes_nothing_but_answers_the_reminder(elevated: Ru
     bot.slack.wait_for("chat.postMessage", lambda call: ids.KEEP in str(call.params.get("blocks")), count=2)
     bot.press("bob", bot.message_with(ids.KEEP), ids.KEEP)
     answer = bot.slack.wait_for("response_url", lambda call: "Kept until" in str(call.params.get("text")))[-1]
-    assert "(bob)" in answer.params["text"]
+    assert "(<@U0BOB>)" in answer.params["text"], "who answered, as Slack names them"
     assert bot.platform().get_access(ANA).account_role == "Architect"
 
 
