@@ -46,8 +46,9 @@ class RoleCatalog(BaseModel):
     account_roles: tuple[str, ...]
     default_account_role: str
     scopes: tuple[ScopeSpec, ...] = ()
-    # The account roles that make someone an organisation admin (guard rails count them). Default: the highest.
-    admin_roles: tuple[str, ...] = ()
+    # The account roles that make someone an organisation admin (guard rails count them). None: the highest (Heap's
+    # Admin, the sandbox's); empty: no role is an admin role (a generic service that has not said which is).
+    admin_roles: tuple[str, ...] | None = None
 
     @model_validator(mode="after")
     def _default_is_a_role(self) -> RoleCatalog:
@@ -62,7 +63,7 @@ class RoleCatalog(BaseModel):
     def is_admin(self, role: str | None) -> bool:
         if role is None:
             return False
-        admins = self.admin_roles or (self.highest_account_role,)
+        admins = (self.highest_account_role,) if self.admin_roles is None else self.admin_roles
         return name_key(role) in {name_key(admin) for admin in admins}
 
     @property

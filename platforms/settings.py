@@ -62,6 +62,9 @@ class ScimSettings(PlatformSettings):
     # Where the account role lives: the core `roles` attribute, an extension attribute given by its full path
     # (urn:...:User:role), or `none` when the service has no roles.
     role_attribute: str = CORE_ROLES
+    # The account roles that make someone an organisation admin, counted by the guard rails (max_org_admins,
+    # min_admins). None is configured unless you say: a generic service's roles say nothing of who administers it.
+    admin_roles: tuple[str, ...] = ()
     # scope -> role -> the displayName of the SCIM group that gives that role on that scope.
     groups: dict[str, dict[str, str]] = Field(default_factory=dict)
     scope_kind: str = "group"
@@ -72,6 +75,8 @@ class ScimSettings(PlatformSettings):
     def _credentials(self) -> ScimSettings:
         if self.token is None and (self.username is None or self.password is None):
             raise ValueError("give a bearer `token`, or `username` and `password` for HTTP Basic")
+        if unknown := [role for role in self.admin_roles if role not in self.account_roles]:
+            raise ValueError(f"admin_roles names {', '.join(unknown)}, not among account_roles")
         return self
 
     def catalog(self) -> RoleCatalog:
@@ -82,6 +87,7 @@ class ScimSettings(PlatformSettings):
             account_roles=self.account_roles,
             default_account_role=self.default_account_role or self.account_roles[-1],
             scopes=scopes,
+            admin_roles=self.admin_roles,
         )
 
     def auth(self) -> httpx.Auth | None:
