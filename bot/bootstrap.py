@@ -7,6 +7,8 @@ they run the same listeners against the same services.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -97,14 +99,39 @@ def build_services(
     )
 
 
-class _ClientMadeFromTheToken(logging.Filter):
-    """Bolt reads SLACK_BOT_TOKEN itself and, given a client and an authorize too, warns at every start that the
-    token is unused, which reads like a token problem: the client and the authorize use that very token."""
+class _BoltLogs(logging.Filter):
+    """What Bolt logs, made fit for an operator's log:
+
+    - Bolt reads SLACK_BOT_TOKEN itself and, given a client and an authorize too, warns at every start that the
+      token is unused, which reads like a token problem: the client and the authorize use that very token. Dropped.
+    - A request with a bad signature is logged by Bolt with its whole body: anyone on the internet could grow the log
+      by megabytes a request, or forge log lines with a newline. One line without the body instead, at most once per
+      REFUSED_EVERY seconds, saying how many more were refused meanwhile.
+    """
 
     SAID_AT_EVERY_START = frozenset({warning_client_prioritized_and_token_skipped(), warning_token_skipped()})
+    REFUSED_EVERY = 10.0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+        self._last_told = -self.REFUSED_EVERY
+        self._untold = 0
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.getMessage() not in self.SAID_AT_EVERY_START
+        if record.msg in self.SAID_AT_EVERY_START:
+            return False
+        if isinstance(record.msg, str) and record.msg.startswith("Invalid request signature detected"):
+            with self._lock:
+                now = time.monotonic()
+                if now - self._last_told < self.REFUSED_EVERY:
+                    self._untold += 1
+                    return False
+                more, self._untold, self._last_told = self._untold, 0, now
+            record.msg = "refused a request with an invalid or stale signature%s"
+            record.args = (f" ({more} more since the last such line)" if more else "",)
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
 
 
 def check_slack_settings(settings: Settings, *, require_signing_secret: bool) -> None:
@@ -190,8 +217,8 @@ def bootstrap(
         # After each sweep, deliver what Slack could not take before (an outage, a rate limit that outlasted retries).
         scheduler.bind(services, after_sweep=outbox.deliver_pending)
     bolt_logger = logging.getLogger("accessbot.bolt")
-    if not any(isinstance(known, _ClientMadeFromTheToken) for known in bolt_logger.filters):
-        bolt_logger.addFilter(_ClientMadeFromTheToken())
+    if not any(isinstance(known, _BoltLogs) for known in bolt_logger.filters):
+        bolt_logger.addFilter(_BoltLogs())
     app = App(
         client=client,
         signing_secret=signing_secret,

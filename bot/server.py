@@ -26,6 +26,14 @@ HEALTH_PATH = "/healthz"
 METRICS_PATH = "/metrics"
 # Each request holds a thread until ack(); slow work continues on Bolt's own executor.
 HTTP_THREADS = 8
+# What the front accepts from anybody on the internet, before a signature is checked:
+# - a body of at most MAX_BODY_BYTES (Slack's payloads are a few kB; a bigger one is refused with 413 from its
+#   Content-Length, before it is read);
+# - up to MAX_CONNECTIONS open connections (slow clients cost a socket in waitress's select loop, never a thread);
+# - a connection that sends nothing for IDLE_SECONDS is closed (one byte every 30 s no longer holds a slot for ever).
+MAX_BODY_BYTES = 1024 * 1024
+MAX_CONNECTIONS = 1000
+IDLE_SECONDS = 10
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 HealthCheck = Callable[[], Health]
@@ -66,7 +74,15 @@ class HttpServer:
         self, app: App, *, host: str, port: int, health: HealthCheck | None = None, metrics: Metrics | None = None
     ) -> None:
         self._server: BaseWSGIServer | MultiSocketServer = waitress.create_server(
-            wsgi_app(app, health, metrics), host=host, port=port, threads=HTTP_THREADS, ident="accessbot"
+            wsgi_app(app, health, metrics),
+            host=host,
+            port=port,
+            threads=HTTP_THREADS,
+            ident="accessbot",
+            max_request_body_size=MAX_BODY_BYTES,
+            connection_limit=MAX_CONNECTIONS,
+            channel_timeout=IDLE_SECONDS,
+            cleanup_interval=IDLE_SECONDS / 2,
         )
         self._stopping = False
 

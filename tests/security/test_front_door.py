@@ -1,0 +1,83 @@
+"""Unauthenticated traffic at the real HTTP endpoint: oversized bodies, slow clients and forged signatures cost the
+bot little and cannot fill or forge its log."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from bot.server import MAX_BODY_BYTES
+from tests.e2e.conftest import USERS, RunningBot
+
+SLOW_CLIENTS = 150
+
+
+@contextmanager
+def slow_clients(url: str, count: int) -> Iterator[list[socket.socket]]:
+    """Connections that start a request and then say nothing more, as a slowloris does."""
+    address = urlsplit(url)
+    opened = []
+    try:
+        for _ in range(count):
+            client = socket.create_connection((address.hostname, address.port), timeout=5)
+            client.sendall(b"POST /slack/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-")
+            opened.append(client)
+        yield opened
+    finally:
+        for client in opened:
+            client.close()
+
+
+def test_a_body_over_the_limit_is_refused_from_its_length_before_it_is_read(bot: RunningBot) -> None:
+    address = urlsplit(bot.events_url)
+    with socket.create_connection((address.hostname, address.port), timeout=10) as client:
+        head = (
+            f"POST /slack/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {200 * 1024 * 1024}\r\n\r\n"
+        )
+        client.sendall(head.encode())  # 200 MB announced, none of it sent
+        answer = client.recv(4096).decode(errors="replace")
+    assert answer.startswith("HTTP/1.1 413"), answer
+    just_over = bot.http.post(bot.events_url, content=b"x" * MAX_BODY_BYTES, headers={"Content-Type": "text/plain"})
+    assert just_over.status_code == 413
+
+
+def test_slow_clients_do_not_keep_a_signed_request_from_being_answered(bot: RunningBot) -> None:
+    with slow_clients(bot.events_url, SLOW_CLIENTS):
+        # Before, the hundredth slow connection filled the server: this waited for them to time out (minutes).
+        answered = httpx.post(
+            bot.events_url,
+            content=(signed := bot.requests.slash_command(user=USERS["alice"], text="help")).body,
+            headers=signed.headers,
+            timeout=30,
+        )
+        assert answered.status_code == 200
+        assert httpx.get(bot.events_url.replace("/slack/events", "/healthz"), timeout=30).status_code in (200, 503)
+
+
+def test_forged_signatures_are_one_short_line_now_and_then_never_the_body(
+    bot: RunningBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Valid JSON, with a newline where a text log would start a line of the attacker's choosing.
+    forged = (
+        b'{"type": "event_callback", "pad": "' + b"A" * 100_000 + b'",\n'
+        b'"x": "2026-11-26 00:00:00,000 INFO accessbot: approved by the attacker"}'
+    )
+    headers = {
+        "Content-Type": "application/json",
+        "X-Slack-Request-Timestamp": str(int(time.time())),
+        "X-Slack-Signature": "v0=" + "0" * 64,
+    }
+    with caplog.at_level(logging.INFO):
+        for _ in range(30):
+            assert bot.http.post(bot.events_url, content=forged, headers=headers).status_code == 401
+    said = [record.getMessage() for record in caplog.records if "signature" in record.getMessage().lower()]
+    assert said and len(said) <= 2, said
+    assert all(len(line) < 200 and "approved by the attacker" not in line and "AAAA" not in line for line in said)
