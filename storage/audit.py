@@ -184,6 +184,7 @@ def verify_chain(session: Session, *, batch: int = 1000) -> ChainReport:
     head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS)
     statement = select(AuditEvent).order_by(col(AuditEvent.seq)).execution_options(yield_per=batch)
     expected_seq, previous, count = 1, GENESIS, 0
+    previous_id: int | None = None
 
     def broken(seq: int, problem: str) -> ChainReport:
         return ChainReport(events=count, head_seq=head_seq, head_hash=head_hash, problem=problem, broken_at=seq)
@@ -200,7 +201,10 @@ def verify_chain(session: Session, *, batch: int = 1000) -> ChainReport:
                 row.seq,
                 f"event #{row.seq} (id {row.id}, {row.event}) was edited: its content no longer matches its hash",
             )
-        previous, expected_seq = row.hash, expected_seq + 1
+        # Rows are inserted in the chain's order, so their ids grow with it: ids swapped between rows show here.
+        if row.id is not None and previous_id is not None and row.id <= previous_id:
+            return broken(row.seq, f"event #{row.seq} has id {row.id}, not after #{row.seq - 1}'s: ids were changed")
+        previous, expected_seq, previous_id = row.hash, expected_seq + 1, row.id
     last = expected_seq - 1
     if head_seq != last or head_hash != previous:
         if head_seq > last:
@@ -212,7 +216,8 @@ def verify_chain(session: Session, *, batch: int = 1000) -> ChainReport:
 
 
 def events_for(*, session: Session, request_id: int) -> list[AuditEvent]:
-    statement = select(AuditEvent).where(AuditEvent.request_id == request_id).order_by(col(AuditEvent.id))
+    """A request's events in the chain's order (its `seq`, which the hashes cover; never the row id)."""
+    statement = select(AuditEvent).where(AuditEvent.request_id == request_id).order_by(col(AuditEvent.seq))
     return list(session.exec(statement))
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from storage.audit import GENESIS, AuditKind, event_hash, record, verify_chain
+from storage.audit import GENESIS, AuditKind, event_hash, events_for, record, verify_chain
 from storage.db import make_engine, session_scope
 from storage.models import AccessRequest, Approval, AuditEvent
 from storage.requests import add_approval
@@ -155,3 +155,19 @@ def test_an_empty_trail_is_intact(engine: Engine) -> None:
     with Session(engine) as session:
         report = verify_chain(session)
     assert report.intact and report.events == 0 and report.head_hash == GENESIS
+
+
+def test_swapped_ids_are_found_and_a_requests_events_keep_the_chains_order(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        for event in (AuditKind.REQUESTED, AuditKind.APPROVED):
+            record(session=session, event=event, actor="UBOB", at=T0, request_id=7, target_email="ana@agency.example")
+    first, second = rows(engine)
+    with engine.begin() as connection:  # swap the two rows' ids, as someone editing the table could
+        connection.execute(text("UPDATE audit_event SET id = -1 WHERE id = :id"), {"id": first.id})
+        connection.execute(text("UPDATE audit_event SET id = :a WHERE id = :b"), {"a": first.id, "b": second.id})
+        connection.execute(text("UPDATE audit_event SET id = :b WHERE id = -1"), {"b": second.id})
+    with Session(engine) as session:
+        assert [event.event for event in events_for(session=session, request_id=7)] == ["requested", "approved"]
+        report = verify_chain(session)
+    assert not report.intact and report.broken_at == 2
+    assert report.problem is not None and "ids were changed" in report.problem
