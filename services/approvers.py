@@ -14,6 +14,7 @@ from domain.policy import (
     RequestFacts,
     Requirements,
     approval_verdict,
+    evaluate,
     group_ids,
 )
 from platforms.base import PlatformError
@@ -44,6 +45,28 @@ def eligible_approvers(
     return eligible
 
 
+def current_approvers(ctx: ServiceContext, view: RequestView) -> dict[str, tuple[str, ...]]:
+    """Who may approve this request under the config as it is now (a rule's approvers, else the platform's): an
+    approver taken out of the config cannot decide on a request made before."""
+    items: list[GrantItem] = []
+    for change in view.changes:
+        if change.platform not in ctx.catalogs:
+            continue
+        catalog = ctx.catalogs[change.platform]
+        if change.extends is not None:
+            items += held_items(change.platform, catalog, change.extends.parts.items())
+        else:
+            items += grant_items(
+                platform=change.platform,
+                verb=view.verb,
+                catalog=catalog,
+                grant=change.grant,
+                method=change.method,
+                temporary=view.duration is not None or view.until_at is not None,
+            )
+    return evaluate(ctx.policy, items, ctx.settings).approvers
+
+
 def facts_of(view: RequestView) -> RequestFacts:
     return RequestFacts(
         requester_id=view.requester_id,
@@ -56,18 +79,17 @@ def facts_of(view: RequestView) -> RequestFacts:
 def verdict_for(ctx: ServiceContext, view: RequestView, person: Person, *, counting: bool = True) -> ApprovalVerdict:
     """Whether `person` may approve (or, `counting` False: take part in deciding) this request, given its rules and
     the approvals so far."""
+    now_approvers = current_approvers(ctx, view)
     requirements = (
-        view.requirements
+        view.requirements.model_copy(update={"approvers": now_approvers})
         if counting
-        else Requirements(
-            allow_self_approval=view.requirements.allow_self_approval, approvers=view.requirements.approvers
-        )
+        else Requirements(allow_self_approval=view.requirements.allow_self_approval, approvers=now_approvers)
     )
     return approval_verdict(
         request=facts_of(view),
         requirements=requirements,
         approver=Approver(slack_id=person.slack_id, email=person.email, is_workspace_admin=person.is_workspace_admin),
-        eligible=eligible_approvers(ctx, view.platforms, view.requirements),
+        eligible=eligible_approvers(ctx, view.platforms, requirements),
         prior=view.approvals if counting else (),
         required_members=[members(ctx, group) for group in requirements.require_one_of],
     )

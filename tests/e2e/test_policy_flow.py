@@ -61,7 +61,8 @@ def test_rules_ask_for_a_ticket_and_refuse_permanent_high_risk_grants(start_bot:
     }
     bot = start_bot(policy=policy)
     bot.command("alice", f"add {ANA} sandbox viewer on production for 2h reason: x")
-    assert "A ticket is required: add `ticket: <id>`" in bot.ephemeral("ticket is required")
+    # Slack shows &lt; as <: a refusal's text is escaped, since it may quote what someone typed.
+    assert "A ticket is required: add `ticket: &lt;id&gt;`" in bot.ephemeral("ticket is required")
     bot.command("alice", f"add {ANA} sandbox viewer on production reason: x ticket: OPS-7")
     assert "A permanent grant is not allowed by production: ask `for 1d` or less." in bot.ephemeral("permanent grant")
     bot.command("alice", f"add {ANA} sandbox viewer on production for 1d reason: x ticket: OPS-7")

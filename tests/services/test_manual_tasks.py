@@ -107,12 +107,13 @@ def test_revoking_on_chartbeat_opens_the_checklist_once_the_manual_steps_are_don
     assert result.request.changes[0].after == AccessState(member=True, account_role="Member")
     follow_ups = [task.title for task in result.request.tasks if task.kind is TaskKind.CHECKLIST]
     assert follow_ups == [
+        "chartbeat: Add the account note",
         "chartbeat: Rotate Chartbeat API keys and shared secrets",
         "chartbeat: Remove them from Chartbeat's IdP/SSO groups",
         "chartbeat: Update distribution lists and report recipients",
         "chartbeat: Check the integrations still work",
     ]
-    assert [task.title for kind, task in desk.notifier.tasks[-4:]] == follow_ups
+    assert [task.title for kind, task in desk.notifier.tasks[-5:]] == follow_ups
     (notice,) = desk.notifier.notices
     assert notice.notice.subject == f"Chartbeat Access Removed for {email}"
     assert "The account no longer has access to any Chartbeat sites or dashboards." in notice.notice.body

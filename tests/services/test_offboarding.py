@@ -8,7 +8,7 @@ import pytest
 
 from domain.access import AccessState, RemovalMethod
 from domain.lifecycle import RequestStatus, TaskKind
-from domain.offboarding import GENERIC_CHECKLIST, FollowUp
+from domain.offboarding import GENERIC_CHECKLIST, FollowUp, checklist_for
 from platforms.settings import SandboxSettings
 from services.context import ServiceContext
 from services.decisions import approve, retry
@@ -20,6 +20,8 @@ from tests.fakes import FlakyPlatform
 from tests.services.desk import ANA, Desk, access, make_desk, seed
 
 ANALYST = AccessState(member=True, account_role="Analyst", scopes={"staging": "Admin"})
+
+DELETED = checklist_for(GENERIC_CHECKLIST, RemovalMethod.DELETE)  # all but the kept account's note
 
 
 @pytest.fixture
@@ -43,7 +45,7 @@ def test_deleting_opens_every_follow_up_and_posts_them(desk: Desk) -> None:
     view = removed(desk, f"remove {ANA} sandbox delete reason: engagement ended")
     assert view.status is RequestStatus.APPLIED
     assert access(desk) == AccessState.absent()
-    assert checklist(view) == [f"sandbox: {item.title}" for item in GENERIC_CHECKLIST]
+    assert checklist(view) == [f"sandbox: {item.title}" for item in DELETED]
     posted = [task.title for kind, task in desk.notifier.tasks if kind == "opened"]
     assert posted == checklist(view)
     assert desk.audit(view.id)[-1] == "applied"
@@ -57,6 +59,7 @@ def test_revoking_keeps_the_account_and_skips_moving_its_content(desk: Desk) -> 
     assert "sandbox: Transfer dashboards and saved work" not in titles
     assert "sandbox: Rotate API tokens and keys they owned" in titles
     assert len(titles) == len(GENERIC_CHECKLIST) - 1
+    assert titles[0] == "sandbox: Add the account note", "a kept account gets its note; a deleted one has none"
 
 
 def test_follow_ups_do_not_hold_the_request_back_and_record_who_did_them(desk: Desk) -> None:
@@ -86,7 +89,7 @@ def test_offboarding_everywhere_opens_each_platforms_checklist_once_and_the_noti
     view = retry(desk.ctx, view.id, actor=desk.approver).view
     assert view is not None and view.status is RequestStatus.APPLIED
     titles = checklist(view)
-    assert len(titles) == 2 * len(GENERIC_CHECKLIST)  # the retry did not open sandbox's list again
+    assert len(titles) == 2 * len(DELETED)  # the retry did not open sandbox's list again
     assert [notice.platform for notice in desk.notifier.notices] == ["sandbox", "sandbox-eu"]
     assert desk.notifier.kinds().count("removal_notices") == 1
 
