@@ -69,16 +69,7 @@ class SlackRequests:
             **self._envelope("block_actions", user, next(self._counter)),
             "container": {"type": "view", "view_id": home.get("id", "")},
             "view": home,
-            "actions": [
-                {
-                    "type": action.get("type", "button"),
-                    "action_id": action["action_id"],
-                    "block_id": block_id,
-                    "value": action.get("value"),
-                    "text": action.get("text"),
-                    "action_ts": f"{time.time():.6f}",
-                }
-            ],
+            "actions": [_pressed(action, block_id)],
         }
         return self._payload(payload)
 
@@ -112,16 +103,7 @@ class SlackRequests:
             "channel": {"id": message.channel, "name": "access-approvals"},
             "message": {"type": "message", "ts": message.ts, "text": message.text, "blocks": message.blocks},
             "response_url": f"{self._response_base}/action-{key}",
-            "actions": [
-                {
-                    "type": action.get("type", "button"),
-                    "action_id": action["action_id"],
-                    "block_id": block_id,
-                    "value": action.get("value"),
-                    "text": action.get("text"),
-                    "action_ts": f"{time.time():.6f}",
-                }
-            ],
+            "actions": [_pressed(action, block_id)],
         }
         return self._payload(payload)
 
@@ -169,6 +151,18 @@ class SlackRequests:
 
     def _payload(self, payload: dict[str, Any]) -> SignedRequest:
         return self.sign(urllib.parse.urlencode({"payload": json.dumps(payload)}))
+
+
+def _pressed(action: dict[str, Any], block_id: str) -> dict[str, Any]:
+    """A button as Slack reports it pressed, in a block_actions payload."""
+    return {
+        "type": action.get("type", "button"),
+        "action_id": action["action_id"],
+        "block_id": block_id,
+        "value": action.get("value"),
+        "text": action.get("text"),
+        "action_ts": f"{time.time():.6f}",
+    }
 
 
 def find_button(message: StoredMessage, action_id: str) -> tuple[dict[str, Any], str] | None:

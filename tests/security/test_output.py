@@ -62,23 +62,21 @@ def test_a_reason_with_escape_sequences_prints_as_text_in_the_console_and_the_co
     shown = out.getvalue()
     assert "demo" in shown and "\x1b" not in shown and "\x07" not in shown
 
-    listed = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "requests"],
-        env=environment_without_settings(ACCESSBOT_DATABASE_URL=database),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    listed = accessbot(tmp_path, database, "requests")
     assert listed.returncode == 0, listed.stderr
     assert "dan@agency.example" in listed.stdout and "\x1b" not in listed.stdout
-    evidence = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "evidence", "1"],
+    evidence = accessbot(tmp_path, database, "evidence", "1")
+    assert evidence.returncode == 0, evidence.stderr
+    assert "demo" in evidence.stdout and "\x1b" not in evidence.stdout and "\x07" not in evidence.stdout
+
+
+def accessbot(folder: Path, database: str, *arguments: str) -> subprocess.CompletedProcess[str]:
+    """The command line on this database, as a terminal runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *arguments],
         env=environment_without_settings(ACCESSBOT_DATABASE_URL=database),
-        cwd=tmp_path,
+        cwd=folder,
         capture_output=True,
         text=True,
         timeout=120,
     )
-    assert evidence.returncode == 0, evidence.stderr
-    assert "demo" in evidence.stdout and "\x1b" not in evidence.stdout and "\x07" not in evidence.stdout
