@@ -23,6 +23,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 from domain.access import AccessState
 from domain.catalog import RoleCatalog, name_key
 from domain.durations import DurationError, format_duration, parse_duration
+from domain.people import same_mailbox
 
 
 def _coerce_duration(value: Any) -> Any:
@@ -399,9 +400,7 @@ def approval_verdict(
             return ApprovalVerdict(
                 allowed=False, reason="You asked for this access, so someone else has to approve it."
             )
-        if approver.slack_id == request.target_slack_id or (
-            approver.email is not None and approver.email.lower() == request.target_email.lower()
-        ):
+        if approver.slack_id == request.target_slack_id or same_mailbox(approver.email, request.target_email):
             return ApprovalVerdict(
                 allowed=False, reason="This request changes your own access, so someone else has to approve it."
             )
@@ -436,7 +435,7 @@ def may_do_manual_step(
 ) -> Verdict:
     """Who may say a manual step is done: an approver of its platform (an admin there), never the person whose
     access it changes. Unlike approving, the requester may do it: the decision was someone else's already."""
-    if doer.slack_id == target_slack_id or (doer.email is not None and doer.email.lower() == target_email.lower()):
+    if doer.slack_id == target_slack_id or same_mailbox(doer.email, target_email):
         return Verdict.refuse("This step changes your own access, so someone else has to do it.")
     return _platform_approver(doer, eligible, doing="mark this done")
 
@@ -444,7 +443,7 @@ def may_do_manual_step(
 def may_review(*, target_email: str, doer: Approver, eligible: frozenset[str] | None) -> Verdict:
     """Who may keep or remove someone's access in an access review: the platform's approvers, never about
     themselves (keeping your own access is not a review)."""
-    if doer.email is not None and doer.email.lower() == target_email.lower():
+    if same_mailbox(doer.email, target_email):
         return Verdict.refuse("This row is your own access, so another approver has to decide it.")
     return _platform_approver(doer, eligible, doing="decide review rows")
 

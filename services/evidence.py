@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session
 
 from domain.access import AccessState, AccessStep
+from domain.people import same_mailbox
 from services.approvers import eligible_approvers
 from services.context import ServiceContext
 from services.ports import Person
@@ -199,7 +200,7 @@ def may_see(ctx: ServiceContext, evidence: Evidence, person: Person) -> bool:
     """The requester, the person whose access it is, the platforms' approvers and workspace admins."""
     if person.is_workspace_admin or person.slack_id == evidence.requester:
         return True
-    if person.slack_id == evidence.target_slack_id or (person.email or "").lower() == evidence.target_email:
+    if person.slack_id == evidence.target_slack_id or same_mailbox(person.email, evidence.target_email):
         return True
     eligible = eligible_approvers(ctx, tuple(record.platform for record in evidence.platforms))
     return any(people is not None and person.slack_id in people for people in eligible.values())

@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from domain.ledger import GrantState
 from domain.lifecycle import ChangeStatus, RequestEvent, RequestStatus
+from domain.people import same_mailbox
 from domain.policy import Approver, RequestFacts, Verdict, approval_verdict, pending_deadlines
 from services.apply import run_request
 from services.approvers import decision_verdict, eligible_approvers, members
@@ -58,8 +59,8 @@ class GrantResult(BaseModel):
 
 def may_manage(ctx: ServiceContext, request: RequestView, person: Person) -> Verdict:
     """The requester, the person it is for and the approvers may extend, revoke or keep temporary access."""
-    if person.slack_id in (request.requester_id, request.target_slack_id) or (
-        person.email is not None and person.email.lower() == request.target_email
+    if person.slack_id in (request.requester_id, request.target_slack_id) or same_mailbox(
+        person.email, request.target_email
     ):
         return Verdict.allow()
     verdict = decision_verdict(ctx, request, person)
