@@ -14,8 +14,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session
 
 from domain.access import AccessState, AccessStep
-from domain.people import same_mailbox
-from services.approvers import eligible_approvers
+from services import visibility
 from services.context import ServiceContext
 from services.ports import Person
 from storage.audit import event_hash, events_for
@@ -198,9 +197,11 @@ def event_record(row: AuditEvent) -> EventRecord:
 
 def may_see(ctx: ServiceContext, evidence: Evidence, person: Person) -> bool:
     """The requester, the person whose access it is, the platforms' approvers and workspace admins."""
-    if person.is_workspace_admin or person.slack_id == evidence.requester:
-        return True
-    if person.slack_id == evidence.target_slack_id or same_mailbox(person.email, evidence.target_email):
-        return True
-    eligible = eligible_approvers(ctx, tuple(record.platform for record in evidence.platforms))
-    return any(people is not None and person.slack_id in people for people in eligible.values())
+    return visibility.may_see(
+        ctx,
+        person,
+        platforms=[record.platform for record in evidence.platforms],
+        requester_id=evidence.requester,
+        target_slack_id=evidence.target_slack_id,
+        target_email=evidence.target_email,
+    )

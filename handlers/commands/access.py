@@ -20,15 +20,19 @@ from domain.commands import (
     parse_command,
 )
 from domain.lifecycle import RequestStatus
+from domain.people import same_mailbox
 from handlers.blocks import forms, replies
 from handlers.blocks.evidence import evidence_message
 from handlers.blocks.text import escape
 from handlers.listening import listen
-from services import break_glass, evidence
+from services import break_glass, evidence, visibility
 from services.context import RequestRefused, ServiceContext
 from services.grants import live_views
-from services.queries import access_everywhere, request_history, request_views, resolve_target
+from services.ports import Person
+from services.queries import access_everywhere, request_history, request_views, resolve_target, views_of
 from services.submit import submit
+from services.views import RequestView
+from services.visibility import approved_platforms
 
 logger = logging.getLogger("accessbot.handlers")
 COMMAND = "/access"
@@ -83,12 +87,20 @@ def answer(
         found = request_history(ctx, parsed.request_id)
         if found is None:
             return replies.notice(f"Request #{parsed.request_id} does not exist. `/access list` shows recent ones.")
+        if not _may_see(ctx, ctx.directory.person(user_id), found[0]):
+            return replies.notice(NOT_YOURS.format(what=f"request #{parsed.request_id}"))
         return replies.status_message(*found)
     if isinstance(parsed, EvidenceCommand):
         return _evidence(ctx, parsed.request_id, user_id=user_id)
     if isinstance(parsed, ListCommand):
+        person = ctx.directory.person(user_id)
         email = resolve_target(ctx, parsed.target)[0] if parsed.target else None
         platforms = [parsed.platform] if parsed.platform else None
+        if email is not None and not same_mailbox(person.email, email):
+            # Someone else's access: only on the platforms this person approves (all, for a workspace admin).
+            platforms = sorted(approved_platforms(ctx, person, platforms))
+            if not platforms:
+                return replies.notice(NOT_YOURS.format(what=f"{email}'s access"))
         access = (email, access_everywhere(ctx, email, platforms)) if email else None
         open_requests = request_views(
             ctx,
@@ -97,12 +109,16 @@ def answer(
             statuses=None if email else [RequestStatus.PENDING, RequestStatus.APPLYING, RequestStatus.FAILED],
             limit=15,
         )
-        # For one person, every live grant; for everyone, the temporary ones.
+        # For one person, every live grant; for everyone, the temporary ones. Of either, only what this person
+        # may see.
         grants = live_views(ctx, target_email=email, platform=parsed.platform, temporary_only=email is None)
+        sources = views_of(ctx, {grant.request_id for grant in grants})
+        grants = [grant for grant in grants if _may_see(ctx, person, sources[grant.request_id])]
+        open_requests = [view for view in open_requests if _may_see(ctx, person, view)]
         yours = None
-        if email is None and (asker := ctx.directory.person(user_id).email):
+        if email is None and person.email:
             # With no one named, the asker sees their own access first.
-            yours = (asker, access_everywhere(ctx, asker, platforms))
+            yours = (person.email, access_everywhere(ctx, person.email, platforms))
         return replies.list_message(
             open_requests=open_requests, access=access, grants=grants, now=ctx.clock.now(), yours=yours
         )
@@ -117,6 +133,23 @@ def answer(
         ctx, parsed, requester=requester, target_email=email, target_slack_id=slack_id, text=f"/access {text}"
     )
     return replies.submitted_notice(view)
+
+
+NOT_YOURS = (
+    "You can see {what} only if it is yours (you asked, or it is your access) or you approve its platform. "
+    "`/access list` shows your own."
+)
+
+
+def _may_see(ctx: ServiceContext, person: Person, view: RequestView) -> bool:
+    return visibility.may_see(
+        ctx,
+        person,
+        platforms=view.platforms,
+        requester_id=view.requester_id,
+        target_slack_id=view.target_slack_id,
+        target_email=view.target_email,
+    )
 
 
 def _evidence(ctx: ServiceContext, request_id: int, *, user_id: str) -> dict[str, Any]:

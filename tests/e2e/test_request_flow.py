@@ -200,7 +200,7 @@ def test_status_and_list_show_the_request_and_current_access(bot: RunningBot) ->
     bot.command("alice", "status 1")
     status = bot.ephemeral("*Request #1*")
     assert "Approved by <@U0BOB>" in status and "requested by <@U0ALICE>" in status
-    bot.command("alice", f"list {ANA}")
+    bot.command("bob", f"list {ANA}")  # an approver of the sandbox
     listed = bot.ephemeral("*sandbox*:")
     assert "*sandbox*: Consumer; production: Viewer" in listed
     # Each live grant, with what it covers and the request it came from.

@@ -20,7 +20,8 @@ def desk(tmp_path: Path) -> Desk:
 
 
 @pytest.mark.parametrize(
-    "spelling", ["bob+ops@client.example", "Bob@Client.Example", "ｂｏｂ@client.example", " bob+x+y@CLIENT.example "]
+    "spelling",
+    ["bob+ops@client.example", "Bob@Client.Example", "\uff42\uff4f\uff42@client.example", " bob+x+y@CLIENT.example "],
 )
 def test_spellings_of_one_mailbox_are_one_person(spelling: str) -> None:
     assert same_mailbox(spelling, "bob@client.example")
