@@ -140,6 +140,13 @@ class BotTokenAuthorize(Authorize):
         known = self._ask()
         if known is None:
             return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, user_id=user_id, bot_token=token)
+        if not _same_workspace(known, team_id=team_id, enterprise_id=enterprise_id):
+            # Signed with our secret, yet from another workspace (a payload copied across, or a second install):
+            # nothing in it concerns this one.
+            logger.warning(
+                "refused a request from workspace %s: this bot is installed in %s", team_id, known.get("team_id")
+            )
+            return None
         return AuthorizeResult(
             enterprise_id=known.get("enterprise_id") or enterprise_id,
             team_id=known.get("team_id") or team_id,
@@ -163,3 +170,10 @@ class BotTokenAuthorize(Authorize):
             except (URLError, OSError) as error:
                 logger.warning("Slack does not answer auth.test (%s): handling the request with the token", error)
             return self._known
+
+
+def _same_workspace(installed: SlackResponse, *, team_id: str | None, enterprise_id: str | None) -> bool:
+    """Whether a request comes from the workspace (or the Enterprise Grid organisation) the bot is installed in."""
+    if installed.get("enterprise_id") and enterprise_id == installed.get("enterprise_id"):
+        return True
+    return team_id is None or team_id == installed.get("team_id")

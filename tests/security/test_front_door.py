@@ -81,3 +81,24 @@ def test_forged_signatures_are_one_short_line_now_and_then_never_the_body(
     said = [record.getMessage() for record in caplog.records if "signature" in record.getMessage().lower()]
     assert said and len(said) <= 2, said
     assert all(len(line) < 200 and "approved by the attacker" not in line and "AAAA" not in line for line in said)
+
+
+def test_a_signed_request_from_another_workspace_is_refused_and_logged(
+    bot: RunningBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    bot.command("alice", "help")  # the bot has learnt which workspace it is installed in
+    ours = bot.requests.slash_command(
+        user=USERS["alice"], text="add ana@agency.example sandbox viewer on production reason: x"
+    )
+    theirs = bot.requests.sign(ours.body.replace("team_id=T", "team_id=TOTHER", 1))
+    with caplog.at_level(logging.WARNING):
+        bot.post(theirs)
+        bot.settle()
+    assert bot.runtime.services.load_view(1) is None, "nothing was asked"
+    assert any("refused a request from workspace TOTHER" in record.getMessage() for record in caplog.records)
+    bot.post(
+        bot.requests.slash_command(
+            user=USERS["alice"], text="add ana@agency.example sandbox viewer on production reason: x"
+        )
+    )
+    bot.card(1)  # from the bot's own workspace, the same request is taken
