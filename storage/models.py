@@ -316,6 +316,16 @@ class SlackOutbox(SQLModel, table=True):
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
+class SlackDelivery(SQLModel, table=True):
+    """A request Slack delivered, kept for an hour: the same delivery again (a replay inside the signature's five
+    minutes, or Slack's own retry of an event) is answered without being processed twice."""
+
+    __tablename__ = "slack_delivery"
+
+    key: str = Field(primary_key=True)  # event:<event_id>, or sig:<the request's signature>
+    seen_at: datetime = Field(sa_type=UTCDateTime, index=True)
+
+
 class HomeViewer(SQLModel, table=True):
     """Someone who opened the bot's App Home: their Home is published again when something in it changes."""
 

@@ -102,3 +102,25 @@ def test_a_signed_request_from_another_workspace_is_refused_and_logged(
         )
     )
     bot.card(1)  # from the bot's own workspace, the same request is taken
+
+
+def test_a_replayed_delivery_and_slacks_retry_of_an_event_are_done_once(bot: RunningBot) -> None:
+    signed = bot.requests.slash_command(
+        user=USERS["alice"], text="add ana@agency.example sandbox viewer on production reason: x"
+    )
+    for _ in range(3):  # the same signed bytes, inside the five minutes the signature is good for
+        assert bot.post(signed).status_code == 200
+    bot.card(1)
+    bot.settle()
+    assert bot.runtime.services.load_view(2) is None
+    assert not [call for call in bot.slack.calls_to("response_url") if "already waiting" in str(call.params)]
+
+    opened = bot.requests.home_opened(user=USERS["bob"])
+    assert bot.post(opened).status_code == 200
+    again = bot.requests.sign(opened.body, content_type="application/json")  # signed anew, as Slack's retry is
+    assert (
+        bot.post(again.__class__(body=again.body, headers={**again.headers, "X-Slack-Retry-Num": "1"})).status_code
+        == 200
+    )
+    bot.settle()
+    assert len(bot.slack.calls_to("views.publish")) == 1
