@@ -87,7 +87,7 @@ class HeapManualPlatform(Platform):
                 )
             case StepKind.SET_ACCOUNT_ROLE:
                 return f"{profile} In the Organization Role section select {step.after}, then save." + (
-                    self._last_admins(current) if current.account_role == ADMIN else ""
+                    self._last_admins(current)
                 )
             case StepKind.SET_SCOPE_ROLE:
                 return f"{profile} {self._scope_change(step)} Save changes."
@@ -96,18 +96,21 @@ class HeapManualPlatform(Platform):
         return f"{profile} {step.describe()}, then save."
 
     def _scope_change(self, step: AccessStep) -> str:
-        spec = self.catalog.scope(step.scope or "")
-        if spec is not None and spec.kind == "module":
+        if self._is_module(step):
             return f"In the Module Permissions section, enable {step.scope} with the role {step.after}."
         if step.before:
             return f"In the Projects section, change the role on {step.scope} from {step.before} to {step.after}."
         return f"In the Projects section, click + Add (or check {step.scope}) and give it the role {step.after}."
 
     def _scope_removal(self, step: AccessStep) -> str:
-        spec = self.catalog.scope(step.scope or "")
-        if spec is not None and spec.kind == "module":
+        if self._is_module(step):
             return f"In the Module Permissions section, disable {step.scope}."
         return f"In the Projects section, uncheck {step.scope} (or delete the project assignment)."
+
+    def _is_module(self, step: AccessStep) -> bool:
+        """Modules (Govern, Activate, Illuminate) are set in their own section of the profile, projects in another."""
+        spec = self.catalog.scope(step.scope or "")
+        return spec is not None and spec.kind == "module"
 
     def _last_admins(self, current: AccessState) -> str:
         if current.account_role != ADMIN or not self.min_admins:
