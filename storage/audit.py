@@ -1,6 +1,7 @@
 """The append-only audit trail: insert and read, nothing else, with a hash chain that shows any edit or deletion.
 
-Each event's hash covers its content and the previous event's hash. Editing an event changes its hash; deleting one
+Each event's hash covers its content, its place in the trail (`seq`) and the previous event's hash; an event's id is
+its `seq`, so the hash covers the id too. Editing an event changes its hash; deleting one
 leaves a gap in `seq` and a link that points nowhere; deleting the newest ones leaves `audit_head` pointing past the
 end. Someone able to rewrite the whole table and the head could forge a consistent chain, so `accessbot audit verify`
 prints the head hash for auditors to keep elsewhere, and checks a hash kept earlier (`--anchor`).
@@ -146,7 +147,8 @@ def _chain_pending(session: OrmSession) -> None:
     seq, previous = _reserve(session, len(pending))
     for row in pending:
         seq += 1
-        row["seq"], row["prev_hash"] = seq, previous
+        row["id"] = row["seq"] = seq  # the id is the place in the chain, which the hash covers
+        row["prev_hash"] = previous
         row["hash"] = previous = event_hash(row)
     # One INSERT for them all, without the ORM's unit of work: nothing reads these rows back in this session.
     session.execute(insert(AuditEvent.__table__), pending)  # type: ignore[attr-defined]
@@ -184,7 +186,6 @@ def verify_chain(session: Session, *, batch: int = 1000) -> ChainReport:
     head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS)
     statement = select(AuditEvent).order_by(col(AuditEvent.seq)).execution_options(yield_per=batch)
     expected_seq, previous, count = 1, GENESIS, 0
-    previous_id: int | None = None
 
     def broken(seq: int, problem: str) -> ChainReport:
         return ChainReport(events=count, head_seq=head_seq, head_hash=head_hash, problem=problem, broken_at=seq)
@@ -201,10 +202,10 @@ def verify_chain(session: Session, *, batch: int = 1000) -> ChainReport:
                 row.seq,
                 f"event #{row.seq} (id {row.id}, {row.event}) was edited: its content no longer matches its hash",
             )
-        # Rows are inserted in the chain's order, so their ids grow with it: ids swapped between rows show here.
-        if row.id is not None and previous_id is not None and row.id <= previous_id:
-            return broken(row.seq, f"event #{row.seq} has id {row.id}, not after #{row.seq - 1}'s: ids were changed")
-        previous, expected_seq, previous_id = row.hash, expected_seq + 1, row.id
+        if row.id != row.seq:  # ids swapped between rows, or moved, would reorder what reads by id
+            problem = f"event #{row.seq} has id {row.id}: an event's id is its place in the chain, so ids were changed"
+            return broken(row.seq, problem)
+        previous, expected_seq = row.hash, expected_seq + 1
     last = expected_seq - 1
     if head_seq != last or head_hash != previous:
         if head_seq > last:

@@ -169,5 +169,16 @@ def test_swapped_ids_are_found_and_a_requests_events_keep_the_chains_order(engin
     with Session(engine) as session:
         assert [event.event for event in events_for(session=session, request_id=7)] == ["requested", "approved"]
         report = verify_chain(session)
+    assert not report.intact and report.broken_at == 1
+    assert report.problem == "event #1 has id 2: an event's id is its place in the chain, so ids were changed"
+
+
+def test_an_events_id_is_its_place_in_the_chain_so_changing_it_is_found(engine: Engine) -> None:
+    write(engine, 3)
+    assert [(row.id, row.seq) for row in rows(engine)] == [(1, 1), (2, 2), (3, 3)]
+    with engine.begin() as connection:  # move the middle event to an unused id: the order of ids still holds
+        connection.execute(text("UPDATE audit_event SET id = 1000 WHERE seq = 2"))
+    with Session(engine) as session:
+        report = verify_chain(session)
     assert not report.intact and report.broken_at == 2
-    assert report.problem is not None and "ids were changed" in report.problem
+    assert report.problem == "event #2 has id 1000: an event's id is its place in the chain, so ids were changed"

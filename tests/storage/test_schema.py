@@ -199,3 +199,25 @@ def test_live_elevations_of_a_0002_database_become_grants_that_still_end_on_time
     desk.clock.advance(timedelta(minutes=1))
     assert sweep(desk.ctx).reverted == 1
     assert access(desk) == AccessState(member=True, account_role="Consumer")
+
+
+def test_audit_events_written_before_0007_get_their_place_as_their_id_and_the_chain_stays_intact(
+    database_url: str,
+) -> None:
+    engine = make_engine(database_url)
+    upgrade(engine, to="0006")
+    with session_scope(engine) as session:
+        for number in range(3):
+            record(session=session, event=AuditKind.REQUESTED, actor="UALICE", at=NOW, request_id=number)
+    with engine.begin() as connection:  # ids from the table's counter, as before: not the events' places
+        connection.execute(text("UPDATE audit_event SET id = id + 40"))
+    upgrade(engine)
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT id, seq FROM audit_event ORDER BY seq")).all() == [
+            (1, 1),
+            (2, 2),
+            (3, 3),
+        ]
+    with Session(engine) as session:
+        assert verify_chain(session).intact
+    engine.dispose()
