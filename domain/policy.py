@@ -23,7 +23,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 from domain.access import AccessState
 from domain.catalog import RoleCatalog, name_key
 from domain.durations import DurationError, format_duration, parse_duration
-from domain.people import same_mailbox
+from domain.people import Mailboxes
 
 
 def _coerce_duration(value: Any) -> Any:
@@ -186,6 +186,8 @@ class PolicyConfig(BaseModel):
     # past this, the approvers are chased, with the security group, every `removal_chase_every` until someone decides.
     removal_deadline: ConfigDuration = timedelta(hours=24)
     removal_chase_every: ConfigDuration = timedelta(hours=4)
+    # How two email addresses are recognised as one person (plus-addressing per domain).
+    people: Mailboxes = Field(default_factory=Mailboxes)
 
     _pattern = field_validator("ticket_pattern")(classmethod(lambda cls, v: _compiled(v)))
 
@@ -374,14 +376,18 @@ class ApprovalVerdict(Verdict):
     complete: bool = False
 
 
-def may_approve(*, request: RequestFacts, approver: Approver, eligible: dict[str, frozenset[str] | None]) -> Verdict:
+def may_approve(
+    *, request: RequestFacts, approver: Approver, eligible: dict[str, frozenset[str] | None], mailboxes: Mailboxes
+) -> Verdict:
     """Whether `approver` is someone who may approve `request` at all (not themselves, an approver everywhere).
 
     `eligible` maps each platform of the request to the Slack user ids allowed to approve it (user groups already
     expanded), or None when the platform names no approvers, in which case workspace admins and owners may.
     A request spanning several platforms needs an approver eligible on every one of them.
     """
-    return approval_verdict(request=request, requirements=Requirements(), approver=approver, eligible=eligible)
+    return approval_verdict(
+        request=request, requirements=Requirements(), approver=approver, eligible=eligible, mailboxes=mailboxes
+    )
 
 
 def approval_verdict(
@@ -390,6 +396,7 @@ def approval_verdict(
     requirements: Requirements,
     approver: Approver,
     eligible: dict[str, frozenset[str] | None],
+    mailboxes: Mailboxes,
     prior: Sequence[str] = (),
     required_members: Sequence[frozenset[str]] = (),
 ) -> ApprovalVerdict:
@@ -400,7 +407,7 @@ def approval_verdict(
             return ApprovalVerdict(
                 allowed=False, reason="You asked for this access, so someone else has to approve it."
             )
-        if approver.slack_id == request.target_slack_id or same_mailbox(approver.email, request.target_email):
+        if approver.slack_id == request.target_slack_id or mailboxes.same(approver.email, request.target_email):
             return ApprovalVerdict(
                 allowed=False, reason="This request changes your own access, so someone else has to approve it."
             )
@@ -431,19 +438,24 @@ def approval_verdict(
 
 
 def may_do_manual_step(
-    *, target_email: str, target_slack_id: str | None, doer: Approver, eligible: frozenset[str] | None
+    *,
+    target_email: str,
+    target_slack_id: str | None,
+    doer: Approver,
+    eligible: frozenset[str] | None,
+    mailboxes: Mailboxes,
 ) -> Verdict:
     """Who may say a manual step is done: an approver of its platform (an admin there), never the person whose
     access it changes. Unlike approving, the requester may do it: the decision was someone else's already."""
-    if doer.slack_id == target_slack_id or same_mailbox(doer.email, target_email):
+    if doer.slack_id == target_slack_id or mailboxes.same(doer.email, target_email):
         return Verdict.refuse("This step changes your own access, so someone else has to do it.")
     return _platform_approver(doer, eligible, doing="mark this done")
 
 
-def may_review(*, target_email: str, doer: Approver, eligible: frozenset[str] | None) -> Verdict:
+def may_review(*, target_email: str, doer: Approver, eligible: frozenset[str] | None, mailboxes: Mailboxes) -> Verdict:
     """Who may keep or remove someone's access in an access review: the platform's approvers, never about
     themselves (keeping your own access is not a review)."""
-    if same_mailbox(doer.email, target_email):
+    if mailboxes.same(doer.email, target_email):
         return Verdict.refuse("This row is your own access, so another approver has to decide it.")
     return _platform_approver(doer, eligible, doing="decide review rows")
 

@@ -90,6 +90,7 @@ def verdict_for(ctx: ServiceContext, view: RequestView, person: Person, *, count
         requirements=requirements,
         approver=Approver(slack_id=person.slack_id, email=person.email, is_workspace_admin=person.is_workspace_admin),
         eligible=eligible_approvers(ctx, view.platforms, requirements),
+        mailboxes=ctx.policy.people,
         prior=view.approvals if counting else (),
         required_members=[members(ctx, group) for group in requirements.require_one_of],
     )

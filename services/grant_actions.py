@@ -17,7 +17,6 @@ from sqlmodel import Session
 
 from domain.ledger import GrantState
 from domain.lifecycle import ChangeStatus, RequestEvent, RequestStatus
-from domain.people import same_mailbox
 from domain.policy import Approver, RequestFacts, Verdict, approval_verdict, pending_deadlines
 from services.apply import run_request
 from services.approvers import decision_verdict, eligible_approvers, members
@@ -59,7 +58,7 @@ class GrantResult(BaseModel):
 
 def may_manage(ctx: ServiceContext, request: RequestView, person: Person) -> Verdict:
     """The requester, the person it is for and the approvers may extend, revoke or keep temporary access."""
-    if person.slack_id in (request.requester_id, request.target_slack_id) or same_mailbox(
+    if person.slack_id in (request.requester_id, request.target_slack_id) or ctx.policy.people.same(
         person.email, request.target_email
     ):
         return Verdict.allow()
@@ -116,6 +115,7 @@ def ask_extension(
         ),
         requirements=requirements,
         approver=Approver(slack_id=person.slack_id, email=person.email, is_workspace_admin=person.is_workspace_admin),
+        mailboxes=ctx.policy.people,
         eligible=eligible_approvers(ctx, (grant.platform,), requirements),
         required_members=[members(ctx, group) for group in requirements.require_one_of],
     )

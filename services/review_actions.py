@@ -53,7 +53,7 @@ def _verdict(ctx: ServiceContext, item: ReviewItemView, person: Person) -> Verdi
         return Verdict.refuse(f"{item.platform} is no longer configured.")
     eligible = eligible_approvers(ctx, (item.platform,))[item.platform]
     doer = Approver(slack_id=person.slack_id, email=person.email, is_workspace_admin=person.is_workspace_admin)
-    return may_review(target_email=item.email, doer=doer, eligible=eligible)
+    return may_review(target_email=item.email, doer=doer, eligible=eligible, mailboxes=ctx.policy.people)
 
 
 def _open_item(ctx: ServiceContext, item_id: int, person: Person) -> ReviewItemView | ReviewResult:

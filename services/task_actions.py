@@ -49,7 +49,11 @@ def may_complete(ctx: ServiceContext, request: RequestView, task: TaskView, pers
     eligible = eligible_approvers(ctx, (task.platform,)).get(task.platform or "") if task.platform else None
     doer = Approver(slack_id=person.slack_id, email=person.email, is_workspace_admin=person.is_workspace_admin)
     return may_do_manual_step(
-        target_email=request.target_email, target_slack_id=request.target_slack_id, doer=doer, eligible=eligible
+        target_email=request.target_email,
+        target_slack_id=request.target_slack_id,
+        doer=doer,
+        eligible=eligible,
+        mailboxes=ctx.policy.people,
     )
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from domain.people import same_mailbox
 from services.approvers import eligible_approvers
 from services.context import ServiceContext
 from services.ports import Person
@@ -21,9 +20,11 @@ def approved_platforms(ctx: ServiceContext, person: Person, platforms: Iterable[
     return {name for name, people in eligible.items() if people is not None and person.slack_id in people}
 
 
-def is_about(person: Person, *, requester_id: str | None, target_slack_id: str | None, target_email: str) -> bool:
+def is_about(
+    ctx: ServiceContext, person: Person, *, requester_id: str | None, target_slack_id: str | None, target_email: str
+) -> bool:
     """Whether a request is this person's: they asked, or it is their access."""
-    return person.slack_id in (requester_id, target_slack_id) or same_mailbox(person.email, target_email)
+    return person.slack_id in (requester_id, target_slack_id) or ctx.policy.people.same(person.email, target_email)
 
 
 def may_see(
@@ -37,6 +38,6 @@ def may_see(
 ) -> bool:
     """A request (or what is recorded of it): its requester, the person whose access it is, its platforms'
     approvers and workspace admins."""
-    if is_about(person, requester_id=requester_id, target_slack_id=target_slack_id, target_email=target_email):
+    if is_about(ctx, person, requester_id=requester_id, target_slack_id=target_slack_id, target_email=target_email):
         return True
     return bool(approved_platforms(ctx, person, platforms))

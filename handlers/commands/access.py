@@ -20,7 +20,6 @@ from domain.commands import (
     parse_command,
 )
 from domain.lifecycle import RequestStatus
-from domain.people import same_mailbox
 from handlers.blocks import forms, replies
 from handlers.blocks.evidence import evidence_message
 from handlers.blocks.text import escape
@@ -96,7 +95,7 @@ def answer(
         person = ctx.directory.person(user_id)
         email = resolve_target(ctx, parsed.target)[0] if parsed.target else None
         platforms = [parsed.platform] if parsed.platform else None
-        if email is not None and not same_mailbox(person.email, email):
+        if email is not None and not ctx.policy.people.same(person.email, email):
             # Someone else's access: only on the platforms this person approves (all, for a workspace admin).
             platforms = sorted(approved_platforms(ctx, person, platforms))
             if not platforms:

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 
+from domain.people import Mailboxes
 from domain.policy import Approver, PlatformPolicy, RequestFacts, duration_verdict, may_approve
 
 REQUEST = RequestFacts(requester_id="UREQ", target_email="ana@agency.com", target_slack_id="UANA", platforms=("heap",))
@@ -24,7 +25,7 @@ APPROVERS = {"heap": frozenset({"UBOB", "UCAROL", "UANA"})}
     ],
 )
 def test_who_may_approve(approver: Approver, eligible: dict, allowed: bool, says: str) -> None:
-    verdict = may_approve(request=REQUEST, approver=approver, eligible=eligible)
+    verdict = may_approve(request=REQUEST, approver=approver, eligible=eligible, mailboxes=Mailboxes())
     assert verdict.allowed is allowed
     assert says in verdict.reason
 
@@ -32,9 +33,13 @@ def test_who_may_approve(approver: Approver, eligible: dict, allowed: bool, says
 def test_a_request_over_several_platforms_needs_an_approver_of_each() -> None:
     request = REQUEST.model_copy(update={"platforms": ("heap", "chartbeat")})
     eligible = {"heap": frozenset({"UBOB"}), "chartbeat": frozenset({"UCAROL"})}
-    assert not may_approve(request=request, approver=Approver(slack_id="UBOB"), eligible=eligible).allowed
+    assert not may_approve(
+        request=request, approver=Approver(slack_id="UBOB"), eligible=eligible, mailboxes=Mailboxes()
+    ).allowed
     eligible["chartbeat"] = frozenset({"UCAROL", "UBOB"})
-    assert may_approve(request=request, approver=Approver(slack_id="UBOB"), eligible=eligible).allowed
+    assert may_approve(
+        request=request, approver=Approver(slack_id="UBOB"), eligible=eligible, mailboxes=Mailboxes()
+    ).allowed
 
 
 POLICY = PlatformPolicy(max_duration="30d", role_max_duration={"admin": "8h"}, min_duration="5m")

@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from domain.access import AccessState
+from domain.people import Mailboxes
 from domain.policy import (
     ApprovalVerdict,
     Approver,
@@ -173,6 +174,7 @@ def verdict(
         requirements=requirements,
         approver=Approver(slack_id=who),
         eligible=ELIGIBLE,
+        mailboxes=Mailboxes(),
         prior=prior,
         required_members=members,
     )
@@ -218,6 +220,7 @@ def test_the_target_is_recognised_by_email_too() -> None:
         requirements=Requirements(),
         eligible={"heap": frozenset({"UX"})},
         approver=Approver(slack_id="UX", email="ANA@agency.com"),
+        mailboxes=Mailboxes(),
     )
     assert not result.allowed
 
@@ -243,6 +246,7 @@ def test_no_sequence_of_clicks_approves_a_two_person_grant_without_two_others(
             requirements=requirements,
             approver=Approver(slack_id=who),
             eligible=ELIGIBLE,
+            mailboxes=Mailboxes(),
             prior=prior,
             required_members=members,
         )
