@@ -25,7 +25,6 @@ from bot.health import Health, check
 from bot.scheduler import Scheduler
 from bot.settings import ConfigError, Settings
 from bot.slack_link import BotTokenAuthorize
-from handlers import replays
 from handlers.directory import SlackDirectory
 from handlers.home import home_for
 from handlers.notifier import SlackNotifier, card_of
@@ -230,10 +229,6 @@ def bootstrap(
         listener_executor=listener_executor,
         logger=bolt_logger,
     )
-    if verify_requests:
-        # Where Slack's requests arrive (serve's front, the console, the tests); serve's worker takes them from the
-        # front, which has let each through once.
-        replays.register(app, services)
     handlers.register(app, services, outbox)
     return Runtime(
         settings=settings, engine=services.engine, services=services, timers=scheduler, app=app, client=client

@@ -30,4 +30,4 @@ def register(app: App, ctx: ServiceContext, outbox: Outbox) -> None:
         home.opened(ctx, user_id)
         outbox.call(HOME, {"user_id": user_id}, coalesce_key=f"home:{user_id}")
 
-    listen(app.event("app_home_opened"), ack=acknowledge, work=on_opened)
+    listen(app.event("app_home_opened"), ctx, ack=acknowledge, work=on_opened)

@@ -1,17 +1,19 @@
 """A delivery Slack made before is answered without being processed again: a replay of a signed request inside the
 signature's five minutes (same signature), or Slack's own retry of an event (`X-Slack-Retry-Num`, same event id).
-Noted in the database, so that the instance a retry lands on knows what another one took."""
+
+The quick part of a listener answers every delivery (it changes nothing); the work behind it runs for the first
+delivery alone. Noted in the database, by the work (in serve's worker), so that the instance a retry lands on knows
+what another one did, and the answer to Slack never waits for a database write.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
-from slack_bolt import App, BoltRequest, BoltResponse
+from slack_bolt import BoltRequest
 
 from services.context import ServiceContext
-from storage.db import session_scope
-from storage.deliveries import first_delivery
+from services.deliveries import first_time
 
 logger = logging.getLogger("accessbot.slack")
 
@@ -25,16 +27,12 @@ def delivery_key(request: BoltRequest) -> str | None:
     return f"sig:{signatures[0]}" if signatures else None
 
 
-def register(app: App, ctx: ServiceContext) -> None:
-    @app.middleware
-    def once(req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]) -> BoltResponse:
-        key = delivery_key(req)
-        if key is not None:
-            with session_scope(ctx.engine) as session:
-                first = first_delivery(session=session, key=key, at=ctx.clock.now())
-            if not first:
-                retries = req.headers.get("x-slack-retry-num") or []
-                what = f"Slack's retry {retries[0]}" if retries else "a replay"
-                logger.info("a delivery seen before (%s), answered without doing it again", what)
-                return BoltResponse(status=200, body="")
-        return next()
+def first_run(ctx: ServiceContext, request: BoltRequest, work: str) -> bool:
+    """Whether this is the first time `work` runs for this delivery (True for what has nothing to tell it by)."""
+    key = delivery_key(request)
+    if key is None or first_time(ctx, f"{key} {work}"):
+        return True
+    retries = request.headers.get("x-slack-retry-num") or []
+    what = f"Slack's retry {retries[0]}" if retries else "a replay"
+    logger.info("a delivery seen before (%s): answered, and %s not done again", what, work)
+    return False

@@ -2,8 +2,8 @@
 
 It catches what was missed while the bot was down as well as what is due now: accounts to reconcile (a temporary
 grant ended, a revert to retry, a change nobody finished, a claim whose holder died), reminders, undecided
-requests, open manual tasks and the scheduled access review. Everything is claimed with conditional updates, so
-several processes sweeping one database never do a thing twice.
+requests, open manual tasks, the scheduled access review, and Slack deliveries too old to come again. Everything
+is claimed with conditional updates, so several processes sweeping one database never do a thing twice.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session
 
 from services.context import ServiceContext, logger
+from services.deliveries import forget_old
 from services.logs import worker_name
 from services.reconcile import reconcile_due
 from services.recovery import recover
@@ -41,6 +42,7 @@ def sweep(ctx: ServiceContext, *, worker: str | None = None) -> SweepReport:
     tasks_reminded = remind_open_tasks(ctx)
     pending_reminded, expired = undecided(ctx)
     tally = reconcile_due(ctx, worker=worker or worker_name())
+    forget_old(ctx)
     return SweepReport(
         reminded=reminded,
         reverted=tally.ended,

@@ -19,7 +19,9 @@ def first_delivery(*, session: Session, key: str, at: datetime) -> bool:
     """Note `key` as delivered; True only for the first delivery of it (concurrent ones included)."""
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     inserted = session.exec(insert(SlackDelivery).values(key=key, seen_at=at).on_conflict_do_nothing())
-    first = bool(inserted.rowcount)
-    if first and hash(key) % 64 == 0:  # now and then, forget what is too old to come again
-        session.exec(delete(SlackDelivery).where(col(SlackDelivery.seen_at) < at - KEPT_FOR))
-    return first
+    return bool(inserted.rowcount)
+
+
+def forget_before(*, session: Session, at: datetime) -> int:
+    """Forget deliveries seen before `at`; returns how many."""
+    return session.exec(delete(SlackDelivery).where(col(SlackDelivery.seen_at) < at)).rowcount

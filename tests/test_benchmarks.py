@@ -19,8 +19,9 @@ def test_the_revert_sweep_benchmark_reverts_everything_it_creates() -> None:
 def test_the_ack_latency_benchmark_measures_both_apps_and_the_work_gets_done() -> None:
     from benchmarks import ack_latency
 
-    result = ack_latency.run(10, 2, rounds=2)
+    result = ack_latency.run(10, 2, rounds=2, slow=20)
     assert result["m"] == 10 and len(result["round_ratios"]) == 2
+    assert result["slow"] == 20 and result["slow_open"] == 20, "the slow clients were held open while it measured"
     assert 0 < result["bare_p50"] <= result["bare_p99"] <= result["bare_max"]
     assert 0 < result["bot_p50"] <= result["bot_p99"] <= result["bot_max"]
     assert result["ratio_p99"] == result["bot_p99"] / result["bare_p99"]

@@ -19,4 +19,4 @@ def register(app: App, ctx: ServiceContext) -> None:
         request_id, approver = clicked(ctx, body, action)
         tell_clicker(respond, client, body, approve(ctx, request_id, approver=approver), request_id)
 
-    listen(app.action(ids.APPROVE), ack=acknowledge_click, work=on_approve)
+    listen(app.action(ids.APPROVE), ctx, ack=acknowledge_click, work=on_approve)

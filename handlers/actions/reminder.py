@@ -33,4 +33,4 @@ def register(app: App, ctx: ServiceContext) -> None:
         else:
             answer_person(client, respond, body, text)
 
-    listen(app.action(re.compile(f"^({ids.KEEP}|{ids.REVOKE_NOW})$")), ack=acknowledge_click, work=on_answer)
+    listen(app.action(re.compile(f"^({ids.KEEP}|{ids.REVOKE_NOW})$")), ctx, ack=acknowledge_click, work=on_answer)

@@ -19,4 +19,4 @@ def register(app: App, ctx: ServiceContext) -> None:
         request_id, actor = clicked(ctx, body, action)
         tell_clicker(respond, client, body, retry(ctx, request_id, actor=actor), request_id)
 
-    listen(app.action(ids.RETRY), ack=acknowledge_click, work=on_retry)
+    listen(app.action(ids.RETRY), ctx, ack=acknowledge_click, work=on_retry)

@@ -25,4 +25,4 @@ def register(app: App, ctx: ServiceContext) -> None:
         result = answers[action["action_id"]](ctx, item_id, person=person)
         answer_person(client, respond, body, review_notice(result))
 
-    listen(app.action(re.compile(f"^({'|'.join(answers)})$")), ack=acknowledge_click, work=on_answer)
+    listen(app.action(re.compile(f"^({'|'.join(answers)})$")), ctx, ack=acknowledge_click, work=on_answer)

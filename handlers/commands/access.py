@@ -71,7 +71,7 @@ def register(app: App, ctx: ServiceContext) -> None:
         except RequestRefused as refusal:
             respond(**replies.notice(f"⚠️ {escape(str(refusal))}"))  # it may quote a name someone chose
 
-    listen(app.command(COMMAND), ack=acknowledge, work=access_command)
+    listen(app.command(COMMAND), ctx, ack=acknowledge, work=access_command)
 
 
 def answer(

@@ -36,4 +36,4 @@ def register(app: App, ctx: ServiceContext) -> None:
             card = result.view.card if result.view else None
             tell_user(client, user_id=user_id, channel=card.channel if card else None, message=notice(text))
 
-    listen(app.view(ids.DENY_FORM), ack=acknowledge, work=on_deny_submitted)
+    listen(app.view(ids.DENY_FORM), ctx, ack=acknowledge, work=on_deny_submitted)

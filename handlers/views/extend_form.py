@@ -69,4 +69,4 @@ def register(app: App, ctx: ServiceContext) -> None:
         )
         tell_user(client, user_id=user_id, channel=None, message=notice(elevation_notice(result)))
 
-    listen(app.view(ids.EXTEND_FORM), ack=acknowledge, work=on_extend_submitted)
+    listen(app.view(ids.EXTEND_FORM), ctx, ack=acknowledge, work=on_extend_submitted)

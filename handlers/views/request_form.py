@@ -44,7 +44,7 @@ def register(app: App, ctx: ServiceContext) -> None:
             reply = notice(f"⚠️ {escape(str(refusal))}")  # it may quote a name someone chose
         tell_user(client, user_id=user_id, channel=state.channel, message=reply)
 
-    listen(app.view(ids.REQUEST_FORM), ack=acknowledge, work=on_request_submitted)
+    listen(app.view(ids.REQUEST_FORM), ctx, ack=acknowledge, work=on_request_submitted)
 
 
 def command_from_form(

@@ -39,4 +39,4 @@ def register(app: App, ctx: ServiceContext) -> None:
         else:
             tell_user(client, user_id=user_id, channel=where.get("channel"), message=notice(task_notice(result)))
 
-    listen(app.view(ids.TASK_FORM), ack=acknowledge, work=on_task_submitted)
+    listen(app.view(ids.TASK_FORM), ctx, ack=acknowledge, work=on_task_submitted)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -124,3 +125,27 @@ def test_a_replayed_delivery_and_slacks_retry_of_an_event_are_done_once(bot: Run
     )
     bot.settle()
     assert len(bot.slack.calls_to("views.publish")) == 1
+
+
+def test_slack_is_answered_while_another_process_holds_the_database_and_the_work_is_done_after(
+    bot: RunningBot,
+) -> None:
+    """The answer to Slack writes nothing (the work notes the delivery): a worker or another instance writing to
+    SQLite must not hold it up. Before, each answer waited for the write lock, seconds at a time under load."""
+    database = bot.runtime.engine.url.database
+    assert database is not None
+    writer = sqlite3.connect(database, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # the write lock, as a busy worker holds it
+    try:
+        signed = bot.requests.slash_command(
+            user=USERS["alice"], text="add ana@agency.example sandbox viewer on production reason: x"
+        )
+        # Far inside the database's 30 s busy timeout, which is what the answer waited for before.
+        answered = httpx.post(bot.events_url, content=signed.body, headers=signed.headers, timeout=20)
+        assert answered.status_code == 200
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    bot.card(1)
+    bot.settle()
+    assert bot.runtime.services.load_view(2) is None
