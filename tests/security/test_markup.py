@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
+from hypothesis import given
+from hypothesis import strategies as st
+
 from bot.console.local_slack import SlackCall
+from handlers.blocks.text import code, escape
 from tests.e2e.conftest import RunningBot, StartBot
 
 MARKUP = ("<!channel>", "<!here>", "<https://evil.example")
@@ -31,3 +37,30 @@ def test_a_refusal_quoting_a_name_quotes_it_as_text(bot: RunningBot) -> None:
     said = bot.ephemeral("Slack shows no email for")
     assert "&lt;!here&gt; nomail" in said
     assert live_markup(bot.slack.calls_to("response_url")) == []
+
+
+#: Text rich in what Slack reads as control: its three special characters, entity look-alikes, mentions and links.
+SLACKISH = st.lists(
+    st.sampled_from(["<", ">", "&", "!", "@", "#", "|", "^", "`", "amp;", "lt;", "gt;", "!channel", "http:", " "])
+    | st.characters(),
+    max_size=30,
+).map("".join)
+
+
+def unescaped(text: str) -> str:
+    return re.sub(r"&(amp|lt|gt);", lambda entity: {"amp": "&", "lt": "<", "gt": ">"}[entity[1]], text)
+
+
+@given(SLACKISH)
+def test_escaped_text_has_no_control_sequence_and_reads_as_typed(text: str) -> None:
+    inert = escape(text)
+    assert "<" not in inert and ">" not in inert, "no mention, link, date or channel ping can start"
+    assert re.fullmatch(r"(?:[^&]|&(?:amp|lt|gt);)*", inert, re.DOTALL), "every & starts one of Slack's entities"
+    assert unescaped(inert) == text, "Slack shows exactly what was typed"
+
+
+@given(SLACKISH)
+def test_inline_code_stays_one_span_of_inert_text(text: str) -> None:
+    span = code(text)
+    assert span.startswith("`") and span.endswith("`") and span.count("`") == 2
+    assert "<" not in span and ">" not in span
