@@ -176,7 +176,8 @@ def evidence_text(evidence: Evidence) -> str:
             lines.append(f"    error:    {record.error}")
         lines += [f"    platform: {response}" for response in record.responses]
     for task in evidence.tasks:
-        done = f"done {_iso(task.done_at)} by {task.done_by}" if task.done_by else "OPEN"
+        word = "skipped" if task.status == "skipped" else "done"
+        done = f"{word} {_iso(task.done_at)} by {task.done_by}" if task.done_by else "OPEN"
         lines.append(f"  task: {task.title}: {done}" + (f": {task.evidence}" if task.evidence else ""))
     lines.append("  events:")
     for event in evidence.events:

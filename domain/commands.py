@@ -3,7 +3,7 @@
     /access add <email|@person> <platform> <role> [on <scope>[,<scope>...]] [for <duration> | until <date>]
                 reason: <text> [ticket: <id>]
     /access update ... (same as add; role `none` with `on` takes those scopes away)
-    /access remove <email|@person> <platform|all> [delete|revoke] reason: <text> [ticket: <id>]
+    /access remove <email|@person> <platform|all> [delete|revoke] [now] reason: <text> [ticket: <id>]
     /access list [<email|@person>] [<platform>]
     /access status <request-id>
     /access evidence <request-id>
@@ -34,7 +34,7 @@ USAGE: dict[str, str] = {
     "reason: <why> [ticket: <id>]",
     "update": "/access update <email|@person> <platform> <role> [on <scope>,...] [for <duration> | until <date>] "
     "reason: <why> [ticket: <id>]",
-    "remove": "/access remove <email|@person> <platform|all> [delete|revoke] reason: <why> [ticket: <id>]",
+    "remove": "/access remove <email|@person> <platform|all> [delete|revoke] [now] reason: <why> [ticket: <id>]",
     "break-glass": "/access break-glass <email|@person> <platform> <role> [on <scope>,...] for <duration> "
     "reason: <the emergency>",
     "list": "/access list [<email|@person>] [<platform>]",
@@ -165,11 +165,15 @@ class RemoveCommand(BaseModel):
     method: RemovalMethod | None = None  # None: each platform's configured default
     reason: str
     ticket: str | None = None
+    # For a security reason: no steps before the removal hold it back (they are done after it).
+    now: bool = False
 
     def canonical(self) -> str:
         parts = [self.verb, self.target.describe(), self.platform]
         if self.method is not None:
             parts.append(self.method.value)
+        if self.now:
+            parts.append("now")
         return _with_reason(parts, self.reason, self.ticket)
 
 
@@ -446,16 +450,20 @@ def _parse_remove(tokens: list[str], fields: dict[str, str], catalogs: Mapping[s
     target = parse_target(tokens[0], verb)
     if len(tokens) < 2:
         raise CommandError(f"Say which platform, or `all`. Platforms: {_names(catalogs)}.", verb, "platform")
-    if len(tokens) > 3:
-        raise CommandError(f"Unexpected `{tokens[3]}`; start the reason with `reason:`.", verb)
+    extra = tokens[2:]
+    now = any(token.lower() == "now" for token in extra)
+    methods = [token for token in extra if token.lower() != "now"]
+    if len(methods) > 1 or len(extra) > 2:
+        raise CommandError(f"Unexpected `{(methods or extra)[-1]}`; start the reason with `reason:`.", verb)
     return build_remove(
         target=target,
         platform=tokens[1],
-        method=tokens[2] if len(tokens) == 3 else None,
+        method=methods[0] if methods else None,
         reason=fields.get("reason"),
         ticket=fields.get("ticket"),
         ticket_given="ticket" in fields,
         catalogs=catalogs,
+        now=now,
     )
 
 
@@ -468,6 +476,7 @@ def build_remove(
     ticket: str | None,
     ticket_given: bool = False,
     catalogs: Mapping[str, RoleCatalog],
+    now: bool = False,
 ) -> RemoveCommand:
     """Validate the parts of a removal, from the command line or the request form."""
     verb = "remove"
@@ -484,7 +493,9 @@ def build_remove(
                 "method",
             ) from None
     reason_text, ticket_id = _reason_and_ticket(reason, ticket, ticket_given, verb)
-    return RemoveCommand(target=target, platform=platform, method=removal, reason=reason_text, ticket=ticket_id)
+    return RemoveCommand(
+        target=target, platform=platform, method=removal, reason=reason_text, ticket=ticket_id, now=now
+    )
 
 
 def _parse_list(tokens: list[str], fields: dict[str, str], catalogs: Mapping[str, RoleCatalog]) -> ListCommand:

@@ -35,6 +35,7 @@ class RequestEvent(StrEnum):
 
 class ChangeStatus(StrEnum):
     WAITING = "waiting"  # approved or not, nothing done yet
+    GATED = "gated"  # approved removal; the steps before it (transfer ownership, replacement tokens) are open
     QUEUED = "queued"  # approved; waits for its turn on the person's account (one change at a time per account)
     APPLYING = "applying"  # planned on the account; the platform is being changed
     AWAITING_MANUAL = "awaiting_manual"  # API steps done; manual tasks open for an admin
@@ -44,6 +45,7 @@ class ChangeStatus(StrEnum):
 
 
 class ChangeEvent(StrEnum):
+    GATE = "gate"
     QUEUE = "queue"
     START = "start"
     WAIT_MANUAL = "wait_manual"
@@ -68,7 +70,11 @@ REQUEST_TRANSITIONS: dict[RequestEvent, tuple[frozenset[RequestStatus], RequestS
 }
 
 CHANGE_TRANSITIONS: dict[ChangeEvent, tuple[frozenset[ChangeStatus], ChangeStatus]] = {
-    ChangeEvent.QUEUE: (frozenset({ChangeStatus.WAITING, ChangeStatus.FAILED}), ChangeStatus.QUEUED),
+    ChangeEvent.GATE: (frozenset({ChangeStatus.WAITING, ChangeStatus.FAILED}), ChangeStatus.GATED),
+    ChangeEvent.QUEUE: (
+        frozenset({ChangeStatus.WAITING, ChangeStatus.FAILED, ChangeStatus.GATED}),
+        ChangeStatus.QUEUED,
+    ),
     ChangeEvent.START: (frozenset({ChangeStatus.QUEUED}), ChangeStatus.APPLYING),
     ChangeEvent.WAIT_MANUAL: (frozenset({ChangeStatus.APPLYING}), ChangeStatus.AWAITING_MANUAL),
     ChangeEvent.SUCCEED: (frozenset({ChangeStatus.APPLYING, ChangeStatus.AWAITING_MANUAL}), ChangeStatus.APPLIED),
@@ -101,8 +107,8 @@ def next_change_status(current: ChangeStatus, event: ChangeEvent) -> ChangeStatu
     return target
 
 
-#: Change statuses in which the bot still has work to do on the change.
-IN_PROGRESS_CHANGES = frozenset({ChangeStatus.QUEUED, ChangeStatus.APPLYING})
+#: Change statuses in which the change is still on its way (a gated one waits for the steps before it).
+IN_PROGRESS_CHANGES = frozenset({ChangeStatus.GATED, ChangeStatus.QUEUED, ChangeStatus.APPLYING})
 
 
 def outcome_of(changes: list[ChangeStatus]) -> RequestEvent | None:
@@ -120,7 +126,9 @@ def outcome_of(changes: list[ChangeStatus]) -> RequestEvent | None:
 class TaskKind(StrEnum):
     # Part of a change the platform has no API for; the change is applied when all of them are done.
     PLATFORM_STEP = "platform_step"
-    # Follow-up work after a removal (rotate tokens, move dashboards...); the removal is applied already.
+    # Follow-up work after a removal (revoke tokens, the account note...); the removal is applied already.
     CHECKLIST = "checklist"
+    # Work before a removal (transfer ownership, replacement tokens); the removal waits until each is done or skipped.
+    BEFORE_REMOVAL = "before_removal"
     # Someone other than the person who used break-glass checks what was done with it.
     BREAK_GLASS_REVIEW = "break_glass_review"

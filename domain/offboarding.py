@@ -1,18 +1,31 @@
-"""What removing someone involves beyond the platform's API: the follow-up checklist and the notice to their
-organisation, as the Heap and Chartbeat removal procedures describe them.
+"""What removing someone involves beyond the platform's API: the steps before it (transfer ownership, replacement
+tokens), the follow-up checklist after it and the notice to their organisation, as the Heap and Chartbeat removal
+procedures describe them.
+
+The steps before a removal gate it: the removal is applied once each is done, or skipped by an approver with a
+reason. A removal for a security reason skips the gate ("remove access first, notify second"): its steps before are
+then done after, with the checklist.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from datetime import date
+from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
 from domain.access import RemovalMethod
 
 
+class Stage(StrEnum):
+    BEFORE = "before"  # done (or skipped with a reason) before the removal is applied
+    AFTER = "after"  # the follow-up checklist, once the removal is applied
+
+
 class FollowUp(BaseModel):
-    """One post-removal task the bot cannot do itself; it becomes a tracked task with a Done button."""
+    """One step of a removal the bot cannot do itself; it becomes a tracked task with a Done button."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -20,6 +33,7 @@ class FollowUp(BaseModel):
     instructions: str
     # The methods it applies to: moving content matters when the member is deleted, not when the account is kept.
     methods: tuple[RemovalMethod, ...] = (RemovalMethod.DELETE, RemovalMethod.REVOKE)
+    stage: Stage = Stage.AFTER
 
 
 class NoticeTemplate(BaseModel):
@@ -61,15 +75,6 @@ def filled(item: FollowUp, *, on: date, reference: str) -> FollowUp:
 
 
 GENERIC_CHECKLIST: tuple[FollowUp, ...] = (
-    account_note("In the platform, open the kept account"),
-    FollowUp(
-        title="Rotate API tokens and keys they owned",
-        instructions=(
-            "List the API tokens, keys and webhooks created by or shared with this person, revoke them explicitly "
-            "(deleting a user does not always revoke them at once), reissue what is still needed under a service "
-            "account, and update the systems that use them."
-        ),
-    ),
     FollowUp(
         title="Transfer dashboards and saved work",
         instructions=(
@@ -77,6 +82,23 @@ GENERIC_CHECKLIST: tuple[FollowUp, ...] = (
             "duplicate or reassign them to a permanent owner."
         ),
         methods=(RemovalMethod.DELETE,),
+        stage=Stage.BEFORE,
+    ),
+    FollowUp(
+        title="Replace the API tokens integrations use",
+        instructions=(
+            "List the API tokens, keys and webhooks created by or shared with this person that integrations use, "
+            "generate replacements under a service account, and switch those systems to them."
+        ),
+        stage=Stage.BEFORE,
+    ),
+    account_note("In the platform, open the kept account"),
+    FollowUp(
+        title="Revoke the API tokens and keys they owned",
+        instructions=(
+            "Revoke the tokens, keys and webhooks created by or shared with this person explicitly: deleting a "
+            "user does not always revoke them at once."
+        ),
     ),
     FollowUp(
         title="Remove from IdP/SSO groups",
@@ -94,8 +116,15 @@ GENERIC_CHECKLIST: tuple[FollowUp, ...] = (
 )
 
 
-def checklist_for(items: tuple[FollowUp, ...], method: RemovalMethod) -> tuple[FollowUp, ...]:
-    return tuple(item for item in items if method in item.methods)
+def checklist_for(items: Iterable[FollowUp], method: RemovalMethod, stage: Stage | None = None) -> tuple[FollowUp, ...]:
+    """The items that fit the method used, and of one stage if given."""
+    return tuple(item for item in items if method in item.methods and stage in (None, item.stage))
+
+
+def is_security_reason(reason: str, words: Iterable[str]) -> bool:
+    """Whether a removal's reason has a word starting with one of the configured ones (any case): `compromis`
+    finds "compromised" and "compromise"."""
+    return any(re.search(rf"(?<!\w){re.escape(word)}", reason, re.IGNORECASE) for word in words if word)
 
 
 def fill_notice(

@@ -16,15 +16,35 @@ from sqlalchemy.engine import Engine
 
 from domain.access import AccessState, AccessStep, RemovalMethod, StepKind, diff
 from domain.catalog import RoleCatalog
-from domain.offboarding import FollowUp, NoticeTemplate, account_note
+from domain.offboarding import FollowUp, NoticeTemplate, Stage, account_note
 from platforms.base import ApplyResult, MemberRecord, Platform, PlatformCheck, PlatformRefused
 from platforms.http import PlatformHttp
 from platforms.manual import ManualRecords, refuse_unknown
 from platforms.scim import ScimPlatform
 from platforms.settings import NO_ROLE, ChartbeatSettings
 
-# "Post-Removal Clean-Up Tasks" of Chartbeat's removal procedure.
+# Chartbeat's removal procedure: "3. Transfer Ownership" comes before the removal ("Before removing the account,
+# reassign assets"; "Generate replacement tokens under a service account before revocation"), then the "Post-Removal
+# Clean-Up Tasks".
 CHARTBEAT_CHECKLIST = (
+    FollowUp(
+        title="Reassign their dashboards, alerts and saved views",
+        instructions=(
+            "Before the account goes, reassign or recreate under a current administrator the dashboards, alerts, "
+            'saved views and scheduled reports still in use (after a deletion they show "Former User" as owner), '
+            "and document the dashboard configurations worth keeping."
+        ),
+        methods=(RemovalMethod.DELETE,),
+        stage=Stage.BEFORE,
+    ),
+    FollowUp(
+        title="Generate replacement Chartbeat API keys under a service account",
+        instructions=(
+            "List the API keys and webhooks using their credentials (Settings → API), generate replacements under a "
+            "service account and switch the integrations to them, so nothing breaks when their access goes."
+        ),
+        stage=Stage.BEFORE,
+    ),
     account_note("In Chartbeat, open Settings → Users and click the collaborator's name"),
     FollowUp(
         title="Rotate Chartbeat API keys and shared secrets",
@@ -33,14 +53,6 @@ CHARTBEAT_CHECKLIST = (
             "user's keys can work for up to 24 hours), change any shared non-SSO password it used, regenerate "
             "webhook verification tokens they could see, and rotate credentials of automations they set up."
         ),
-    ),
-    FollowUp(
-        title="Reassign their dashboards, alerts and saved views",
-        instructions=(
-            'A deleted user\'s dashboards, alerts and saved views show "Former User" as owner: recreate the ones '
-            "still in use under a current administrator."
-        ),
-        methods=(RemovalMethod.DELETE,),
     ),
     FollowUp(
         title="Remove them from Chartbeat's IdP/SSO groups",

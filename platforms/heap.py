@@ -10,7 +10,7 @@ least two client admins").
 from __future__ import annotations
 
 from domain.access import AccessState, RemovalMethod
-from domain.offboarding import FollowUp, NoticeTemplate, account_note
+from domain.offboarding import FollowUp, NoticeTemplate, Stage, account_note
 from platforms.base import ApplyResult, PlatformRefused
 from platforms.http import PlatformHttp
 from platforms.scim import ScimPlatform
@@ -18,26 +18,38 @@ from platforms.settings import HeapSettings
 
 ADMIN = "Admin"
 
-# "Post-Removal Clean-Up Tasks" of Heap's removal procedure.
+# Heap's removal procedure: "3. Transfer Ownership and Content" comes before the removal ("Before removing the
+# account, preserve critical work"; "Generate replacement tokens under a service account before removal"), then the
+# "Post-Removal Clean-Up Tasks".
 HEAP_CHECKLIST = (
-    account_note("In Heap, go to Account → Manage → Members, click the user's name"),
-    FollowUp(
-        title="Rotate the Heap API tokens they owned",
-        instructions=(
-            "Revoke the Heap API tokens associated with this account explicitly (Account → Settings → API Tokens; "
-            "after a deletion they can keep working for up to 30 minutes), reissue the ones still needed under a "
-            "dedicated service account, update the systems using them (data warehouse, BI tools, Activate "
-            "destinations, automations) and test those integrations."
-        ),
-    ),
     FollowUp(
         title="Transfer their dashboards, analyses and tracking-plan ownership",
         instructions=(
             "Duplicate the dashboards and saved analyses (funnels, retention, segments) still in use to an "
-            "administrator account, and reassign the custom event definitions and data-steward roles they held in "
-            "the tracking plan to a client administrator."
+            "administrator account, save the SQL Lab queries still of value, and transfer ownership of the custom "
+            "event definitions, data-steward roles and warehouse integrations or destinations they held to a "
+            "permanent account."
         ),
         methods=(RemovalMethod.DELETE,),
+        stage=Stage.BEFORE,
+    ),
+    FollowUp(
+        title="Generate replacement Heap API tokens under a service account",
+        instructions=(
+            "List the API tokens, service accounts and automation workflows using their credentials (Account → "
+            "Settings → API Tokens), generate replacement tokens under a service account, switch the integrations "
+            "to them and test them, so nothing breaks when their access goes."
+        ),
+        stage=Stage.BEFORE,
+    ),
+    account_note("In Heap, go to Account → Manage → Members, click the user's name"),
+    FollowUp(
+        title="Revoke the Heap API tokens they owned",
+        instructions=(
+            "Revoke the Heap API tokens associated with this account explicitly (Account → Settings → API Tokens; "
+            "after a deletion they can keep working for up to 30 minutes) and check the integrations still run on "
+            "their replacements."
+        ),
     ),
     FollowUp(
         title="Remove them from Heap's IdP/SSO groups",

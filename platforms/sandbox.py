@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 
 from domain.access import AccessState, diff
 from domain.catalog import RoleCatalog
+from domain.offboarding import GENERIC_CHECKLIST, Stage
 from platforms.base import ApplyResult, MemberRecord, Platform, PlatformError, PlatformRefused
 from storage.db import session_scope
 from storage.models import SandboxMember, SandboxScopeRole
@@ -23,6 +24,9 @@ from storage.models import SandboxMember, SandboxScopeRole
 
 class SandboxPlatform(Platform):
     reports_activity = True
+    # A stand-in holds no dashboards or tokens to hand over: no steps before a removal, unless the config's
+    # `removal_checklist` names some (to try the gate).
+    removal_checklist = tuple(item for item in GENERIC_CHECKLIST if item.stage is Stage.AFTER)
 
     def __init__(
         self, name: str, catalog: RoleCatalog, *, engine: Engine, now: Callable[[], datetime], latency: float = 0.0

@@ -4,19 +4,24 @@ The request moves to `applying` with a conditional update, so two workers (a dou
 start it twice. Each change then waits its turn on the person's account, where one worker at a time applies it
 through the reconcile path (services.reconcile), which records before and after, verifies, and settles the request
 when its last change is done.
+
+A removal waits for the steps its platform's procedure puts before it (transfer ownership, replacement tokens): they
+are opened as tasks and the change is `gated` until each is done or skipped (services.task_actions), unless the
+removal is for a security reason.
 """
 
 from __future__ import annotations
 
-from domain.lifecycle import ChangeStatus, RequestEvent
+from domain.lifecycle import ChangeEvent, ChangeStatus, RequestEvent
 from services.context import ServiceContext
 from services.logs import for_request, worker_name
+from services.offboarding import passes_gate
 from services.reconcile import drain, queue_change
 from services.settle import settle
 from services.views import RequestView
 from storage.db import session_scope
 from storage.ledger import get_grant
-from storage.requests import changes_of, get_request, transition_request
+from storage.requests import changes_of, get_request, transition_change, transition_request
 
 
 @for_request
@@ -31,10 +36,18 @@ def run_request(ctx: ServiceContext, request_id: int, *, actor: str) -> RequestV
         if not transition_request(session=session, request_id=request_id, event=RequestEvent.START, at=now):
             return None
         request = get_request(session=session, request_id=request_id)
-        assert request is not None
+        before = ctx.view(session, request_id)
+        assert request is not None and before is not None
         accounts: list[int] = []
+        opened: list[int] = []
         for change in changes_of(session=session, request_id=request_id):
             if change.status not in (ChangeStatus.WAITING.value, ChangeStatus.FAILED.value):
+                continue
+            assert change.id is not None
+            passed, tasks = passes_gate(session, ctx, before, before.change(change.id), now=now)
+            if not passed:
+                transition_change(session=session, change_id=change.id, event=ChangeEvent.GATE, at=now)
+                opened += tasks
                 continue
             email = request.target_email
             if change.action == "extend" and change.grant_id is not None:
@@ -46,6 +59,8 @@ def run_request(ctx: ServiceContext, request_id: int, *, actor: str) -> RequestV
         view = ctx.view(session, request_id)
     assert view is not None
     ctx.notifier.request_progressed(view)
+    if opened:
+        ctx.notifier.manual_tasks_opened(view, tuple(task for task in view.tasks if task.id in opened))
     if not accounts:
         return settle(ctx, request_id)
     for account in accounts:

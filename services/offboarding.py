@@ -1,4 +1,5 @@
-"""After a removal: the follow-up checklist an admin works through, and the notice for the person's organisation."""
+"""Around a removal: the steps before it that gate it, the follow-up checklist an admin works through after it, and
+the notice for the person's organisation."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session
 
 from domain.lifecycle import TaskKind
-from domain.offboarding import FollowUp, RemovalNotice, checklist_for, fill_notice, filled
+from domain.offboarding import FollowUp, RemovalNotice, Stage, checklist_for, fill_notice, filled
 from services.context import ServiceContext, logger
 from services.ports import Person, PersonNotFound
 from services.views import ChangeView, RequestView
@@ -24,12 +25,35 @@ class PlatformNotice(BaseModel):
     notice: RemovalNotice
 
 
-def follow_ups(ctx: ServiceContext, change: ChangeView) -> tuple[FollowUp, ...]:
-    """The configured checklist of the platform, or its type's own; only the items that fit the method used."""
+def steps(ctx: ServiceContext, change: ChangeView, stage: Stage) -> tuple[FollowUp, ...]:
+    """The configured checklist of the platform, or its type's own: the items of one stage that fit the method."""
     configured = ctx.settings.get(change.platform)
     platform = ctx.platforms.get(change.platform)
     items = (configured.removal_checklist if configured else ()) or (platform.removal_checklist if platform else ())
-    return checklist_for(items, change.method) if change.method else ()
+    return checklist_for(items, change.method, stage) if change.method else ()
+
+
+def follow_ups(ctx: ServiceContext, request: RequestView, change: ChangeView) -> tuple[FollowUp, ...]:
+    """What is done after the removal: its checklist, and for a security removal the steps that were not done
+    before it (transferring ownership and replacing tokens still matter)."""
+    before = steps(ctx, change, Stage.BEFORE) if request.security else ()
+    return (*before, *steps(ctx, change, Stage.AFTER))
+
+
+def passes_gate(
+    session: Session, ctx: ServiceContext, request: RequestView, change: ChangeView, *, now: datetime
+) -> tuple[bool, list[int]]:
+    """Whether a change may be applied now as far as the steps before a removal go, and the tasks opened for them.
+
+    The first time an approved removal comes here, its steps before are opened as tasks and it waits; it passes once
+    each is done or skipped. Anything but a removal, a security removal and a platform without such steps pass."""
+    if change.action != "remove" or request.security:
+        return True, []
+    existing = tasks_of_change(session=session, change_id=change.id, kind=TaskKind.BEFORE_REMOVAL)
+    if existing:
+        return not any(task.status == TaskStatus.OPEN.value for task in existing), []
+    opened = _open(session, ctx, request, change, steps(ctx, change, Stage.BEFORE), TaskKind.BEFORE_REMOVAL, now)
+    return not opened, opened
 
 
 def open_checklist(
@@ -38,6 +62,18 @@ def open_checklist(
     """Open the follow-up tasks of an applied removal, once (a retry that applies it again opens none)."""
     if change.action != "remove" or tasks_of_change(session=session, change_id=change.id, kind=TaskKind.CHECKLIST):
         return []
+    return _open(session, ctx, request, change, follow_ups(ctx, request, change), TaskKind.CHECKLIST, now)
+
+
+def _open(
+    session: Session,
+    ctx: ServiceContext,
+    request: RequestView,
+    change: ChangeView,
+    items: tuple[FollowUp, ...],
+    kind: TaskKind,
+    now: datetime,
+) -> list[int]:
     reference = request.ticket or f"request #{request.id}"
     rows = add_tasks(
         session=session,
@@ -47,14 +83,14 @@ def open_checklist(
                 change_id=change.id,
                 platform=change.platform,
                 target_email=request.target_email,
-                kind=TaskKind.CHECKLIST.value,
+                kind=kind.value,
                 title=f"{change.platform_label}: {item.title}",
                 instructions=filled(item, on=now.date(), reference=reference).instructions,
                 status=TaskStatus.OPEN.value,
                 created_at=now,
                 remind_at=now + ctx.task_settings.remind_every,
             )
-            for item in follow_ups(ctx, change)
+            for item in items
         ],
     )
     return [row.id for row in rows if row.id is not None]

@@ -54,6 +54,10 @@ class RemovalSettings(BaseModel):
     notice_contact: str | None = None
     # The security or compliance team's channel (id or name), told when a removal is complete. None: nobody.
     compliance_channel: str | None = None
+    # A removal whose reason has a word starting with one of these (any case), or with `now` in the command, is for
+    # a security reason: it skips the steps before the removal ("remove access first, notify second"), which are
+    # then done after it.
+    security_words: tuple[str, ...] = ("security", "incident", "compromis", "breach", "leak")
 
 
 class ReviewSettings(BaseModel):

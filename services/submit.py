@@ -12,6 +12,7 @@ from domain.access import AccessChange, AccessState, RemovalMethod, diff
 from domain.commands import ALL_PLATFORMS, GrantCommand, RemoveCommand
 from domain.durations import zone_named
 from domain.lifecycle import ChangeStatus, RequestStatus
+from domain.offboarding import is_security_reason
 from domain.policy import (
     Requirements,
     duration_verdict,
@@ -90,6 +91,8 @@ def prepare(
         updated_at=now,
         requirements=requirements.model_dump(mode="json"),
         break_glass=command.verb == "break-glass",
+        security=isinstance(command, RemoveCommand)
+        and (command.now or is_security_reason(command.reason, ctx.removal_settings.security_words)),
         remind_at=remind_at,
         expires_at=expires_at,
     )

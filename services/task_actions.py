@@ -1,4 +1,8 @@
-"""An admin says a manual task is done: record who, when and how, and finish the change when it was the last."""
+"""An admin says a manual task is done: record who, when and how, and finish the change when it was the last.
+
+A step before a removal may be skipped instead, by an approver, with a reason (kept as evidence); when the last of a
+removal's steps before is done or skipped, the removal is queued and applied.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +11,20 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session
 
-from domain.lifecycle import TaskKind
+from domain.lifecycle import ChangeStatus, TaskKind
 from domain.policy import Approver, Verdict, may_do_manual_step
 from platforms.base import PlatformError
 from services.approvers import eligible_approvers
 from services.context import ServiceContext
 from services.logs import worker_name
 from services.ports import Person
-from services.reconcile import drain
+from services.reconcile import drain, queue_change
 from services.views import RequestView, TaskView, task_view
 from storage.audit import AuditKind, record
 from storage.db import session_scope
 from storage.ledger import find_account, mark_due
-from storage.tasks import complete_task, get_task
+from storage.requests import get_change, get_request
+from storage.tasks import TaskStatus, complete_task, get_task, tasks_of_change
 
 
 class TaskOutcome(StrEnum):
@@ -57,7 +62,10 @@ def may_complete(ctx: ServiceContext, request: RequestView, task: TaskView, pers
     )
 
 
-def complete(ctx: ServiceContext, task_id: int, *, person: Person, evidence: str | None) -> TaskResult:
+def complete(
+    ctx: ServiceContext, task_id: int, *, person: Person, evidence: str | None, skip: bool = False
+) -> TaskResult:
+    """Record a task done (or, `skip`, a step before a removal skipped, `evidence` saying why)."""
     task = load_task(ctx, task_id)
     if task is None:
         return TaskResult(outcome=TaskOutcome.NOT_FOUND)
@@ -67,6 +75,10 @@ def complete(ctx: ServiceContext, task_id: int, *, person: Person, evidence: str
         return TaskResult(outcome=TaskOutcome.ALREADY_DONE, task=task, request=request)
     if task.kind == TaskKind.BREAK_GLASS_REVIEW and person.slack_id == request.requester_id:
         verdict = Verdict.refuse("You used break-glass, so someone else has to review it.")
+    elif skip and task.kind is not TaskKind.BEFORE_REMOVAL:
+        verdict = Verdict.refuse("Only a step before a removal can be skipped; mark this one done when it is.")
+    elif skip and not (evidence or "").strip():
+        verdict = Verdict.refuse("Say why this step is skipped: the reason is kept in the evidence.")
     else:
         verdict = may_complete(ctx, request, task, person)
     if not verdict.allowed:
@@ -78,12 +90,15 @@ def complete(ctx: ServiceContext, task_id: int, *, person: Person, evidence: str
         except PlatformError as error:
             return TaskResult(outcome=TaskOutcome.FAILED, reason=str(error), task=task, request=request)
     now = ctx.clock.now()
+    released: int | None = None
     with session_scope(ctx.engine) as session:
-        if not complete_task(session=session, task_id=task_id, by=person.slack_id, at=now, evidence=evidence):
+        if not complete_task(
+            session=session, task_id=task_id, by=person.slack_id, at=now, evidence=evidence, skipped=skip
+        ):
             return TaskResult(outcome=TaskOutcome.ALREADY_DONE, task=load_task(ctx, task_id), request=request)
         record(
             session=session,
-            event=AuditKind.MANUAL_STEP_DONE,
+            event=AuditKind.MANUAL_STEP_SKIPPED if skip else AuditKind.MANUAL_STEP_DONE,
             actor=person.slack_id,
             at=now,
             request_id=task.request_id,
@@ -96,6 +111,10 @@ def complete(ctx: ServiceContext, task_id: int, *, person: Person, evidence: str
                 "step": task.step.model_dump(mode="json") if task.step else None,
             },
         )
+        if task.kind is TaskKind.BEFORE_REMOVAL and task.change_id is not None:
+            released = _release_removal(session, ctx, task.change_id)
+    if released is not None:
+        drain(ctx, released, worker=worker_name())
     if task.kind is TaskKind.PLATFORM_STEP and (account := _account_of(ctx, task)) is not None:
         # Reconcile the account: it verifies the platform now has what the step set, and finishes the change (or
         # the end of a grant) once none of its steps is left.
@@ -103,6 +122,20 @@ def complete(ctx: ServiceContext, task_id: int, *, person: Person, evidence: str
     request = ctx.load_view(task.request_id) or request
     ctx.notifier.request_progressed(request)
     return TaskResult(outcome=TaskOutcome.DONE, task=load_task(ctx, task_id), request=request)
+
+
+def _release_removal(session: Session, ctx: ServiceContext, change_id: int) -> int | None:
+    """In the transaction that closed a step before a removal: once none is open, queue the removal (an account to
+    drain). Together, so that a crash between the two cannot leave the removal waiting for steps all closed."""
+    before = tasks_of_change(session=session, change_id=change_id, kind=TaskKind.BEFORE_REMOVAL)
+    change = get_change(session=session, change_id=change_id)
+    if change is None or change.request_id is None or change.status != ChangeStatus.GATED.value:
+        return None
+    if any(task.status == TaskStatus.OPEN.value for task in before):
+        return None
+    request = get_request(session=session, request_id=change.request_id)
+    assert request is not None
+    return queue_change(session, ctx, change, email=request.target_email, now=ctx.clock.now())
 
 
 def _account_of(ctx: ServiceContext, task: TaskView) -> int | None:

@@ -165,6 +165,10 @@ class TaskView(BaseModel):
     def is_open(self) -> bool:
         return self.status == "open"
 
+    @property
+    def is_skipped(self) -> bool:
+        return self.status == "skipped"
+
 
 def task_view(row: ManualTask) -> TaskView:
     assert row.id is not None
@@ -245,6 +249,7 @@ class RequestView(BaseModel):
     requirements: Requirements = Field(default_factory=Requirements)
     approvals: tuple[str, ...] = ()
     break_glass: bool = False
+    security: bool = False  # a removal for a security reason: applied at once, its steps before done after
     expires_at: datetime | None = None
     # When the approvers are (next) reminded; for a removal, its deadline (it never expires).
     decide_by: datetime | None = None
@@ -253,6 +258,9 @@ class RequestView(BaseModel):
     def elevations(self) -> tuple[GrantView, ...]:
         """The temporary grants this request made."""
         return tuple(grant for grant in self.grants if grant.is_temporary)
+
+    def change(self, change_id: int) -> ChangeView:
+        return next(change for change in self.changes if change.id == change_id)
 
     def tasks_of(self, change_id: int) -> tuple[TaskView, ...]:
         return tuple(task for task in self.tasks if task.change_id == change_id)
@@ -382,6 +390,7 @@ def request_view(
         requirements=Requirements.model_validate(request.requirements or {}),
         approvals=tuple(approvals),
         break_glass=request.break_glass,
+        security=request.security,
         expires_at=request.expires_at,
         decide_by=request.remind_at,
     )

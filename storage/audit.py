@@ -43,6 +43,7 @@ class AuditKind(StrEnum):
     RETRIED = "retried"
     AWAITING_MANUAL = "awaiting_manual"
     MANUAL_STEP_DONE = "manual_step_done"
+    MANUAL_STEP_SKIPPED = "manual_step_skipped"  # a step before a removal, with the approver's reason
     MANUAL_TASK_REMINDED = "manual_task_reminded"
     EXPIRED = "expired"
     APPROVERS_REMINDED = "approvers_reminded"

@@ -40,6 +40,8 @@ class AccessRequest(SQLModel, table=True):
     # change of the config does not change what an open request needs.
     requirements: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     break_glass: bool = Field(default=False, index=True)
+    # A removal for a security reason (`now`, or a security word in its reason): no steps before it hold it back.
+    security: bool = False
     # An undecided request: when the approvers are reminded, and when it expires.
     remind_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
     reminded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -15,6 +15,7 @@ from storage.models import ManualTask
 class TaskStatus(StrEnum):
     OPEN = "open"
     DONE = "done"
+    SKIPPED = "skipped"  # a step before a removal an approver decided not to do, with the reason as evidence
 
 
 def add_tasks(*, session: Session, tasks: list[ManualTask]) -> list[ManualTask]:
@@ -61,12 +62,15 @@ def tasks_of_change(*, session: Session, change_id: int, kind: TaskKind) -> list
     return list(session.exec(statement))
 
 
-def complete_task(*, session: Session, task_id: int, by: str, at: datetime, evidence: str | None) -> bool:
-    """Mark an open task done; True for exactly one caller."""
+def complete_task(
+    *, session: Session, task_id: int, by: str, at: datetime, evidence: str | None, skipped: bool = False
+) -> bool:
+    """Mark an open task done (or skipped); True for exactly one caller."""
+    status = TaskStatus.SKIPPED if skipped else TaskStatus.DONE
     moved = session.exec(
         update(ManualTask)
         .where(col(ManualTask.id) == task_id, col(ManualTask.status) == TaskStatus.OPEN.value)
-        .values(status=TaskStatus.DONE.value, done_by=by, done_at=at, evidence=evidence, remind_at=None)
+        .values(status=status.value, done_by=by, done_at=at, evidence=evidence, remind_at=None)
     ).rowcount
     session.expire_all()
     return moved == 1

@@ -56,6 +56,7 @@ Type Slack input as the current person; the bot answers as it would in Slack.
                                      e.g. form person=dan platform=sandbox role=scope:Admin scopes=staging
                                           duration=4h reason="tracking plan"
   done <task> [evidence]             press Done on manual step or follow-up <task> and say how it was done
+  skip <task> <reason>               press Skip on a step before a removal and say why it is skipped
   review                             post an access review now (as `accessbot review`)
   review keep <row> | review remove <row>
                                      answer a row of an access review
@@ -216,6 +217,8 @@ class Console:
                 self._form(rest)
             case "done":
                 self._done(rest)
+            case "skip":
+                self._done(rest, action=ids.TASK_SKIP)
             case "review":
                 self._review(rest)
             case "home":
@@ -290,10 +293,10 @@ class Console:
         values = {ids.DENY_REASON_BLOCK: {ids.DENY_REASON_INPUT: {"type": "plain_text_input", "value": reason or None}}}
         self._dispatch(self._slack_requests.view_submission(user=self.user, view=view, values=values))
 
-    def _done(self, rest: str) -> None:
+    def _done(self, rest: str, *, action: str = ids.TASK_DONE) -> None:
         task_id, _, evidence = rest.strip().partition(" ")
         opened = len(self._slack.calls_to("views.open"))
-        self._press(task_id.lstrip("#"), ids.TASK_DONE, what="task")
+        self._press(task_id.lstrip("#"), action, what="task")
         forms = self._slack.calls_to("views.open")[opened:]
         if not forms:
             return

@@ -1,7 +1,8 @@
-"""Done… on a manual task: asks how it was done, for the evidence."""
+"""Done… on a manual task: asks how it was done, for the evidence. Skip… on a step before a removal: asks why."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
@@ -16,7 +17,7 @@ from services.task_actions import load_task
 
 
 def register(app: App, ctx: ServiceContext) -> None:
-    @app.action(ids.TASK_DONE)
+    @app.action(re.compile(f"^({ids.TASK_DONE}|{ids.TASK_SKIP})$"))
     def on_task_done(
         ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, client: WebClient
     ) -> None:
@@ -28,5 +29,6 @@ def register(app: App, ctx: ServiceContext) -> None:
             answer_person(client, respond, body, "That step is already done.")
             return
         container = body.get("container") or {}
-        form = task_form(task, channel=container.get("channel_id"), ts=container.get("message_ts"))
+        skip = action.get("action_id") == ids.TASK_SKIP
+        form = task_form(task, channel=container.get("channel_id"), ts=container.get("message_ts"), skip=skip)
         client.views_open(trigger_id=body["trigger_id"], view=form)

@@ -27,6 +27,7 @@ METHOD_EXPLAINED = {
 }
 _CHANGE_ICONS = {
     ChangeStatus.WAITING: "⏳",
+    ChangeStatus.GATED: "🚧",
     # Queued is how every approved change starts (one change at a time per person and platform, usually for a
     # moment): on the card it reads as what it is about to be.
     ChangeStatus.QUEUED: "⚙️",
@@ -153,6 +154,11 @@ def _now_text(change: ChangeView) -> str:
 
 def _change_outcome(change: ChangeView) -> str:
     match change.status:
+        case ChangeStatus.GATED:
+            return (
+                "not removed yet: the steps before the removal come first (in the thread); it is applied once each "
+                "is done or skipped"
+            )
         case ChangeStatus.QUEUED | ChangeStatus.APPLYING:
             return "applying…"
         case ChangeStatus.AWAITING_MANUAL:
@@ -172,6 +178,8 @@ def status_line(view: RequestView) -> str:
     match view.status:
         case RequestStatus.PENDING:
             return pending_text(view)
+        case RequestStatus.APPLYING if any(change.status is ChangeStatus.GATED for change in view.changes):
+            return f"🚧 Approved by {approved_by(view)}; waiting for the steps before the removal. Nothing removed yet."
         case RequestStatus.APPROVED | RequestStatus.APPLYING:
             return f"⚙️ Approved by {approved_by(view)}; applying…"
         case RequestStatus.AWAITING_MANUAL:

@@ -18,16 +18,20 @@ Message = dict[str, Any]
 _LEADS = {
     TaskKind.PLATFORM_STEP: "🛠️ Manual step",
     TaskKind.CHECKLIST: "📋 After the removal",
+    TaskKind.BEFORE_REMOVAL: "🚧 Before the removal",
     TaskKind.BREAK_GLASS_REVIEW: "🚨 Break-glass review",
 }
 _WHY = {
     TaskKind.PLATFORM_STEP: "only you can do this; the request is not applied until it is done.",
     TaskKind.CHECKLIST: "the bot cannot do this itself. Mark it done with what you did; that is kept as evidence.",
+    TaskKind.BEFORE_REMOVAL: "the removal waits until this is done, or skipped by an approver with a reason "
+    "(kept as evidence).",
     TaskKind.BREAK_GLASS_REVIEW: "someone other than the person who used break-glass has to close this.",
 }
 _LINE_LABELS = {
     TaskKind.PLATFORM_STEP: "manual step",
     TaskKind.CHECKLIST: "follow-up",
+    TaskKind.BEFORE_REMOVAL: "before the removal",
     TaskKind.BREAK_GLASS_REVIEW: "review",
 }
 
@@ -46,12 +50,15 @@ def task_message(view: RequestView, task: TaskView, *, approvers: str, reminder:
         "style": "primary",
         "value": str(task.id),
     }
+    buttons = [button]
+    if kind is TaskKind.BEFORE_REMOVAL:
+        buttons.append({"type": "button", "action_id": ids.TASK_SKIP, "text": plain("Skip…"), "value": str(task.id)})
     return {
         "text": f"Manual step for request #{view.id}: {escape(task.title)}",
         "blocks": [
             section(text),
             context(f"{approvers}: {_WHY[kind]}"),
-            {"type": "actions", "block_id": f"task_{task.id}", "elements": [button]},
+            {"type": "actions", "block_id": f"task_{task.id}", "elements": buttons},
         ],
     }
 
@@ -60,8 +67,9 @@ def task_done_message(task: TaskView) -> Message:
     evidence = f": {escape(task.evidence)}" if task.evidence else ""
     by = f" by {mention(task.done_by)}" if task.done_by else ""
     at = f" {when(task.done_at)}" if task.done_at else ""
-    text = f"✅ *{escape(task.title)}*: done{by}{at}{evidence}"
-    return {"text": f"Done: {escape(task.title)}", "blocks": [section(text)]}
+    mark, word = ("⏭️", "skipped") if task.is_skipped else ("✅", "done")
+    text = f"{mark} *{escape(task.title)}*: {word}{by}{at}{evidence}"
+    return {"text": f"{word.capitalize()}: {escape(task.title)}", "blocks": [section(text)]}
 
 
 def task_lines(view: RequestView, change_id: int) -> list[str]:
@@ -72,25 +80,28 @@ def task_lines(view: RequestView, change_id: int) -> list[str]:
             lines.append(f"☐ {escape(task.title)} ({_LINE_LABELS[TaskKind(task.kind)]}, open)")
         else:
             by = f" by {mention(task.done_by)}" if task.done_by else ""
-            lines.append(f"☑ {escape(task.title)}: done{by}")
+            why = f" ({escape(task.evidence)})" if task.is_skipped and task.evidence else ""
+            lines.append(f"☑ {escape(task.title)}: {'skipped' if task.is_skipped else 'done'}{by}{why}")
     return lines
 
 
-def task_form(task: TaskView, *, channel: str | None, ts: str | None) -> dict[str, Any]:
+def task_form(task: TaskView, *, channel: str | None, ts: str | None, skip: bool = False) -> dict[str, Any]:
+    """Done (evidence optional) or, for a step before a removal, Skip (a reason required)."""
+    label = "Why is it skipped? (kept in the evidence)" if skip else "Evidence: what you did, or a link to a screenshot"
     return {
         "type": "modal",
         "callback_id": ids.TASK_FORM,
-        "private_metadata": json.dumps({"task": task.id, "channel": channel, "ts": ts}),
-        "title": plain("Mark as done"),
-        "submit": plain("Done"),
+        "private_metadata": json.dumps({"task": task.id, "channel": channel, "ts": ts, "skip": skip}),
+        "title": plain("Skip this step" if skip else "Mark as done"),
+        "submit": plain("Skip" if skip else "Done"),
         "close": plain("Cancel"),
         "blocks": [
             section(f"*{escape(task.title)}*\n{escape(task.instructions)}"),
             {
                 "type": "input",
                 "block_id": ids.TASK_EVIDENCE,
-                "optional": True,
-                "label": plain("Evidence: what you did, or a link to a screenshot"),
+                "optional": not skip,
+                "label": plain(label),
                 "element": {
                     "type": "plain_text_input",
                     "action_id": ids.TASK_EVIDENCE,
@@ -116,7 +127,7 @@ def task_notice(result: TaskResult) -> str:
         case TaskOutcome.FAILED:
             return f"⚠️ Could not record it: {escape(result.reason)}. The task stays open; try again."
         case TaskOutcome.DONE:
-            return "✅ Recorded."
+            return "⏭️ Skipped; the reason is kept." if result.task and result.task.is_skipped else "✅ Recorded."
     return result.outcome.value
 
 

@@ -18,7 +18,7 @@ from services.task_actions import TaskOutcome, complete
 
 
 def read(view: dict[str, Any]) -> tuple[int, dict[str, Any], str | None]:
-    """The task, where its message is, and the evidence given (optional)."""
+    """The task, where its message is (and whether it is skipped), and the evidence or reason given."""
     where = metadata(view)
     task_id = number(where.get("task"), "form")
     evidence = (typed(form_field(form_values(view), ids.TASK_EVIDENCE, ids.TASK_EVIDENCE)) or "").strip()
@@ -33,7 +33,8 @@ def register(app: App, ctx: ServiceContext) -> None:
     def on_task_submitted(body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
         task_id, where, evidence = read(view)
         user_id = body["user"]["id"]
-        result = complete(ctx, task_id, person=ctx.directory.person(user_id), evidence=evidence)
+        person = ctx.directory.person(user_id)
+        result = complete(ctx, task_id, person=person, evidence=evidence, skip=where.get("skip") is True)
         if result.outcome is TaskOutcome.DONE and result.task is not None and where.get("ts"):
             client.chat_update(channel=where["channel"], ts=where["ts"], **task_done_message(result.task))
         else:

@@ -255,7 +255,7 @@ def _change_done(
         session.flush()
         view = ctx.view(session, request.id)  # type: ignore[arg-type]
         assert view is not None
-        follow_ups = open_checklist(session, ctx, view, next(c for c in view.changes if c.id == change.id), now=now)
+        follow_ups = open_checklist(session, ctx, view, view.change(change.id), now=now)
         notices.after(lambda: _tell_tasks(ctx, request.id, follow_ups))  # type: ignore[arg-type]
     elif grant is not None:
         _activate(books, ctx, account, grant, request, now, notices)

@@ -73,9 +73,9 @@ def test_a_removal_its_follow_ups_and_an_access_review_from_the_console() -> Non
         ]
     )
     assert "▶ *delete*: the member is deleted." in output
-    assert "📋 After the removal for request #2 (dan@agency.example): *sandbox: Rotate API tokens" in output
+    assert "📋 After the removal for request #2 (dan@agency.example): *sandbox: Revoke the API tokens" in output
     assert "[Done…]  (#1)" in output
-    assert "✅ *sandbox: Rotate API tokens and keys they owned*: done by @bob" in output
+    assert "✅ *sandbox: Revoke the API tokens and keys they owned*: done by @bob" in output
     assert "No Done button for task 1 now" in output
     assert "Removal notice for dan@agency.example" in output or "Subject: sandbox Access Removed" in output
     assert "== Access review #1: sandbox ==" in output and "nobody has access." in output  # dan is gone

@@ -63,7 +63,7 @@ def test_access_evidence_shows_the_record_to_an_approver(removed: RunningBot) ->
     assert "*Reason*\\nengagement ended" in reply and "*Ticket*\\nOPS-40" in reply
     assert "*sandbox* (remove (delete)): applied <!date^" in reply and "verified ✓" in reply
     assert "before: Analyst; production: Viewer" in reply and "after: not a member" in reply
-    assert "☑ sandbox: Rotate API tokens and keys they owned, done by <@U0BOB>" in reply and "revoked tk_9" in reply
+    assert "☑ sandbox: Revoke the API tokens and keys they owned, done by <@U0BOB>" in reply and "revoked tk_9" in reply
     trail = events(removed)
     assert f"#{trail[0].seq} " in reply and f"`{trail[0].hash[:12]}`" in reply
     assert f"All {len(trail)} events match their hashes." in reply
@@ -96,7 +96,7 @@ def test_accessbot_evidence_json_carries_every_field(removed: RunningBot, capsys
     assert platform["verified"] is True and platform["attempts"] == 1 and platform["applied_at"]
     done = [task for task in document["tasks"] if task["status"] == "done"]
     assert [(task["done_by"], task["evidence"]) for task in done] == [("U0BOB", "revoked tk_9")]
-    assert len(document["tasks"]) == 4
+    assert len(document["tasks"]) == 3
     recorded = [event for event in events(removed) if event.request_id == 1]
     assert [(e["seq"], e["event"], e["actor"], e["hash"]) for e in document["events"]] == [
         (event.seq, event.event, event.actor, event.hash) for event in recorded

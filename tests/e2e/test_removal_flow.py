@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from domain.access import AccessState
+from domain.offboarding import GENERIC_CHECKLIST
 from handlers import ids
 from platforms.base import Platform
 from platforms.settings import SandboxSettings
@@ -19,6 +20,15 @@ TWO = {
     "sandbox": SandboxSettings(approvers=("U0BOB",), label="Sandbox US"),
     "sandbox-eu": SandboxSettings(approvers=("U0BOB",), label="Sandbox EU", removal_method="revoke"),
 }
+
+
+def submit_task_form(bot: RunningBot, user: str, text: str) -> dict[str, Any]:
+    """Fill in the task form the last button opened and submit it; returns the form."""
+    form = bot.slack.wait_for("views.open", lambda call: call.response["view"]["callback_id"] == ids.TASK_FORM)[-1]
+    values = {ids.TASK_EVIDENCE: {ids.TASK_EVIDENCE: {"type": "plain_text_input", "value": text}}}
+    bot.post(bot.requests.view_submission(user=USERS[user], view=form.response["view"], values=values))
+    view: dict[str, Any] = form.response["view"]
+    return view
 
 
 def thread_texts(bot: RunningBot, request_id: int) -> list[str]:
@@ -37,7 +47,10 @@ def follow_up_messages(bot: RunningBot, request_id: int, count: int) -> list[Any
     )
 
 
-def test_delete_shows_both_methods_removes_the_member_and_offers_checklist_and_notice(bot: RunningBot) -> None:
+def test_delete_waits_for_the_steps_before_it_then_removes_the_member_and_offers_checklist_and_notice(
+    start_bot: StartBot,
+) -> None:
+    bot = start_bot(platforms={"sandbox": SandboxSettings(approvers=("U0BOB",), removal_checklist=GENERIC_CHECKLIST)})
     bot.platform().apply(ANA, HELD)
     bot.command("alice", f"remove {ANA} sandbox delete reason: engagement ended ticket: OPS-40")
     card = bot.card(1)
@@ -48,14 +61,41 @@ def test_delete_shows_both_methods_removes_the_member_and_offers_checklist_and_n
     assert "after approval: delete the member" in body
 
     bot.click("bob", 1, ids.APPROVE)
+    gated = str(
+        bot.slack.wait_for("chat.update", lambda call: "steps before the removal" in str(call.params["blocks"]))[
+            -1
+        ].params["blocks"]
+    )
+    assert "🚧 not removed yet: the steps before the removal come first" in gated
+    assert "☐ sandbox: Transfer dashboards and saved work (before the removal, open)" in gated
+    steps = bot.slack.wait_for(
+        "chat.postMessage",
+        lambda call: call.params.get("thread_ts") == card.ts and "Before the removal" in str(call.params.get("blocks")),
+        count=2,
+    )
+    assert all(ids.TASK_SKIP in str(call.params["blocks"]) for call in steps)
+    assert bot.platform().get_access(ANA) == HELD, "nothing removed before its steps"
+    transfer, tokens = (next(m for m in bot.slack.messages.values() if m.ts == c.response["ts"]) for c in steps)
+    bot.press("bob", transfer, ids.TASK_DONE)
+    submit_task_form(bot, "bob", "moved to ops@client")
+    bot.slack.wait_for("chat.update", lambda call: call.params.get("ts") == transfer.ts)
+    bot.press("bob", tokens, ids.TASK_SKIP)
+    form = submit_task_form(bot, "bob", "no integration uses them")
+    assert form["submit"]["text"] == "Skip" and form["blocks"][1]["optional"] is False, "a reason is required"
+    skipped = bot.slack.wait_for("chat.update", lambda call: call.params.get("ts") == tokens.ts)[-1]
+    assert "skipped by <@U0BOB>" in str(skipped.params["blocks"]) and "no integration uses them" in str(skipped.params)
+
     applied = bot.wait_for_card(1, "applied")
     assert "applied and verified: not a member" in str(applied.params["blocks"])
+    assert "☑ sandbox: Replace the API tokens integrations use: skipped by <@U0BOB> (no integration uses them)" in str(
+        applied.params["blocks"]
+    )
     assert bot.platform().get_access(ANA) == AccessState.absent()
 
-    tasks = follow_up_messages(bot, 1, 4)
+    tasks = follow_up_messages(bot, 1, 3)
     titles = [str(call.params["text"]) for call in tasks]
-    assert any("Rotate API tokens" in title for title in titles)
-    assert any("Transfer dashboards" in title for title in titles)
+    assert any("Revoke the API tokens" in title for title in titles)
+    assert not any("Transfer dashboards" in title for title in titles), "done before"
     assert all(ids.TASK_DONE in str(call.params["blocks"]) for call in tasks)
     notice = bot.slack.wait_for("chat.postMessage", lambda call: "Removal notice" in call.params["text"])[-1]
     text = str(notice.params["blocks"])
@@ -63,7 +103,15 @@ def test_delete_shows_both_methods_removes_the_member_and_offers_checklist_and_n
     assert "Subject: sandbox Access Removed for ana" in text
     assert f"We have removed sandbox access for {ANA} as of" in text and "per ticket OPS-40." in text
     assert "please contact\\nalice (alice@agency.example) within 5 business days" in text
-    assert bot.audit(1) == ["requested", "approved", "apply_started", "reconcile_planned", "applied"]
+    assert bot.audit(1) == [
+        "requested",
+        "approved",
+        "manual_step_done",
+        "manual_step_skipped",
+        "apply_started",
+        "reconcile_planned",
+        "applied",
+    ]
 
 
 def test_revoke_keeps_the_account_with_the_lowest_role_and_no_scopes(bot: RunningBot) -> None:
@@ -106,7 +154,7 @@ def test_offboarding_everywhere_survives_one_failing_platform_and_retries_it_alo
     assert ids.RETRY in failed
     assert bot.platform("sandbox").get_access(ANA) == AccessState.absent()
     assert bot.platform("sandbox-eu").get_access(ANA) == HELD
-    follow_up_messages(bot, 1, 4)  # the US checklist, for the part that is done
+    follow_up_messages(bot, 1, 3)  # the US checklist, for the part that is done
     assert not any("Removal notice" in call.params["text"] for call in bot.slack.calls_to("chat.postMessage"))
 
     bot.click("bob", 1, ids.RETRY)
@@ -115,7 +163,7 @@ def test_offboarding_everywhere_survives_one_failing_platform_and_retries_it_alo
     eu = bot.platform("sandbox-eu")
     assert isinstance(eu, FlakyPlatform) and eu.applies == 2
     assert eu.get_access(ANA) == AccessState(member=True, account_role="Read-Only")
-    assert len(follow_up_messages(bot, 1, 7)) == 7  # US 4 once, EU 3
+    assert len(follow_up_messages(bot, 1, 7)) == 7  # US 3 once (deleted), EU 4 (revoked: with the account note)
     notice = bot.slack.wait_for("chat.postMessage", lambda call: "Removal notice" in call.params["text"])
     assert len(notice) == 1
     assert "*Sandbox US*" in str(notice[0].params["blocks"]) and "*Sandbox EU*" in str(notice[0].params["blocks"])
@@ -127,7 +175,7 @@ def test_checklist_tasks_are_done_with_evidence_and_show_on_the_card(bot: Runnin
     bot.platform().apply(ANA, HELD)
     bot.command("alice", f"remove {ANA} sandbox reason: engagement ended")
     bot.click("bob", 1, ids.APPROVE)
-    tasks = follow_up_messages(bot, 1, 4)
+    tasks = follow_up_messages(bot, 1, 3)
     first = next(message for message in bot.slack.messages.values() if message.ts == tasks[0].response["ts"])
     bot.press("bob", first, ids.TASK_DONE)
     form = bot.slack.wait_for("views.open", lambda call: call.response["view"]["callback_id"] == ids.TASK_FORM)[-1]
@@ -137,7 +185,7 @@ def test_checklist_tasks_are_done_with_evidence_and_show_on_the_card(bot: Runnin
     assert "done by <@U0BOB>" in str(done.params["blocks"]) and "revoked tk_9 in Heap" in str(done.params["blocks"])
     redrawn = bot.slack.wait_for(
         "chat.update",
-        lambda call: "☑ sandbox: Rotate API tokens and keys they owned: done by <@U0BOB>" in str(call.params),
+        lambda call: "☑ sandbox: Revoke the API tokens and keys they owned: done by <@U0BOB>" in str(call.params),
     )
     assert "☐ sandbox: Remove from IdP/SSO groups (follow-up, open)" in str(redrawn[-1].params["blocks"])
     assert bot.audit(1)[-1] == "manual_step_done"

@@ -10,6 +10,7 @@ from sqlmodel import Session
 
 from domain.access import AccessState
 from domain.commands import GrantCommand, RemoveCommand, parse_command
+from domain.lifecycle import TaskKind
 from platforms.base import Platform
 from platforms.registry import PlatformContext, build_platforms
 from platforms.settings import SandboxSettings
@@ -18,6 +19,7 @@ from services.decisions import Outcome, approve
 from services.ports import Person
 from services.settings import ElevationSettings
 from services.submit import submit
+from services.task_actions import TaskOutcome, complete
 from services.views import RequestView
 from storage.audit import events_for
 from storage.db import make_engine
@@ -46,6 +48,18 @@ class Desk:
         command = self.command(text)
         assert command.target.email is not None
         return submit(self.ctx, command, requester=self.requester, target_email=command.target.email, text=text).id
+
+    def clear_gate(self, request_id: int) -> RequestView:
+        """Do the steps before a removal that are open, as its approver; the removal is then applied."""
+        view = self.ctx.load_view(request_id)
+        assert view is not None
+        for task in view.tasks:
+            if task.kind is TaskKind.BEFORE_REMOVAL and task.is_open:
+                done = complete(self.ctx, task.id, person=self.approver, evidence="done before the removal")
+                assert done.outcome is TaskOutcome.DONE, done
+        cleared = self.ctx.load_view(request_id)
+        assert cleared is not None
+        return cleared
 
     def audit(self, request_id: int) -> list[str]:
         with Session(self.ctx.engine) as session:

@@ -96,9 +96,15 @@ def test_revoking_on_chartbeat_opens_the_checklist_once_the_manual_steps_are_don
         complete(desk.ctx, task, person=desk.approver, evidence=None)
     assert desk.ctx.platforms["chartbeat"].get_access(email).scopes == {"example.com": "Access"}
     request_id = granted(desk, f"remove {email} chartbeat revoke reason: engagement ended")
-    view = desk.ctx.load_view(request_id)
-    assert view is not None and view.status is RequestStatus.AWAITING_MANUAL
-    assert [(task.kind, task.title) for task in view.tasks] == [
+    gated = desk.ctx.load_view(request_id)
+    assert gated is not None and gated.status is RequestStatus.APPLYING
+    assert [(task.kind, task.title) for task in gated.tasks] == [
+        (TaskKind.BEFORE_REMOVAL, "chartbeat: Generate replacement Chartbeat API keys under a service account")
+    ]
+    assert desk.ctx.platforms["chartbeat"].get_access(email).scopes == {"example.com": "Access"}, "not yet removed"
+    view = desk.clear_gate(request_id)
+    assert view.status is RequestStatus.AWAITING_MANUAL
+    assert [(task.kind, task.title) for task in view.tasks if task.kind is not TaskKind.BEFORE_REMOVAL] == [
         (TaskKind.PLATFORM_STEP, "chartbeat: example.com: Access → no access")
     ]
     for task in open_tasks(desk, request_id):

@@ -8,7 +8,7 @@ import pytest
 
 from domain.access import AccessState, RemovalMethod
 from domain.lifecycle import RequestStatus, TaskKind
-from domain.offboarding import GENERIC_CHECKLIST, FollowUp, checklist_for
+from domain.offboarding import GENERIC_CHECKLIST, FollowUp, Stage, checklist_for
 from platforms.settings import SandboxSettings
 from services.context import ServiceContext
 from services.decisions import approve, retry
@@ -21,19 +21,27 @@ from tests.services.desk import ANA, Desk, access, make_desk, seed
 
 ANALYST = AccessState(member=True, account_role="Analyst", scopes={"staging": "Admin"})
 
-DELETED = checklist_for(GENERIC_CHECKLIST, RemovalMethod.DELETE)  # all but the kept account's note
+DELETED = checklist_for(GENERIC_CHECKLIST, RemovalMethod.DELETE, Stage.AFTER)  # all but the kept account's note
+REVOKED = checklist_for(GENERIC_CHECKLIST, RemovalMethod.REVOKE, Stage.AFTER)
+
+
+#: The sandboxes with the generic procedure, steps before the removal included (the sandbox's own has none).
+GATED = {
+    "sandbox": SandboxSettings(approvers=("UBOB", "S0SECURITY"), removal_checklist=GENERIC_CHECKLIST),
+    "sandbox-eu": SandboxSettings(approvers=("UBOB",), removal_checklist=GENERIC_CHECKLIST),
+}
 
 
 @pytest.fixture
 def desk(tmp_path: Path) -> Desk:
-    return make_desk(tmp_path)
+    return make_desk(tmp_path, settings=GATED)
 
 
 def removed(desk: Desk, text: str) -> RequestView:
+    """Approved, and the steps before the removal done."""
     request_id = desk.submit(text)
-    view = approve(desk.ctx, request_id, approver=desk.approver).view
-    assert view is not None
-    return view
+    approve(desk.ctx, request_id, approver=desk.approver)
+    return desk.clear_gate(request_id)
 
 
 def checklist(view: RequestView) -> list[str]:
@@ -47,7 +55,8 @@ def test_deleting_opens_every_follow_up_and_posts_them(desk: Desk) -> None:
     assert access(desk) == AccessState.absent()
     assert checklist(view) == [f"sandbox: {item.title}" for item in DELETED]
     posted = [task.title for kind, task in desk.notifier.tasks if kind == "opened"]
-    assert posted == checklist(view)
+    before = [f"sandbox: {item.title}" for item in checklist_for(GENERIC_CHECKLIST, RemovalMethod.DELETE, Stage.BEFORE)]
+    assert posted == before + checklist(view), "the steps before when it was approved, the checklist after"
     assert desk.audit(view.id)[-1] == "applied"
 
 
@@ -57,28 +66,28 @@ def test_revoking_keeps_the_account_and_skips_moving_its_content(desk: Desk) -> 
     assert access(desk) == AccessState(member=True, account_role="Read-Only")
     titles = checklist(view)
     assert "sandbox: Transfer dashboards and saved work" not in titles
-    assert "sandbox: Rotate API tokens and keys they owned" in titles
-    assert len(titles) == len(GENERIC_CHECKLIST) - 1
+    assert "sandbox: Revoke the API tokens and keys they owned" in titles
+    assert titles == [f"sandbox: {item.title}" for item in REVOKED]
     assert titles[0] == "sandbox: Add the account note", "a kept account gets its note; a deleted one has none"
 
 
 def test_follow_ups_do_not_hold_the_request_back_and_record_who_did_them(desk: Desk) -> None:
     seed(desk, ANALYST)
     view = removed(desk, f"remove {ANA} sandbox reason: engagement ended")
-    first = view.tasks[0]
+    first, second = [task for task in view.tasks if task.kind is TaskKind.CHECKLIST and task.is_open][:2]
     done = complete(desk.ctx, first.id, person=desk.approver, evidence="revoked token tk_123, reissued to svc-etl")
     assert done.outcome is TaskOutcome.DONE
     assert done.task is not None and done.task.done_by == "UBOB"
     assert done.request is not None and done.request.status is RequestStatus.APPLIED
     stranger = desk.directory.add("UDAVE", "dave@client.example")
-    assert complete(desk.ctx, view.tasks[1].id, person=stranger, evidence=None).outcome is TaskOutcome.REFUSED
-    assert desk.audit(view.id).count("manual_step_done") == 1
+    assert complete(desk.ctx, second.id, person=stranger, evidence=None).outcome is TaskOutcome.REFUSED
+    assert desk.audit(view.id).count("manual_step_done") == 3, "the two steps before the removal, and this one"
 
 
 def test_offboarding_everywhere_opens_each_platforms_checklist_once_and_the_notice_after_the_last(
     tmp_path: Path,
 ) -> None:
-    desk = make_desk(tmp_path, sandbox_eu=1)
+    desk = make_desk(tmp_path, settings=GATED, sandbox_eu=1)
     for name in ("sandbox", "sandbox-eu"):
         seed(desk, ANALYST, name)
     view = removed(desk, f"remove {ANA} all reason: engagement ended ticket: OPS-9")
@@ -100,6 +109,8 @@ def test_the_notice_is_the_procedures_template_filled_in(desk: Desk) -> None:
     command = desk.command(f"remove {ANA} sandbox reason: engagement ended ticket: OPS-9")
     view = submit(desk.ctx, command, requester=desk.requester, target_email=ANA, target_slack_id="UANA")
     approve(desk.ctx, view.id, approver=desk.approver)
+    assert desk.notifier.notices == [], "not before the removal is applied"
+    desk.clear_gate(view.id)
     (notice,) = desk.notifier.notices
     assert notice.notice.subject == "sandbox Access Removed for ana"
     body = notice.notice.body
@@ -134,9 +145,9 @@ def test_a_grant_opens_no_checklist_and_no_notice(desk: Desk) -> None:
 
 
 def test_a_failed_removal_opens_nothing(tmp_path: Path) -> None:
-    desk = make_desk(tmp_path, sandbox=1)
+    desk = make_desk(tmp_path, settings=GATED, sandbox=1)
     seed(desk, ANALYST)
     view = removed(desk, f"remove {ANA} sandbox reason: x")
-    assert view.status is RequestStatus.FAILED and view.tasks == ()
+    assert view.status is RequestStatus.FAILED and checklist(view) == []
     assert isinstance(desk.ctx.platforms["sandbox"], FlakyPlatform)
     assert view.changes[0].method is RemovalMethod.DELETE

@@ -52,17 +52,14 @@ def test_a_database_behind_is_refused_until_upgraded_and_keeps_its_data(
 ) -> None:
     engine = make_engine(database_url)
     assert upgrade(engine, to="0001") == (None, "0001")
-    with session_scope(engine) as session:
-        session.add(
-            AccessRequest(
-                verb="add",
-                status="pending",
-                requester_id="UALICE",
-                target_email="ana@agency.example",
-                reason="kept across the upgrade",
-                created_at=NOW,
-                updated_at=NOW,
-            )
+    with engine.begin() as connection:  # the columns of 0001 (the model has more now)
+        connection.execute(
+            text(
+                "INSERT INTO access_request (verb, status, requester_id, target_email, reason, command_text, "
+                "created_at, updated_at, requirements, break_glass) VALUES ('add', 'pending', 'UALICE', "
+                "'ana@agency.example', 'kept across the upgrade', '', :at, :at, '{}', false)"
+            ),
+            {"at": NOW},
         )
     with pytest.raises(SchemaBehind, match="run `accessbot db upgrade`"):
         ensure_schema(engine)

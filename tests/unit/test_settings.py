@@ -158,3 +158,4 @@ def test_the_commented_platform_examples_are_valid_once_uncommented(
     assert [rule.name for rule in settings.policy.effective_rules] == ["org-admin", "production"]
     assert settings.policy.break_glass.members == ("S0123ONCALL",)
     assert not settings.policy.people.same("bob+ops@legacy.example", "bob@legacy.example")
+    assert "compromis" in settings.removals.security_words
