@@ -230,6 +230,8 @@ def pending_text(view: RequestView) -> str:
         lines.append(f"expires {when(view.expires_at)} if nobody decides")
     elif view.verb == "remove" and view.decide_by is not None:
         lines.append(f"to be decided by {when(view.decide_by)}; a removal never expires: the approvers are chased")
+    if view.security:
+        lines.append("🔒 a security removal: applied as soon as it is approved; the steps before it are done after")
     return "\n".join(lines)
 
 

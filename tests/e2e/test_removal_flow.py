@@ -215,3 +215,15 @@ def test_the_person_hears_after_the_removal_and_the_compliance_channel_that_it_i
     assert done.params["text"].startswith("✅ Removal complete: ana@agency.example from sandbox (delete), request #1")
     assert "approved by <@U0BOB>" in done.params["text"]
     assert bot.platform().get_access(ANA) == AccessState.absent()
+
+
+def test_a_security_removal_says_so_on_its_card_and_is_applied_at_once(start_bot: StartBot) -> None:
+    bot = start_bot(platforms={"sandbox": SandboxSettings(approvers=("U0BOB",), removal_checklist=GENERIC_CHECKLIST)})
+    bot.platform().apply(ANA, HELD)
+    bot.command("alice", f"remove {ANA} sandbox delete now reason: laptop stolen")
+    assert "🔒 a security removal: applied as soon as it is approved" in str(bot.card(1).blocks)
+    bot.click("bob", 1, ids.APPROVE)
+    bot.wait_for_card(1, "applied")
+    assert bot.platform().get_access(ANA) == AccessState.absent()
+    titles = [str(call.params["text"]) for call in follow_up_messages(bot, 1, 5)]
+    assert any("Transfer dashboards" in title for title in titles), "the steps before, done after"
