@@ -68,6 +68,11 @@ class PlatformPolicy(BaseModel):
     min_duration: ConfigDuration | None = None
     # Whether the requester (or the person it is for) may extend a running elevation without a new approval.
     allow_self_extension: bool = False
+    # Separation of duties: who approved the access a removal takes away may not approve the removal, and who
+    # approved a request may not do its manual steps.
+    separation_of_duties: bool = False
+    # An approver's own role here must be at least the role being granted (where the platform can read it).
+    no_granting_above_own_role: bool = False
 
     _approver_ids = field_validator("approvers")(classmethod(lambda cls, v: _check_slack_ids(v)))
 

@@ -16,6 +16,7 @@ from domain.policy import Approver, Verdict, may_do_manual_step
 from platforms.base import PlatformError
 from services.approvers import eligible_approvers
 from services.context import ServiceContext
+from services.duties import step_refusal
 from services.logs import worker_name
 from services.ports import Person
 from services.reconcile import drain, queue_change
@@ -79,6 +80,8 @@ def complete(
         verdict = Verdict.refuse("Only a step before a removal can be skipped; mark this one done when it is.")
     elif skip and not (evidence or "").strip():
         verdict = Verdict.refuse("Say why this step is skipped: the reason is kept in the evidence.")
+    elif (refusal := step_refusal(ctx, request, task.platform, person)) is not None:
+        verdict = Verdict.refuse(refusal)
     else:
         verdict = may_complete(ctx, request, task, person)
     if not verdict.allowed:
