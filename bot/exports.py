@@ -15,7 +15,16 @@ from storage.audit import ChainReport
 from storage.models import AuditEvent
 
 AUDIT_COLUMNS = ("seq", "id", "at", "event", "actor", "request_id", "platform", "target_email", "detail", "prev_hash")
-MEMBER_COLUMNS = ("platform", "email", "member", "account_role", "scopes", "last_active", "exported_at")
+MEMBER_COLUMNS = (
+    "platform",
+    "email",
+    "member",
+    "account_role",
+    "scopes",
+    "last_active",
+    "exported_at",
+    "problem",
+)
 
 
 #: A spreadsheet reads a cell that starts with one of these as a formula (OWASP's CSV injection).
@@ -102,11 +111,12 @@ def write_members_csv(platform: str, members: Iterable[MemberRecord], out: TextI
         row = {
             "platform": platform,
             "email": member.email,
-            "member": "yes" if member.access.member else "no",
+            "member": "unknown" if member.problem else "yes" if member.access.member else "no",
             "account_role": member.access.account_role or "",
             "scopes": "; ".join(f"{scope}={role}" for scope, role in sorted(member.access.scopes.items())),
             "last_active": _iso(member.last_active),
             "exported_at": _iso(exported_at),
+            "problem": member.problem or "",
         }
         writer.writerow({key: cell(value) for key, value in row.items()})
         count += 1

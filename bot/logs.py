@@ -60,6 +60,7 @@ def configure_logging(level: str, log_format: str = "text", *, to_file: Path | N
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # Alembic and APScheduler narrate every start and job run at INFO; what matters is logged by the bot itself.
-    for chatty in ("apscheduler", "alembic"):
+    # Alembic and APScheduler narrate every start and job run at INFO, httpx every request (with its query: a SCIM
+    # filter names a person); what matters is logged by the bot itself.
+    for chatty in ("apscheduler", "alembic", "httpx"):
         logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))

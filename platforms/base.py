@@ -59,6 +59,8 @@ class MemberRecord(BaseModel):
     email: str
     access: AccessState
     last_active: datetime | None = None
+    # Why the platform's record could not be read (it was skipped); the access shown then is not known.
+    problem: str | None = None
 
 
 class PlatformCheck(BaseModel):
@@ -75,12 +77,17 @@ class PlatformError(Exception):
     """A platform call failed. `retryable` says whether trying again later may succeed."""
 
     retryable = True
-    kind: Literal["auth", "not_found", "conflict", "rate_limited", "unavailable", "refused"] = "unavailable"
+    kind: Literal["auth", "not_found", "conflict", "rate_limited", "unavailable", "refused", "unsupported"] = (
+        "unavailable"
+    )
 
     def __init__(self, platform: str, message: str) -> None:
         super().__init__(f"{platform}: {message}")
         self.platform = platform
         self.message = message
+        # The HTTP status and SCIM error type the platform answered with, where it answered.
+        self.status: int | None = None
+        self.scim_type: str | None = None
         # For a change of several steps that failed part-way: what was done, and what was not.
         self.applied: tuple[AccessStep, ...] = ()
         self.pending: tuple[AccessStep, ...] = ()
@@ -116,6 +123,21 @@ class RateLimited(PlatformError):
 
 class PlatformUnavailable(PlatformError):
     kind = "unavailable"
+
+
+class PlatformUnsupported(PlatformError):
+    """The platform does not do what was asked (HTTP 501, a filter it refuses): retrying cannot help; the message
+    says what it lacks."""
+
+    retryable = False
+    kind = "unsupported"
+
+
+class UnexpectedAnswer(PlatformError):
+    """The platform answered with something that is not its API's JSON (a login page at a wrong base_url)."""
+
+    retryable = False
+    kind = "refused"
 
 
 class PlatformRefused(PlatformError):

@@ -27,7 +27,9 @@ from platforms.base import (
     PlatformError,
     PlatformRefused,
     PlatformUnavailable,
+    PlatformUnsupported,
     RateLimited,
+    UnexpectedAnswer,
 )
 
 logger = logging.getLogger("accessbot.platforms.http")
@@ -127,6 +129,7 @@ class PlatformHttp:
         self._limiter = limiter
         self._auth_hint = auth_hint
         self._sleep = sleep
+        self.base_url = base_url
         self._client = httpx.Client(
             base_url=base_url.rstrip("/") + "/",
             auth=auth,
@@ -189,11 +192,41 @@ class PlatformHttp:
         assert last is not None
         raise last.extend(f"gave up after {attempt} attempt{'s' if attempt > 1 else ''}, {waited:.0f} s of waiting")
 
+    def request_json(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        ok: Iterable[int] = (200, 201),
+    ) -> dict[str, Any]:
+        """`request`, and its body as a JSON object; anything else is an UnexpectedAnswer naming the base URL."""
+        response = self.request(method, path, json=json, params=params, ok=ok)
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            kind = response.headers.get("Content-Type", "no content type").split(";")[0]
+            raise UnexpectedAnswer(
+                self.platform,
+                f"{method} {path} answered HTTP {response.status_code} with {kind}, not a JSON object: check "
+                f"platforms.{self.platform}.base_url ({self.base_url}); a login page or a proxy answers there, "
+                "not the SCIM API",
+            )
+        return body
+
     def _backoff(self, attempt: int) -> float:
         delay = min(self.retry.initial_backoff_seconds * 2 ** (attempt - 1), self.retry.max_backoff_seconds)
         return delay * random.uniform(0.5, 1.0)  # "equal jitter" keeps many clients from retrying in step
 
     def _error_for(self, method: str, path: str, response: httpx.Response) -> PlatformError:
+        error = self._typed_error(method, path, response)
+        error.status, error.scim_type = response.status_code, _scim_type(response)
+        return error
+
+    def _typed_error(self, method: str, path: str, response: httpx.Response) -> PlatformError:
         status = response.status_code
         detail = _detail(response)
         where = f"{method} {path}: HTTP {status}" + (f" ({detail})" if detail else "")
@@ -209,9 +242,22 @@ class PlatformHttp:
             return RateLimited(
                 self.platform, f"rate limited ({where})", retry_after_seconds(response.headers.get("Retry-After"))
             )
+        if status == 501:
+            return PlatformUnsupported(self.platform, f"the platform does not implement this ({where})")
         if status >= 500:
             return PlatformUnavailable(self.platform, where)
+        if status == 400 and _scim_type(response) == "invalidFilter":
+            return PlatformUnsupported(self.platform, f"the platform refuses this filter ({where})")
         return PlatformRefused(self.platform, where)
+
+
+def _scim_type(response: httpx.Response) -> str | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    kind = body.get("scimType") if isinstance(body, dict) else None
+    return kind if isinstance(kind, str) else None
 
 
 def _detail(response: httpx.Response) -> str:

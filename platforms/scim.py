@@ -4,6 +4,13 @@ Access maps onto SCIM like this: a member is an active User whose userName is th
 User attribute (the core multi-valued `roles`, or an extension attribute such as
 `urn:...:extension:heap:2.0:User:role`); a role on a scope is membership of the Group the config maps that
 (scope, role) to. Groups the config does not map are none of the bot's business and are never touched.
+
+Servers differ, and the client adapts. A person's groups are read with the `members.value` filter; a server that
+refuses it (400 `invalidFilter`, RFC 7644 §3.4.2.2) is asked once, and then the User's read-only `groups` attribute
+(RFC 7643 §4.1.2) is read, or else the mapped groups' members. A malformed record does not stop a listing: it is
+skipped with a warning naming its id and field (a members export marks it); reading one person whose record is
+malformed is a typed error that says so. An empty email value (django-scim2 writes one for a user without an
+email) is dropped before reading, since the client keys people by userName.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import logging
 from collections.abc import Iterator, Mapping
 from typing import Any, cast
 
+from pydantic import ValidationError
 from scim2_models import Context, Email, Extension, Group, ListResponse, PatchOp, PatchOperation, Role, User
 
 from domain.access import AccessState, AccessStep, StepKind, diff
@@ -26,6 +34,7 @@ from platforms.base import (
     PlatformConflict,
     PlatformError,
     PlatformRefused,
+    PlatformUnsupported,
 )
 from platforms.http import PlatformHttp
 from platforms.settings import CORE_ROLES, NO_ROLE
@@ -108,6 +117,8 @@ class ScimPlatform(Platform):
             (scope, role): group for scope, roles in (groups or {}).items() for role, group in roles.items()
         }
         self._group_ids: dict[str, str] = {}
+        # Whether the server takes the `members.value` filter on Groups: unknown until it is first tried.
+        self._member_filter: bool | None = None
 
     def close(self) -> None:
         self.http.close()
@@ -119,7 +130,7 @@ class ScimPlatform(Platform):
         user = self.find_user(email)
         if user is None or user.active is False:
             return AccessState.absent()
-        return self._access_of(user, self._groups_of(str(user.id)))
+        return self._access_of(user, self._groups_of(user))
 
     def find_user(self, email: str) -> User[Any] | None:
         found = self._search("Users", f'userName eq "{_quoted(email.lower())}"', self.role.model)
@@ -128,11 +139,13 @@ class ScimPlatform(Platform):
     def list_members(self) -> list[MemberRecord]:
         members_of = {group: self._members_of(group) for group in set(self._groups.values())}
         records = []
-        for user in self._all("Users", self.role.model):
+        skipped: list[tuple[str, str]] = []
+        for user in self._all("Users", self.role.model, skipped=skipped):
             if user.active is False or user.user_name is None:
                 continue
             held = {group for group, ids in members_of.items() if user.id in ids}
             records.append(MemberRecord(email=user.user_name.lower(), access=self._access_of(user, held)))
+        records += [MemberRecord(email=name, access=AccessState.absent(), problem=problem) for name, problem in skipped]
         return sorted(records, key=lambda record: record.email)
 
     def _access_of(self, user: User[Any], groups: set[str]) -> AccessState:
@@ -147,14 +160,25 @@ class ScimPlatform(Platform):
     def _role_when_unset(self) -> str | None:
         return self.catalog.default_account_role if self.role.attribute == NO_ROLE else None
 
-    def _groups_of(self, user_id: str) -> set[str]:
+    def _groups_of(self, user: User[Any]) -> set[str]:
+        """The mapped groups a user is in: by the member filter, else the User's `groups`, else the groups' members."""
         if not self._groups:
             return set()
-        return {
-            group.display_name
-            for group in self._search("Groups", f'members.value eq "{_quoted(user_id)}"', Group)
-            if group.display_name
-        }
+        user_id = str(user.id)
+        if self._member_filter is not False:
+            try:
+                found = self._search("Groups", f'members.value eq "{_quoted(user_id)}"', Group)
+            except PlatformUnsupported as error:
+                logger.info("%s: %s; reading each user's groups another way from now on", self.name, error.message)
+                self._member_filter = False
+            else:
+                self._member_filter = True
+                return {group.display_name for group in found if group.display_name}
+        mapped = set(self._groups.values())
+        if user.groups is not None:
+            ids = {self._group_id(name): name for name in mapped}
+            return {ids.get(str(entry.value), entry.display or "") for entry in user.groups} & mapped
+        return {group for group in mapped if user_id in self._members_of(group)}
 
     def _members_of(self, display_name: str) -> set[str]:
         found = self._search("Groups", f'displayName eq "{_quoted(display_name)}"', Group)
@@ -164,11 +188,11 @@ class ScimPlatform(Platform):
         problems: list[str] = []
         notes: list[str] = []
         try:
-            config = self.http.request("GET", "ServiceProviderConfig").json()
+            config = self.http.request_json("GET", "ServiceProviderConfig")
             for feature in ("patch", "filter"):
                 if not (config.get(feature) or {}).get("supported", False):
                     problems.append(f"the service says it does not support SCIM {feature}, which the bot needs")
-            users = self.http.request("GET", "Users", params={"count": 1}).json()
+            users = self.http.request_json("GET", "Users", params={"count": 1})
             for group in sorted(set(self._groups.values())):
                 try:
                     self._group_id(group)
@@ -217,7 +241,7 @@ class ScimPlatform(Platform):
                     AccessStep(kind=StepKind.SET_ACCOUNT_ROLE, before=current.account_role, after=desired.account_role)
                 )
                 responses.append(f"set {self.role.attribute} of {user.id} to {desired.account_role}")
-            for step in self._scope_steps(str(user.id), desired):
+            for step in self._scope_steps(user, desired):
                 done.append(step)
             return ApplyResult(applied=tuple(done), responses=tuple(responses))
         except PlatformError as error:
@@ -225,9 +249,10 @@ class ScimPlatform(Platform):
             error.pending = tuple(step for step in steps if not any(_same(step, made) for made in done))
             raise
 
-    def _scope_steps(self, user_id: str, desired: AccessState) -> Iterator[AccessStep]:
+    def _scope_steps(self, user: User[Any], desired: AccessState) -> Iterator[AccessStep]:
         """Join the groups of the desired scope roles and leave the other mapped groups, one PATCH at a time."""
-        held = self._groups_of(user_id)
+        user_id = str(user.id)
+        held = self._groups_of(user)
         wanted = {self._groups[(scope, role)] for scope, role in desired.scopes.items()}
         for (scope, role), group in sorted(self._groups.items()):
             if group in held and group not in wanted:
@@ -244,7 +269,7 @@ class ScimPlatform(Platform):
         self.role.set_on(user, role)
         payload = user.model_dump(scim_ctx=Context.RESOURCE_CREATION_REQUEST)
         try:
-            response = self.http.request("POST", "Users", json=payload, ok=(201, 200))
+            body = self.http.request_json("POST", "Users", json=payload, ok=(201, 200))
         except PlatformConflict:
             # The account exists already (an earlier attempt that timed out, or made by hand): reuse it.
             existing = self.find_user(email)
@@ -258,7 +283,7 @@ class ScimPlatform(Platform):
                     [PatchOperation(op=PatchOperation.Op.replace_, path="active", value=True)],
                 )
             return existing
-        created = self._parse(response.json(), self.role.model)
+        created = self._parse(body, self.role.model)
         responses.append(f"created user {created.id}")
         return created
 
@@ -303,27 +328,52 @@ class ScimPlatform(Platform):
     # -- SCIM plumbing -----------------------------------------------------------------------------------------
 
     def _search(self, endpoint: str, filter_: str, model: type[Any]) -> list[Any]:
-        response = self.http.request("GET", endpoint, params={"filter": filter_, "count": PAGE})
-        return self._parse_list(response.json(), model)
+        """The resources a filter finds; one of them malformed is an error (it is the one being looked for)."""
+        body = self.http.request_json("GET", endpoint, params={"filter": filter_, "count": PAGE})
+        resources, problems = self._parse_list(body, model)
+        if problems:
+            raise MalformedRecord(self.name, f"looking up {filter_}: {problems[0][1]}; correct it on the platform")
+        return resources
 
-    def _all(self, endpoint: str, model: type[Any]) -> Iterator[Any]:
+    def _all(self, endpoint: str, model: type[Any], *, skipped: list[tuple[str, str]] | None = None) -> Iterator[Any]:
+        """Every resource, page by page; malformed ones are logged and noted in `skipped` (name, problem)."""
         start = 1
         while True:
-            response = self.http.request("GET", endpoint, params={"startIndex": start, "count": PAGE})
-            body = response.json()
-            page = self._parse_list(body, model)
+            body = self.http.request_json("GET", endpoint, params={"startIndex": start, "count": PAGE})
+            page, problems = self._parse_list(body, model)
+            for name, problem in problems:
+                logger.warning("%s: skipped a malformed record: %s", self.name, problem)
+                if skipped is not None:
+                    skipped.append((name, problem))
             yield from page
-            start += len(page)
-            if not page or start > int(body.get("totalResults", 0)):
+            start += len(page) + len(problems)
+            if not (page or problems) or start > int(body.get("totalResults", 0)):
                 return
 
-    def _parse_list(self, body: dict[str, Any], model: type[Any]) -> list[Any]:
-        body = {**body, "Resources": [self._known(resource) for resource in body.get("Resources", [])]}
-        listed = ListResponse[model].model_validate(body, scim_ctx=Context.SEARCH_RESPONSE)  # type: ignore[valid-type]
-        return list(listed.resources or [])
+    def _parse_list(self, body: dict[str, Any], model: type[Any]) -> tuple[list[Any], list[tuple[str, str]]]:
+        """The resources of a list answer that are well formed, and (name, problem) for each that is not."""
+        raw = body.get("Resources") or []
+        ListResponse[model].model_validate({**body, "Resources": []}, scim_ctx=Context.SEARCH_RESPONSE)  # type: ignore[valid-type]
+        resources, problems = [], []
+        for resource in raw if isinstance(raw, list) else []:
+            try:
+                resources.append(self._parse(resource, model, context=Context.SEARCH_RESPONSE))
+            except MalformedRecord as error:
+                name = resource.get("userName") or resource.get("displayName") if isinstance(resource, dict) else None
+                problems.append((str(name or "?"), error.message))
+        return resources, problems
 
-    def _parse(self, resource: dict[str, Any], model: type[Any]) -> Any:
-        return model.model_validate(self._known(resource), scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
+    def _parse(self, resource: Any, model: type[Any], *, context: Context = Context.RESOURCE_QUERY_RESPONSE) -> Any:
+        if not isinstance(resource, dict):
+            raise MalformedRecord(self.name, f"a {model.__name__} record is not a JSON object")
+        try:
+            return model.model_validate(self._known(_tolerated(resource)), scim_ctx=context)
+        except ValidationError as error:
+            first = error.errors()[0]
+            field = ".".join(str(part) for part in first["loc"]) or "the record"
+            raise MalformedRecord(
+                self.name, f"record {resource.get('id', '?')} has a malformed {field}: {first['msg']}"
+            ) from None
 
     def _known(self, resource: dict[str, Any]) -> dict[str, Any]:
         """Drop extensions this client does not model: a vendor may add its own, and they are not ours to read."""
@@ -331,6 +381,24 @@ class ScimPlatform(Platform):
         known: dict[str, Any] = {k: v for k, v in resource.items() if not k.startswith("urn:") or k in keep}
         known["schemas"] = [s for s in resource.get("schemas", []) if s.startswith(CORE_SCHEMAS) or s in keep]
         return known
+
+
+class MalformedRecord(PlatformError):
+    """A record the platform sent does not follow SCIM; correcting it on the platform is the fix."""
+
+    retryable = False
+    kind = "refused"
+
+
+def _tolerated(resource: dict[str, Any]) -> dict[str, Any]:
+    """Drop what some servers send that SCIM does not allow and the client does not read: email entries without a
+    value (django-scim2, for a user without an email)."""
+    emails = resource.get("emails")
+    if not isinstance(emails, list):
+        return resource
+    kept = [entry for entry in emails if not (isinstance(entry, dict) and not entry.get("value"))]
+    tolerated = {key: value for key, value in resource.items() if key != "emails"}
+    return {**tolerated, "emails": kept} if kept else tolerated
 
 
 def _quoted(value: str) -> str:

@@ -159,7 +159,8 @@ def snapshot(ctx: ServiceContext, platforms: list[str] | None = None) -> Snapsho
     for name in platforms or list(ctx.platforms):
         platform = ctx.platforms[name]
         try:
-            listed = platform.list_members()
+            # A record the platform sent malformed is not a person to keep or remove: the members export marks it.
+            listed = [member for member in platform.list_members() if member.problem is None]
         except PlatformError as error:
             errors[name] = error.message
             continue

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from socketserver import ThreadingMixIn
 from typing import Any
+from urllib.parse import unquote_plus
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import httpx
@@ -43,6 +44,10 @@ class Fault:
     times: int = 1
     # Delay after the real server has done the work: the change is made but the answer comes too late.
     late: bool = False
+    query: str | None = None  # a regular expression matched against the decoded query string, if given
+    scim_type: str | None = None  # the SCIM error type in the answer
+    body: bytes | None = None  # answer this instead of a SCIM error (with `content_type`)
+    content_type: str = "text/html"
 
 
 class _ThreadingServer(ThreadingMixIn, WSGIServer):
@@ -131,9 +136,15 @@ class ScimServer:
         delay: float = 0.0,
         headers: dict[str, str] | None = None,
         late: bool = False,
+        query: str | None = None,
+        scim_type: str | None = None,
+        body: bytes | None = None,
+        content_type: str = "text/html",
     ) -> None:
         with self._lock:
-            self.faults.append(Fault(method, path, status, headers or {}, delay, times, late))
+            self.faults.append(
+                Fault(method, path, status, headers or {}, delay, times, late, query, scim_type, body, content_type)
+            )
 
     def count(self, method: str, path: str = ".*") -> int:
         with self._lock:
@@ -182,10 +193,19 @@ class ScimServer:
 
     def _wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
+        query = unquote_plus(environ.get("QUERY_STRING", ""))
         with self._lock:
-            self.requests.append((method, path))
+            self.requests.append((method, f"{path}?{query}" if query else path))
             fault = next(
-                (f for f in self.faults if f.method == method and re.search(f.path, path) and f.times > 0), None
+                (
+                    f
+                    for f in self.faults
+                    if f.method == method
+                    and re.search(f.path, path)
+                    and (f.query is None or re.search(f.query, query))
+                    and f.times > 0
+                ),
+                None,
             )
             if fault is not None:
                 fault.times -= 1
@@ -196,14 +216,18 @@ class ScimServer:
         if fault is not None:
             if fault.delay:
                 time.sleep(fault.delay)
+            if fault.status and fault.body is not None:
+                start_response(f"{fault.status} Answer", [("Content-Type", fault.content_type)])
+                return [fault.body]
             if fault.status:
-                body = json.dumps(
-                    {
-                        "schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
-                        "status": str(fault.status),
-                        "detail": "injected fault",
-                    }
-                ).encode()
+                error = {
+                    "schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
+                    "status": str(fault.status),
+                    "detail": "injected fault",
+                }
+                if fault.scim_type:
+                    error["scimType"] = fault.scim_type
+                body = json.dumps(error).encode()
                 start_response(
                     f"{fault.status} Fault", [("Content-Type", "application/scim+json"), *fault.headers.items()]
                 )

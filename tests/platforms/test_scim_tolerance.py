@@ -1,0 +1,174 @@
+"""What real SCIM servers do that the RFCs allow or that happens anyway, against a real scim2-server with the answers
+of other servers injected: a refused member filter, malformed records, a login page at a wrong base URL, 501."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from domain.access import AccessState
+from platforms.base import PlatformUnsupported, UnexpectedAnswer
+from platforms.http import RetryPolicy
+from platforms.scim import MalformedRecord, ScimPlatform
+from platforms.settings import ScimSettings
+from tests.platforms.contract import fresh_email
+from tests.scim_server import ScimServer, running
+
+GROUPS = {"production": {"Admin": "prod-admins", "Viewer": "prod-viewers"}}
+MEMBER_FILTER = "members.value eq"
+
+
+@pytest.fixture
+def server() -> Iterator[ScimServer]:
+    with running() as scim:
+        for roles in GROUPS.values():
+            for group in roles.values():
+                scim.create_group(group)
+        yield scim
+
+
+def client(server: ScimServer) -> ScimPlatform:
+    settings = ScimSettings.model_validate(
+        {
+            "base_url": server.url,
+            "token": server.token,
+            "account_roles": ["Admin", "Editor", "Member"],
+            "groups": GROUPS,
+            "retry": RetryPolicy(timeout_seconds=2.0, attempts=3, initial_backoff_seconds=0.05),
+        }
+    )
+    return ScimPlatform(
+        "app", settings.catalog(), settings.http("app"), role_attribute=settings.role_attribute, groups=settings.groups
+    )
+
+
+def refuse_member_filter(server: ScimServer) -> None:
+    server.fail("GET", "/Groups$", 400, query=MEMBER_FILTER, scim_type="invalidFilter", times=1000)
+
+
+def test_a_server_refusing_the_member_filter_still_has_people_read_granted_and_removed(server: ScimServer) -> None:
+    refuse_member_filter(server)
+    platform = client(server)
+    email = fresh_email()
+    granted = AccessState(member=True, account_role="Editor", scopes={"production": "Viewer"})
+    platform.apply(email, granted)
+    assert platform.get_access(email) == granted
+    platform.apply(email, AccessState(member=True, account_role="Editor", scopes={"production": "Admin"}))
+    assert platform.get_access(email).scopes == {"production": "Admin"}, "left one group, joined the other"
+    platform.apply(email, AccessState.absent())
+    assert platform.get_access(email) == AccessState.absent(), "offboarding is not blocked"
+    assert server.count("GET", MEMBER_FILTER) == 1, "refused once, then read another way"
+
+
+def listing_with(server: ScimServer, *resources: dict[str, object]) -> None:
+    """The next listing of Users answers these (after the real ones the server has)."""
+    with server.admin() as admin:
+        real = admin.get("Users", params={"startIndex": 1, "count": 100}).json()
+    body = {**real, "Resources": [*real.get("Resources", []), *resources]}
+    body["totalResults"] = len(body["Resources"])
+    server.fail(
+        "GET", "/Users$", 200, query="startIndex", body=json.dumps(body).encode(), content_type="application/scim+json"
+    )
+
+
+def user(user_id: str, email: str, **extra: object) -> dict[str, object]:
+    return {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "id": user_id,
+        "userName": email,
+        "active": True,
+        "meta": {"resourceType": "User"},
+        **extra,
+    }
+
+
+def test_a_malformed_record_is_skipped_and_marked_and_an_empty_email_is_tolerated(
+    server: ScimServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    platform = client(server)
+    kept = fresh_email()
+    platform.apply(kept, AccessState(member=True, account_role="Member"))
+    listing_with(
+        server,
+        user("u-broken", "broken@client.example", active="perhaps"),
+        user("u-noemail", "noemail@client.example", emails=[{"value": ""}]),  # django-scim2's user without email
+    )
+    members = {record.email: record for record in platform.list_members()}
+    assert members[kept].access.member and members[kept].problem is None
+    assert members["noemail@client.example"].problem is None, "an empty email value is dropped, not fatal"
+    broken = members["broken@client.example"]
+    assert broken.problem is not None and "record u-broken has a malformed active" in broken.problem
+    assert "skipped a malformed record: record u-broken has a malformed active" in caplog.text
+
+
+def test_looking_up_a_person_whose_record_is_malformed_says_so(server: ScimServer) -> None:
+    body = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
+        "totalResults": 1,
+        "Resources": [user("u-7", "ana@client.example", active="perhaps")],
+    }
+    server.fail(
+        "GET", "/Users$", 200, query="userName eq", body=json.dumps(body).encode(), content_type="application/scim+json"
+    )
+    with pytest.raises(
+        MalformedRecord, match=r"record u-7 has a malformed active.*correct it on the platform"
+    ) as caught:
+        client(server).get_access("ana@client.example")
+    assert not caught.value.retryable
+
+
+def test_a_login_page_at_the_base_url_is_a_one_line_error_naming_it(server: ScimServer) -> None:
+    server.fail("GET", "/Users$", 200, body=b"<html><form>Sign in</form></html>")
+    with pytest.raises(UnexpectedAnswer) as caught:
+        client(server).get_access("ana@client.example")
+    message = str(caught.value)
+    assert "answered HTTP 200 with text/html, not a JSON object" in message
+    assert f"check platforms.app.base_url ({server.url})" in message
+    assert not caught.value.retryable
+
+
+def test_501_says_what_the_server_lacks_and_is_neither_retried_nor_retryable(server: ScimServer) -> None:
+    server.fail("PATCH", "/Users/", 501, times=10)
+    platform = client(server)
+    email = fresh_email()
+    platform.apply(email, AccessState(member=True, account_role="Member"))
+    with pytest.raises(PlatformUnsupported, match="does not implement this") as caught:
+        platform.apply(email, AccessState(member=True, account_role="Editor"))
+    assert not caught.value.retryable and caught.value.kind == "unsupported"
+    assert server.count("PATCH", "/Users/") == 1
+
+
+def test_the_members_export_marks_a_malformed_record_and_a_login_page_is_one_line(
+    server: ScimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = {
+        "database_url": f"sqlite:///{tmp_path}/bot.db",
+        "platforms": {
+            "app": {
+                "type": "scim",
+                "base_url": server.url,
+                "token": server.token,
+                "account_roles": ["Admin", "Editor", "Member"],
+                "groups": GROUPS,
+            }
+        },
+    }
+    (tmp_path / "accessbot.yml").write_text(json.dumps(config))
+    monkeypatch.setenv("ACCESSBOT_CONFIG", str(tmp_path / "accessbot.yml"))
+    listing_with(server, user("u-broken", "broken@client.example", active="perhaps"))
+    out = tmp_path / "members.csv"
+    assert main(["export", "members", "app", "--format", "csv", "--output", str(out)]) == 0
+    (row,) = [row for row in csv.DictReader(out.open()) if row["email"] == "broken@client.example"]
+    assert row["member"] == "unknown" and "record u-broken has a malformed active" in row["problem"]
+
+    capsys.readouterr()
+    server.fail("GET", "/Users$", 200, body=b"<html>Sign in</html>")
+    assert main(["export", "members", "app", "--format", "csv", "--output", str(out)]) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "not a JSON object: check platforms.app.base_url" in error
+    assert "Traceback" not in error
