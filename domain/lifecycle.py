@@ -85,6 +85,10 @@ CHANGE_TRANSITIONS: dict[ChangeEvent, tuple[frozenset[ChangeStatus], ChangeStatu
     ChangeEvent.SKIP: (frozenset({ChangeStatus.WAITING}), ChangeStatus.SKIPPED),
 }
 
+#: Failures that trying again cannot fix: the platform lacks what the change needs (HTTP 501, a refused filter) or
+#: holds a conflict the client could not resolve (409). The platform or the config has to change first.
+UNRETRYABLE_ERROR_KINDS = frozenset({"unsupported", "conflict"})
+
 #: Statuses after which nothing more happens to a request.
 FINAL_REQUEST_STATUSES = frozenset(
     {RequestStatus.APPLIED, RequestStatus.DENIED, RequestStatus.EXPIRED, RequestStatus.CANCELLED}

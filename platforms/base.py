@@ -110,6 +110,9 @@ class MemberNotFound(PlatformError):
 
 
 class PlatformConflict(PlatformError):
+    """A 409 the client could not resolve (it resolves an account that exists already by reusing it)."""
+
+    retryable = False
     kind = "conflict"
 
 

@@ -196,6 +196,13 @@ def retry(ctx: ServiceContext, request_id: int, *, actor: Person) -> DecisionRes
     if checked.outcome is not Outcome.DONE or checked.view is None:
         return checked
     view = checked.view
+    if not view.retry_helps:
+        return DecisionResult(
+            outcome=Outcome.REFUSED,
+            reason="Trying again cannot help: the platform lacks what this change needs (see the error on the card). "
+            "Change the platform or the config, then make a new request.",
+            view=view,
+        )
     with session_scope(ctx.engine) as session:
         record(
             session=session,

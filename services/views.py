@@ -13,7 +13,7 @@ from domain.access import AccessChange, AccessState, AccessStep, RemovalMethod, 
 from domain.catalog import RoleCatalog
 from domain.durations import format_duration
 from domain.ledger import LIVE, MEMBER, EndReason, GrantState, Layer, Value, describe_changes, describe_parts
-from domain.lifecycle import ChangeStatus, RequestStatus, TaskKind
+from domain.lifecycle import UNRETRYABLE_ERROR_KINDS, ChangeStatus, RequestStatus, TaskKind
 from domain.policy import Requirements
 from platforms.base import PlatformSettings
 from services.ports import MessageRef
@@ -207,6 +207,7 @@ class ChangeView(BaseModel):
     desired: AccessState | None = None
     after: AccessState | None = None
     error: str | None = None
+    error_kind: str | None = None  # platforms.base.PlatformError.kind of the failure
     applied_at: datetime | None = None
     approvers: tuple[str, ...] = ()
     # What approving would change, judged from the access shown on the card.
@@ -261,6 +262,14 @@ class RequestView(BaseModel):
 
     def change(self, change_id: int) -> ChangeView:
         return next(change for change in self.changes if change.id == change_id)
+
+    @property
+    def retry_helps(self) -> bool:
+        """Whether some failed change could succeed when tried again (not one the platform cannot do at all)."""
+        return any(
+            change.status is ChangeStatus.FAILED and change.error_kind not in UNRETRYABLE_ERROR_KINDS
+            for change in self.changes
+        )
 
     def tasks_of(self, change_id: int) -> tuple[TaskView, ...]:
         return tuple(task for task in self.tasks if task.change_id == change_id)
@@ -324,6 +333,7 @@ def change_view(
         desired=_state(change.desired),
         after=_state(change.after),
         error=change.error,
+        error_kind=change.error_kind,
         applied_at=change.applied_at,
         approvers=configured.approvers if configured else (),
         preview=tuple(preview),

@@ -186,6 +186,11 @@ def status_line(view: RequestView) -> str:
             return f"🛠️ Approved by {approved_by(view)}; waiting for an admin to do the manual steps. Not applied yet."
         case RequestStatus.APPLIED:
             return f"✅ Applied. Approved by {approved_by(view)}."
+        case RequestStatus.FAILED if not view.retry_helps:
+            return (
+                f"❌ Not applied, and trying again cannot help: the platform lacks what it needs (see below). Change "
+                f"the platform or the config, then make a new request. Approved by {approved_by(view)}."
+            )
         case RequestStatus.FAILED:
             return f"❌ Not fully applied; an approver can retry. Approved by {approved_by(view)}."
         case RequestStatus.DENIED:
@@ -289,7 +294,7 @@ def decision_buttons(view: RequestView) -> list[dict[str, Any]]:
             }
         deny = {"type": "button", "action_id": ids.DENY, "text": plain("Deny"), "style": "danger", "value": value}
         return [approve, deny]
-    if view.status is RequestStatus.FAILED:
+    if view.status is RequestStatus.FAILED and view.retry_helps:
         return [{"type": "button", "action_id": ids.RETRY, "text": plain("Retry"), "value": value}]
     return []
 

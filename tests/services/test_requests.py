@@ -10,7 +10,9 @@ from sqlmodel import Session
 from domain.access import AccessChange, AccessState, RemovalMethod
 from domain.commands import GrantCommand, Target
 from domain.lifecycle import ChangeStatus, RequestStatus
-from platforms.base import PlatformAuthError
+from handlers import ids
+from handlers.blocks.cards import approval_card
+from platforms.base import PlatformAuthError, PlatformUnsupported
 from services.context import RequestRefused, ServiceContext
 from services.decisions import Outcome, approve, deny, retry
 from services.ports import Person
@@ -306,3 +308,17 @@ def test_a_temporary_grant_records_its_span(desk: Desk) -> None:
     view = submit(desk.ctx, command, requester=desk.requester, target_email=ANA)
     assert view.duration == timedelta(minutes=90)
     assert Target(email=ANA) == command.target
+
+
+def test_a_failure_trying_again_cannot_fix_offers_no_retry_and_a_retry_is_refused(tmp_path: Path) -> None:
+    desk = make_desk(
+        tmp_path, wrap={"sandbox": lambda inner: FlakyPlatform(inner, failures=5, error=PlatformUnsupported)}
+    )
+    request_id = desk.submit(f"add {ANA} sandbox viewer on production reason: dashboards")
+    view = approve(desk.ctx, request_id, approver=desk.approver).view
+    assert view is not None and view.status is RequestStatus.FAILED
+    assert view.changes[0].error_kind == "unsupported" and not view.retry_helps
+    assert ids.RETRY not in str(approval_card(view)) and "trying again cannot help" in str(approval_card(view))
+    refused = retry(desk.ctx, request_id, actor=desk.approver)
+    assert refused.outcome is Outcome.REFUSED and "Trying again cannot help" in refused.reason
+    assert desk.audit(request_id).count("retried") == 0
