@@ -46,7 +46,8 @@ class RetryPolicy(BaseModel):
     attempts: int = Field(default=5, ge=1)
     initial_backoff_seconds: float = Field(default=0.5, ge=0)
     max_backoff_seconds: float = Field(default=30.0, ge=0)
-    # The most a single call may spend waiting between attempts, Retry-After included.
+    # The most a single call may take in all: connecting, reading (however slowly the answer trickles in), retries
+    # and the waits between them, Retry-After included.
     max_total_wait_seconds: float = Field(default=60.0, ge=0)
 
 
@@ -123,12 +124,14 @@ class PlatformHttp:
         auth_hint: str = "check the platform's credentials in the config",
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.platform = platform
         self.retry = retry or RetryPolicy()
         self._limiter = limiter
         self._auth_hint = auth_hint
         self._sleep = sleep
+        self._clock = clock
         self.base_url = base_url
         self._client = httpx.Client(
             base_url=base_url.rstrip("/") + "/",
@@ -151,19 +154,27 @@ class PlatformHttp:
         params: dict[str, Any] | None = None,
         ok: Iterable[int] = (200, 201, 204),
     ) -> httpx.Response:
-        """Send one request, retrying what may succeed later. Raises a PlatformError for everything else."""
+        """Send one request, retrying what may succeed later, all within the policy's total time. Raises a
+        PlatformError for everything else."""
         expected = set(ok)
         waited = 0.0
+        deadline = self._clock() + self.retry.max_total_wait_seconds
         last: PlatformError | None = None
         for attempt in range(1, self.retry.attempts + 1):
             if self._limiter is not None:
                 self._limiter.acquire()
+            timeout = max(0.001, min(self.retry.timeout_seconds, deadline - self._clock()))
             try:
-                response = self._client.request(method, path.lstrip("/"), json=json, params=params)
-            except httpx.TimeoutException:
+                response = self._send(method, path, json=json, params=params, timeout=timeout, deadline=deadline)
+            except _PastDeadline:
                 last = PlatformUnavailable(
-                    self.platform, f"{method} {path} timed out after {self.retry.timeout_seconds:g} s"
+                    self.platform,
+                    f"{method} {path} was still answering after {self.retry.max_total_wait_seconds:g} s, the most "
+                    "one call may take",
                 )
+                break
+            except httpx.TimeoutException:
+                last = PlatformUnavailable(self.platform, f"{method} {path} timed out after {timeout:g} s")
                 pause = self._backoff(attempt)
             except httpx.TransportError as error:
                 last = PlatformUnavailable(self.platform, f"{method} {path} failed: {type(error).__name__}")
@@ -177,7 +188,11 @@ class PlatformHttp:
                 last = failure
                 hinted = retry_after_seconds(response.headers.get("Retry-After"))
                 pause = hinted if hinted is not None else self._backoff(attempt)
-            if attempt == self.retry.attempts or waited + pause > self.retry.max_total_wait_seconds:
+            if (
+                attempt == self.retry.attempts
+                or waited + pause > self.retry.max_total_wait_seconds
+                or self._clock() + pause >= deadline
+            ):
                 break
             logger.info(
                 "%s: %s; retrying in %.1f s (attempt %d of %d)",
@@ -191,6 +206,21 @@ class PlatformHttp:
             waited += pause
         assert last is not None
         raise last.extend(f"gave up after {attempt} attempt{'s' if attempt > 1 else ''}, {waited:.0f} s of waiting")
+
+    def _send(
+        self, method: str, path: str, *, json: Any, params: dict[str, Any] | None, timeout: float, deadline: float
+    ) -> httpx.Response:
+        """One attempt, read as it streams in: an answer that trickles in past the deadline is abandoned (each read
+        only waits `timeout`, which a byte every few seconds never trips)."""
+        with self._client.stream(method, path.lstrip("/"), json=json, params=params, timeout=timeout) as response:
+            chunks = []
+            for chunk in response.iter_raw():
+                chunks.append(chunk)
+                if self._clock() > deadline:
+                    raise _PastDeadline
+            return httpx.Response(
+                response.status_code, headers=response.headers, content=b"".join(chunks), request=response.request
+            )
 
     def request_json(
         self,
@@ -249,6 +279,10 @@ class PlatformHttp:
         if status == 400 and _scim_type(response) == "invalidFilter":
             return PlatformUnsupported(self.platform, f"the platform refuses this filter ({where})")
         return PlatformRefused(self.platform, where)
+
+
+class _PastDeadline(Exception):
+    """An answer was still coming in when the call's time was up."""
 
 
 def _scim_type(response: httpx.Response) -> str | None:

@@ -48,6 +48,7 @@ class Fault:
     scim_type: str | None = None  # the SCIM error type in the answer
     body: bytes | None = None  # answer this instead of a SCIM error (with `content_type`)
     content_type: str = "text/html"
+    trickle: float = 0.0  # send `body` one byte at a time, this many seconds apart
 
 
 class _ThreadingServer(ThreadingMixIn, WSGIServer):
@@ -140,10 +141,24 @@ class ScimServer:
         scim_type: str | None = None,
         body: bytes | None = None,
         content_type: str = "text/html",
+        trickle: float = 0.0,
     ) -> None:
         with self._lock:
             self.faults.append(
-                Fault(method, path, status, headers or {}, delay, times, late, query, scim_type, body, content_type)
+                Fault(
+                    method,
+                    path,
+                    status,
+                    headers or {},
+                    delay,
+                    times,
+                    late,
+                    query,
+                    scim_type,
+                    body,
+                    content_type,
+                    trickle,
+                )
             )
 
     def count(self, method: str, path: str = ".*") -> int:
@@ -218,7 +233,7 @@ class ScimServer:
                 time.sleep(fault.delay)
             if fault.status and fault.body is not None:
                 start_response(f"{fault.status} Answer", [("Content-Type", fault.content_type)])
-                return [fault.body]
+                return _trickled(fault.body, fault.trickle) if fault.trickle else [fault.body]
             if fault.status:
                 error = {
                     "schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
@@ -254,6 +269,12 @@ class ScimServer:
         if self.basic is not None and header.startswith("Basic "):
             return base64.b64decode(header[6:]).decode() == ":".join(self.basic)
         return False
+
+
+def _trickled(body: bytes, pause: float) -> Iterator[bytes]:
+    for byte in body:
+        yield bytes([byte])
+        time.sleep(pause)  # the fault itself: a server that answers a byte at a time
 
 
 @contextmanager

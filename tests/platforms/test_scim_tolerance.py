@@ -12,7 +12,7 @@ import pytest
 
 from bot.cli import main
 from domain.access import AccessState
-from platforms.base import PlatformUnsupported, UnexpectedAnswer
+from platforms.base import PlatformUnavailable, PlatformUnsupported, UnexpectedAnswer
 from platforms.http import RetryPolicy
 from platforms.scim import MalformedRecord, ScimPlatform
 from platforms.settings import ScimSettings
@@ -32,14 +32,14 @@ def server() -> Iterator[ScimServer]:
         yield scim
 
 
-def client(server: ScimServer) -> ScimPlatform:
+def client(server: ScimServer, retry: RetryPolicy | None = None) -> ScimPlatform:
     settings = ScimSettings.model_validate(
         {
             "base_url": server.url,
             "token": server.token,
             "account_roles": ["Admin", "Editor", "Member"],
             "groups": GROUPS,
-            "retry": RetryPolicy(timeout_seconds=2.0, attempts=3, initial_backoff_seconds=0.05),
+            "retry": retry or RetryPolicy(timeout_seconds=2.0, attempts=3, initial_backoff_seconds=0.05),
         }
     )
     return ScimPlatform(
@@ -172,3 +172,13 @@ def test_the_members_export_marks_a_malformed_record_and_a_login_page_is_one_lin
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "not a JSON object: check platforms.app.base_url" in error
     assert "Traceback" not in error
+
+
+def test_an_answer_that_trickles_in_is_abandoned_at_the_calls_deadline(server: ScimServer) -> None:
+    """A byte every 0.2 s never trips the 1 s read timeout; before, the call waited for all 200 (40 s), holding a
+    worker thread, and then tried again."""
+    server.fail("GET", "/Users$", 200, body=b" " * 200, content_type="application/scim+json", trickle=0.2, times=3)
+    platform = client(server, RetryPolicy(timeout_seconds=1.0, attempts=3, max_total_wait_seconds=1.5))
+    with pytest.raises(PlatformUnavailable, match=r"was still answering after 1\.5 s, the most one call may take"):
+        platform.get_access("ana@client.example")
+    assert server.count("GET", "/Users") == 1, "no second attempt past the deadline"
