@@ -265,7 +265,13 @@ class ScimPlatform(Platform):
                 yield AccessStep(kind=StepKind.SET_SCOPE_ROLE, scope=scope, after=role)
 
     def _create_user(self, email: str, role: str, responses: list[str]) -> User[Any]:
-        user = self.role.model(user_name=email, active=True, emails=[Email(value=email, primary=True)])
+        try:
+            emails = [Email(value=email, primary=True)]
+        except ValidationError:
+            # Valid for the platform's userName but not for the strict email type (a quoted or escaped local part,
+            # e.g. from a Slack profile): the userName carries it.
+            emails = None
+        user = self.role.model(user_name=email, active=True, emails=emails)
         self.role.set_on(user, role)
         payload = user.model_dump(scim_ctx=Context.RESOURCE_CREATION_REQUEST)
         try:

@@ -182,3 +182,14 @@ def test_an_answer_that_trickles_in_is_abandoned_at_the_calls_deadline(server: S
     with pytest.raises(PlatformUnavailable, match=r"was still answering after 1\.5 s, the most one call may take"):
         platform.get_access("ana@client.example")
     assert server.count("GET", "/Users") == 1, "no second attempt past the deadline"
+
+
+@pytest.mark.parametrize("email", ['"bob ops"@client.example', "bo\\b@client.example"])
+def test_an_address_the_strict_email_type_refuses_is_still_granted_and_removed(server: ScimServer, email: str) -> None:
+    platform = client(server)
+    platform.apply(email, AccessState(member=True, account_role="Member", scopes={"production": "Viewer"}))
+    assert platform.get_access(email) == AccessState(
+        member=True, account_role="Member", scopes={"production": "Viewer"}
+    )
+    platform.apply(email, AccessState.absent())
+    assert platform.get_access(email) == AccessState.absent()
