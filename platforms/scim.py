@@ -133,8 +133,12 @@ class ScimPlatform(Platform):
         return self._access_of(user, self._groups_of(user))
 
     def find_user(self, email: str) -> User[Any] | None:
+        """The user whose userName is this email (compared without case). What the filter returns is checked: a
+        server that ignores a filter answers with other people, and acting on one of them would be the worst
+        mistake this client could make."""
+        wanted = email.casefold()
         found = self._search("Users", f'userName eq "{_quoted(email.lower())}"', self.role.model)
-        return found[0] if found else None
+        return next((user for user in found if (user.user_name or "").casefold() == wanted), None)
 
     def list_members(self) -> list[MemberRecord]:
         members_of = {group: self._members_of(group) for group in set(self._groups.values())}
@@ -173,7 +177,13 @@ class ScimPlatform(Platform):
                 self._member_filter = False
             else:
                 self._member_filter = True
-                return {group.display_name for group in found if group.display_name}
+                # Groups listed without their members are taken on the filter's word; with them, checked.
+                return {
+                    group.display_name
+                    for group in found
+                    if group.display_name
+                    and (group.members is None or any(member.value == user_id for member in group.members))
+                }
         mapped = set(self._groups.values())
         if user.groups is not None:
             ids = {self._group_id(name): name for name in mapped}
@@ -181,8 +191,17 @@ class ScimPlatform(Platform):
         return {group for group in mapped if user_id in self._members_of(group)}
 
     def _members_of(self, display_name: str) -> set[str]:
-        found = self._search("Groups", f'displayName eq "{_quoted(display_name)}"', Group)
-        return {member.value for member in (found[0].members or []) if member.value} if found else set()
+        group = self._find_group(display_name)
+        return {member.value for member in (group.members or []) if member.value} if group else set()
+
+    def _find_group(self, display_name: str) -> Group | None:
+        """The group of this displayName: by filter, the answer checked; by listing every group where the server
+        refuses the filter."""
+        try:
+            found = self._search("Groups", f'displayName eq "{_quoted(display_name)}"', Group)
+        except PlatformUnsupported:
+            found = list(self._all("Groups", Group))
+        return next((group for group in found if group.display_name == display_name), None)
 
     def check(self) -> PlatformCheck:
         problems: list[str] = []
@@ -312,14 +331,14 @@ class ScimPlatform(Platform):
 
     def _group_id(self, display_name: str) -> str:
         if display_name not in self._group_ids:
-            found = self._search("Groups", f'displayName eq "{_quoted(display_name)}"', Group)
-            if not found:
+            group = self._find_group(display_name)
+            if group is None:
                 raise PlatformRefused(
                     self.name,
                     f"group {display_name!r} does not exist; create it on the platform "
                     f"or fix platforms.{self.name}.groups in the config",
                 )
-            self._group_ids[display_name] = str(found[0].id)
+            self._group_ids[display_name] = str(group.id)
         return self._group_ids[display_name]
 
     def _check_known(self, desired: AccessState) -> None:

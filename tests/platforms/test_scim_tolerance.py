@@ -193,3 +193,20 @@ def test_an_address_the_strict_email_type_refuses_is_still_granted_and_removed(s
     )
     platform.apply(email, AccessState.absent())
     assert platform.get_access(email) == AccessState.absent()
+
+
+def test_a_server_that_ignores_filters_never_makes_the_client_act_on_someone_else(server: ScimServer) -> None:
+    platform = client(server)
+    bystander = fresh_email()
+    platform.apply(bystander, AccessState(member=True, account_role="Editor", scopes={"production": "Admin"}))
+    with server.admin() as admin:  # what such a server answers to any filter: everyone, everything
+        users = admin.get("Users", params={"startIndex": 1, "count": 100}).content
+        groups = admin.get("Groups", params={"startIndex": 1, "count": 100}).content
+    server.fail("GET", "/Users$", 200, query="userName eq", body=users, content_type="application/scim+json", times=100)
+    server.fail("GET", "/Groups$", 200, query="filter", body=groups, content_type="application/scim+json", times=100)
+    leaver = fresh_email()
+    assert platform.get_access(leaver) == AccessState.absent(), "not the bystander's access"
+    platform.apply(leaver, AccessState.absent())
+    assert server.count("DELETE", "/Users/") == 0, "nobody deleted in the leaver's place"
+    server.faults.clear()
+    assert client(server).get_access(bystander).scopes == {"production": "Admin"}
