@@ -68,6 +68,11 @@ def format_checks(checks: Sequence[PlatformCheck], types: Mapping[str, str]) -> 
             f"{'OK  ' if check.ok else 'FAIL'}  {check.platform} ({types.get(check.platform, '?')}): {check.summary}"
         )
         lines += [f"        ✗ {problem}" for problem in check.problems]
+        for capability in check.capabilities:
+            mark = {"proven": "✓", "assumed": "?", "missing": "✗"}[capability.status]
+            detail = f": {capability.detail}" if capability.detail else ""
+            fix = f" → {capability.fix}" if capability.fix else ""
+            lines.append(f"        {mark} {capability.status:<7} {capability.name}{detail}{fix}")
         lines += [f"        · {note}" for note in check.notes]
     failed = sum(1 for check in checks if not check.ok)
     lines.append(

@@ -63,6 +63,19 @@ class MemberRecord(BaseModel):
     problem: str | None = None
 
 
+class Capability(BaseModel):
+    """Something the config needs the platform to do, and how sure the check is that it can."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    # proven: tried, and it worked; assumed: the server says so (or nothing says otherwise), untried; missing: it
+    # cannot, and `fix` says what to change.
+    status: Literal["proven", "assumed", "missing"]
+    detail: str = ""
+    fix: str = ""
+
+
 class PlatformCheck(BaseModel):
     """What `accessbot platforms check` found for one platform."""
 
@@ -71,6 +84,7 @@ class PlatformCheck(BaseModel):
     summary: str
     problems: list[str] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
+    capabilities: list[Capability] = Field(default_factory=list)
 
 
 class PlatformError(Exception):

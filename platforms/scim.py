@@ -27,6 +27,7 @@ from domain.access import AccessState, AccessStep, StepKind, diff
 from domain.catalog import RoleCatalog
 from platforms.base import (
     ApplyResult,
+    Capability,
     MemberNotFound,
     MemberRecord,
     Platform,
@@ -204,26 +205,94 @@ class ScimPlatform(Platform):
         return next((group for group in found if group.display_name == display_name), None)
 
     def check(self) -> PlatformCheck:
+        """Reachable, credentials accepted, and each capability the config needs: proven by trying it (reads
+        only), assumed from what the server says, or missing with what to change."""
         problems: list[str] = []
         notes: list[str] = []
         try:
             config = self.http.request_json("GET", "ServiceProviderConfig")
-            for feature in ("patch", "filter"):
-                if not (config.get(feature) or {}).get("supported", False):
-                    problems.append(f"the service says it does not support SCIM {feature}, which the bot needs")
             users = self.http.request_json("GET", "Users", params={"count": 1})
-            for group in sorted(set(self._groups.values())):
-                try:
-                    self._group_id(group)
-                except PlatformRefused:
-                    problems.append(f"group {group!r} from the config does not exist")
+            schema = self._user_schema()
+            capabilities = [self._finding_people(), _patching(config), self._role_capability(schema)]
+            if self._groups:
+                capabilities.append(self._groups_capability(schema))
+                for group in sorted(set(self._groups.values())):
+                    if self._find_group(group) is None:
+                        problems.append(f"group {group!r} from the config does not exist")
             notes += self._check_notes()
         except PlatformError as error:
             return PlatformCheck(platform=self.name, ok=False, summary=error.message)
         summary = f"reachable, credentials accepted; {users.get('totalResults', '?')} users"
         if self._groups:
             summary += f", {len(set(self._groups.values()))} mapped groups"
-        return PlatformCheck(platform=self.name, ok=not problems, summary=summary, problems=problems, notes=notes)
+        missing = any(capability.status == "missing" for capability in capabilities)
+        return PlatformCheck(
+            platform=self.name,
+            ok=not problems and not missing,
+            summary=summary,
+            problems=problems,
+            notes=notes,
+            capabilities=capabilities,
+        )
+
+    def _finding_people(self) -> Capability:
+        try:
+            self._search("Users", f'userName eq "{CHECK_NAME}"', self.role.model)
+        except PlatformUnsupported as error:
+            return Capability(
+                name="find a person by userName",
+                status="missing",
+                detail=error.message,
+                fix="enable SCIM filtering (userName eq) on the server",
+            )
+        return Capability(name="find a person by userName", status="proven", detail="the userName filter answers")
+
+    def _user_schema(self) -> dict[str, set[str]] | None:
+        """The attribute names of each schema the server publishes for Users (/Schemas), or None if it does not."""
+        try:
+            body = self.http.request_json("GET", "Schemas")
+        except PlatformError as error:
+            if isinstance(error, PlatformUnsupported) or error.status in (404, 400):
+                return None
+            raise
+        resources = body.get("Resources") if "Resources" in body else [body]
+        return {
+            str(resource.get("id")): {str(attribute.get("name")) for attribute in resource.get("attributes") or []}
+            for resource in resources or []
+            if isinstance(resource, dict)
+        }
+
+    def _role_capability(self, schema: dict[str, set[str]] | None) -> Capability:
+        name = f"account role in {self.role.attribute}"
+        if self.role.attribute == NO_ROLE:
+            return Capability(name="account role", status="proven", detail="the config keeps no role on the platform")
+        where = self.role.urn or USER_SCHEMA
+        if schema is None:
+            return Capability(name=name, status="assumed", detail="the server publishes no /Schemas to check it by")
+        if self.role.name in schema.get(where, set()):
+            return Capability(name=name, status="proven", detail=f"{where} has {self.role.name}")
+        return Capability(
+            name=name,
+            status="missing",
+            detail=f"the server's {where} schema has no {self.role.name}",
+            fix=f"set platforms.{self.name}.role_attribute to the attribute that holds the role there",
+        )
+
+    def _groups_capability(self, schema: dict[str, set[str]] | None) -> Capability:
+        name = "read a person's groups"
+        try:
+            self._search("Groups", f'members.value eq "{CHECK_NAME}"', Group)
+        except PlatformUnsupported:
+            if schema is not None and "groups" in schema.get(USER_SCHEMA, set()):
+                return Capability(
+                    name=name, status="assumed", detail="the member filter is refused; read from the User's groups"
+                )
+            return Capability(
+                name=name,
+                status="proven",
+                detail="the member filter is refused; read from each mapped group's members (slower)",
+            )
+        return Capability(name=name, status="proven", detail="the member filter answers")
 
     def _check_notes(self) -> list[str]:
         return []
@@ -406,6 +475,26 @@ class ScimPlatform(Platform):
         known: dict[str, Any] = {k: v for k, v in resource.items() if not k.startswith("urn:") or k in keep}
         known["schemas"] = [s for s in resource.get("schemas", []) if s.startswith(CORE_SCHEMAS) or s in keep]
         return known
+
+
+#: A userName and member id nobody has, for the check's read-only probes.
+CHECK_NAME = "accessbot-check@example.invalid"
+USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
+
+
+def _patching(config: dict[str, Any]) -> Capability:
+    if (config.get("patch") or {}).get("supported", False):
+        return Capability(
+            name="change a user and a group (PATCH)",
+            status="assumed",
+            detail="ServiceProviderConfig says PATCH is supported; untried, since the check only reads",
+        )
+    return Capability(
+        name="change a user and a group (PATCH)",
+        status="missing",
+        detail="ServiceProviderConfig says PATCH is not supported",
+        fix="enable SCIM PATCH on the server; the bot changes roles and groups with it",
+    )
 
 
 class MalformedRecord(PlatformError):

@@ -210,3 +210,50 @@ def test_a_server_that_ignores_filters_never_makes_the_client_act_on_someone_els
     assert server.count("DELETE", "/Users/") == 0, "nobody deleted in the leaver's place"
     server.faults.clear()
     assert client(server).get_access(bystander).scopes == {"production": "Admin"}
+
+
+def capabilities(platform: ScimPlatform) -> dict[str, tuple[str, str, str]]:
+    found = platform.check()
+    return {item.name: (item.status, item.detail, item.fix) for item in found.capabilities}
+
+
+def test_the_check_proves_what_it_can_by_reading_and_says_what_it_only_assumes(server: ScimServer) -> None:
+    found = client(server).check()
+    assert found.ok
+    statuses = {item.name: item.status for item in found.capabilities}
+    assert statuses == {
+        "find a person by userName": "proven",
+        "change a user and a group (PATCH)": "assumed",
+        "account role in roles": "proven",
+        "read a person's groups": "proven",
+    }
+
+
+def test_the_check_finds_a_role_attribute_the_server_does_not_have_and_says_what_to_change(server: ScimServer) -> None:
+    settings = ScimSettings.model_validate(
+        {
+            "base_url": server.url,
+            "token": server.token,
+            "account_roles": ["Admin", "Member"],
+            "role_attribute": "urn:example:params:scim:schemas:extension:acme:2.0:User:accessLevel",
+        }
+    )
+    platform = ScimPlatform("app", settings.catalog(), settings.http("app"), role_attribute=settings.role_attribute)
+    found = platform.check()
+    assert not found.ok, "a needed capability is missing"
+    (role,) = [item for item in found.capabilities if item.name.startswith("account role")]
+    assert role.status == "missing" and "has no accessLevel" in role.detail
+    assert role.fix == "set platforms.app.role_attribute to the attribute that holds the role there"
+
+
+def test_the_check_reports_a_refused_member_filter_as_a_fallback_and_a_refused_user_filter_as_missing(
+    server: ScimServer,
+) -> None:
+    refuse_member_filter(server)
+    groups = capabilities(client(server))["read a person's groups"]
+    assert groups[0] in ("assumed", "proven") and "the member filter is refused" in groups[1]
+    server.fail("GET", "/Users$", 400, query="userName eq", scim_type="invalidFilter", times=5)
+    finding = client(server).check()
+    assert not finding.ok
+    (people,) = [item for item in finding.capabilities if item.name == "find a person by userName"]
+    assert people.status == "missing" and people.fix == "enable SCIM filtering (userName eq) on the server"
