@@ -69,6 +69,16 @@ def build_parser() -> argparse.ArgumentParser:
     platforms = commands.add_parser("platforms", help="check the configured platforms")
     platforms.add_argument("action", choices=["check"], help="check: credentials, reachability and set-up of each")
     platforms.add_argument("--json", action="store_true", help="print JSON instead of text")
+    platforms.add_argument(
+        "--write",
+        action="store_true",
+        help="also prove the write path on a probe account (created, changed, removed; nothing is left behind)",
+    )
+    platforms.add_argument(
+        "--probe-email",
+        default=None,
+        help="the probe account's address (default: accessbot-probe-<random>@example.invalid)",
+    )
 
     policy = commands.add_parser("policy", help="check the approval policy, or explain it for a request")
     policy_actions = policy.add_subparsers(dest="policy_action", metavar="action", required=True)
@@ -143,7 +153,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if command == "access":
             return _access(settings, platform=args.platform, email=args.email, as_json=args.json)
         if command == "platforms":
-            return _check_platforms(settings, as_json=args.json)
+            return _check_platforms(
+                settings, as_json=args.json, write=args.write, probe=args.probe_email or _probe_email()
+            )
         if command == "policy":
             return _policy(settings, action=args.policy_action, text=getattr(args, "text", ""))
         if command == "db":
@@ -402,11 +414,24 @@ def _review(settings: Settings, *, print_only: bool) -> int:
     return 1 if review.errors else 0
 
 
-def _check_platforms(settings: Settings, *, as_json: bool) -> int:
+def _probe_email() -> str:
+    import secrets
+
+    return f"accessbot-probe-{secrets.token_hex(4)}@example.invalid"
+
+
+def _check_platforms(settings: Settings, *, as_json: bool, write: bool = False, probe: str = "") -> int:
     from bot.admin import format_checks
 
     services = _offline(settings)
-    checks = [platform.check() for platform in services.platforms.values()]
+    checks = []
+    for platform in services.platforms.values():
+        found = platform.check()
+        if write and found.ok:
+            proven = platform.prove_writes(probe)
+            missing = any(capability.status == "missing" for capability in proven)
+            found = found.model_copy(update={"capabilities": [*found.capabilities, *proven], "ok": not missing})
+        checks.append(found)
     if as_json:
         print(json.dumps([check.model_dump() for check in checks], indent=2))
     else:

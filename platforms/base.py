@@ -226,6 +226,12 @@ class Platform(ABC):
     def remove(self, email: str, method: RemovalMethod) -> ApplyResult:
         return self.apply(email, removed_state(method, self.get_access(email), self.catalog))
 
+    def prove_writes(self, probe: str) -> list[Capability]:
+        """`platforms check --write`: make and undo changes on a dedicated probe account (`probe`, an address
+        nobody uses) to prove the write path, leaving nothing behind. Platforms without a write API have nothing to
+        prove."""
+        return [Capability(name="write path", status="assumed", detail=f"{self.name} has no write probe")]
+
     def check(self) -> PlatformCheck:
         """Are the credentials good and is the platform reachable and set up as configured? Never raises."""
         try:

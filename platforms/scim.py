@@ -235,6 +235,55 @@ class ScimPlatform(Platform):
             capabilities=capabilities,
         )
 
+    def prove_writes(self, probe: str) -> list[Capability]:
+        """Create the probe account with the lowest role, change its role, join and leave a mapped group, remove it;
+        each read back. Whatever happens, the probe is removed at the end, and that is checked too."""
+        ordinary = [role for role in self.catalog.account_roles if not self.catalog.is_admin(role)]
+        lowest = self.catalog.lowest_account_role
+        other = next((role for role in reversed(ordinary) if role != lowest), None)
+        steps = [("create a user", AccessState(member=True, account_role=lowest))]
+        if other is not None and self.role.attribute != NO_ROLE:
+            steps.append(("set its role", AccessState(member=True, account_role=other)))
+        last_role = steps[-1][1].account_role
+        if self._groups:
+            (scope, role) = sorted(self._groups)[0]
+            joined = AccessState(member=True, account_role=last_role, scopes={scope: role})
+            steps += [
+                (f"join {self._groups[(scope, role)]}", joined),
+                (f"leave {self._groups[(scope, role)]}", AccessState(member=True, account_role=last_role)),
+            ]
+        steps.append(("remove it", AccessState.absent()))
+        proven: list[Capability] = []
+        try:
+            for name, wanted in steps:
+                try:
+                    self.apply(probe, wanted)
+                    held = self.get_access(probe)
+                except PlatformError as error:
+                    proven.append(Capability(name=name, status="missing", detail=error.message, fix=_WRITE_FIX))
+                    break
+                if held != wanted:
+                    detail = f"asked for {wanted.describe()}, read back {held.describe()}"
+                    proven.append(Capability(name=name, status="missing", detail=detail, fix=_WRITE_FIX))
+                    break
+                proven.append(Capability(name=name, status="proven", detail=f"read back: {held.describe()}"))
+        finally:
+            proven.append(self._cleaned_up(probe))
+        return proven
+
+    def _cleaned_up(self, probe: str) -> Capability:
+        try:
+            if self.get_access(probe).member:
+                self.apply(probe, AccessState.absent())
+            left = self.get_access(probe).member
+        except PlatformError as error:
+            return Capability(
+                name="leave nothing behind", status="missing", detail=error.message, fix=f"remove {probe} by hand"
+            )
+        if left:
+            return Capability(name="leave nothing behind", status="missing", fix=f"remove {probe} by hand")
+        return Capability(name="leave nothing behind", status="proven", detail=f"{probe} is gone")
+
     def _finding_people(self) -> Capability:
         try:
             self._search("Users", f'userName eq "{CHECK_NAME}"', self.role.model)
@@ -476,6 +525,8 @@ class ScimPlatform(Platform):
         known["schemas"] = [s for s in resource.get("schemas", []) if s.startswith(CORE_SCHEMAS) or s in keep]
         return known
 
+
+_WRITE_FIX = "give the bot's credentials write access to Users and Groups, or fix the server (see the error)"
 
 #: A userName and member id nobody has, for the check's read-only probes.
 CHECK_NAME = "accessbot-check@example.invalid"

@@ -139,3 +139,40 @@ def test_access_shows_what_someone_has_on_heap(
     }
     assert main(["access", "heap", "nobody@agency.example"]) == 0
     assert "heap: not a member" in capsys.readouterr().out
+
+
+def test_platforms_check_write_proves_the_write_path_on_a_probe_and_leaves_nothing(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    heap: ScimServer,
+    chartbeat: ScimServer,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure(tmp_path, monkeypatch, heap, chartbeat)
+    probe = "probe-1@example.invalid"
+    assert main(["platforms", "check", "--write", "--probe-email", probe]) == 0
+    out = capsys.readouterr().out
+    for step in ("create a user", "set its role", "join Prod admins", "leave Prod admins", "remove it"):
+        assert f"✓ proven  {step}: read back" in out, step
+    assert f"✓ proven  leave nothing behind: {probe} is gone" in out
+    assert "? assumed write path: chartbeat has no write probe" in out
+    with heap.admin() as admin:
+        assert admin.get("Users", params={"filter": f'userName eq "{probe}"'}).json()["totalResults"] == 0
+
+
+def test_platforms_check_write_names_the_step_that_fails_and_still_removes_the_probe(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    heap: ScimServer,
+    chartbeat: ScimServer,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure(tmp_path, monkeypatch, heap, chartbeat)
+    heap.fail("PATCH", "/Groups/", 403, times=10)  # the token may change users but not groups
+    probe = "probe-2@example.invalid"
+    assert main(["platforms", "check", "--write", "--probe-email", probe]) == 1
+    out = capsys.readouterr().out
+    assert "✓ proven  set its role" in out
+    assert "✗ missing join Prod admins: the platform refused our credentials" in out
+    assert "→ give the bot's credentials write access to Users and Groups" in out
+    assert f"✓ proven  leave nothing behind: {probe} is gone" in out
