@@ -12,7 +12,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from socketserver import ThreadingMixIn
@@ -278,9 +278,13 @@ def _trickled(body: bytes, pause: float) -> Iterator[bytes]:
 
 
 @contextmanager
-def running(**options: Any) -> Iterator[ScimServer]:
+def running(groups: Mapping[str, Mapping[str, str]] | None = None, **options: Any) -> Iterator[ScimServer]:
+    """A server on a loopback port, with the groups of a `groups` config (scope -> role -> group) created."""
     server = ScimServer(**options).start()
     try:
+        for roles in (groups or {}).values():
+            for group in roles.values():
+                server.create_group(group)
         yield server
     finally:
         server.stop()

@@ -17,10 +17,7 @@ TEAMS = {"production": {"Admin": "Prod admins", "Viewer": "Prod viewers"}}
 
 @pytest.fixture
 def heap() -> Iterator[ScimServer]:
-    with running() as server:
-        for roles in TEAMS.values():
-            for team in roles.values():
-                server.create_group(team)
+    with running(TEAMS) as server:
         yield server
 
 

@@ -22,10 +22,7 @@ TEAMS = {
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[ScimServer]:
-    with running(heap_extension=True) as heap:
-        for roles in TEAMS.values():
-            for team in roles.values():
-                heap.create_group(team)
+    with running(TEAMS, heap_extension=True) as heap:
         yield heap
 
 

@@ -31,10 +31,7 @@ GROUPS = {
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[ScimServer]:
-    with running() as scim:
-        for roles in GROUPS.values():
-            for group in roles.values():
-                scim.create_group(group)
+    with running(GROUPS) as scim:
         yield scim
 
 

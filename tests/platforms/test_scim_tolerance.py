@@ -25,10 +25,7 @@ MEMBER_FILTER = "members.value eq"
 
 @pytest.fixture
 def server() -> Iterator[ScimServer]:
-    with running() as scim:
-        for roles in GROUPS.values():
-            for group in roles.values():
-                scim.create_group(group)
+    with running(GROUPS) as scim:
         yield scim
 
 

@@ -25,10 +25,7 @@ TEAMS = {
 
 @pytest.fixture
 def server() -> Iterator[ScimServer]:
-    with running() as heap:
-        for roles in TEAMS.values():
-            for team in roles.values():
-                heap.create_group(team)
+    with running(TEAMS) as heap:
         yield heap
 
 
