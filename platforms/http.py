@@ -153,6 +153,7 @@ class PlatformHttp:
         json: Any = None,
         params: dict[str, Any] | None = None,
         ok: Iterable[int] = (200, 201, 204),
+        headers: dict[str, str] | None = None,
     ) -> httpx.Response:
         """Send one request, retrying what may succeed later, all within the policy's total time. Raises a
         PlatformError for everything else."""
@@ -165,7 +166,9 @@ class PlatformHttp:
                 self._limiter.acquire()
             timeout = max(0.001, min(self.retry.timeout_seconds, deadline - self._clock()))
             try:
-                response = self._send(method, path, json=json, params=params, timeout=timeout, deadline=deadline)
+                response = self._send(
+                    method, path, json=json, params=params, headers=headers, timeout=timeout, deadline=deadline
+                )
             except _PastDeadline:
                 last = PlatformUnavailable(
                     self.platform,
@@ -208,11 +211,21 @@ class PlatformHttp:
         raise last.extend(f"gave up after {attempt} attempt{'s' if attempt > 1 else ''}, {waited:.0f} s of waiting")
 
     def _send(
-        self, method: str, path: str, *, json: Any, params: dict[str, Any] | None, timeout: float, deadline: float
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any,
+        params: dict[str, Any] | None,
+        headers: dict[str, str] | None,
+        timeout: float,
+        deadline: float,
     ) -> httpx.Response:
         """One attempt, read as it streams in: an answer that trickles in past the deadline is abandoned (each read
         only waits `timeout`, which a byte every few seconds never trips)."""
-        with self._client.stream(method, path.lstrip("/"), json=json, params=params, timeout=timeout) as response:
+        with self._client.stream(
+            method, path.lstrip("/"), json=json, params=params, headers=headers, timeout=timeout
+        ) as response:
             chunks = []
             for chunk in response.iter_raw():
                 chunks.append(chunk)

@@ -21,7 +21,18 @@ from collections.abc import Iterator, Mapping
 from typing import Any, cast
 
 from pydantic import ValidationError
-from scim2_models import Context, Email, Extension, Group, ListResponse, PatchOp, PatchOperation, Role, User
+from scim2_models import (
+    Context,
+    Email,
+    Extension,
+    Group,
+    GroupMember,
+    ListResponse,
+    PatchOp,
+    PatchOperation,
+    Role,
+    User,
+)
 
 from domain.access import AccessState, AccessStep, StepKind, diff
 from domain.catalog import RoleCatalog
@@ -118,8 +129,11 @@ class ScimPlatform(Platform):
             (scope, role): group for scope, roles in (groups or {}).items() for role, group in roles.items()
         }
         self._group_ids: dict[str, str] = {}
-        # Whether the server takes the `members.value` filter on Groups: unknown until it is first tried.
+        # What the server does, each unknown until first needed: the `members.value` filter on Groups, PATCH
+        # (else whole resources are written with PUT), ETags (If-Match on writes that replace what was read).
         self._member_filter: bool | None = None
+        self._patching: bool | None = None
+        self._etags: bool | None = None
 
     def close(self) -> None:
         self.http.close()
@@ -368,12 +382,10 @@ class ScimPlatform(Platform):
                 user = self._create_user(email, desired.account_role, responses)
                 done.append(AccessStep(kind=StepKind.CREATE_MEMBER, after=desired.account_role))
             elif user.active is False:
-                self._patch(
-                    "Users", str(user.id), [PatchOperation(op=PatchOperation.Op.replace_, path="active", value=True)]
-                )
+                self._write_user(user, active=True)
                 responses.append(f"reactivated user {user.id}")
             if self.role.read(user) != desired.account_role and self.role.attribute != NO_ROLE:
-                self._patch("Users", str(user.id), [self.role.patch(desired.account_role)])
+                self._write_user(user, role=desired.account_role)
                 done.append(
                     AccessStep(kind=StepKind.SET_ACCOUNT_ROLE, before=current.account_role, after=desired.account_role)
                 )
@@ -420,11 +432,7 @@ class ScimPlatform(Platform):
                 raise
             responses.append(f"user {email} already existed as {existing.id}; reused it")
             if existing.active is False:
-                self._patch(
-                    "Users",
-                    str(existing.id),
-                    [PatchOperation(op=PatchOperation.Op.replace_, path="active", value=True)],
-                )
+                self._write_user(existing, active=True)
             return existing
         created = self._parse(body, self.role.model)
         responses.append(f"created user {created.id}")
@@ -434,18 +442,100 @@ class ScimPlatform(Platform):
         with contextlib.suppress(MemberNotFound):  # already gone: what was asked
             self.http.request("DELETE", f"Users/{user_id}", ok=(204, 200))
 
-    def _change_membership(self, group: str, user_id: str, *, join: bool) -> None:
-        operation: PatchOperation[Any]
-        if join:
-            operation = PatchOperation(op=PatchOperation.Op.add, path="members", value=[{"value": user_id}])
-        else:
-            operation = PatchOperation(op=PatchOperation.Op.remove, path=f'members[value eq "{_quoted(user_id)}"]')
-        self._patch("Groups", self._group_id(group), [operation])
+    def _write_user(self, user: User[Any], *, active: bool | None = None, role: str | None = None) -> None:
+        """Set a user's `active` and role: by PATCH, or by PUT of the whole user where the server does not implement
+        PATCH. Where the server offers ETags the write names the version it read (If-Match), and a user changed
+        by someone else meanwhile is read again and written again."""
+        operations: list[PatchOperation[Any]] = []
+        if active is not None:
+            operations.append(PatchOperation(op=PatchOperation.Op.replace_, path="active", value=active))
+        if role is not None:
+            operations.append(self.role.patch(role))
+        current = user
+        for _ in range(WRITE_ATTEMPTS):
+            try:
+                if self._patching is not False:
+                    try:
+                        self._patch("Users", str(current.id), operations, version=self._version(current))
+                        return
+                    except PlatformUnsupported:
+                        logger.info("%s: PATCH is not implemented; writing whole users and groups (PUT)", self.name)
+                        self._patching = False
+                        current = self._read("Users", str(current.id), self.role.model)
+                if active is not None:
+                    current.active = active
+                if role is not None:
+                    self.role.set_on(current, role)
+                self._put("Users", str(current.id), current, version=self._version(current))
+                return
+            except PlatformError as error:
+                if error.status != 412:
+                    raise
+                current = self._read("Users", str(current.id), self.role.model)  # changed meanwhile: read again
+        raise PlatformConflict(self.name, f"user {user.id} kept changing while it was written; try again later")
 
-    def _patch(self, endpoint: str, resource_id: str, operations: list[PatchOperation[Any]]) -> None:
+    def _change_membership(self, group: str, user_id: str, *, join: bool) -> None:
+        group_id = self._group_id(group)
+        if self._patching is not False:
+            operation: PatchOperation[Any]
+            if join:
+                operation = PatchOperation(op=PatchOperation.Op.add, path="members", value=[{"value": user_id}])
+            else:
+                path = f'members[value eq "{_quoted(user_id)}"]'
+                operation = PatchOperation(op=PatchOperation.Op.remove, path=path)
+            try:
+                # Adding or removing one member changes nothing else: no version to name.
+                self._patch("Groups", group_id, [operation], version=None)
+                return
+            except PlatformUnsupported:
+                logger.info("%s: PATCH is not implemented; writing whole users and groups (PUT)", self.name)
+                self._patching = False
+        for _ in range(WRITE_ATTEMPTS):
+            # The whole member list is written back: it must be the version read, or others' changes would be lost.
+            current = self._read("Groups", group_id, Group)
+            members = [member for member in current.members or [] if member.value != user_id]
+            if join:
+                members.append(GroupMember(value=user_id))
+            current.members = members
+            try:
+                self._put("Groups", group_id, current, version=self._version(current))
+                return
+            except PlatformError as error:
+                if error.status != 412:
+                    raise
+        raise PlatformConflict(self.name, f"group {group} kept changing while it was written; try again later")
+
+    def _version(self, resource: Any) -> str | None:
+        """The version to name in If-Match, where the server offers ETags."""
+        if not self._offers_etags():
+            return None
+        meta = getattr(resource, "meta", None)
+        return getattr(meta, "version", None)
+
+    def _offers_etags(self) -> bool:
+        if self._etags is None:
+            try:
+                config = self.http.request_json("GET", "ServiceProviderConfig")
+                self._etags = bool((config.get("etag") or {}).get("supported", False))
+            except PlatformError:
+                self._etags = False
+        return self._etags
+
+    def _read(self, endpoint: str, resource_id: str, model: type[Any]) -> Any:
+        return self._parse(self.http.request_json("GET", f"{endpoint}/{resource_id}"), model)
+
+    def _put(self, endpoint: str, resource_id: str, resource: Any, *, version: str | None) -> None:
+        body = resource.model_dump(scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST)
+        headers = {"If-Match": version} if version else None
+        self.http.request("PUT", f"{endpoint}/{resource_id}", json=body, ok=(200, 204), headers=headers)
+
+    def _patch(
+        self, endpoint: str, resource_id: str, operations: list[PatchOperation[Any]], *, version: str | None
+    ) -> None:
         model = Group if endpoint == "Groups" else self.role.model
         body = PatchOp[model](operations=operations).model_dump(scim_ctx=Context.RESOURCE_PATCH_REQUEST)  # type: ignore[valid-type]
-        self.http.request("PATCH", f"{endpoint}/{resource_id}", json=body, ok=(200, 204))
+        headers = {"If-Match": version} if version else None
+        self.http.request("PATCH", f"{endpoint}/{resource_id}", json=body, ok=(200, 204), headers=headers)
 
     def _group_id(self, display_name: str) -> str:
         if display_name not in self._group_ids:
@@ -525,6 +615,9 @@ class ScimPlatform(Platform):
         known["schemas"] = [s for s in resource.get("schemas", []) if s.startswith(CORE_SCHEMAS) or s in keep]
         return known
 
+
+#: How many times a write is tried against a resource someone else keeps changing (HTTP 412 to its If-Match).
+WRITE_ATTEMPTS = 3
 
 _WRITE_FIX = "give the bot's credentials write access to Users and Groups, or fix the server (see the error)"
 

@@ -107,6 +107,7 @@ class ScimServer:
         self.basic = basic
         self.faults: list[Fault] = []
         self.requests: list[tuple[str, str]] = []
+        self.if_match: list[tuple[str, str, str | None]] = []  # (method, path, If-Match) of every write
         self._lock = threading.Lock()
         self._server: WSGIServer | None = None
 
@@ -211,6 +212,8 @@ class ScimServer:
         query = unquote_plus(environ.get("QUERY_STRING", ""))
         with self._lock:
             self.requests.append((method, f"{path}?{query}" if query else path))
+            if method in ("PUT", "PATCH", "DELETE"):
+                self.if_match.append((method, path, environ.get("HTTP_IF_MATCH")))
             fault = next(
                 (
                     f

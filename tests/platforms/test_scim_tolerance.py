@@ -129,15 +129,39 @@ def test_a_login_page_at_the_base_url_is_a_one_line_error_naming_it(server: Scim
     assert not caught.value.retryable
 
 
+def test_without_patch_whole_users_and_groups_are_written_with_put(server: ScimServer) -> None:
+    server.fail("PATCH", "/(Users|Groups)/", 501, times=100)
+    platform = client(server)
+    email = fresh_email()
+    platform.apply(email, AccessState(member=True, account_role="Member", scopes={"production": "Viewer"}))
+    changed = AccessState(member=True, account_role="Editor", scopes={"production": "Admin"})
+    platform.apply(email, changed)
+    assert platform.get_access(email) == changed
+    assert server.count("PATCH") == 1, "asked once, then written whole"
+    assert server.count("PUT", "/Users/") >= 1 and server.count("PUT", "/Groups/") >= 2
+
+
 def test_501_says_what_the_server_lacks_and_is_neither_retried_nor_retryable(server: ScimServer) -> None:
     server.fail("PATCH", "/Users/", 501, times=10)
+    server.fail("PUT", "/Users/", 501, times=10)
     platform = client(server)
     email = fresh_email()
     platform.apply(email, AccessState(member=True, account_role="Member"))
     with pytest.raises(PlatformUnsupported, match="does not implement this") as caught:
         platform.apply(email, AccessState(member=True, account_role="Editor"))
     assert not caught.value.retryable and caught.value.kind == "unsupported"
-    assert server.count("PATCH", "/Users/") == 1
+    assert server.count("PATCH", "/Users/") == 1 and server.count("PUT", "/Users/") == 1
+
+
+def test_writes_name_the_version_they_read_and_a_user_changed_meanwhile_is_read_again(server: ScimServer) -> None:
+    platform = client(server)
+    email = fresh_email()
+    platform.apply(email, AccessState(member=True, account_role="Member"))
+    server.fail("PATCH", "/Users/", 412, times=1)  # someone else changed the user after the client read it
+    platform.apply(email, AccessState(member=True, account_role="Editor"))
+    assert platform.get_access(email).account_role == "Editor"
+    versions = [version for method, path, version in server.if_match if method == "PATCH" and "/Users/" in path]
+    assert len(versions) == 2 and all(version and version.startswith('W/"') for version in versions)
 
 
 def test_the_members_export_marks_a_malformed_record_and_a_login_page_is_one_line(
