@@ -106,7 +106,7 @@ class HeapPlatform(ScimPlatform):
                 )
         return super().apply(email, desired)
 
-    def _check_notes(self) -> list[str]:
+    def check_notes(self) -> list[str]:
         admins = self.admin_count()
         note = f"{admins} Admin(s)"
         if admins < self.min_admins:

@@ -49,6 +49,7 @@ from platforms.base import (
     PlatformUnsupported,
 )
 from platforms.http import PlatformHttp
+from platforms.scim_check import ScimCheck
 from platforms.settings import CORE_ROLES, NO_ROLE
 
 logger = logging.getLogger("accessbot.platforms.scim")
@@ -135,6 +136,11 @@ class ScimPlatform(Platform):
         self._patching: bool | None = None
         self._etags: bool | None = None
 
+    @property
+    def mapped_groups(self) -> Mapping[tuple[str, str], str]:
+        """(scope, role) -> the group that holds that role on that scope, from the config."""
+        return self._groups
+
     def close(self) -> None:
         self.http.close()
         super().close()
@@ -152,7 +158,7 @@ class ScimPlatform(Platform):
         server that ignores a filter answers with other people, and acting on one of them would be the worst
         mistake this client could make."""
         wanted = email.casefold()
-        found = self._search("Users", f'userName eq "{_quoted(email.lower())}"', self.role.model)
+        found = self.search("Users", f'userName eq "{_quoted(email.lower())}"', self.role.model)
         return next((user for user in found if (user.user_name or "").casefold() == wanted), None)
 
     def list_members(self) -> list[MemberRecord]:
@@ -186,7 +192,7 @@ class ScimPlatform(Platform):
         user_id = str(user.id)
         if self._member_filter is not False:
             try:
-                found = self._search("Groups", f'members.value eq "{_quoted(user_id)}"', Group)
+                found = self.search("Groups", f'members.value eq "{_quoted(user_id)}"', Group)
             except PlatformUnsupported as error:
                 logger.info("%s: %s; reading each user's groups another way from now on", self.name, error.message)
                 self._member_filter = False
@@ -206,158 +212,27 @@ class ScimPlatform(Platform):
         return {group for group in mapped if user_id in self._members_of(group)}
 
     def _members_of(self, display_name: str) -> set[str]:
-        group = self._find_group(display_name)
+        group = self.find_group(display_name)
         return {member.value for member in (group.members or []) if member.value} if group else set()
 
-    def _find_group(self, display_name: str) -> Group | None:
+    def find_group(self, display_name: str) -> Group | None:
         """The group of this displayName: by filter, the answer checked; by listing every group where the server
         refuses the filter."""
         try:
-            found = self._search("Groups", f'displayName eq "{_quoted(display_name)}"', Group)
+            found = self.search("Groups", f'displayName eq "{_quoted(display_name)}"', Group)
         except PlatformUnsupported:
             found = list(self._all("Groups", Group))
         return next((group for group in found if group.display_name == display_name), None)
 
     def check(self) -> PlatformCheck:
-        """Reachable, credentials accepted, and each capability the config needs: proven by trying it (reads
-        only), assumed from what the server says, or missing with what to change."""
-        problems: list[str] = []
-        notes: list[str] = []
-        try:
-            config = self.http.request_json("GET", "ServiceProviderConfig")
-            users = self.http.request_json("GET", "Users", params={"count": 1})
-            schema = self._user_schema()
-            capabilities = [self._finding_people(), _patching(config), self._role_capability(schema)]
-            if self._groups:
-                capabilities.append(self._groups_capability(schema))
-                for group in sorted(set(self._groups.values())):
-                    if self._find_group(group) is None:
-                        problems.append(f"group {group!r} from the config does not exist")
-            notes += self._check_notes()
-        except PlatformError as error:
-            return PlatformCheck(platform=self.name, ok=False, summary=error.message)
-        summary = f"reachable, credentials accepted; {users.get('totalResults', '?')} users"
-        if self._groups:
-            summary += f", {len(set(self._groups.values()))} mapped groups"
-        missing = any(capability.status == "missing" for capability in capabilities)
-        return PlatformCheck(
-            platform=self.name,
-            ok=not problems and not missing,
-            summary=summary,
-            problems=problems,
-            notes=notes,
-            capabilities=capabilities,
-        )
+        """Reachable, credentials accepted, and each capability the config needs (platforms.scim_check)."""
+        return ScimCheck(self).run()
 
     def prove_writes(self, probe: str) -> list[Capability]:
-        """Create the probe account with the lowest role, change its role, join and leave a mapped group, remove it;
-        each read back. Whatever happens, the probe is removed at the end, and that is checked too."""
-        ordinary = [role for role in self.catalog.account_roles if not self.catalog.is_admin(role)]
-        lowest = self.catalog.lowest_account_role
-        other = next((role for role in reversed(ordinary) if role != lowest), None)
-        steps = [("create a user", AccessState(member=True, account_role=lowest))]
-        if other is not None and self.role.attribute != NO_ROLE:
-            steps.append(("set its role", AccessState(member=True, account_role=other)))
-        last_role = steps[-1][1].account_role
-        if self._groups:
-            (scope, role) = sorted(self._groups)[0]
-            joined = AccessState(member=True, account_role=last_role, scopes={scope: role})
-            steps += [
-                (f"join {self._groups[(scope, role)]}", joined),
-                (f"leave {self._groups[(scope, role)]}", AccessState(member=True, account_role=last_role)),
-            ]
-        steps.append(("remove it", AccessState.absent()))
-        proven: list[Capability] = []
-        try:
-            for name, wanted in steps:
-                try:
-                    self.apply(probe, wanted)
-                    held = self.get_access(probe)
-                except PlatformError as error:
-                    proven.append(Capability(name=name, status="missing", detail=error.message, fix=_WRITE_FIX))
-                    break
-                if held != wanted:
-                    detail = f"asked for {wanted.describe()}, read back {held.describe()}"
-                    proven.append(Capability(name=name, status="missing", detail=detail, fix=_WRITE_FIX))
-                    break
-                proven.append(Capability(name=name, status="proven", detail=f"read back: {held.describe()}"))
-        finally:
-            proven.append(self._cleaned_up(probe))
-        return proven
+        return ScimCheck(self).prove_writes(probe)
 
-    def _cleaned_up(self, probe: str) -> Capability:
-        try:
-            if self.get_access(probe).member:
-                self.apply(probe, AccessState.absent())
-            left = self.get_access(probe).member
-        except PlatformError as error:
-            return Capability(
-                name="leave nothing behind", status="missing", detail=error.message, fix=f"remove {probe} by hand"
-            )
-        if left:
-            return Capability(name="leave nothing behind", status="missing", fix=f"remove {probe} by hand")
-        return Capability(name="leave nothing behind", status="proven", detail=f"{probe} is gone")
-
-    def _finding_people(self) -> Capability:
-        try:
-            self._search("Users", f'userName eq "{CHECK_NAME}"', self.role.model)
-        except PlatformUnsupported as error:
-            return Capability(
-                name="find a person by userName",
-                status="missing",
-                detail=error.message,
-                fix="enable SCIM filtering (userName eq) on the server",
-            )
-        return Capability(name="find a person by userName", status="proven", detail="the userName filter answers")
-
-    def _user_schema(self) -> dict[str, set[str]] | None:
-        """The attribute names of each schema the server publishes for Users (/Schemas), or None if it does not."""
-        try:
-            body = self.http.request_json("GET", "Schemas")
-        except PlatformError as error:
-            if isinstance(error, PlatformUnsupported) or error.status in (404, 400):
-                return None
-            raise
-        resources = body.get("Resources") if "Resources" in body else [body]
-        return {
-            str(resource.get("id")): {str(attribute.get("name")) for attribute in resource.get("attributes") or []}
-            for resource in resources or []
-            if isinstance(resource, dict)
-        }
-
-    def _role_capability(self, schema: dict[str, set[str]] | None) -> Capability:
-        name = f"account role in {self.role.attribute}"
-        if self.role.attribute == NO_ROLE:
-            return Capability(name="account role", status="proven", detail="the config keeps no role on the platform")
-        where = self.role.urn or USER_SCHEMA
-        if schema is None:
-            return Capability(name=name, status="assumed", detail="the server publishes no /Schemas to check it by")
-        if self.role.name in schema.get(where, set()):
-            return Capability(name=name, status="proven", detail=f"{where} has {self.role.name}")
-        return Capability(
-            name=name,
-            status="missing",
-            detail=f"the server's {where} schema has no {self.role.name}",
-            fix=f"set platforms.{self.name}.role_attribute to the attribute that holds the role there",
-        )
-
-    def _groups_capability(self, schema: dict[str, set[str]] | None) -> Capability:
-        name = "read a person's groups"
-        try:
-            self._search("Groups", f'members.value eq "{CHECK_NAME}"', Group)
-        except PlatformUnsupported:
-            if schema is not None and "groups" in schema.get(USER_SCHEMA, set()):
-                return Capability(
-                    name=name, status="assumed", detail="the member filter is refused; read from the User's groups"
-                )
-            return Capability(
-                name=name,
-                status="proven",
-                detail="the member filter is refused; read from each mapped group's members (slower)",
-            )
-        return Capability(name=name, status="proven", detail="the member filter answers")
-
-    def _check_notes(self) -> list[str]:
+    def check_notes(self) -> list[str]:
+        """Lines `platforms check` adds for this platform (Heap: how many Admins)."""
         return []
 
     # -- writing -----------------------------------------------------------------------------------------------
@@ -539,7 +414,7 @@ class ScimPlatform(Platform):
 
     def _group_id(self, display_name: str) -> str:
         if display_name not in self._group_ids:
-            group = self._find_group(display_name)
+            group = self.find_group(display_name)
             if group is None:
                 raise PlatformRefused(
                     self.name,
@@ -560,7 +435,7 @@ class ScimPlatform(Platform):
 
     # -- SCIM plumbing -----------------------------------------------------------------------------------------
 
-    def _search(self, endpoint: str, filter_: str, model: type[Any]) -> list[Any]:
+    def search(self, endpoint: str, filter_: str, model: type[Any]) -> list[Any]:
         """The resources a filter finds; one of them malformed is an error (it is the one being looked for)."""
         body = self.http.request_json("GET", endpoint, params={"filter": filter_, "count": PAGE})
         resources, problems = self._parse_list(body, model)
@@ -618,27 +493,6 @@ class ScimPlatform(Platform):
 
 #: How many times a write is tried against a resource someone else keeps changing (HTTP 412 to its If-Match).
 WRITE_ATTEMPTS = 3
-
-_WRITE_FIX = "give the bot's credentials write access to Users and Groups, or fix the server (see the error)"
-
-#: A userName and member id nobody has, for the check's read-only probes.
-CHECK_NAME = "accessbot-check@example.invalid"
-USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
-
-
-def _patching(config: dict[str, Any]) -> Capability:
-    if (config.get("patch") or {}).get("supported", False):
-        return Capability(
-            name="change a user and a group (PATCH)",
-            status="assumed",
-            detail="ServiceProviderConfig says PATCH is supported; untried, since the check only reads",
-        )
-    return Capability(
-        name="change a user and a group (PATCH)",
-        status="missing",
-        detail="ServiceProviderConfig says PATCH is not supported",
-        fix="enable SCIM PATCH on the server; the bot changes roles and groups with it",
-    )
 
 
 class MalformedRecord(PlatformError):
