@@ -32,9 +32,8 @@ def _patching(config: dict[str, Any]) -> Capability:
         )
     return Capability(
         name="change a user and a group (PATCH)",
-        status="missing",
-        detail="ServiceProviderConfig says PATCH is not supported",
-        fix="enable SCIM PATCH on the server; the bot changes roles and groups with it",
+        status="assumed",
+        detail="ServiceProviderConfig says PATCH is not supported: whole users and groups are written with PUT",
     )
 
 
