@@ -49,7 +49,7 @@ from platforms.base import (
     PlatformUnsupported,
 )
 from platforms.http import PlatformHttp
-from platforms.scim_check import ScimCheck
+from platforms.scim_check import USER_SCHEMA, ScimCheck
 from platforms.settings import CORE_ROLES, NO_ROLE
 
 logger = logging.getLogger("accessbot.platforms.scim")
@@ -135,6 +135,7 @@ class ScimPlatform(Platform):
         self._member_filter: bool | None = None
         self._patching: bool | None = None
         self._etags: bool | None = None
+        self._exact_names: bool | None = None
 
     @property
     def mapped_groups(self) -> Mapping[tuple[str, str], str]:
@@ -159,7 +160,33 @@ class ScimPlatform(Platform):
         mistake this client could make."""
         wanted = email.casefold()
         found = self.search("Users", f'userName eq "{_quoted(email.lower())}"', self.role.model)
-        return next((user for user in found if (user.user_name or "").casefold() == wanted), None)
+        user = next((user for user in found if (user.user_name or "").casefold() == wanted), None)
+        if user is None and self._usernames_exact():
+            # The server compares userNames with their case, and people's addresses reach it spelled any way
+            # (Ana@Client.example): a miss is not proof of absence. A removal must not report done while the
+            # account stays, so every user is read and compared without case.
+            user = next(
+                (user for user in self._all("Users", self.role.model) if (user.user_name or "").casefold() == wanted),
+                None,
+            )
+        return user
+
+    def _usernames_exact(self) -> bool:
+        """Whether the server's schema says it compares userNames with their case (RFC 7643 says it should not)."""
+        if self._exact_names is None:
+            self._exact_names = False
+            try:
+                body = self.http.request_json("GET", f"Schemas/{USER_SCHEMA}")
+            except PlatformError:
+                return False
+            for attribute in body.get("attributes") or []:
+                if isinstance(attribute, dict) and attribute.get("name") == "userName":
+                    self._exact_names = attribute.get("caseExact") is True
+            if self._exact_names:
+                logger.warning(
+                    "%s compares userNames with their case: a person not found is looked for in every user", self.name
+                )
+        return self._exact_names
 
     def list_members(self) -> list[MemberRecord]:
         members_of = {group: self._members_of(group) for group in set(self._groups.values())}

@@ -278,3 +278,30 @@ def test_the_check_reports_a_refused_member_filter_as_a_fallback_and_a_refused_u
     assert not finding.ok
     (people,) = [item for item in finding.capabilities if item.name == "find a person by userName"]
     assert people.status == "missing" and people.fix == "enable SCIM filtering (userName eq) on the server"
+
+
+def test_on_a_server_that_compares_usernames_with_their_case_a_removal_finds_the_account_however_spelled(
+    server: ScimServer,
+) -> None:
+    user_id = server.create_user("Ana.Lima@Client.example", roles=[{"value": "Member", "primary": True}])
+    with server.admin() as admin:
+        schema = admin.get("Schemas/urn:ietf:params:scim:schemas:core:2.0:User").json()
+    for attribute in schema["attributes"]:
+        if attribute["name"] == "userName":
+            attribute["caseExact"] = True  # as such a server says of itself
+    server.fail("GET", "/Schemas/", 200, body=json.dumps(schema).encode(), content_type="application/scim+json")
+    empty = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"], "totalResults": 0, "Resources": []}
+    # Its filter misses the differently spelled address, as a case-sensitive comparison does.
+    server.fail(
+        "GET",
+        "/Users$",
+        200,
+        query="userName eq",
+        body=json.dumps(empty).encode(),
+        content_type="application/scim+json",
+        times=100,
+    )
+    platform = client(server)
+    assert platform.get_access("ana.lima@client.example").member, "a miss was not taken as proof of absence"
+    platform.apply("ana.lima@client.example", AccessState.absent())
+    assert server.count("DELETE", f"/Users/{user_id}") == 1, "the removal removed the account"
