@@ -20,7 +20,7 @@ from sqlmodel import Session
 
 from services.ports import MessageRef, PersonNotFound
 from storage.db import session_scope
-from storage.outbox import Lane, OutboxStatus, claim_next, enqueue, finish, has_pending, retry_later
+from storage.outbox import Lane, OutboxStatus, claim_next, enqueue, enqueue_many, finish, has_pending, retry_later
 
 logger = logging.getLogger("accessbot.slack")
 
@@ -102,16 +102,12 @@ class Outbox:
     def later(self, calls: Sequence[tuple[str, dict[str, Any], str | None]]) -> None:
         """Keep calls (method, params, coalesce key) for the background lane, in one transaction: they are sent when
         nothing more urgent waits (redraws that may lag)."""
+        kept = [
+            (method, {key: value for key, value in params.items() if value is not None}, coalesce_key)
+            for method, params, coalesce_key in calls
+        ]
         with session_scope(self._engine) as session:
-            for method, params, coalesce_key in calls:
-                enqueue(
-                    session=session,
-                    method=method,
-                    params={key: value for key, value in params.items() if value is not None},
-                    at=self._now(),
-                    coalesce_key=coalesce_key,
-                    lane=Lane.BACKGROUND,
-                )
+            enqueue_many(session=session, calls=kept, at=self._now(), lane=Lane.BACKGROUND)
 
     def deliver_pending(self, *, background: int = 200) -> int:
         """Send what is waiting, oldest first: all of the now lane, then up to `background` calls of the background
