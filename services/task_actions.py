@@ -24,7 +24,7 @@ from services.views import RequestView, TaskView, task_view
 from storage.audit import AuditKind, record
 from storage.db import session_scope
 from storage.ledger import find_account, mark_due
-from storage.requests import get_change, get_request
+from storage.requests import get_request, lock_change
 from storage.tasks import TaskStatus, complete_task, get_task, tasks_of_change
 
 
@@ -129,9 +129,11 @@ def complete(
 
 def _release_removal(session: Session, ctx: ServiceContext, change_id: int) -> int | None:
     """In the transaction that closed a step before a removal: once none is open, queue the removal (an account to
-    drain). Together, so that a crash between the two cannot leave the removal waiting for steps all closed."""
+    drain). Together, so that a crash between the two cannot leave the removal waiting for steps all closed; and
+    under a lock on the change, so that two people closing the last two steps at once cannot each see the other's
+    still open."""
+    change = lock_change(session=session, change_id=change_id)
     before = tasks_of_change(session=session, change_id=change_id, kind=TaskKind.BEFORE_REMOVAL)
-    change = get_change(session=session, change_id=change_id)
     if change is None or change.request_id is None or change.status != ChangeStatus.GATED.value:
         return None
     if any(task.status == TaskStatus.OPEN.value for task in before):

@@ -125,6 +125,11 @@ def get_change(*, session: Session, change_id: int) -> PlatformChange | None:
     return session.get(PlatformChange, change_id)
 
 
+def lock_change(*, session: Session, change_id: int) -> PlatformChange | None:
+    """The change, locked until the transaction ends (PostgreSQL; SQLite's one writer at a time does the same)."""
+    return session.get(PlatformChange, change_id, with_for_update=True, populate_existing=True)
+
+
 def changes_of(*, session: Session, request_id: int) -> list[PlatformChange]:
     statement = select(PlatformChange).where(PlatformChange.request_id == request_id).order_by(col(PlatformChange.id))
     return list(session.exec(statement))

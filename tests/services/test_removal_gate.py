@@ -3,6 +3,7 @@ stays until each is done or skipped by an approver with a reason; a removal for 
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -131,3 +132,36 @@ def test_a_retried_removal_does_not_ask_for_the_steps_before_it_again(tmp_path: 
     again = retry(desk.ctx, view.id, actor=desk.approver).view
     assert again is not None and again.status is RequestStatus.APPLIED
     assert len(before(again)) == 4 and access(desk, "sandbox-eu") == AccessState.absent()
+
+
+def test_two_people_closing_the_last_two_steps_at_once_release_the_removal_once(
+    tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL two transactions run side by side: each closes its own step and must see the other's."""
+    desk = make_desk(tmp_path, settings=GATED, database_url=postgres_url)
+    seed(desk, ANALYST)
+    view = approved(desk, f"remove {ANA} sandbox delete reason: engagement ended")
+    both_closed = threading.Barrier(2, timeout=30)
+    closing = task_actions.complete_task
+
+    def close_then_wait(**kwargs: object) -> bool:
+        closed = closing(**kwargs)  # type: ignore[arg-type]
+        both_closed.wait()  # each has closed its step and not committed: the moment the two can miss each other
+        return closed
+
+    monkeypatch.setattr(task_actions, "complete_task", close_then_wait)
+    people = (desk.approver, desk.other_approver)
+    results: list[task_actions.TaskResult] = []
+    threads = [
+        threading.Thread(
+            target=lambda t=task, p=person: results.append(complete(desk.ctx, t.id, person=p, evidence="done"))
+        )
+        for task, person in zip(before(view), people, strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [result.outcome for result in results] == [TaskOutcome.DONE, TaskOutcome.DONE]
+    assert access(desk) == AccessState.absent(), "the removal was released"
+    assert desk.audit(view.id).count("apply_started") == 1
