@@ -46,7 +46,7 @@ from services.ports import MessageRef
 from services.reviews import ReviewView
 from services.settings import ElevationSettings
 from services.sweeper import sweep
-from services.views import DriftReport, GrantView, RequestView, TaskView
+from services.views import DriftReport, EndedGrant, GrantView, RequestView, TaskView
 from storage.db import make_engine, session_scope
 from storage.models import Grant, PlatformAccount, SandboxMember
 
@@ -78,7 +78,7 @@ class SilentNotifier:
 
     def elevation_reminder(self, view: RequestView, elevation: GrantView, now: datetime) -> None: ...
 
-    def elevations_ended(self, ended: Sequence[tuple[RequestView, GrantView]]) -> None:
+    def elevations_ended(self, ended: Sequence[EndedGrant]) -> None:
         self.sent += len(ended)
 
     def elevation_revert_failed(self, view: RequestView, elevation: GrantView, *, escalate: bool) -> None: ...

@@ -8,7 +8,7 @@ from datetime import datetime
 from services.offboarding import PlatformNotice
 from services.ports import MessageRef, Person
 from services.reviews import ReviewView
-from services.views import DriftReport, GrantView, RequestView, TaskView
+from services.views import DriftReport, EndedGrant, GrantView, RequestView, TaskView
 
 
 class NoSlack:
@@ -50,7 +50,7 @@ class NoSlack:
     def elevation_reminder(self, view: RequestView, elevation: GrantView, now: datetime) -> None:
         raise RuntimeError("admin commands do not talk to Slack")
 
-    def elevations_ended(self, ended: Sequence[tuple[RequestView, GrantView]]) -> None:
+    def elevations_ended(self, ended: Sequence[EndedGrant]) -> None:
         raise RuntimeError("admin commands do not talk to Slack")
 
     def elevation_revert_failed(self, view: RequestView, elevation: GrantView, *, escalate: bool) -> None:

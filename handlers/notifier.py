@@ -38,7 +38,7 @@ from services.context import ServiceContext
 from services.offboarding import PlatformNotice
 from services.ports import MessageRef
 from services.reviews import ReviewView
-from services.views import DriftReport, GrantView, RequestView, TaskView
+from services.views import DriftReport, EndedGrant, GrantView, RequestView, TaskView
 
 logger = logging.getLogger("accessbot.slack")
 
@@ -130,40 +130,39 @@ class SlackNotifier:
             message = reminder(view, elevation, now, approvers=approvers_text(view))
             self._send(channel=view.card.channel, thread_ts=view.card.ts, **message)
 
-    def elevations_ended(self, ended: Sequence[tuple[RequestView, GrantView]]) -> None:
-        self._refresh_homes(people=[person for view, _ in ended for person in _people_of(view)])
+    def elevations_ended(self, ended: Sequence[EndedGrant]) -> None:
+        people = [person for item in ended for person in (item.requester_id, item.target_slack_id) if person]
+        self._refresh_homes(people=people)
         if len(ended) < DIGEST_FROM:
-            for view, elevation in ended:
-                self._redraw(view)
-                text = ended_text(view, elevation)
-                if view.card is not None:
-                    self._post(channel=view.card.channel, text=text, thread_ts=view.card.ts)
-                self._post(channel=view.requester_id, text=text)
+            for item in ended:
+                text = ended_text(item.request_id, item.grant)
+                if item.card is not None:
+                    self._outbox.call(REDRAW, self._redraw_params(item), coalesce_key=self._key(item.card))
+                    self._post(channel=item.card.channel, text=text, thread_ts=item.card.ts)
+                self._post(channel=item.requester_id, text=text)
             return
         # Many at once (an engagement's or a quarter's end): the cards are redrawn when nothing more urgent waits, and
         # the approvals channel and each requester hear once, in digests that name every grant that ended.
-        channels: dict[str, list[tuple[RequestView, GrantView]]] = {}
-        requesters: dict[str, list[tuple[RequestView, GrantView]]] = {}
         self._outbox.later(
-            [
-                (
-                    REDRAW,
-                    {"channel": view.card.channel, "ts": view.card.ts, "request_id": view.id},
-                    self._key(view.card),
-                )
-                for view, _ in ended
-                if view.card is not None
-            ]
+            [(REDRAW, self._redraw_params(item), self._key(item.card)) for item in ended if item.card is not None]
         )
-        for view, elevation in ended:
-            channels.setdefault(view.card.channel if view.card else self._channel, []).append((view, elevation))
-            requesters.setdefault(view.requester_id, []).append((view, elevation))
+        channels: dict[str, list[EndedGrant]] = {}
+        requesters: dict[str, list[EndedGrant]] = {}
+        for item in ended:
+            channels.setdefault(item.card.channel if item.card else self._channel, []).append(item)
+            requesters.setdefault(item.requester_id, []).append(item)
         for channel, items in channels.items():
-            for text in ended_digest(items):
+            for text in ended_digest([(item.request_id, item.grant) for item in items]):
                 self._post(channel=channel, text=text)
         for requester, items in requesters.items():
-            for text in ended_digest(items, yours=True):
+            for text in ended_digest([(item.request_id, item.grant) for item in items], yours=True):
                 self._post(channel=requester, text=text)
+
+    @staticmethod
+    def _redraw_params(item: EndedGrant) -> dict[str, Any]:
+        """A card redraw drawn when it is sent (handlers.outbox)."""
+        assert item.card is not None
+        return {"channel": item.card.channel, "ts": item.card.ts, "request_id": item.request_id}
 
     def elevation_revert_failed(self, view: RequestView, elevation: GrantView, *, escalate: bool) -> None:
         self._redraw(view)

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 if TYPE_CHECKING:
     from services.offboarding import PlatformNotice
     from services.reviews import ReviewView
-    from services.views import DriftReport, GrantView, RequestView, TaskView
+    from services.views import DriftReport, EndedGrant, GrantView, RequestView, TaskView
 
 
 class Clock(Protocol):
@@ -104,7 +104,7 @@ class Notifier(Protocol):
         """Tell the requester and the approvers that a temporary grant ends soon, with Extend / Revoke / Keep."""
         ...
 
-    def elevations_ended(self, ended: Sequence[tuple[RequestView, GrantView]]) -> None:
+    def elevations_ended(self, ended: Sequence[EndedGrant]) -> None:
         """Temporary access that ended (one, or many at once): redraw each card and say who was reverted from what to
         what, in the cards' threads and to the requesters, or in digests when many ended together."""
         ...

@@ -226,6 +226,19 @@ class ChangeView(BaseModel):
         return self.grant.describe() if self.grant else "no change"
 
 
+class EndedGrant(BaseModel):
+    """A temporary grant that ended, with what telling of it needs of its request: who asked, whose access it was
+    and where its card is (its card is drawn afresh when the redraw is sent)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    request_id: int
+    requester_id: str
+    target_slack_id: str | None = None
+    card: MessageRef | None = None
+    grant: GrantView
+
+
 class RequestView(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -363,11 +376,7 @@ def request_view(
     rows = grants or {}
     found = accounts or {}
     assert request.id is not None
-    card = (
-        MessageRef(channel=request.card_channel, ts=request.card_ts)
-        if request.card_channel and request.card_ts
-        else None
-    )
+    card = card_of_request(request)
     return RequestView(
         id=request.id,
         verb=request.verb,
@@ -404,6 +413,13 @@ def request_view(
         expires_at=request.expires_at,
         decide_by=request.remind_at,
     )
+
+
+def card_of_request(request: AccessRequest) -> MessageRef | None:
+    """Where a request's approval card is, once it is posted."""
+    if request.card_channel and request.card_ts:
+        return MessageRef(channel=request.card_channel, ts=request.card_ts)
+    return None
 
 
 def load_views(

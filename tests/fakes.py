@@ -13,7 +13,7 @@ from platforms.base import ApplyResult, MemberRecord, Platform, PlatformError, P
 from services.offboarding import PlatformNotice
 from services.ports import MessageRef, Person, PersonNotFound
 from services.reviews import ReviewView
-from services.views import DriftReport, GrantView, RequestView, TaskView
+from services.views import DriftReport, EndedGrant, GrantView, RequestView, TaskView
 
 
 class FakeClock:
@@ -60,6 +60,7 @@ class RecordingNotifier:
     reviews: list[tuple[str, ReviewView]] = field(default_factory=list)
     drifts: list[DriftReport] = field(default_factory=list)
     escalations: list[str | None] = field(default_factory=list)  # whom each request reminder also called on
+    ended: list[EndedGrant] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def request_submitted(self, view: RequestView) -> MessageRef | None:
@@ -104,11 +105,10 @@ class RecordingNotifier:
             self.events.append(("reminder", view))
             self.elevations.append(("reminder", elevation))
 
-    def elevations_ended(self, ended: Sequence[tuple[RequestView, GrantView]]) -> None:
+    def elevations_ended(self, ended: Sequence[EndedGrant]) -> None:
         with self.lock:
-            for view, elevation in ended:
-                self.events.append(("elevation_ended", view))
-                self.elevations.append(("ended", elevation))
+            self.ended.extend(ended)
+            self.elevations.extend(("ended", item.grant) for item in ended)
 
     def elevation_revert_failed(self, view: RequestView, elevation: GrantView, *, escalate: bool) -> None:
         with self.lock:

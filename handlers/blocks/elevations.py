@@ -112,12 +112,12 @@ def answered(elevation: GrantView, text: str) -> Message:
     return {"text": text, "blocks": [section(text)], "replace_original": True}
 
 
-def ended_text(view: RequestView, elevation: GrantView) -> str:
+def ended_text(request_id: int, elevation: GrantView) -> str:
     who = "" if elevation.ended_by in (None, "accessbot") else f" by {mention(str(elevation.ended_by))}"
     early = " early" if who else ""
     return (
-        f"↩️ {escape(elevation.target_email)}'s temporary access on {escape(elevation.platform)} (request #{view.id}) "
-        f"ended{early}{who}: {escape(elevation.describe_outcome())}."
+        f"↩️ {escape(elevation.target_email)}'s temporary access on {escape(elevation.platform)} "
+        f"(request #{request_id}) ended{early}{who}: {escape(elevation.describe_outcome())}."
     )
 
 
@@ -125,13 +125,14 @@ def ended_text(view: RequestView, elevation: GrantView) -> str:
 DIGEST_PART = 12_000
 
 
-def ended_digest(ended: Sequence[tuple[RequestView, GrantView]], *, yours: bool = False) -> list[str]:
-    """Messages naming every temporary grant that ended, one line each, in as few parts as Slack allows."""
+def ended_digest(ended: Sequence[tuple[int, GrantView]], *, yours: bool = False) -> list[str]:
+    """Messages naming every temporary grant that ended (request id, grant), one line each, in as few parts as
+    Slack allows."""
     whose = "Your requests' temporary access" if yours else "Temporary access"
     lines = [
-        f"• #{view.id} {escape(elevation.target_email)} on {escape(elevation.platform)}: "
+        f"• #{request_id} {escape(elevation.target_email)} on {escape(elevation.platform)}: "
         f"{escape(elevation.describe_outcome())}"
-        for view, elevation in ended
+        for request_id, elevation in ended
     ]
     parts: list[list[str]] = [[]]
     size = 0

@@ -31,16 +31,15 @@ from services import metrics
 from services.context import ServiceContext, logger
 from services.grants import load
 from services.offboarding import open_checklist
-from services.queries import views_of
 from services.reconcile.books import Books
 from services.settle import settle
 from services.tasks import open_step_tasks
-from services.views import grant_view
+from services.views import EndedGrant, card_of_request, grant_view
 from storage.audit import BOT_ACTOR, AuditKind, record
 from storage.db import session_scope
 from storage.ledger import Claim, accounts_by_id, next_change
 from storage.models import AccessRequest, Grant, PlatformAccount, PlatformChange
-from storage.requests import get_change, get_request, transition_change
+from storage.requests import get_change, get_request, requests_by_id, transition_change
 from storage.tasks import open_steps_of_change
 
 if TYPE_CHECKING:
@@ -424,16 +423,29 @@ def _end_grants(
 
 
 def tell_ended(ctx: ServiceContext, grant_ids: Sequence[int]) -> None:
-    """Tell of temporary grants that ended: one call for them all, with their requests read together."""
+    """Tell of temporary grants that ended: one call for them all, with what is needed of their requests read in
+    one query (not their whole views: many grants end together, and their cards are drawn when they are sent)."""
     if not grant_ids:
         return
     with Session(ctx.engine) as session:
         rows = list(session.exec(select(Grant).where(col(Grant.id).in_(list(grant_ids)))))
         accounts = accounts_by_id(session=session, account_ids={row.account_id for row in rows})
-    views = views_of(ctx, {row.request_id for row in rows})
-    ended = [(views[row.request_id], grant_view(row, accounts.get(row.account_id))) for row in rows]
+        requests = {
+            request.id: request
+            for request in requests_by_id(session=session, request_ids=(row.request_id for row in rows))
+        }
+    ended = [
+        EndedGrant(
+            request_id=row.request_id,
+            requester_id=requests[row.request_id].requester_id,
+            target_slack_id=requests[row.request_id].target_slack_id,
+            card=card_of_request(requests[row.request_id]),
+            grant=grant_view(row, accounts.get(row.account_id)),
+        )
+        for row in rows
+    ]
     try:
-        ctx.notifier.elevations_ended(sorted(ended, key=lambda pair: (pair[0].id, pair[1].id)))
+        ctx.notifier.elevations_ended(sorted(ended, key=lambda item: (item.request_id, item.grant.id)))
     except Exception:
         # A message that could not be built or sent never undoes what was recorded.
         logger.exception("telling people that temporary access ended failed")

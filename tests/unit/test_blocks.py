@@ -302,18 +302,8 @@ def test_a_digest_names_every_grant_that_ended_in_parts_slack_can_show() -> None
     from handlers.blocks.elevations import DIGEST_PART, ended_digest
     from services.views import GrantView
 
-    now = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
     ended = []
     for number in range(1, 601):
-        request = RequestView(
-            id=number,
-            verb="update",
-            status=RequestStatus.APPLIED,
-            requester_id="U0ALICE",
-            target_email=f"person{number}@agency.example",
-            reason="quarter close",
-            created_at=now,
-        )
         grant = GrantView(
             id=number,
             request_id=number,
@@ -326,7 +316,7 @@ def test_a_digest_names_every_grant_that_ended_in_parts_slack_can_show() -> None
             end_reason=EndReason.EXPIRED,
             reverted={"account_role": ("Analyst", "Consumer")},
         )
-        ended.append((request, grant))
+        ended.append((number, grant))
     parts = ended_digest(ended)
     assert len(parts) > 1 and all(len(part) <= DIGEST_PART + 200 for part in parts)
     assert parts[0].startswith("↩️ Temporary access ended for 600 grant(s) (part 1 of ")
