@@ -234,3 +234,39 @@ def test_heap_without_scim_end_to_end_with_an_elevations_revert_steps_at_its_end
     assert "heap (end of temporary access): delete the member" in end and "select Remove Member" in end
     told = output[output.index("bob> done 3") :]
     assert "temporary access on heap (request #1) ended" in told and "no change" not in told, told
+
+
+def test_a_removal_waits_for_its_steps_before_which_are_done_or_skipped_from_the_console(tmp_path: Path) -> None:
+    from bot.settings import Settings
+    from domain.offboarding import GENERIC_CHECKLIST
+    from platforms.settings import SandboxSettings
+
+    sandbox = SandboxSettings(removal_checklist=GENERIC_CHECKLIST)
+    settings = Settings(platforms={"sandbox": sandbox}, database_url=f"sqlite:///{tmp_path}/console.db")
+    out = io.StringIO()
+    with Console(settings, out=out) as console:
+        console.run(
+            [
+                "/access add dan@agency.example sandbox viewer on production reason: project",
+                "as bob",
+                "approve 1",
+                "as alice",
+                "/access remove dan@agency.example sandbox delete reason: engagement ended",
+                "as bob",
+                "approve 2",
+                "done 1 dashboards moved to ops",
+                "skip 2",
+                "skip 2 no integration uses their tokens",
+                "access sandbox dan@agency.example",
+            ]
+        )
+    output = out.getvalue()
+    gated = output[output.index("bob> approve 2") : output.index("bob> done 1")]
+    assert "🚧 Before the removal for request #2 (dan@agency.example): *sandbox: Transfer dashboards" in gated
+    assert "[Skip…]" in gated and "Nothing removed yet" in gated
+    no_reason = output[output.index("bob> skip 2\n") : output.index("bob> skip 2 no")]
+    assert "Say why this step is skipped" in no_reason
+    skipped = output[output.index("bob> skip 2 no") : output.index("bob> access")]
+    assert "⏭️ *sandbox: Replace the API tokens integrations use*: skipped by @bob" in skipped
+    assert "✅ Applied" in skipped
+    assert "sandbox: not a member" in output[output.index("bob> access") :]
