@@ -123,9 +123,6 @@ class Scheduler:
 
     def _sweep_once(self) -> SweepReport:
         report = sweep(self._services, worker=self._worker)
-        with self._lock:
-            self.last_sweep = datetime.now(UTC)
-            self.last_report = report
         if any(count for _, count in report):
             logger.info("sweep: %s", report)
         upcoming = next_moment(self._services)
@@ -135,6 +132,10 @@ class Scheduler:
                     self._again = True  # already due (it became due while sweeping): sweep again at once
             else:
                 self.due(upcoming)
+        # A sweep is done once the timer for what comes next is set: whoever reads `last_sweep` finds it armed.
+        with self._lock:
+            self.last_sweep = datetime.now(UTC)
+            self.last_report = report
         if self._after_sweep is not None:
             try:
                 self._after_sweep()
