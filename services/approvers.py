@@ -19,7 +19,6 @@ from domain.policy import (
 )
 from platforms.base import PlatformError
 from services.context import ServiceContext
-from services.duties import approval_refusal
 from services.ports import Person
 from services.views import ChangeView, RequestView
 
@@ -86,7 +85,7 @@ def verdict_for(ctx: ServiceContext, view: RequestView, person: Person, *, count
         if counting
         else Requirements(allow_self_approval=view.requirements.allow_self_approval, approvers=now_approvers)
     )
-    verdict = approval_verdict(
+    return approval_verdict(
         request=facts_of(view),
         requirements=requirements,
         approver=Approver(slack_id=person.slack_id, email=person.email, is_workspace_admin=person.is_workspace_admin),
@@ -95,9 +94,6 @@ def verdict_for(ctx: ServiceContext, view: RequestView, person: Person, *, count
         prior=view.approvals if counting else (),
         required_members=[members(ctx, group) for group in requirements.require_one_of],
     )
-    if counting and verdict.allowed and (refusal := approval_refusal(ctx, view, person)) is not None:
-        return ApprovalVerdict(allowed=False, reason=refusal)
-    return verdict
 
 
 def decision_verdict(ctx: ServiceContext, view: RequestView, person: Person) -> ApprovalVerdict:

@@ -13,6 +13,7 @@ from services import metrics
 from services.apply import run_request
 from services.approvers import decision_verdict, verdict_for
 from services.context import ServiceContext, logger
+from services.duties import approval_refusal
 from services.logs import for_request
 from services.ports import Person
 from services.views import RequestView
@@ -49,6 +50,11 @@ def approve(ctx: ServiceContext, request_id: int, *, approver: Person) -> Decisi
         return DecisionResult(outcome=Outcome.NOT_FOUND)
     if current.status is not RequestStatus.PENDING:
         return DecisionResult(outcome=Outcome.ALREADY_DECIDED, view=current)
+    # The platforms' duties read the ledger and may ask a platform for the approver's own role: before the lock,
+    # never inside it (they do not depend on the approvals so far); and only for someone the policy lets decide, who
+    # otherwise hears the policy's reason below.
+    if decision_verdict(ctx, current, approver).allowed and (refusal := approval_refusal(ctx, current, approver)):
+        return _refused(ctx, current, approver, "approve", refusal)
     now = ctx.clock.now()
     with session_scope(ctx.engine) as session:
         # Approvals of one request are counted one approver at a time: the row is locked until this commits.
