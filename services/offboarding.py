@@ -49,11 +49,18 @@ def passes_gate(
     each is done or skipped. Anything but a removal, a security removal and a platform without such steps pass."""
     if change.action != "remove" or request.security:
         return True, []
-    existing = tasks_of_change(session=session, change_id=change.id, kind=TaskKind.BEFORE_REMOVAL)
-    if existing:
-        return not any(task.status == TaskStatus.OPEN.value for task in existing), []
+    if (steps_open := steps_before_open(session, change.id)) is not None:
+        return not steps_open, []
     opened = _open(session, ctx, request, change, steps(ctx, change, Stage.BEFORE), TaskKind.BEFORE_REMOVAL, now)
     return not opened, opened
+
+
+def steps_before_open(session: Session, change_id: int) -> bool | None:
+    """Whether a removal still has steps before it open; None when none were ever opened for it."""
+    before = tasks_of_change(session=session, change_id=change_id, kind=TaskKind.BEFORE_REMOVAL)
+    if not before:
+        return None
+    return any(task.status == TaskStatus.OPEN.value for task in before)
 
 
 def open_checklist(

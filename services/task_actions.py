@@ -18,6 +18,7 @@ from services.approvers import eligible_approvers
 from services.context import ServiceContext
 from services.duties import step_refusal
 from services.logs import worker_name
+from services.offboarding import steps_before_open
 from services.ports import Person
 from services.reconcile import drain, queue_change
 from services.views import RequestView, TaskView, task_view
@@ -25,7 +26,7 @@ from storage.audit import AuditKind, record
 from storage.db import session_scope
 from storage.ledger import find_account, mark_due
 from storage.requests import get_request, lock_change
-from storage.tasks import TaskStatus, complete_task, get_task, tasks_of_change
+from storage.tasks import complete_task, get_task
 
 
 class TaskOutcome(StrEnum):
@@ -133,10 +134,9 @@ def _release_removal(session: Session, ctx: ServiceContext, change_id: int) -> i
     under a lock on the change, so that two people closing the last two steps at once cannot each see the other's
     still open."""
     change = lock_change(session=session, change_id=change_id)
-    before = tasks_of_change(session=session, change_id=change_id, kind=TaskKind.BEFORE_REMOVAL)
     if change is None or change.request_id is None or change.status != ChangeStatus.GATED.value:
         return None
-    if any(task.status == TaskStatus.OPEN.value for task in before):
+    if steps_before_open(session, change_id):
         return None
     request = get_request(session=session, request_id=change.request_id)
     assert request is not None
