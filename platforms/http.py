@@ -265,13 +265,16 @@ class PlatformHttp:
         return delay * random.uniform(0.5, 1.0)  # "equal jitter" keeps many clients from retrying in step
 
     def _error_for(self, method: str, path: str, response: httpx.Response) -> PlatformError:
-        error = self._typed_error(method, path, response)
-        error.status, error.scim_type = response.status_code, _scim_type(response)
+        body = _error_body(response)
+        scim_type = body.get("scimType") if isinstance(body.get("scimType"), str) else None
+        error = self._typed_error(method, path, response, _detail(body), scim_type)
+        error.status, error.scim_type = response.status_code, scim_type
         return error
 
-    def _typed_error(self, method: str, path: str, response: httpx.Response) -> PlatformError:
+    def _typed_error(
+        self, method: str, path: str, response: httpx.Response, detail: str, scim_type: str | None
+    ) -> PlatformError:
         status = response.status_code
-        detail = _detail(response)
         where = f"{method} {path}: HTTP {status}" + (f" ({detail})" if detail else "")
         if status in (401, 403):
             return PlatformAuthError(
@@ -289,7 +292,7 @@ class PlatformHttp:
             return PlatformUnsupported(self.platform, f"the platform does not implement this ({where})")
         if status >= 500:
             return PlatformUnavailable(self.platform, where)
-        if status == 400 and _scim_type(response) == "invalidFilter":
+        if status == 400 and scim_type == "invalidFilter":
             return PlatformUnsupported(self.platform, f"the platform refuses this filter ({where})")
         return PlatformRefused(self.platform, where)
 
@@ -298,22 +301,16 @@ class _PastDeadline(Exception):
     """An answer was still coming in when the call's time was up."""
 
 
-def _scim_type(response: httpx.Response) -> str | None:
+def _error_body(response: httpx.Response) -> dict[str, Any]:
+    """A SCIM error's body, or nothing when the answer is not a JSON object."""
     try:
         body = response.json()
     except ValueError:
-        return None
-    kind = body.get("scimType") if isinstance(body, dict) else None
-    return kind if isinstance(kind, str) else None
+        return {}
+    return body if isinstance(body, dict) else {}
 
 
-def _detail(response: httpx.Response) -> str:
+def _detail(body: dict[str, Any]) -> str:
     """The SCIM error's detail, or nothing: the body may echo what we sent, so only known fields are shown."""
-    try:
-        body = response.json()
-    except ValueError:
-        return ""
-    if not isinstance(body, dict):
-        return ""
     parts = [str(body[key]) for key in ("scimType", "detail") if body.get(key)]
     return "; ".join(parts)[:300]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, cast
 
 from pydantic import ValidationError
@@ -158,17 +158,13 @@ class ScimPlatform(Platform):
         """The user whose userName is this email (compared without case). What the filter returns is checked: a
         server that ignores a filter answers with other people, and acting on one of them would be the worst
         mistake this client could make."""
-        wanted = email.casefold()
         found = self.search("Users", f'userName eq "{_quoted(email.lower())}"', self.role.model)
-        user = next((user for user in found if (user.user_name or "").casefold() == wanted), None)
+        user = _named(found, email)
         if user is None and self._usernames_exact():
             # The server compares userNames with their case, and people's addresses reach it spelled any way
             # (Ana@Client.example): a miss is not proof of absence. A removal must not report done while the
             # account stays, so every user is read and compared without case.
-            user = next(
-                (user for user in self._all("Users", self.role.model) if (user.user_name or "").casefold() == wanted),
-                None,
-            )
+            user = _named(self._all("Users", self.role.model), email)
         return user
 
     def _usernames_exact(self) -> bool:
@@ -357,13 +353,9 @@ class ScimPlatform(Platform):
         for _ in range(WRITE_ATTEMPTS):
             try:
                 if self._patching is not False:
-                    try:
-                        self._patch("Users", str(current.id), operations, version=self._version(current))
+                    if self._patched("Users", str(current.id), operations, version=self._version(current)):
                         return
-                    except PlatformUnsupported:
-                        logger.info("%s: PATCH is not implemented; writing whole users and groups (PUT)", self.name)
-                        self._patching = False
-                        current = self._read("Users", str(current.id), self.role.model)
+                    current = self._read("Users", str(current.id), self.role.model)
                 if active is not None:
                     current.active = active
                 if role is not None:
@@ -385,13 +377,9 @@ class ScimPlatform(Platform):
             else:
                 path = f'members[value eq "{_quoted(user_id)}"]'
                 operation = PatchOperation(op=PatchOperation.Op.remove, path=path)
-            try:
-                # Adding or removing one member changes nothing else: no version to name.
-                self._patch("Groups", group_id, [operation], version=None)
+            # Adding or removing one member changes nothing else: no version to name.
+            if self._patched("Groups", group_id, [operation], version=None):
                 return
-            except PlatformUnsupported:
-                logger.info("%s: PATCH is not implemented; writing whole users and groups (PUT)", self.name)
-                self._patching = False
         for _ in range(WRITE_ATTEMPTS):
             # The whole member list is written back: it must be the version read, or others' changes would be lost.
             current = self._read("Groups", group_id, Group)
@@ -406,6 +394,18 @@ class ScimPlatform(Platform):
                 if error.status != 412:
                     raise
         raise PlatformConflict(self.name, f"group {group} kept changing while it was written; try again later")
+
+    def _patched(
+        self, endpoint: str, resource_id: str, operations: list[PatchOperation[Any]], *, version: str | None
+    ) -> bool:
+        """PATCH; False (and PUT from now on) when the server does not implement it."""
+        try:
+            self._patch(endpoint, resource_id, operations, version=version)
+        except PlatformUnsupported:
+            logger.info("%s: PATCH is not implemented; writing whole users and groups (PUT)", self.name)
+            self._patching = False
+            return False
+        return True
 
     def _version(self, resource: Any) -> str | None:
         """The version to name in If-Match, where the server offers ETags."""
@@ -527,6 +527,12 @@ class MalformedRecord(PlatformError):
 
     retryable = False
     kind = "refused"
+
+
+def _named(users: Iterable[User[Any]], email: str) -> User[Any] | None:
+    """The user whose userName is this email, compared without case."""
+    wanted = email.casefold()
+    return next((user for user in users if (user.user_name or "").casefold() == wanted), None)
 
 
 def _tolerated(resource: dict[str, Any]) -> dict[str, Any]:
