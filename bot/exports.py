@@ -186,7 +186,7 @@ def evidence_text(evidence: Evidence) -> str:
             lines.append(f"    error:    {record.error}")
         lines += [f"    platform: {response}" for response in record.responses]
     for task in evidence.tasks:
-        word = "skipped" if task.status == "skipped" else "done"
+        word = "skipped" if task.is_skipped else "done"
         done = f"{word} {_iso(task.done_at)} by {task.done_by}" if task.done_by else "OPEN"
         lines.append(f"  task: {task.title}: {done}" + (f": {task.evidence}" if task.evidence else ""))
     lines.append("  events:")

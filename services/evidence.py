@@ -20,7 +20,7 @@ from services.ports import Person
 from storage.audit import event_hash, events_for
 from storage.models import AccessRequest, AuditEvent
 from storage.requests import approvals_of, changes_of, get_request
-from storage.tasks import tasks_of
+from storage.tasks import TaskStatus, tasks_of
 
 
 class ApprovalRecord(BaseModel):
@@ -61,6 +61,10 @@ class TaskRecord(BaseModel):
     done_by: str | None = None
     done_at: datetime | None = None
     evidence: str | None = None
+
+    @property
+    def is_skipped(self) -> bool:
+        return self.status == TaskStatus.SKIPPED
 
 
 class EventRecord(BaseModel):

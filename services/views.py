@@ -20,7 +20,7 @@ from services.ports import MessageRef
 from storage.ledger import accounts_by_id, grants_by_id
 from storage.models import AccessRequest, Grant, ManualTask, PlatformAccount, PlatformChange
 from storage.requests import approvals_for, changes_by_request
-from storage.tasks import tasks_of
+from storage.tasks import TaskStatus, tasks_of
 
 
 class GrantView(BaseModel):
@@ -163,11 +163,11 @@ class TaskView(BaseModel):
 
     @property
     def is_open(self) -> bool:
-        return self.status == "open"
+        return self.status == TaskStatus.OPEN
 
     @property
     def is_skipped(self) -> bool:
-        return self.status == "skipped"
+        return self.status == TaskStatus.SKIPPED
 
 
 def task_view(row: ManualTask) -> TaskView:

@@ -82,7 +82,7 @@ def _task_lines(evidence: Evidence) -> list[str]:
     for task in evidence.tasks:
         if task.done_by and task.done_at:
             proof = f": {escape(task.evidence)}" if task.evidence else ""
-            word = "skipped" if task.status == "skipped" else "done"
+            word = "skipped" if task.is_skipped else "done"
             lines.append(f"☑ {escape(task.title)}, {word} by {mention(task.done_by)} {when(task.done_at)}{proof}")
         else:
             lines.append(f"☐ {escape(task.title)} (open)")
