@@ -174,6 +174,11 @@ class Platform(ABC):
     #: How many calls to this platform a batch makes at once: a bulkhead, so that a slow platform holds up only its
     #: own work. The registry sets it from `platforms.<name>.concurrency`.
     concurrency: int = 4
+    #: Where the platform invites a new member by email and their account counts only once they accept: how many
+    #: days the invitation lasts. None: an account is usable as soon as it exists (SCIM driven by an IdP).
+    invitation_days: int | None = None
+    #: Whether `invitation_accepted` can say (else an admin confirms that an invitation was accepted).
+    reports_invitations: bool = False
 
     def __init__(self, name: str, catalog: RoleCatalog) -> None:
         self.name = name
@@ -192,6 +197,16 @@ class Platform(ABC):
     @abstractmethod
     def list_members(self) -> list[MemberRecord]:
         """Everyone with an account, for reviews and exports."""
+
+    def invitation_accepted(self, email: str) -> bool | None:
+        """Whether `email` has accepted their invitation, by the platform's own signal; None where the platform cannot
+        say (then an admin confirms it)."""
+        return None
+
+    def resend_instructions(self, email: str) -> str:
+        """Where, in the platform's own UI, an admin re-sends `email`'s invitation (no platform here has an API for
+        it)."""
+        return f"Re-send {email}'s invitation from {self.name}'s own admin pages."
 
     def read_many(self, emails: Sequence[str]) -> dict[str, AccessState | PlatformError]:
         """Several members' access now, each as `get_access` would answer (or fail). Clients that can read many in

@@ -22,10 +22,13 @@ from platforms.manual import MEMBERSHIP, ManualRecords, refuse_unknown
 from platforms.settings import HeapSettings
 
 MEMBERS = "In Heap, go to Account → Manage → Members"
+#: "Note that this email invite expires a month from when it's sent." (Heap, Roles and Permissions)
+INVITATION_DAYS = 30
 
 
 class HeapManualPlatform(Platform):
     removal_checklist = HEAP_CHECKLIST
+    invitation_days = INVITATION_DAYS
 
     def __init__(self, name: str, settings: HeapSettings, *, engine: Engine, now: Callable[[], datetime]) -> None:
         super().__init__(name, settings.catalog())
@@ -53,6 +56,12 @@ class HeapManualPlatform(Platform):
             for step in diff(current, desired)
         )
         return ApplyResult(manual=steps)
+
+    def resend_instructions(self, email: str) -> str:
+        return (
+            f"{MEMBERS}, click {email} to open the teammate details pane, and click the envelope icon in the top "
+            "navigation to re-send the invitation. The new invitation expires a month from when it is sent."
+        )
 
     def record_manual(self, email: str, step: AccessStep, *, actor: str) -> None:
         self.records.record(email.lower(), step, actor=actor)

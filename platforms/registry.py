@@ -40,7 +40,12 @@ def _scim(name: str, settings: Any, context: PlatformContext) -> Platform:
 
     assert isinstance(settings, ScimSettings)
     return ScimPlatform(
-        name, settings.catalog(), settings.http(name), role_attribute=settings.role_attribute, groups=settings.groups
+        name,
+        settings.catalog(),
+        settings.http(name),
+        role_attribute=settings.role_attribute,
+        groups=settings.groups,
+        invitation_days=settings.invitation_days,
     )
 
 

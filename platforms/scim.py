@@ -11,6 +11,9 @@ refuses it (400 `invalidFilter`, RFC 7644 §3.4.2.2) is asked once, and then the
 skipped with a warning naming its id and field (a members export marks it); reading one person whose record is
 malformed is a typed error that says so. An empty email value (django-scim2 writes one for a user without an
 email) is dropped before reading, since the client keys people by userName.
+
+A service that invites new users by email and keeps them `active: false` until they accept (`invitation_days` set)
+has its inactive users counted as members, invited and not accepted yet; `active: true` is their acceptance.
 """
 
 from __future__ import annotations
@@ -121,8 +124,11 @@ class ScimPlatform(Platform):
         *,
         role_attribute: str = CORE_ROLES,
         groups: Mapping[str, Mapping[str, str]] | None = None,
+        invitation_days: int | None = None,
     ) -> None:
         super().__init__(name, catalog)
+        self.invitation_days = invitation_days
+        self.reports_invitations = invitation_days is not None
         self.http = http
         self.role = RoleAttribute(role_attribute)
         # (scope, role) -> group displayName, and back.
@@ -150,9 +156,20 @@ class ScimPlatform(Platform):
 
     def get_access(self, email: str) -> AccessState:
         user = self.find_user(email)
-        if user is None or user.active is False:
+        if not self._holds(user):
             return AccessState.absent()
+        assert user is not None
         return self._access_of(user, self._groups_of(user))
+
+    def invitation_accepted(self, email: str) -> bool | None:
+        if self.invitation_days is None:
+            return None
+        user = self.find_user(email)
+        return user is not None and user.active is not False
+
+    def _holds(self, user: User[Any] | None) -> bool:
+        """Whether this user has an account here: an active one, or (where the service invites) an invited one."""
+        return user is not None and (user.active is not False or self.invitation_days is not None)
 
     def find_user(self, email: str) -> User[Any] | None:
         """The user whose userName is this email (compared without case). What the filter returns is checked: a
@@ -189,7 +206,7 @@ class ScimPlatform(Platform):
         records = []
         skipped: list[tuple[str, str]] = []
         for user in self._all("Users", self.role.model, skipped=skipped):
-            if user.active is False or user.user_name is None:
+            if not self._holds(user) or user.user_name is None:
                 continue
             held = {group for group, ids in members_of.items() if user.id in ids}
             records.append(MemberRecord(email=user.user_name.lower(), access=self._access_of(user, held)))
@@ -266,7 +283,7 @@ class ScimPlatform(Platform):
         done: list[AccessStep] = []
         responses: list[str] = []
         user = self.find_user(email)
-        current = AccessState.absent() if user is None or user.active is False else self.get_access(email)
+        current = self.get_access(email) if self._holds(user) else AccessState.absent()
         steps = diff(current, desired)
         try:
             if not desired.member:
@@ -279,7 +296,7 @@ class ScimPlatform(Platform):
             if user is None:
                 user = self._create_user(email, desired.account_role, responses)
                 done.append(AccessStep(kind=StepKind.CREATE_MEMBER, after=desired.account_role))
-            elif user.active is False:
+            elif not self._holds(user):
                 self._write_user(user, active=True)
                 responses.append(f"reactivated user {user.id}")
             if self.role.read(user) != desired.account_role and self.role.attribute != NO_ROLE:
@@ -329,7 +346,7 @@ class ScimPlatform(Platform):
             if existing is None:
                 raise
             responses.append(f"user {email} already existed as {existing.id}; reused it")
-            if existing.active is False:
+            if not self._holds(existing):
                 self._write_user(existing, active=True)
             return existing
         created = self._parse(body, self.role.model)

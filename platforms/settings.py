@@ -68,6 +68,10 @@ class ScimSettings(PlatformSettings):
     # scope -> role -> the displayName of the SCIM group that gives that role on that scope.
     groups: dict[str, dict[str, str]] = Field(default_factory=dict)
     scope_kind: str = "group"
+    # Where the service invites new users by email and keeps them `active: false` until they accept: how many days
+    # an invitation lasts. Such a user then counts as invited (a member, not yet accepted), and is chased until they
+    # accept. Unset: `active: false` means no access, as RFC 7643 has it.
+    invitation_days: int | None = Field(default=None, ge=1, le=365)
     rate_limit_per_minute: float | None = None
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
 
