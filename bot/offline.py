@@ -44,7 +44,7 @@ class NoSlack:
     def removal_notices(self, view: RequestView, notices: tuple[PlatformNotice, ...]) -> None:
         raise RuntimeError("admin commands do not talk to Slack")
 
-    def manual_task_reminder(self, view: RequestView, task: TaskView) -> None:
+    def manual_task_reminder(self, view: RequestView, task: TaskView, now: datetime) -> None:
         raise RuntimeError("admin commands do not talk to Slack")
 
     def elevation_reminder(self, view: RequestView, elevation: GrantView, now: datetime) -> None:

@@ -136,3 +136,6 @@ class TaskKind(StrEnum):
     BEFORE_REMOVAL = "before_removal"
     # Someone other than the person who used break-glass checks what was done with it.
     BREAK_GLASS_REVIEW = "break_glass_review"
+    # A new member has not accepted the platform's invitation yet: closed when the platform says they have (or an
+    # admin does), re-sent before it expires. The change is applied already.
+    INVITATION = "invitation"

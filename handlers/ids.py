@@ -39,6 +39,7 @@ EXTEND_REASON = "extend_reason"
 # Manual tasks: the Done button (its value is the task id) and the form that asks how it was done.
 TASK_DONE = "task_done"
 TASK_SKIP = "task_skip"  # a step before a removal, skipped with a reason
+TASK_RESENT = "task_resent"  # an invitation, re-sent in the platform's UI
 TASK_FORM = "task_form"
 TASK_EVIDENCE = "task_evidence"
 

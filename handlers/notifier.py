@@ -118,10 +118,10 @@ class SlackNotifier:
         if view.card is not None and notices:
             self._send(channel=view.card.channel, thread_ts=view.card.ts, **notices_message(view, notices))
 
-    def manual_task_reminder(self, view: RequestView, task: TaskView) -> None:
+    def manual_task_reminder(self, view: RequestView, task: TaskView, now: datetime) -> None:
         if view.card is None:
             return
-        message = task_message(view, task, approvers=approvers_text(view), reminder=True)
+        message = task_message(view, task, approvers=approvers_text(view), reminder=True, now=now)
         self._send(channel=view.card.channel, thread_ts=view.card.ts, reply_broadcast=True, **message)
 
     def elevation_reminder(self, view: RequestView, elevation: GrantView, now: datetime) -> None:

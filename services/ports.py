@@ -96,7 +96,7 @@ class Notifier(Protocol):
         """Offer the filled-in notice for the removed person's organisation, ready to copy, in the thread."""
         ...
 
-    def manual_task_reminder(self, view: RequestView, task: TaskView) -> None:
+    def manual_task_reminder(self, view: RequestView, task: TaskView, now: datetime) -> None:
         """Bring a task that is still open back to the approvers."""
         ...
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
 from sqlmodel import Session
 
@@ -16,6 +17,7 @@ from services.views import RequestView, load_views
 from storage.audit import events_for
 from storage.models import AuditEvent
 from storage.requests import list_requests, requests_by_id
+from storage.tasks import open_invitations
 
 
 def resolve_target(ctx: ServiceContext, target: Target) -> tuple[str, str | None]:
@@ -49,6 +51,16 @@ def access_everywhere(
         except PlatformError as error:
             answers[name] = error.message
     return answers
+
+
+def invitations_of(ctx: ServiceContext, emails: Iterable[str]) -> dict[str, dict[str, datetime | None]]:
+    """Per person, the platforms whose invitation they have not accepted yet, and when each expires."""
+    found: dict[str, dict[str, datetime | None]] = {}
+    with Session(ctx.engine) as session:
+        for email in emails:
+            for task in open_invitations(session=session, email=email):
+                found.setdefault(email, {})[task.platform or ""] = task.due_by
+    return found
 
 
 def views_of(ctx: ServiceContext, request_ids: Iterable[int]) -> dict[int, RequestView]:

@@ -1,5 +1,5 @@
 """Reminders that are due, each sent once however many bot processes look: a temporary grant ending soon, a
-request nobody has decided (then its expiry), a manual task still open.
+request nobody has decided (then its expiry), a manual task still open, an invitation nearing its expiry.
 
 Each is claimed with a conditional update that moves its due time on; only the caller whose update changed the row
 sends it.
@@ -11,9 +11,11 @@ from datetime import datetime
 
 from sqlmodel import Session
 
+from domain.lifecycle import TaskKind
 from services.context import ServiceContext
 from services.decisions import Outcome, expire
 from services.grants import load
+from services.invitations import next_reminder
 from services.views import task_view
 from storage.audit import BOT_ACTOR, AuditKind, record
 from storage.db import session_scope
@@ -110,9 +112,12 @@ def remind_open_tasks(ctx: ServiceContext) -> int:
     for task in due:
         assert task.id is not None and task.remind_at is not None
         with session_scope(ctx.engine) as session:
-            if not claim_task_reminder(
-                session=session, task_id=task.id, due_at=task.remind_at, following=now + ctx.task_settings.remind_every
-            ):
+            following = (
+                next_reminder(ctx, task, now)
+                if task.kind == TaskKind.INVITATION
+                else now + ctx.task_settings.remind_every
+            )
+            if not claim_task_reminder(session=session, task_id=task.id, due_at=task.remind_at, following=following):
                 continue  # another worker took it
             record(
                 session=session,
@@ -126,6 +131,6 @@ def remind_open_tasks(ctx: ServiceContext) -> int:
             )
             view = ctx.view(session, task.request_id)
         if view is not None:
-            ctx.notifier.manual_task_reminder(view, task_view(task))
+            ctx.notifier.manual_task_reminder(view, task_view(task), now)
         sent += 1
     return sent

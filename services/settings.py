@@ -42,6 +42,11 @@ class TaskSettings(BaseModel):
 
     # An open task is brought back to the approvers this long after it was opened, and again as long as it stays open.
     remind_every: ConfigDuration = timedelta(hours=24)
+    # An invitation a new member has not accepted is brought to the approvers this long before it expires (with the
+    # steps to re-send it), then as often as `remind_every`.
+    invitation_remind_before: ConfigDuration = timedelta(days=7)
+    # How often the bot asks a platform that can say whether an invitation was accepted.
+    invitation_check_every: ConfigDuration = timedelta(hours=1)
 
 
 class RemovalSettings(BaseModel):

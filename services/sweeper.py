@@ -2,8 +2,9 @@
 
 It catches what was missed while the bot was down as well as what is due now: accounts to reconcile (a temporary
 grant ended, a revert to retry, a change nobody finished, a claim whose holder died), reminders, undecided
-requests, open manual tasks, the scheduled access review, and Slack deliveries too old to come again. Everything
-is claimed with conditional updates, so several processes sweeping one database never do a thing twice.
+requests, open manual tasks, invitations to ask the platforms about, the scheduled access review, and Slack
+deliveries too old to come again. Everything is claimed with conditional updates, so several processes sweeping one
+database never do a thing twice.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from sqlmodel import Session
 
 from services.context import ServiceContext, logger
 from services.deliveries import forget_old
+from services.invitations import check_invitations
 from services.logs import worker_name
 from services.reconcile import reconcile_due
 from services.recovery import recover
@@ -34,6 +36,7 @@ class SweepReport(BaseModel):
     expired: int = 0
     reviews: int = 0
     recovered: int = 0  # requests a dead worker left between two steps
+    invitations_closed: int = 0  # accepted, or void (the account went first), as the platforms say
 
 
 def sweep(ctx: ServiceContext, *, worker: str | None = None) -> SweepReport:
@@ -41,6 +44,7 @@ def sweep(ctx: ServiceContext, *, worker: str | None = None) -> SweepReport:
     reminded = remind_ending_grants(ctx)
     tasks_reminded = remind_open_tasks(ctx)
     pending_reminded, expired = undecided(ctx)
+    invitations_closed = check_invitations(ctx)
     tally = reconcile_due(ctx, worker=worker or worker_name())
     forget_old(ctx)
     return SweepReport(
@@ -52,6 +56,7 @@ def sweep(ctx: ServiceContext, *, worker: str | None = None) -> SweepReport:
         expired=expired,
         reviews=_start_due_review(ctx),
         recovered=recovered,
+        invitations_closed=invitations_closed,
     )
 
 

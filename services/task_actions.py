@@ -1,22 +1,26 @@
 """An admin says a manual task is done: record who, when and how, and finish the change when it was the last.
 
 A step before a removal may be skipped instead, by an approver, with a reason (kept as evidence); when the last of a
-removal's steps before is done or skipped, the removal is queued and applied.
+removal's steps before is done or skipped, the removal is queued and applied. An invitation not accepted yet is
+re-sent in the platform's UI: Re-sent records it and starts its time again (services/invitations.py).
 """
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session
 
+from domain.access import StepKind
 from domain.lifecycle import ChangeStatus, TaskKind
 from domain.policy import Approver, Verdict, may_do_manual_step
 from platforms.base import PlatformError
 from services.approvers import eligible_approvers
 from services.context import ServiceContext
 from services.duties import step_refusal
+from services.invitations import first_reminder, open_invitation
 from services.logs import worker_name
 from services.offboarding import steps_before_open
 from services.ports import Person
@@ -26,7 +30,7 @@ from storage.audit import AuditKind, record
 from storage.db import session_scope
 from storage.ledger import find_account, mark_due
 from storage.requests import get_request, lock_change
-from storage.tasks import complete_task, get_task
+from storage.tasks import complete_task, get_task, renew_invitation
 
 
 class TaskOutcome(StrEnum):
@@ -95,6 +99,10 @@ def complete(
             return TaskResult(outcome=TaskOutcome.FAILED, reason=str(error), task=task, request=request)
     now = ctx.clock.now()
     released: int | None = None
+    invitation: int | None = None
+    event = AuditKind.MANUAL_STEP_SKIPPED if skip else AuditKind.MANUAL_STEP_DONE
+    if task.kind is TaskKind.INVITATION:
+        event = AuditKind.INVITATION_ACCEPTED
     with session_scope(ctx.engine) as session:
         if not complete_task(
             session=session, task_id=task_id, by=person.slack_id, at=now, evidence=evidence, skipped=skip
@@ -102,7 +110,7 @@ def complete(
             return TaskResult(outcome=TaskOutcome.ALREADY_DONE, task=load_task(ctx, task_id), request=request)
         record(
             session=session,
-            event=AuditKind.MANUAL_STEP_SKIPPED if skip else AuditKind.MANUAL_STEP_DONE,
+            event=event,
             actor=person.slack_id,
             at=now,
             request_id=task.request_id,
@@ -117,6 +125,13 @@ def complete(
         )
         if task.kind is TaskKind.BEFORE_REMOVAL and task.change_id is not None:
             released = _release_removal(session, ctx, task.change_id)
+        if task.step is not None and task.step.kind is StepKind.CREATE_MEMBER and task.platform is not None:
+            # The admin sent the platform's invitation: it is tracked until accepted, from now.
+            row = get_request(session=session, request_id=task.request_id)
+            assert row is not None
+            invitation = open_invitation(
+                session, ctx, row, task.change_id, platform=task.platform, email=task.target_email
+            )
     if released is not None:
         drain(ctx, released, worker=worker_name())
     if task.kind is TaskKind.PLATFORM_STEP and (account := _account_of(ctx, task)) is not None:
@@ -125,7 +140,51 @@ def complete(
         drain(ctx, account, worker=worker_name())
     request = ctx.load_view(task.request_id) or request
     ctx.notifier.request_progressed(request)
+    if invitation is not None:
+        ctx.notifier.manual_tasks_opened(request, tuple(item for item in request.tasks if item.id == invitation))
     return TaskResult(outcome=TaskOutcome.DONE, task=load_task(ctx, task_id), request=request)
+
+
+def resent(ctx: ServiceContext, task_id: int, *, person: Person) -> TaskResult:
+    """Someone re-sent an open invitation in the platform's UI: its time starts again."""
+    task = load_task(ctx, task_id)
+    if task is None:
+        return TaskResult(outcome=TaskOutcome.NOT_FOUND)
+    request = ctx.load_view(task.request_id)
+    assert request is not None
+    if task.kind is not TaskKind.INVITATION:
+        return TaskResult(outcome=TaskOutcome.REFUSED, reason="Only an invitation can be re-sent.", task=task)
+    if not task.is_open:
+        return TaskResult(outcome=TaskOutcome.ALREADY_DONE, task=task, request=request)
+    refusal = step_refusal(ctx, request, task.platform, person)
+    verdict = may_complete(ctx, request, task, person)
+    if refusal is not None or not verdict.allowed:
+        reason = refusal or verdict.reason
+        return TaskResult(outcome=TaskOutcome.REFUSED, reason=reason, task=task, request=request)
+    client = ctx.platforms.get(task.platform or "")
+    if client is None or client.invitation_days is None:
+        reason = f"{task.platform} is not configured to invite people any more."
+        return TaskResult(outcome=TaskOutcome.REFUSED, reason=reason, task=task, request=request)
+    now = ctx.clock.now()
+    due = now + timedelta(days=client.invitation_days)
+    with session_scope(ctx.engine) as session:
+        if not renew_invitation(session=session, task_id=task_id, due_by=due, remind_at=first_reminder(ctx, now, due)):
+            return TaskResult(outcome=TaskOutcome.ALREADY_DONE, task=load_task(ctx, task_id), request=request)
+        record(
+            session=session,
+            event=AuditKind.INVITATION_RESENT,
+            actor=person.slack_id,
+            at=now,
+            request_id=task.request_id,
+            platform=task.platform,
+            target_email=task.target_email,
+            detail={"task": task_id, "expires_at": due.isoformat(), "was_due": _iso(task.due_by)},
+        )
+    return TaskResult(outcome=TaskOutcome.DONE, task=load_task(ctx, task_id), request=ctx.load_view(task.request_id))
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
 
 
 def _release_removal(session: Session, ctx: ServiceContext, change_id: int) -> int | None:

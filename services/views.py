@@ -156,6 +156,8 @@ class TaskView(BaseModel):
     step: AccessStep | None = None
     status: str
     created_at: datetime
+    # When it must be done by: an invitation's expiry.
+    due_by: datetime | None = None
     reminders_sent: int = 0
     done_by: str | None = None
     done_at: datetime | None = None
@@ -184,6 +186,7 @@ def task_view(row: ManualTask) -> TaskView:
         step=AccessStep.model_validate(row.step) if row.step else None,
         status=row.status,
         created_at=row.created_at,
+        due_by=row.due_by,
         reminders_sent=row.reminders_sent,
         done_by=row.done_by,
         done_at=row.done_at,

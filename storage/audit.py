@@ -45,6 +45,10 @@ class AuditKind(StrEnum):
     MANUAL_STEP_DONE = "manual_step_done"
     MANUAL_STEP_SKIPPED = "manual_step_skipped"  # a step before a removal, with the approver's reason
     MANUAL_TASK_REMINDED = "manual_task_reminded"
+    INVITATION_SENT = "invitation_sent"  # a platform invited a new member; their account counts once they accept
+    INVITATION_RESENT = "invitation_resent"
+    INVITATION_ACCEPTED = "invitation_accepted"  # the platform says so, or an admin does
+    INVITATION_VOID = "invitation_void"  # the account went before the invitation was accepted
     EXPIRED = "expired"
     APPROVERS_REMINDED = "approvers_reminded"
     ELEVATION_STARTED = "elevation_started"

@@ -198,9 +198,13 @@ class ManualTask(SQLModel, table=True):
     title: str
     instructions: str
     step: dict[str, Any] | None = Field(default=None, sa_type=JSON)  # domain.access.AccessStep, for platform steps
-    status: str = Field(index=True)  # open | done
+    status: str = Field(index=True)  # open | done | skipped
     created_at: datetime = Field(sa_type=UTCDateTime)
     remind_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+    # When it must be done by: for an invitation, when the platform's invitation expires.
+    due_by: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # When the bot last asked the platform whether it is done (an invitation accepted).
+    checked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     reminders_sent: int = 0
     done_by: str | None = None
     done_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import update
+from sqlalchemy import or_, update
 from sqlmodel import Session, col, select
 
 from domain.lifecycle import TaskKind
@@ -95,6 +95,48 @@ def claim_task_reminder(*, session: Session, task_id: int, due_at: datetime, fol
             col(ManualTask.remind_at) == due_at,
         )
         .values(remind_at=following, reminders_sent=ManualTask.reminders_sent + 1)
+    ).rowcount
+    session.expire_all()
+    return moved == 1
+
+
+def open_invitations(*, session: Session, email: str, platform: str | None = None) -> list[ManualTask]:
+    """The invitations `email` has not accepted yet (on one platform, or on each)."""
+    statement = select(ManualTask).where(
+        ManualTask.target_email == email,
+        ManualTask.status == TaskStatus.OPEN.value,
+        ManualTask.kind == TaskKind.INVITATION.value,
+    )
+    if platform is not None:
+        statement = statement.where(ManualTask.platform == platform)
+    return list(session.exec(statement.order_by(col(ManualTask.id))))
+
+
+def invitations_to_check(*, session: Session, checked_before: datetime, limit: int) -> list[ManualTask]:
+    """Open invitations the platform was not asked about since `checked_before`, the longest unasked first."""
+    statement = (
+        select(ManualTask)
+        .where(
+            ManualTask.status == TaskStatus.OPEN.value,
+            ManualTask.kind == TaskKind.INVITATION.value,
+            or_(col(ManualTask.checked_at).is_(None), col(ManualTask.checked_at) < checked_before),
+        )
+        .order_by(col(ManualTask.checked_at).is_not(None), col(ManualTask.checked_at), col(ManualTask.id))
+        .limit(limit)
+    )
+    return list(session.exec(statement))
+
+
+def mark_checked(*, session: Session, task_id: int, at: datetime) -> None:
+    session.exec(update(ManualTask).where(col(ManualTask.id) == task_id).values(checked_at=at))
+
+
+def renew_invitation(*, session: Session, task_id: int, due_by: datetime, remind_at: datetime) -> bool:
+    """An open invitation was sent again: it is due anew. True for exactly one caller."""
+    moved = session.exec(
+        update(ManualTask)
+        .where(col(ManualTask.id) == task_id, col(ManualTask.status) == TaskStatus.OPEN.value)
+        .values(due_by=due_by, remind_at=remind_at, reminders_sent=0)
     ).rowcount
     session.expire_all()
     return moved == 1

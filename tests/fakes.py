@@ -95,7 +95,7 @@ class RecordingNotifier:
             self.events.append(("removal_notices", view))
             self.notices.extend(notices)
 
-    def manual_task_reminder(self, view: RequestView, task: TaskView) -> None:
+    def manual_task_reminder(self, view: RequestView, task: TaskView, now: datetime) -> None:
         with self.lock:
             self.events.append(("task_reminder", view))
             self.tasks.append(("reminder", task))

@@ -57,6 +57,7 @@ Type Slack input as the current person; the bot answers as it would in Slack.
                                           duration=4h reason="tracking plan"
   done <task> [evidence]             press Done on manual step or follow-up <task> and say how it was done
   skip <task> <reason>               press Skip on a step before a removal and say why it is skipped
+  resent <task>                      press Re-sent on an invitation not accepted yet (after re-sending it)
   review                             post an access review now (as `accessbot review`)
   review keep <row> | review remove <row>
                                      answer a row of an access review
@@ -219,6 +220,8 @@ class Console:
                 self._done(rest)
             case "skip":
                 self._done(rest, action=ids.TASK_SKIP)
+            case "resent":
+                self._press(rest.strip().lstrip("#"), ids.TASK_RESENT, what="task")
             case "review":
                 self._review(rest)
             case "home":

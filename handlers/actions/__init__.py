@@ -1,6 +1,6 @@
 from slack_bolt import App
 
-from handlers.actions import approve, deny, extend, form_redraw, reminder, retry, review, task_done
+from handlers.actions import approve, deny, extend, form_redraw, reminder, retry, review, task_done, task_resent
 from services.context import ServiceContext
 
 
@@ -12,4 +12,5 @@ def register(app: App, ctx: ServiceContext) -> None:
     extend.register(app, ctx)
     reminder.register(app, ctx)
     task_done.register(app, ctx)
+    task_resent.register(app, ctx)
     review.register(app, ctx)

@@ -149,12 +149,18 @@ def _actor(actor: str) -> str:
     return mention(actor) if actor[:1] in ("U", "W") else actor
 
 
-def access_lines(email: str, access: Mapping[str, AccessState | str]) -> list[str]:
-    """One line per platform: the access, or why it could not be read."""
+def access_lines(
+    email: str, access: Mapping[str, AccessState | str], invited: Mapping[str, datetime | None] | None = None
+) -> list[str]:
+    """One line per platform: the access (and whether its invitation is still to accept), or why it could not be
+    read."""
     lines = []
     for platform, state in sorted(access.items()):
-        text = state.describe() if isinstance(state, AccessState) else f"could not be read: {state}"
-        lines.append(f"• *{escape(platform)}*: {escape(text)}")
+        text = escape(state.describe() if isinstance(state, AccessState) else f"could not be read: {state}")
+        if invited and platform in invited and isinstance(state, AccessState) and state.member:
+            expires = invited[platform]
+            text += " ✉️ _invited, not accepted yet" + (f"; the invitation expires {when(expires)}_" if expires else "_")
+        lines.append(f"• *{escape(platform)}*: {text}")
     return [f"*{escape(email)}*", *lines]
 
 
@@ -178,13 +184,17 @@ def list_message(
     grants: Sequence[GrantView] = (),
     now: datetime | None = None,
     yours: tuple[str, Mapping[str, AccessState | str]] | None = None,
+    invited: Mapping[str, Mapping[str, datetime | None]] | None = None,
 ) -> Message:
+    """`invited`: per person, the platforms whose invitation they have not accepted yet, and when it expires."""
+    invited = invited or {}
     blocks = []
     if yours is not None:
         email, held = yours
-        blocks.append(section("\n".join([f"*Your access* ({escape(email)})", *access_lines(email, held)[1:]])))
+        lines = access_lines(email, held, invited.get(email))[1:]
+        blocks.append(section("\n".join([f"*Your access* ({escape(email)})", *lines])))
     if access is not None:
-        blocks.append(section("\n".join(access_lines(*access))))
+        blocks.append(section("\n".join(access_lines(*access, invited.get(access[0])))))
     if grants and now is not None:
         title = "*What accessbot granted, still in place*" if access is not None else "*Active temporary access*"
         blocks.append(section("\n".join([title, *(grant_line(grant, now) for grant in grants)])))

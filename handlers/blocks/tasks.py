@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from domain.lifecycle import TaskKind
@@ -20,6 +21,7 @@ _LEADS = {
     TaskKind.CHECKLIST: "📋 After the removal",
     TaskKind.BEFORE_REMOVAL: "🚧 Before the removal",
     TaskKind.BREAK_GLASS_REVIEW: "🚨 Break-glass review",
+    TaskKind.INVITATION: "✉️ Invitation sent",
 }
 _WHY = {
     TaskKind.PLATFORM_STEP: "only you can do this; the request is not applied until it is done.",
@@ -27,32 +29,43 @@ _WHY = {
     TaskKind.BEFORE_REMOVAL: "the removal waits until this is done, or skipped by an approver with a reason "
     "(kept as evidence).",
     TaskKind.BREAK_GLASS_REVIEW: "someone other than the person who used break-glass has to close this.",
+    TaskKind.INVITATION: "the account counts only once the invitation is accepted. Press Accepted… when it is, or "
+    "Re-sent after sending it again (its time then starts again).",
 }
 _LINE_LABELS = {
     TaskKind.PLATFORM_STEP: "manual step",
     TaskKind.CHECKLIST: "follow-up",
     TaskKind.BEFORE_REMOVAL: "before the removal",
     TaskKind.BREAK_GLASS_REVIEW: "review",
+    TaskKind.INVITATION: "invitation",
 }
 
 
-def task_message(view: RequestView, task: TaskView, *, approvers: str, reminder: bool = False) -> Message:
+def task_message(
+    view: RequestView, task: TaskView, *, approvers: str, reminder: bool = False, now: datetime | None = None
+) -> Message:
     kind = TaskKind(task.kind)
     lead = "⏰ Still open" if reminder else _LEADS[kind]
     text = (
         f"{lead} for request #{view.id} ({escape(task.target_email)}): *{escape(task.title)}*\n"
         f"{escape(task.instructions)}"
     )
+    if kind is TaskKind.INVITATION and task.due_by is not None:
+        text += f"\n{invitation_deadline(task, now)}"
+    invitation = kind is TaskKind.INVITATION
     button = {
         "type": "button",
         "action_id": ids.TASK_DONE,
-        "text": plain("Done…"),
+        "text": plain("Accepted…" if invitation else "Done…"),
         "style": "primary",
         "value": str(task.id),
     }
     buttons = [button]
     if kind is TaskKind.BEFORE_REMOVAL:
         buttons.append({"type": "button", "action_id": ids.TASK_SKIP, "text": plain("Skip…"), "value": str(task.id)})
+    if invitation:
+        resend = {"type": "button", "action_id": ids.TASK_RESENT, "text": plain("Re-sent"), "value": str(task.id)}
+        buttons.append(resend)
     return {
         "text": f"Manual step for request #{view.id}: {escape(task.title)}",
         "blocks": [
@@ -61,6 +74,14 @@ def task_message(view: RequestView, task: TaskView, *, approvers: str, reminder:
             {"type": "actions", "block_id": f"task_{task.id}", "elements": buttons},
         ],
     }
+
+
+def invitation_deadline(task: TaskView, now: datetime | None) -> str:
+    """When an open invitation expires, or that it has."""
+    assert task.due_by is not None
+    if now is not None and task.due_by <= now:
+        return f"⌛ The invitation expired {when(task.due_by)}: re-send it."
+    return f"The invitation expires {when(task.due_by)}."
 
 
 def task_done_message(task: TaskView) -> Message:
@@ -76,7 +97,10 @@ def task_lines(view: RequestView, change_id: int) -> list[str]:
     """One line per task of a change, for the approval card."""
     lines = []
     for task in view.tasks_of(change_id):
-        if task.is_open:
+        if task.is_open and task.kind is TaskKind.INVITATION:
+            expires = f"; the invitation expires {when(task.due_by)}" if task.due_by else ""
+            lines.append(f"✉️ {escape(task.target_email)} is invited and has not accepted yet{expires}")
+        elif task.is_open:
             lines.append(f"☐ {escape(task.title)} ({_LINE_LABELS[TaskKind(task.kind)]}, open)")
         else:
             by = f" by {mention(task.done_by)}" if task.done_by else ""
@@ -88,11 +112,14 @@ def task_lines(view: RequestView, change_id: int) -> list[str]:
 def task_form(task: TaskView, *, channel: str | None, ts: str | None, skip: bool = False) -> dict[str, Any]:
     """Done (evidence optional) or, for a step before a removal, Skip (a reason required)."""
     label = "Why is it skipped? (kept in the evidence)" if skip else "Evidence: what you did, or a link to a screenshot"
+    title = "Skip this step" if skip else "Mark as done"
+    if task.kind is TaskKind.INVITATION:
+        label, title = "How do you know? (they appear as a member in the platform, they logged in...)", "They accepted"
     return {
         "type": "modal",
         "callback_id": ids.TASK_FORM,
         "private_metadata": json.dumps({"task": task.id, "channel": channel, "ts": ts, "skip": skip}),
-        "title": plain("Skip this step" if skip else "Mark as done"),
+        "title": plain(title),
         "submit": plain("Skip" if skip else "Done"),
         "close": plain("Cancel"),
         "blocks": [

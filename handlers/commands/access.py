@@ -28,7 +28,7 @@ from services import break_glass, evidence, visibility
 from services.context import RequestRefused, ServiceContext
 from services.grants import live_views
 from services.ports import Person
-from services.queries import access_everywhere, request_history, request_views, resolve_target, views_of
+from services.queries import access_everywhere, invitations_of, request_history, request_views, resolve_target, views_of
 from services.submit import submit
 from services.views import RequestView
 from services.visibility import approved_platforms
@@ -118,8 +118,9 @@ def answer(
         if email is None and person.email:
             # With no one named, the asker sees their own access first.
             yours = (person.email, access_everywhere(ctx, person.email, platforms))
+        invited = invitations_of(ctx, [answer[0] for answer in (access, yours) if answer is not None])
         return replies.list_message(
-            open_requests=open_requests, access=access, grants=grants, now=ctx.clock.now(), yours=yours
+            open_requests=open_requests, access=access, grants=grants, now=ctx.clock.now(), yours=yours, invited=invited
         )
     requester = ctx.directory.person(user_id)
     email, slack_id = resolve_target(ctx, parsed.target)

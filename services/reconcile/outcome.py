@@ -30,6 +30,7 @@ from platforms.base import ApplyResult, PlatformError
 from services import metrics
 from services.context import ServiceContext, logger
 from services.grants import load
+from services.invitations import open_invitation
 from services.offboarding import open_checklist
 from services.reconcile.books import Books
 from services.settle import settle
@@ -154,6 +155,8 @@ def record_in(
         change = get_change(session=session, change_id=planned.change_id)
         assert change is not None
         _change_done(books, ctx, account, change, planned, actual, after, result, manual, now, notices)
+        if any(step.kind is StepKind.CREATE_MEMBER for step in result.applied):
+            _invited(books, ctx, account, change, notices)
     for change in list(books.awaiting.get(account.id, [])):
         if change.id != planned.change_id:
             _change_done(books, ctx, account, change, planned, actual, after, result, manual, now, notices)
@@ -449,6 +452,19 @@ def tell_ended(ctx: ServiceContext, grant_ids: Sequence[int]) -> None:
     except Exception:
         # A message that could not be built or sent never undoes what was recorded.
         logger.exception("telling people that temporary access ended failed")
+
+
+def _invited(
+    books: Books, ctx: ServiceContext, account: PlatformAccount, change: PlatformChange, notices: Notices
+) -> None:
+    """The step created the member: where the platform invites people, their invitation is tracked until accepted."""
+    request = get_request(session=books.session, request_id=change.request_id) if change.request_id else None
+    if request is None or request.id is None:
+        return
+    opened = open_invitation(books.session, ctx, request, change.id, platform=account.platform, email=account.email)
+    if opened is not None:
+        request_id = request.id
+        notices.after(lambda: _tell_tasks(ctx, request_id, [opened]))
 
 
 def _tell_tasks(ctx: ServiceContext, request_id: int, task_ids: list[int]) -> None:

@@ -33,6 +33,7 @@ from services.settings import ElevationSettings, RemovalSettings
 from storage.audit import events_for
 from storage.db import make_engine
 from tests.fakes import FakeClock
+from tests.waiting import wait_until
 
 SIGNING_SECRET = "e2e-signing-secret"
 BOT_TOKEN = "xoxb-e2e-token"
@@ -110,6 +111,9 @@ class RunningBot:
     def audit(self, request_id: int) -> list[str]:
         with Session(self.runtime.engine) as session:
             return [event.event for event in events_for(session=session, request_id=request_id)]
+
+    def wait_for_audit(self, request_id: int, event: str) -> None:
+        wait_until(lambda: event in self.audit(request_id), f"request #{request_id} to record {event}")
 
     def platform(self, name: str = "sandbox") -> Platform:
         return self.runtime.services.platforms[name]

@@ -220,7 +220,7 @@ def test_heap_without_scim_end_to_end_with_an_elevations_revert_steps_at_its_end
                 "done 1 invited",
                 "done 2 project set",
                 "wait 2h",
-                "done 3 removed",
+                "done 4 removed",
             ]
         )
     output = out.getvalue()
@@ -228,12 +228,43 @@ def test_heap_without_scim_end_to_end_with_an_elevations_revert_steps_at_its_end
     assert "Not applied yet" in approved
     assert "go to Account → Manage → Members and invite dan@agency.example" in approved
     assert "click + Add (or check production) and give it the role Contributor" in approved
+    assert "Invitation sent" in output[output.index("bob> done 1") : output.index("bob> done 2")]
     assert "✅ Applied" in output[output.index("bob> done 2") : output.index("bob> wait 2h")]
-    end = output[output.index("bob> wait 2h") : output.index("bob> done 3")]
+    end = output[output.index("bob> wait 2h") : output.index("bob> done 4")]
     assert "(the bot's clock moves on 2h" in end
     assert "heap (end of temporary access): delete the member" in end and "select Remove Member" in end
-    told = output[output.index("bob> done 3") :]
+    told = output[output.index("bob> done 4") :]
     assert "temporary access on heap (request #1) ended" in told and "no change" not in told, told
+
+
+def test_a_heap_invitation_is_chased_before_it_expires_re_sent_and_accepted_from_the_console(tmp_path: Path) -> None:
+    from bot.settings import Settings
+    from platforms.settings import HeapSettings
+
+    settings = Settings(platforms={"heap": HeapSettings()}, database_url=f"sqlite:///{tmp_path}/console.db")
+    out = io.StringIO()
+    with Console(settings, out=out) as console:
+        console.run(
+            [
+                "/access add dan@agency.example heap analyst reason: launch",
+                "as bob",
+                "approve 1",
+                "done 1 invited",
+                "wait 23d",
+                "resent 2",
+                "done 2 dan logged in",
+                "access heap dan@agency.example",
+            ]
+        )
+    output = out.getvalue()
+    invited = output[output.index("bob> done 1") : output.index("bob> wait 23d")]
+    assert "dan@agency.example is invited and has not accepted yet" in invited
+    assert "click the envelope icon in the top navigation" in invited and "[Accepted…] [Re-sent]" in invited
+    reminded = output[output.index("bob> wait 23d") : output.index("bob> resent 2")]
+    assert "Still open" in reminded and "The invitation expires" in reminded
+    assert "Recorded as re-sent" in output[output.index("bob> resent 2") : output.index("bob> done 2")]
+    accepted = output[output.index("bob> done 2") :]
+    assert "accepts the invitation*: done by" in accepted, accepted
 
 
 def test_a_removal_waits_for_its_steps_before_which_are_done_or_skipped_from_the_console(tmp_path: Path) -> None:
