@@ -7,13 +7,18 @@ equal `desired`, whatever it was before, so a retry after a failure or a crash c
 from __future__ import annotations
 
 import threading
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.engine import Engine
 
 from domain.access import AccessState, AccessStep, RemovalMethod, diff, removed_state
 from domain.catalog import RoleCatalog
@@ -21,6 +26,19 @@ from domain.offboarding import GENERIC_CHECKLIST, FollowUp, NoticeTemplate
 from domain.policy import PlatformPolicy
 
 R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class PlatformContext:
+    """What clients may need from the composition root: the database (manual records, the rate limits every process
+    shares) and the bot's clock."""
+
+    engine: Engine
+    now: Callable[[], datetime]
+
+
+#: The time.monotonic() by which the platform operation under way must end (Platform.operation), if one is under way.
+OPERATION_DEADLINE: ContextVar[float | None] = ContextVar("operation_deadline", default=None)
 
 
 class PlatformSettings(PlatformPolicy):
@@ -34,7 +52,9 @@ class PlatformSettings(PlatformPolicy):
     removal_checklist: tuple[FollowUp, ...] = ()
     # The product's name in the notice to the collaborator's organisation (default: the platform type's).
     notice_product: str | None = None
-    # How many calls to the platform a batch of reverts makes at once (its rate limit still applies).
+    # How many calls to the platform the bot makes at once, its bulkhead: a batch of reverts, and the requests' work.
+    # More wait for a slot, or fail at once (and are tried again later) while the platform stalls. Its rate limit
+    # still applies.
     concurrency: int = Field(default=4, ge=1, le=64)
 
     def catalog(self) -> RoleCatalog:
@@ -91,9 +111,9 @@ class PlatformError(Exception):
     """A platform call failed. `retryable` says whether trying again later may succeed."""
 
     retryable = True
-    kind: Literal["auth", "not_found", "conflict", "rate_limited", "unavailable", "refused", "unsupported"] = (
-        "unavailable"
-    )
+    kind: Literal[
+        "auth", "not_found", "conflict", "rate_limited", "throttled", "unavailable", "refused", "unsupported"
+    ] = "unavailable"
 
     def __init__(self, platform: str, message: str) -> None:
         super().__init__(f"{platform}: {message}")
@@ -138,6 +158,17 @@ class RateLimited(PlatformError):
         self.retry_after = retry_after
 
 
+class Throttled(PlatformError):
+    """The bot's own rate limit for the platform (shared by every process on one database) has no room before the
+    call's time runs out: it waits its turn, `retry_after` seconds from now."""
+
+    kind = "throttled"
+
+    def __init__(self, platform: str, message: str, retry_after: float) -> None:
+        super().__init__(platform, message)
+        self.retry_after: float | None = retry_after
+
+
 class PlatformUnavailable(PlatformError):
     kind = "unavailable"
 
@@ -179,6 +210,9 @@ class Platform(ABC):
     invitation_days: int | None = None
     #: Whether `invitation_accepted` can say (else an admin confirms that an invitation was accepted).
     reports_invitations: bool = False
+    #: How long one operation (a read of someone's access, a change) may take in all, over all its calls, retries and
+    #: waits; None where the client makes no calls of its own.
+    operation_seconds: float | None = None
 
     def __init__(self, name: str, catalog: RoleCatalog) -> None:
         self.name = name
@@ -197,6 +231,27 @@ class Platform(ABC):
     @abstractmethod
     def list_members(self) -> list[MemberRecord]:
         """Everyone with an account, for reviews and exports."""
+
+    @contextmanager
+    def operation(self) -> Iterator[None]:
+        """One deadline for the calls made inside: a read of someone's access, or a change, however many calls,
+        retries and waits it takes, ends within `operation_seconds` (an operation inside another keeps the
+        earlier deadline)."""
+        if self.operation_seconds is None:
+            yield
+            return
+        deadline = time.monotonic() + self.operation_seconds
+        outer = OPERATION_DEADLINE.get()
+        token = OPERATION_DEADLINE.set(deadline if outer is None else min(outer, deadline))
+        try:
+            yield
+        finally:
+            OPERATION_DEADLINE.reset(token)
+
+    @property
+    def degraded(self) -> bool:
+        """Its calls pass their deadline, or it holds every slot of its bulkhead without answering."""
+        return False
 
     def invitation_accepted(self, email: str) -> bool | None:
         """Whether `email` has accepted their invitation, by the platform's own signal; None where the platform cannot

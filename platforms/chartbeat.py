@@ -101,10 +101,15 @@ class ChartbeatPlatform(Platform):
         self.scim = ScimPlatform(name, accounts, http, role_attribute=NO_ROLE)
         self.records = ManualRecords(name, engine, now)
         self._users_page = settings.users_page
+        self.operation_seconds = self.scim.operation_seconds
 
     def close(self) -> None:
         self.scim.close()
         super().close()
+
+    @property
+    def degraded(self) -> bool:
+        return self.scim.degraded
 
     def check(self) -> PlatformCheck:
         found = self.scim.check()

@@ -9,18 +9,22 @@ platforms.base, worded for the admin who has to act. Credentials travel in heade
 from __future__ import annotations
 
 import email.utils
+import itertools
 import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.engine import Engine
 
 from platforms.base import (
+    OPERATION_DEADLINE,
     MemberNotFound,
     PlatformAuthError,
     PlatformConflict,
@@ -29,8 +33,10 @@ from platforms.base import (
     PlatformUnavailable,
     PlatformUnsupported,
     RateLimited,
+    Throttled,
     UnexpectedAnswer,
 )
+from storage.rate_limits import burst, take_token
 
 logger = logging.getLogger("accessbot.platforms.http")
 
@@ -62,15 +68,16 @@ class RateLimiter:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._rate = per_minute / 60.0
-        self._capacity = max(1.0, per_minute / 60.0 * 5)  # allow a burst of five seconds' worth
+        self._capacity = burst(per_minute)
         self._tokens = self._capacity
         self._clock = clock
         self._sleep = sleep
         self._updated = clock()
         self._lock = threading.Lock()
 
-    def acquire(self) -> float:
-        """Take one request's worth; returns how long it waited."""
+    def acquire(self, budget: float | None = None) -> float:
+        """Take one request's worth; returns how long it waited. Raises OverBudget, taking nothing, where the wait
+        would pass `budget` seconds."""
         waited = 0.0
         while True:
             with self._lock:
@@ -81,8 +88,67 @@ class RateLimiter:
                     self._tokens -= 1
                     return waited
                 pause = (1 - self._tokens) / self._rate
+            if budget is not None and waited + pause > budget:
+                raise OverBudget(until_refilled(pause, self._rate * 60))
             self._sleep(pause)
             waited += pause
+
+    def describe(self) -> str:
+        return describe_rate(self._rate * 60)
+
+
+class OverBudget(Exception):
+    """A rate limit has no room before the caller's time runs out; there is room for an operation again in `wait`
+    seconds."""
+
+    def __init__(self, wait: float) -> None:
+        super().__init__(f"room again in {wait:.0f} s")
+        self.wait = wait
+
+
+class SharedRateLimiter:
+    """A token bucket kept in the database: every process and instance on one database shares one budget per host
+    (storage.rate_limits). Same contract as RateLimiter."""
+
+    def __init__(
+        self,
+        key: str,
+        per_minute: float,
+        engine: Engine,
+        *,
+        now: Callable[[], datetime],
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.key = key
+        self.per_minute = per_minute
+        self._engine = engine
+        self._now = now
+        self._sleep = sleep
+
+    def acquire(self, budget: float | None = None) -> float:
+        waited = 0.0
+        while (pause := take_token(self._engine, key=self.key, per_minute=self.per_minute, now=self._now())) > 0:
+            if budget is not None and waited + pause > budget:
+                raise OverBudget(until_refilled(pause, self.per_minute))
+            self._sleep(pause)
+            waited += pause
+        return waited
+
+    def describe(self) -> str:
+        return describe_rate(self.per_minute)
+
+
+def until_refilled(pause: float, per_minute: float) -> float:
+    """When a caller that could not wait `pause` for the next request should come back: once a whole burst is there
+    again, so that an operation of several calls goes through rather than taking one request's worth at a time."""
+    return pause + (burst(per_minute) - 1) / (per_minute / 60.0)
+
+
+def describe_rate(per_minute: float) -> str:
+    """60 requests an hour, 200 requests a minute."""
+    if per_minute < 10 and (per_minute * 60).is_integer():
+        return f"{per_minute * 60:g} requests an hour"
+    return f"{per_minute:g} requests a minute"
 
 
 _limiters: dict[tuple[str, float], RateLimiter] = {}
@@ -111,6 +177,62 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
     return max(0.0, (moment - (now or datetime.now(UTC))).total_seconds())
 
 
+class Bulkhead:
+    """At most `slots` calls to one platform at once, so that a platform that stalls ties up a bounded number of the
+    bot's threads, and the others stay free for other platforms' work.
+
+    A call that finds every slot taken waits for one while the platform answers. Once every call in flight has run
+    longer than `stall_seconds` the platform counts as stalled: a call then fails at once (retryable, so the bot
+    tries it again later) instead of queueing a thread behind the stalled ones.
+    """
+
+    def __init__(
+        self, platform: str, slots: int, stall_seconds: float, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.platform = platform
+        self.slots = slots
+        self.stall_seconds = stall_seconds
+        self._clock = clock
+        self._started: dict[int, float] = {}  # each call in flight, by a token, and when it started
+        self._tokens = itertools.count()
+        self._changed = threading.Condition()
+
+    @contextmanager
+    def slot(self, deadline: float) -> Iterator[None]:
+        with self._changed:
+            while len(self._started) >= self.slots:
+                now = self._clock()
+                if self._stalled(now):
+                    raise PlatformUnavailable(
+                        self.platform,
+                        f"it is not answering: all {self.slots} calls to it have been running for more than "
+                        f"{self.stall_seconds:g} s, so no more are queued behind them (this is tried again later)",
+                    )
+                if now >= deadline:
+                    busy = f"all {self.slots} calls to it stayed busy until the deadline"
+                    raise PlatformUnavailable(self.platform, busy)
+                # Woken when a call ends, or when the newest call in flight (so every one) would count as stalled.
+                newest = max(self._started.values())
+                self._changed.wait(timeout=max(0.01, min(deadline, newest + self.stall_seconds) - now))
+            token = next(self._tokens)
+            self._started[token] = self._clock()
+        try:
+            yield
+        finally:
+            with self._changed:
+                del self._started[token]
+                self._changed.notify()
+
+    @property
+    def stalled(self) -> bool:
+        """Every slot is taken by a call that has run longer than `stall_seconds`."""
+        with self._changed:
+            return len(self._started) >= self.slots and self._stalled(self._clock())
+
+    def _stalled(self, now: float) -> bool:
+        return all(now - started > self.stall_seconds for started in self._started.values())
+
+
 class PlatformHttp:
     def __init__(
         self,
@@ -120,14 +242,22 @@ class PlatformHttp:
         auth: httpx.Auth | None = None,
         headers: dict[str, str] | None = None,
         retry: RetryPolicy | None = None,
-        limiter: RateLimiter | None = None,
+        limiter: RateLimiter | SharedRateLimiter | None = None,
         auth_hint: str = "check the platform's credentials in the config",
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        slots: int = 4,
     ) -> None:
         self.platform = platform
         self.retry = retry or RetryPolicy()
+        self.bulkhead = Bulkhead(platform, slots, self.retry.timeout_seconds, clock=clock)
+        # When a call last passed its deadline, and when one last answered in time: the platform is degraded while
+        # the first is the more recent (GET /healthz says so).
+        self._overran: float | None = None
+        self._answered: float | None = None
+        # Set when the platform asked (Retry-After) to wait longer than one call may: no call goes out until then.
+        self._not_before: float | None = None
         self._limiter = limiter
         self._auth_hint = auth_hint
         self._sleep = sleep
@@ -145,6 +275,13 @@ class PlatformHttp:
     def close(self) -> None:
         self._client.close()
 
+    @property
+    def degraded(self) -> bool:
+        """Its calls pass their deadline (the last that ended did), or it holds every slot without answering."""
+        overran, answered = self._overran, self._answered
+        late = overran is not None and (answered is None or overran > answered)
+        return late or self.bulkhead.stalled
+
     def request(
         self,
         method: str,
@@ -159,30 +296,63 @@ class PlatformHttp:
         PlatformError for everything else."""
         expected = set(ok)
         waited = 0.0
-        deadline = self._clock() + self.retry.max_total_wait_seconds
+        start = self._clock()
+        if self._not_before is not None and start < self._not_before:
+            # The platform asked us to wait longer than one call may (Retry-After): no call goes out until then.
+            remaining = self._not_before - start
+            raise RateLimited(
+                self.platform, f"it asked to wait another {remaining:.0f} s before the next call", remaining
+            )
+        deadline = start + self.retry.max_total_wait_seconds
+        operation = OPERATION_DEADLINE.get()
+        if operation is not None:
+            left = operation - time.monotonic()
+            if left <= 0:
+                raise PlatformUnavailable(
+                    self.platform,
+                    f"the operation ran out of time ({self.retry.max_total_wait_seconds:g} s in all) before "
+                    f"{method} {path}",
+                )
+            deadline = min(deadline, start + left)
         last: PlatformError | None = None
         for attempt in range(1, self.retry.attempts + 1):
             if self._limiter is not None:
-                self._limiter.acquire()
+                try:
+                    self._limiter.acquire(budget=max(0.0, deadline - self._clock()))
+                except OverBudget as over:
+                    raise Throttled(
+                        self.platform,
+                        f"queued behind its rate limit ({self._limiter.describe()}): {over}",
+                        over.wait,
+                    ) from None
             timeout = max(0.001, min(self.retry.timeout_seconds, deadline - self._clock()))
             try:
-                response = self._send(
-                    method, path, json=json, params=params, headers=headers, timeout=timeout, deadline=deadline
-                )
+                with self.bulkhead.slot(deadline):
+                    response = self._send(
+                        method, path, json=json, params=params, headers=headers, timeout=timeout, deadline=deadline
+                    )
             except _PastDeadline:
-                last = PlatformUnavailable(
-                    self.platform,
-                    f"{method} {path} was still answering after {self.retry.max_total_wait_seconds:g} s, the most "
-                    "one call may take",
+                self._overran = self._clock()
+                most = self.retry.max_total_wait_seconds
+                limit = (
+                    f"{most:g} s, the most one call may take"
+                    if deadline - start >= most
+                    else f"{deadline - start:.3g} s, when its operation's time ({most:g} s in all) ran out"
                 )
+                last = PlatformUnavailable(self.platform, f"{method} {path} was still answering after {limit}")
                 break
             except httpx.TimeoutException:
-                last = PlatformUnavailable(self.platform, f"{method} {path} timed out after {timeout:g} s")
+                cut = ""
+                if timeout < self.retry.timeout_seconds:
+                    whole = "operation" if operation is not None else "call, retries included"
+                    cut = f", when the time for the whole {whole} ({self.retry.max_total_wait_seconds:g} s) ran out"
+                last = PlatformUnavailable(self.platform, f"{method} {path} timed out after {timeout:.3g} s{cut}")
                 pause = self._backoff(attempt)
             except httpx.TransportError as error:
                 last = PlatformUnavailable(self.platform, f"{method} {path} failed: {type(error).__name__}")
                 pause = self._backoff(attempt)
             else:
+                self._answered = self._clock()
                 if response.status_code in expected:
                     return response
                 failure = self._error_for(method, path, response)
@@ -191,6 +361,13 @@ class PlatformHttp:
                 last = failure
                 hinted = retry_after_seconds(response.headers.get("Retry-After"))
                 pause = hinted if hinted is not None else self._backoff(attempt)
+                if hinted is not None and (waited + hinted > self.retry.max_total_wait_seconds):
+                    # Longer than this call may wait: the caller is told when to try again, and until then no
+                    # call to the platform goes out.
+                    self._not_before = self._clock() + hinted
+                    last = RateLimited(self.platform, str(failure.message), hinted)
+                    last.status, last.scim_type = failure.status, failure.scim_type
+                    break
             if (
                 attempt == self.retry.attempts
                 or waited + pause > self.retry.max_total_wait_seconds

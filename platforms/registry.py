@@ -3,24 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from domain.catalog import RoleCatalog
-from platforms.base import Platform, PlatformSettings
+from platforms.base import Platform, PlatformContext, PlatformSettings
 from platforms.settings import ChartbeatSettings, HeapSettings, SandboxSettings, ScimSettings
 
-if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
-
-
-@dataclass(frozen=True)
-class PlatformContext:
-    """What clients may need from the composition root."""
-
-    engine: Engine
-    now: Callable[[], datetime]
+__all__ = ["PLATFORM_TYPES", "PlatformContext", "build_platforms"]
 
 
 # Each factory loads its client only when a platform of its type is configured.
@@ -42,7 +31,7 @@ def _scim(name: str, settings: Any, context: PlatformContext) -> Platform:
     return ScimPlatform(
         name,
         settings.catalog(),
-        settings.http(name),
+        settings.http(name, shared=context),
         role_attribute=settings.role_attribute,
         groups=settings.groups,
         invitation_days=settings.invitation_days,
@@ -57,14 +46,16 @@ def _heap(name: str, settings: Any, context: PlatformContext) -> Platform:
         return HeapManualPlatform(name, settings, engine=context.engine, now=context.now)
     from platforms.heap import HeapPlatform
 
-    return HeapPlatform(name, settings, settings.http(name))
+    return HeapPlatform(name, settings, settings.http(name, shared=context))
 
 
 def _chartbeat(name: str, settings: Any, context: PlatformContext) -> Platform:
     from platforms.chartbeat import ChartbeatPlatform
 
     assert isinstance(settings, ChartbeatSettings)
-    return ChartbeatPlatform(name, settings, settings.http(name), engine=context.engine, now=context.now)
+    return ChartbeatPlatform(
+        name, settings, settings.http(name, shared=context), engine=context.engine, now=context.now
+    )
 
 
 PLATFORM_TYPES: dict[str, Callable[[str, Any, PlatformContext], Platform]] = {

@@ -128,6 +128,7 @@ class ScimPlatform(Platform):
     ) -> None:
         super().__init__(name, catalog)
         self.invitation_days = invitation_days
+        self.operation_seconds = http.retry.max_total_wait_seconds
         self.reports_invitations = invitation_days is not None
         self.http = http
         self.role = RoleAttribute(role_attribute)
@@ -151,6 +152,10 @@ class ScimPlatform(Platform):
     def close(self) -> None:
         self.http.close()
         super().close()
+
+    @property
+    def degraded(self) -> bool:
+        return self.http.degraded
 
     # -- reading -----------------------------------------------------------------------------------------------
 

@@ -40,6 +40,7 @@ class AuditKind(StrEnum):
     APPLY_STARTED = "apply_started"
     APPLIED = "applied"
     FAILED = "failed"
+    ASKED_TO_WAIT = "asked_to_wait"  # the platform asked (Retry-After) to wait; the change is tried again then
     RETRIED = "retried"
     AWAITING_MANUAL = "awaiting_manual"
     MANUAL_STEP_DONE = "manual_step_done"

@@ -93,6 +93,8 @@ class PlatformChange(SQLModel, table=True):
     responses: list[str] = Field(default_factory=list, sa_type=JSON)
     error: str | None = None
     error_kind: str | None = None
+    # The platform asked to wait (a Retry-After longer than one call may wait): the change is tried again then.
+    retry_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     applied_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
 
@@ -349,6 +351,17 @@ class BotState(SQLModel, table=True):
     key: str = Field(primary_key=True)
     value: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class RateBucket(SQLModel, table=True):
+    """A platform host's rate limit, as a token bucket every process and instance on the database shares."""
+
+    __tablename__ = "rate_bucket"
+
+    key: str = Field(primary_key=True)  # the host
+    tokens: float
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+    version: int = 0  # moved on by each taker: of two taking together, one updates and the other looks again
 
 
 class SandboxMember(SQLModel, table=True):

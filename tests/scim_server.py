@@ -49,6 +49,7 @@ class Fault:
     body: bytes | None = None  # answer this instead of a SCIM error (with `content_type`)
     content_type: str = "text/html"
     trickle: float = 0.0  # send `body` one byte at a time, this many seconds apart
+    endless: bool = False  # trickle `body` over and over, until the server stops
 
 
 class _ThreadingServer(ThreadingMixIn, WSGIServer):
@@ -109,6 +110,7 @@ class ScimServer:
         self.requests: list[tuple[str, str]] = []
         self.if_match: list[tuple[str, str, str | None]] = []  # (method, path, If-Match) of every write
         self._lock = threading.Lock()
+        self._stopped = threading.Event()
         self._server: WSGIServer | None = None
 
     # -- running -----------------------------------------------------------------------------------------------
@@ -119,6 +121,7 @@ class ScimServer:
         return self
 
     def stop(self) -> None:
+        self._stopped.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -143,6 +146,7 @@ class ScimServer:
         body: bytes | None = None,
         content_type: str = "text/html",
         trickle: float = 0.0,
+        endless: bool = False,
     ) -> None:
         with self._lock:
             self.faults.append(
@@ -159,6 +163,7 @@ class ScimServer:
                     body,
                     content_type,
                     trickle,
+                    endless,
                 )
             )
 
@@ -236,7 +241,9 @@ class ScimServer:
                 time.sleep(fault.delay)
             if fault.status and fault.body is not None:
                 start_response(f"{fault.status} Answer", [("Content-Type", fault.content_type)])
-                return _trickled(fault.body, fault.trickle) if fault.trickle else [fault.body]
+                if fault.trickle:
+                    return _trickled(fault.body, fault.trickle, self._stopped if fault.endless else None)
+                return [fault.body]
             if fault.status:
                 error = {
                     "schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
@@ -274,10 +281,16 @@ class ScimServer:
         return False
 
 
-def _trickled(body: bytes, pause: float) -> Iterator[bytes]:
-    for byte in body:
-        yield bytes([byte])
-        time.sleep(pause)  # the fault itself: a server that answers a byte at a time
+def _trickled(body: bytes, pause: float, until: threading.Event | None = None) -> Iterator[bytes]:
+    """`body` a byte at a time; with `until`, over and over until it is set (then the answer just ends)."""
+    while True:
+        for byte in body:
+            if until is not None and until.is_set():
+                return
+            yield bytes([byte])
+            time.sleep(pause)  # the fault itself: a server that answers a byte at a time
+        if until is None:
+            return
 
 
 @contextmanager

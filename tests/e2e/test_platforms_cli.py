@@ -40,7 +40,13 @@ def configure(
     config = {
         "database_url": f"sqlite:///{tmp_path}/cli.db",
         "platforms": {
-            "heap": {"type": "heap", "base_url": heap.url, "token": "${HEAP_SCIM_TOKEN}", "teams": teams or TEAMS},
+            "heap": {
+                "type": "heap",
+                "base_url": heap.url,
+                "token": "${HEAP_SCIM_TOKEN}",
+                "teams": teams or TEAMS,
+                "rate_limit_per_minute": None,
+            },
             "chartbeat": {
                 "type": "chartbeat",
                 "base_url": chartbeat.url,

@@ -27,7 +27,9 @@ def server() -> Iterator[ScimServer]:
 
 
 def heap(server: ScimServer, **overrides: object) -> HeapPlatform:
-    settings = HeapSettings.model_validate({"base_url": server.url, "token": server.token, "teams": TEAMS, **overrides})
+    settings = HeapSettings.model_validate(
+        {"base_url": server.url, "token": server.token, "teams": TEAMS, "rate_limit_per_minute": None, **overrides}
+    )
     return HeapPlatform("heap", settings, settings.http("heap"))
 
 

@@ -32,7 +32,13 @@ def server() -> Iterator[ScimServer]:
 @pytest.fixture
 def desk(server: ScimServer, tmp_path: Path) -> Desk:
     heap = HeapSettings.model_validate(
-        {"base_url": server.url, "token": server.token, "teams": TEAMS, "approvers": ["UBOB"]}
+        {
+            "base_url": server.url,
+            "token": server.token,
+            "teams": TEAMS,
+            "approvers": ["UBOB"],
+            "rate_limit_per_minute": None,
+        }
     )
     return make_desk(tmp_path, settings={"heap": heap})
 
