@@ -56,7 +56,10 @@ class Runtime:
         return self.timers
 
     def health(self) -> Health:
-        return check(self.engine, self.scheduler, sweep_seconds=self.settings.elevations.sweep_seconds)
+        degraded = [name for name, platform in self.services.platforms.items() if platform.degraded]
+        return check(
+            self.engine, self.scheduler, sweep_seconds=self.settings.elevations.sweep_seconds, degraded=degraded
+        )
 
     def close(self) -> None:
         """Stop the timers, then release platform connections and the database pool."""

@@ -1,8 +1,9 @@
 """`GET /healthz`: can this instance do its work? The database and Slack answer, the scheduler runs and has swept
-lately."""
+lately. It also names the platforms that are degraded (not answering in time)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
@@ -47,6 +48,9 @@ class Health(BaseModel):
     work_queued: int | None = None
     # "ok" once Slack answered the bot's token; else why not (serve starts during a Slack outage and keeps asking).
     slack: str | None = None
+    # Platforms whose calls pass their deadline, or that hold every slot of their bulkhead without answering. Their
+    # own work waits and is tried again; the instance itself is fine, so `ok` does not change.
+    degraded_platforms: list[str] = []
     problems: list[str] = []
 
 
@@ -57,6 +61,7 @@ def check(
     sweep_seconds: float,
     worker: Worker | None = None,
     slack: SlackLink | None = None,
+    degraded: Iterable[str] = (),
 ) -> Health:
     problems: list[str] = []
     if slack is not None and not slack.answered:
@@ -91,5 +96,6 @@ def check(
         worker_restarts=worker.restarts if worker is not None else None,
         work_queued=worker.queued if worker is not None else None,
         slack=None if slack is None else "ok" if slack.answered else slack.problem,
+        degraded_platforms=sorted(worker.degraded if worker is not None else degraded),
         problems=problems,
     )

@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from multiprocessing.connection import wait
 from multiprocessing.context import SpawnProcess
 from multiprocessing.queues import Queue
-from multiprocessing.sharedctypes import Synchronized
+from multiprocessing.sharedctypes import Synchronized, SynchronizedString
 from multiprocessing.synchronize import Event
 
 from slack_bolt import App
@@ -49,6 +49,8 @@ HEARTBEAT_SECONDS = 1.0
 HEARTBEAT_STALE = 15.0
 # A worker that keeps dying is started again after a growing pause, up to this long.
 MAX_RESTART_PAUSE = 30.0
+# Room for the names of the degraded platforms.
+DEGRADED_BYTES = 1024
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,7 @@ class Status:
     heartbeat: Synchronized[float]  # time.time() of the last sign of life; 0 until the worker is ready
     scheduler_running: Synchronized[bool]
     last_sweep: Synchronized[float]  # time.time() of the last sweep; 0 before the first
+    degraded: SynchronizedString  # the names of the platforms that are not answering in time, comma-separated
     stop: Event  # finish what is queued, then end
 
 
@@ -74,6 +77,7 @@ class Worker:
             heartbeat=self._context.Value("d", 0.0),
             scheduler_running=self._context.Value("b", False),
             last_sweep=self._context.Value("d", 0.0),
+            degraded=self._context.Array("c", DEGRADED_BYTES),  # type: ignore[arg-type]
             stop=self._context.Event(),
         )
         self._queue: Queue[Work | None] = self._context.Queue()
@@ -128,6 +132,11 @@ class Worker:
     def last_sweep(self) -> datetime | None:
         at = self._status.last_sweep.value
         return datetime.fromtimestamp(at, UTC) if at else None
+
+    @property
+    def degraded(self) -> list[str]:
+        """The platforms the worker finds not answering in time."""
+        return [name for name in self._status.degraded.value.decode().split(",") if name]
 
     @property
     def queued(self) -> int | None:
@@ -213,6 +222,8 @@ def run(settings: Settings, queue: Queue[Work | None], status: Status, threads: 
     while not status.stop.is_set():
         status.scheduler_running.value = scheduler.running
         status.last_sweep.value = scheduler.last_sweep.timestamp() if scheduler.last_sweep else 0.0
+        degraded = ",".join(name for name, platform in runtime.services.platforms.items() if platform.degraded)
+        status.degraded.value = degraded.encode()[: DEGRADED_BYTES - 1]
         status.heartbeat.value = time.time()
         if parent is not None and wait([parent.sentinel], timeout=HEARTBEAT_SECONDS):
             # The front is gone (kill -9 leaves it no time to say so): end as abruptly, as one instance.

@@ -64,7 +64,8 @@ def _above_own_role(ctx: ServiceContext, change: ChangeView, person: Person) -> 
     if platform is None or catalog is None or grant is None or not person.email:
         return None
     try:
-        own = platform.get_access(person.email)
+        with platform.operation():
+            own = platform.get_access(person.email)
     except PlatformError as error:
         logger.warning("could not read %s's own role on %s: %s", person.slack_id, change.platform, error)
         return None

@@ -304,8 +304,10 @@ def _guard(ctx: ServiceContext, platform: str, current: AccessState, desired: Ac
 
 def _current_access(ctx: ServiceContext, platform: str, email: str) -> AccessState | None:
     """The member's access now, or None when the platform cannot say (the card then says so)."""
+    client = ctx.platforms[platform]
     try:
-        return ctx.platforms[platform].get_access(email)
+        with client.operation():
+            return client.get_access(email)
     except PlatformError:
         logger.warning("could not read %s access for request card", platform, exc_info=True)
         return None

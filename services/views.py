@@ -211,6 +211,7 @@ class ChangeView(BaseModel):
     after: AccessState | None = None
     error: str | None = None
     error_kind: str | None = None  # platforms.base.PlatformError.kind of the failure
+    retry_at: datetime | None = None  # the platform asked to wait: tried again then
     applied_at: datetime | None = None
     approvers: tuple[str, ...] = ()
     # What approving would change, judged from the access shown on the card.
@@ -350,6 +351,7 @@ def change_view(
         after=_state(change.after),
         error=change.error,
         error_kind=change.error_kind,
+        retry_at=change.retry_at,
         applied_at=change.applied_at,
         approvers=configured.approvers if configured else (),
         preview=tuple(preview),

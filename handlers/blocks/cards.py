@@ -159,6 +159,11 @@ def _change_outcome(change: ChangeView) -> str:
                 "not removed yet: the steps before the removal come first (in the thread); it is applied once each "
                 "is done or skipped"
             )
+        case ChangeStatus.QUEUED | ChangeStatus.APPLYING if change.retry_at is not None:
+            label = escape(change.platform_label)
+            if change.error_kind == "throttled":
+                return f"⏳ queued behind {label}'s rate limit; expected to go ahead {when(change.retry_at)}"
+            return f"⏳ {label} asked to wait until {when(change.retry_at)}; will retry then"
         case ChangeStatus.QUEUED | ChangeStatus.APPLYING:
             return "applying…"
         case ChangeStatus.AWAITING_MANUAL:

@@ -30,7 +30,16 @@ from services.context import ServiceContext, logger
 from services.metrics import platform_call
 from services.reconcile.batch import reconcile_batch
 from services.reconcile.books import Books
-from services.reconcile.outcome import Notices, Step, Tally, failed, publish, record_step, tell_ended
+from services.reconcile.outcome import (
+    Notices,
+    Step,
+    Tally,
+    asked_to_wait,
+    failed,
+    publish,
+    record_step,
+    tell_ended,
+)
 from services.reconcile.plan import Planned, has_work, plan
 from services.reconcile.rails import check_guard_rails
 from storage.audit import BOT_ACTOR, AuditKind, record
@@ -182,10 +191,10 @@ def _step(ctx: ServiceContext, held: Claim, tally: Tally) -> Step:
     if client is None:
         return failed(ctx, held, tally, error=f"{platform}: this platform is no longer configured", kind="unavailable")
     try:
-        with platform_call(platform, "read"):
+        with platform_call(platform, "read"), client.operation():
             actual = client.get_access(email)
     except PlatformError as error:
-        return failed(ctx, held, tally, error=str(error), kind=error.kind)
+        return failed(ctx, held, tally, error=str(error), kind=error.kind, wait=asked_to_wait(error))
     admins: Claim | None = None
     refusal: str | None = None
     if change is not None and change.status == ChangeStatus.QUEUED.value and change.action in ("grant", "remove"):
@@ -226,13 +235,15 @@ def _plan_apply_record(
     result, after = ApplyResult(), actual
     try:
         if planned.desired != actual:
-            with platform_call(platform, "apply"):
+            with platform_call(platform, "apply"), client.operation():
                 result = client.apply(email, planned.desired)
-            with platform_call(platform, "read"):
+            with platform_call(platform, "read"), client.operation():
                 after = client.get_access(email)
         problems = [step.describe() for step in unexplained(after, planned.desired, result.manual)]
     except PlatformError as error:
-        return failed(ctx, held, tally, error=_failure_text(error), kind=error.kind, partial=error)
+        return failed(
+            ctx, held, tally, error=_failure_text(error), kind=error.kind, partial=error, wait=asked_to_wait(error)
+        )
     except Exception:
         logger.exception("reconciling %s on %s failed", email, platform)
         return failed(ctx, held, tally, error="internal error in accessbot; see its log", kind="internal")

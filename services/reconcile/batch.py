@@ -16,7 +16,7 @@ from platforms.base import ApplyResult, PlatformError
 from services.context import ServiceContext, logger
 from services.metrics import count_failures, platform_call
 from services.reconcile.books import Books
-from services.reconcile.outcome import Notices, Step, Tally, failed_in, publish, record_in
+from services.reconcile.outcome import Notices, Step, Tally, asked_to_wait, failed_in, publish, record_in
 from services.reconcile.plan import Planned, plan
 from storage.db import session_scope
 from storage.ledger import Claim, release_all
@@ -57,7 +57,8 @@ def _reconcile(ctx: ServiceContext, platform: str, claims: Sequence[tuple[str, C
                 continue  # taken over: the new holder carries on
             actual = found[email]
             if isinstance(actual, PlatformError):
-                failed_in(books, ctx, claim, tally, error=str(actual), kind=actual.kind, notices=notices)
+                wait = asked_to_wait(actual)
+                failed_in(books, ctx, claim, tally, error=str(actual), kind=actual.kind, notices=notices, wait=wait)
                 continue
             steps = plan(books, ctx, int(claim.key), actual=actual, refusal=None, notices=notices, changes=False)
             if steps is not None:
@@ -83,7 +84,8 @@ def _reconcile(ctx: ServiceContext, platform: str, claims: Sequence[tuple[str, C
         for email, (claim, actual, steps) in planned.items():
             outcome = _outcome(email, actual, steps, results, after)
             if isinstance(outcome, PlatformError):
-                failed_in(books, ctx, claim, tally, error=str(outcome), kind=outcome.kind, notices=notices)
+                wait = asked_to_wait(outcome)
+                failed_in(books, ctx, claim, tally, error=str(outcome), kind=outcome.kind, notices=notices, wait=wait)
                 continue
             result, now = outcome
             problems = [step.describe() for step in unexplained(now, steps.desired, result.manual)]

@@ -26,7 +26,7 @@ from domain.ledger import (
     value_of,
 )
 from domain.lifecycle import ChangeEvent, ChangeStatus
-from platforms.base import ApplyResult, PlatformError
+from platforms.base import ApplyResult, PlatformError, RateLimited, Throttled
 from services import metrics
 from services.context import ServiceContext, logger
 from services.grants import load
@@ -210,6 +210,7 @@ def _change_done(
         "manual_steps": [step.model_dump(mode="json") for step in mine],
         "error": None,
         "error_kind": None,
+        "retry_at": None,
     }
     if change.before is None:
         fields["before"] = actual.model_dump(mode="json")
@@ -494,7 +495,13 @@ def fail_change(
             grant.state, grant.ended_at, grant.updated_at = GrantState.FAILED.value, now, now
     session.flush()
     transition_change(
-        session=session, change_id=change.id, event=ChangeEvent.FAIL, at=now, error=error, error_kind=kind
+        session=session,
+        change_id=change.id,
+        event=ChangeEvent.FAIL,
+        at=now,
+        error=error,
+        error_kind=kind,
+        retry_at=None,
     )
     detail: dict[str, Any] = {"error": error, "kind": kind, **(extra or {})}
     if actual is not None:
@@ -511,6 +518,10 @@ def fail_change(
     )
 
 
+#: The longest wait a platform's Retry-After is honoured for; past it the account is tried again anyway.
+MAX_WAIT_SECONDS = 24 * 3600.0
+
+
 # --- a step that failed -------------------------------------------------------------------------------------------
 
 
@@ -522,11 +533,12 @@ def failed(
     error: str,
     kind: str,
     partial: PlatformError | None = None,
+    wait: float | None = None,
 ) -> Step:
     notices = Notices()
     with session_scope(ctx.engine) as session:
         books = Books.hold(session, [held])
-        step = failed_in(books, ctx, held, tally, error=error, kind=kind, partial=partial, notices=notices)
+        step = failed_in(books, ctx, held, tally, error=error, kind=kind, partial=partial, notices=notices, wait=wait)
     publish(ctx, notices)
     return step
 
@@ -541,10 +553,14 @@ def failed_in(
     kind: str,
     notices: Notices,
     partial: PlatformError | None = None,
+    wait: float | None = None,
 ) -> Step:
     """The platform failed (or did not end up as planned), recorded inside the caller's transaction. The change in
     flight fails and can be retried; grants that were ending stay so, and the account is retried with exponential
-    backoff, the approvers told after a few tries; nothing is dropped."""
+    backoff, the approvers told after a few tries; nothing is dropped.
+
+    Where the platform asked to wait (`wait`, its Retry-After in seconds), the account is tried again when it said,
+    and the change in flight does not fail: it stays where it was, its card saying until when."""
     session = books.session
     settings = ctx.elevation_settings
     now = ctx.clock.now()
@@ -556,6 +572,8 @@ def failed_in(
     # Exponential backoff with jitter, so that many accounts failing together do not retry in lockstep.
     delay = min(settings.retry_initial_seconds * 2 ** (attempts - 1), settings.retry_max_seconds)
     retry_at = now + timedelta(seconds=delay * random.uniform(1.0, 1.2))
+    if wait is not None and wait > 0:
+        retry_at = now + timedelta(seconds=min(wait, MAX_WAIT_SECONDS))
     ending = books.of(account.id, GrantState.ENDING)
     escalate = bool(ending) and attempts >= settings.escalate_after and account.escalated_at is None
     account.attempts, account.last_error, account.due_at = attempts, error, retry_at
@@ -572,7 +590,10 @@ def failed_in(
                 "applied": [step.describe() for step in partial.applied],
                 "not_applied": [step.describe() for step in partial.pending],
             }
-        fail_change(books, change, request, error=error, kind=kind, actual=None, now=now, extra=extra)
+        if wait is not None and wait > 0:
+            _wait_for_platform(books, change, request, error=error, kind=kind, retry_at=retry_at, now=now)
+        else:
+            fail_change(books, change, request, error=error, kind=kind, actual=None, now=now, extra=extra)
         notices.settle.add(request.id)  # type: ignore[arg-type]
     for grant in ending:
         _audit_grant(
@@ -593,6 +614,28 @@ def failed_in(
     tally.failed += 1
     notices.after(functools.partial(wake, ctx, retry_at))
     return Step.FAILED
+
+
+def _wait_for_platform(
+    books: Books,
+    change: PlatformChange,
+    request: AccessRequest,
+    *,
+    error: str,
+    kind: str,
+    retry_at: datetime,
+    now: datetime,
+) -> None:
+    """The platform asked to wait, or its rate limit has no room yet: the change keeps its place (and its planned
+    grant), and says until when."""
+    change.retry_at, change.error, change.error_kind, change.updated_at = retry_at, error, kind, now
+    books.session.flush()  # before anything expires the session's rows
+    _audit(books.session, AuditKind.ASKED_TO_WAIT, request, change, now, error=error, retry_at=retry_at.isoformat())
+
+
+def asked_to_wait(error: PlatformError) -> float | None:
+    """How long the platform asked to wait (its Retry-After), where it did."""
+    return error.retry_after if isinstance(error, RateLimited | Throttled) else None
 
 
 def _tell_revert_failed(ctx: ServiceContext, grant_id: int, escalate: bool) -> None:

@@ -67,7 +67,10 @@ def has_work(session: Session, account: PlatformAccount, now: datetime) -> bool:
     if account.due_at is not None and account.due_at <= now:
         return True
     if has_queued(session=session, account_id=account.id):
-        return True
+        # Unless the platform asked to wait: then not before the time it gave.
+        waiting = next_change(session=session, account_id=account.id)
+        if waiting is None or waiting.retry_at is None or waiting.retry_at <= now:
+            return True
     return any(
         grant.ends_at is not None and grant.ends_at <= now
         for grant in grants_of(session=session, account_id=account.id, states=[GrantState.ACTIVE])

@@ -58,6 +58,7 @@ def test_the_front_answers_and_its_worker_does_the_work_under_the_same_instance_
     report = cluster.wait(lambda: healthy(instance, swept=True))
     worker_pid = report["worker_pid"]
     assert worker_pid not in (None, instance.process.pid)
+    assert report["degraded_platforms"] == [], "the worker tells the front which platforms are not answering"
     assert report["scheduler"] == "running" and report["work_queued"] == 0
     assert report["instance"].endswith(f":{instance.process.pid}"), "claims name the instance, not the worker"
     assert os.getpriority(os.PRIO_PROCESS, worker_pid) > os.getpriority(os.PRIO_PROCESS, instance.process.pid)
