@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from pydantic import ValidationError
 from scim2_models import (
@@ -143,6 +143,9 @@ class ScimPlatform(Platform):
         self._patching: bool | None = None
         self._etags: bool | None = None
         self._exact_names: bool | None = None
+        self._provider_config: dict[str, Any] | None = None
+        # How the server removes one member from a group: the RFC's filtered path, or the member in `value`.
+        self._member_removal: Literal["filter", "value"] | None = None
 
     @property
     def mapped_groups(self) -> Mapping[tuple[str, str], str]:
@@ -182,7 +185,7 @@ class ScimPlatform(Platform):
         mistake this client could make."""
         found = self.search("Users", f'userName eq "{_quoted(email.lower())}"', self.role.model)
         user = _named(found, email)
-        if user is None and self._usernames_exact():
+        if user is None and (not self._filters_trusted() or self._usernames_exact()):
             # The server compares userNames with their case, and people's addresses reach it spelled any way
             # (Ana@Client.example): a miss is not proof of absence. A removal must not report done while the
             # account stays, so every user is read and compared without case.
@@ -235,6 +238,9 @@ class ScimPlatform(Platform):
         if not self._groups:
             return set()
         user_id = str(user.id)
+        if self._member_filter is None and not self._filters_trusted():
+            logger.info("%s says it does not support filters; reading each user's groups another way", self.name)
+            self._member_filter = False
         if self._member_filter is not False:
             try:
                 found = self.search("Groups", f'members.value eq "{_quoted(user_id)}"', Group)
@@ -264,6 +270,8 @@ class ScimPlatform(Platform):
         """The group of this displayName: by filter, the answer checked; by listing every group where the server
         refuses the filter."""
         try:
+            if not self._filters_trusted():
+                raise PlatformUnsupported(self.name, "filters are not supported (ServiceProviderConfig)")
             found = self.search("Groups", f'displayName eq "{_quoted(display_name)}"', Group)
         except PlatformUnsupported:
             found = list(self._all("Groups", Group))
@@ -396,11 +404,16 @@ class ScimPlatform(Platform):
             operation: PatchOperation[Any]
             if join:
                 operation = PatchOperation(op=PatchOperation.Op.add, path="members", value=[{"value": user_id}])
+            elif self._member_removal == "value":
+                operation = self._removal_by_value(user_id)
             else:
                 path = f'members[value eq "{_quoted(user_id)}"]'
                 operation = PatchOperation(op=PatchOperation.Op.remove, path=path)
             # Adding or removing one member changes nothing else: no version to name.
-            if self._patched("Groups", group_id, [operation], version=None):
+            if not join and self._member_removal is None:
+                if self._remove_member_learning(group, group_id, user_id, operation):
+                    return
+            elif self._patched("Groups", group_id, [operation], version=None):
                 return
         for _ in range(WRITE_ATTEMPTS):
             # The whole member list is written back: it must be the version read, or others' changes would be lost.
@@ -416,6 +429,53 @@ class ScimPlatform(Platform):
                 if error.status != 412:
                     raise
         raise PlatformConflict(self.name, f"group {group} kept changing while it was written; try again later")
+
+    def _removal_by_value(self, user_id: str) -> PatchOperation[Any]:
+        return PatchOperation(op=PatchOperation.Op.remove, path="members", value=[{"value": user_id}])
+
+    def _remove_member_learning(self, group: str, group_id: str, user_id: str, filtered: PatchOperation[Any]) -> bool:
+        """The first removal from a group finds out how the server removes one member. RFC 7644 names the member in
+        a filtered path (`members[value eq "..."]`); some servers (django-scim2) refuse that (501), or answer 204
+        and remove nobody, and take the member in `value` instead. That form is used only where the RFC's did not
+        work, and is checked too: a server that took it as "remove every member" gets the others back and is
+        refused. False where neither form is implemented (whole groups are then written with PUT)."""
+        try:
+            self._patch("Groups", group_id, [filtered], version=None)
+        except PlatformUnsupported as error:
+            logger.info("%s refused a filtered member removal (%s); trying the member in value", self.name, error)
+        else:
+            if user_id not in self._member_ids(group_id):
+                self._member_removal = "filter"
+                return True
+            logger.warning("%s answered a filtered member removal but removed nobody; trying value instead", self.name)
+        before = self._member_ids(group_id)
+        if user_id not in before:
+            return True
+        try:
+            self._patch("Groups", group_id, [self._removal_by_value(user_id)], version=None)
+        except PlatformUnsupported:
+            logger.info("%s: PATCH cannot remove a member; writing whole groups (PUT)", self.name)
+            self._patching = False
+            return False
+        after = self._member_ids(group_id)
+        lost = before - after - {user_id}
+        if lost:
+            restore: PatchOperation[Any] = PatchOperation(
+                op=PatchOperation.Op.add, path="members", value=[{"value": v} for v in lost]
+            )
+            self._patch("Groups", group_id, [restore], version=None)
+            raise PlatformRefused(
+                self.name,
+                f"removing one member from group {group} removed {len(lost)} others too (they were added back); "
+                "this server cannot remove a single member by PATCH",
+            )
+        if user_id in after:
+            raise PlatformUnsupported(self.name, f"the server did not remove the member from group {group}")
+        self._member_removal = "value"
+        return True
+
+    def _member_ids(self, group_id: str) -> set[str]:
+        return {member.value for member in self._read("Groups", group_id, Group).members or [] if member.value}
 
     def _patched(
         self, endpoint: str, resource_id: str, operations: list[PatchOperation[Any]], *, version: str | None
@@ -438,12 +498,22 @@ class ScimPlatform(Platform):
 
     def _offers_etags(self) -> bool:
         if self._etags is None:
-            try:
-                config = self.http.request_json("GET", "ServiceProviderConfig")
-                self._etags = bool((config.get("etag") or {}).get("supported", False))
-            except PlatformError:
-                self._etags = False
+            self._etags = bool((self._config().get("etag") or {}).get("supported", False))
         return self._etags
+
+    def _config(self) -> dict[str, Any]:
+        """The server's /ServiceProviderConfig, read once ({} where it has none or it cannot be read)."""
+        if self._provider_config is None:
+            try:
+                self._provider_config = self.http.request_json("GET", "ServiceProviderConfig")
+            except PlatformError:
+                self._provider_config = {}
+        return self._provider_config
+
+    def _filters_trusted(self) -> bool:
+        """Whether a filter's empty answer can be taken as "none": not on a server that says it does not support
+        filtering (django-scim2 says so, answers a userName filter, and answers any Group filter with nothing)."""
+        return (self._config().get("filter") or {}).get("supported") is not False
 
     def _read(self, endpoint: str, resource_id: str, model: type[Any]) -> Any:
         return self._parse(self.http.request_json("GET", f"{endpoint}/{resource_id}"), model)
