@@ -244,7 +244,11 @@ class ScimPlatform(Platform):
         if self._member_filter is not False:
             try:
                 found = self.search("Groups", f'members.value eq "{_quoted(user_id)}"', Group)
-            except PlatformUnsupported as error:
+            except (PlatformUnsupported, PlatformRefused) as error:
+                if isinstance(error, PlatformRefused) and (error.status != 400 or self._member_filter):
+                    raise
+                # A refused filter (invalidFilter), or one the server fails on (SCIMMY answers 400 invalidValue
+                # when a group has no members): only a read, so the groups are read another way.
                 logger.info("%s: %s; reading each user's groups another way from now on", self.name, error.message)
                 self._member_filter = False
             else:
