@@ -185,7 +185,7 @@ class ScimPlatform(Platform):
         mistake this client could make."""
         found = self.search("Users", f'userName eq "{_quoted(email.lower())}"', self.role.model)
         user = _named(found, email)
-        if user is None and (not self._filters_trusted() or self._usernames_exact()):
+        if user is None and (not self.filters_trusted() or self._usernames_exact()):
             # The server compares userNames with their case, and people's addresses reach it spelled any way
             # (Ana@Client.example): a miss is not proof of absence. A removal must not report done while the
             # account stays, so every user is read and compared without case.
@@ -238,7 +238,7 @@ class ScimPlatform(Platform):
         if not self._groups:
             return set()
         user_id = str(user.id)
-        if self._member_filter is None and not self._filters_trusted():
+        if self._member_filter is None and not self.filters_trusted():
             logger.info("%s says it does not support filters; reading each user's groups another way", self.name)
             self._member_filter = False
         if self._member_filter is not False:
@@ -274,7 +274,7 @@ class ScimPlatform(Platform):
         """The group of this displayName: by filter, the answer checked; by listing every group where the server
         refuses the filter."""
         try:
-            if not self._filters_trusted():
+            if not self.filters_trusted():
                 raise PlatformUnsupported(self.name, "filters are not supported (ServiceProviderConfig)")
             found = self.search("Groups", f'displayName eq "{_quoted(display_name)}"', Group)
         except PlatformUnsupported:
@@ -514,7 +514,7 @@ class ScimPlatform(Platform):
                 self._provider_config = {}
         return self._provider_config
 
-    def _filters_trusted(self) -> bool:
+    def filters_trusted(self) -> bool:
         """Whether a filter's empty answer can be taken as "none": not on a server that says it does not support
         filtering (django-scim2 says so, answers a userName filter, and answers any Group filter with nothing)."""
         return (self._config().get("filter") or {}).get("supported") is not False

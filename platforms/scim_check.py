@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from scim2_models import Group
 
 from domain.access import AccessState
-from platforms.base import Capability, PlatformCheck, PlatformError, PlatformUnsupported
+from platforms.base import Capability, PlatformCheck, PlatformError, PlatformRefused, PlatformUnsupported
 from platforms.settings import NO_ROLE
 
 if TYPE_CHECKING:
@@ -164,16 +164,20 @@ class ScimCheck:
 
     def _groups_capability(self, schema: dict[str, set[str]] | None) -> Capability:
         name = "read a person's groups"
-        try:
-            self.platform.search("Groups", f'members.value eq "{CHECK_NAME}"', Group)
-        except PlatformUnsupported:
-            if schema is not None and "groups" in schema.get(USER_SCHEMA, set()):
-                return Capability(
-                    name=name, status="assumed", detail="the member filter is refused; read from the User's groups"
-                )
-            return Capability(
-                name=name,
-                status="proven",
-                detail="the member filter is refused; read from each mapped group's members (slower)",
-            )
-        return Capability(name=name, status="proven", detail="the member filter answers")
+        why = ""
+        if not self.platform.filters_trusted():
+            why = "the server says it supports no filters (its empty answers cannot be trusted)"
+        else:
+            try:
+                self.platform.search("Groups", f'members.value eq "{CHECK_NAME}"', Group)
+            except PlatformUnsupported:
+                why = "the member filter is refused"
+            except PlatformRefused as error:
+                if error.status != 400:
+                    raise
+                why = f"the server fails on the member filter ({error.message})"
+        if not why:
+            return Capability(name=name, status="proven", detail="the member filter answers")
+        if schema is not None and "groups" in schema.get(USER_SCHEMA, set()):
+            return Capability(name=name, status="assumed", detail=f"{why}; read from the User's groups")
+        return Capability(name=name, status="proven", detail=f"{why}; read from each mapped group's members (slower)")

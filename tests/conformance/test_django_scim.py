@@ -65,3 +65,10 @@ def test_one_member_is_removed_from_a_group_in_the_form_the_server_takes_and_nob
     assert platform.get_access(leaves).scopes == {}
     assert platform.get_access(stays) == viewer
     assert len(group_members(django_scim, TOKEN)["production-viewers"]) >= 1
+
+
+def test_platforms_check_finds_the_groups_and_says_how_it_reads_a_persons(django_scim: str) -> None:
+    found = django_client(django_scim).check()
+    assert found.ok and "4 mapped groups" in found.summary, found
+    (groups,) = [capability for capability in found.capabilities if capability.name == "read a person's groups"]
+    assert "supports no filters" in groups.detail and "User's groups" in groups.detail, groups

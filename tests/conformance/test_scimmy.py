@@ -57,3 +57,10 @@ def test_the_role_is_kept_in_the_core_roles_attribute(scimmy: str) -> None:
     with admin(scimmy, TOKEN) as scim:
         (user,) = scim.get("Users", params={"filter": f'userName eq "{email}"'}).json()["Resources"]
     assert [role["value"] for role in user["roles"]] == ["Editor"]
+
+
+def test_platforms_check_reads_a_persons_groups_another_way_where_the_member_filter_fails(scimmy: str) -> None:
+    found = scimmy_client(scimmy).check()
+    assert found.ok, found
+    (groups,) = [capability for capability in found.capabilities if capability.name == "read a person's groups"]
+    assert "fails on the member filter" in groups.detail, groups
