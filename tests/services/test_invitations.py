@@ -4,7 +4,6 @@ first voids it. Against a real SCIM server that keeps invited users inactive."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,20 +14,14 @@ from platforms.settings import ScimSettings
 from services.sweeper import sweep
 from services.task_actions import TaskOutcome, complete, resent
 from services.views import TaskView
-from tests.platforms.test_scim import GROUPS, settings_for
-from tests.scim_server import ScimServer, running
+from tests.platforms.test_scim import settings_for
+from tests.scim_server import ScimServer
 from tests.services.desk import ANA, Desk, approve_fully, make_desk
 
 
 @pytest.fixture
-def server() -> Iterator[ScimServer]:
-    with running(GROUPS) as scim:
-        yield scim
-
-
-@pytest.fixture
-def desk(tmp_path: Path, server: ScimServer) -> Desk:
-    inviting: ScimSettings = settings_for(server, invitation_days=14, approvers=["UBOB"])
+def desk(tmp_path: Path, scim_server: ScimServer) -> Desk:
+    inviting: ScimSettings = settings_for(scim_server, invitation_days=14, approvers=["UBOB"])
     return make_desk(tmp_path, settings={"app": inviting})  # type: ignore[dict-item]
 
 
@@ -39,18 +32,18 @@ def invitation(desk: Desk, request_id: int) -> TaskView:
     return task
 
 
-def invited(desk: Desk, server: ScimServer) -> tuple[int, str]:
+def invited(desk: Desk, scim_server: ScimServer) -> tuple[int, str]:
     """Add ANA; the service keeps the new user inactive until they accept, as an inviting service does."""
     request_id = desk.submit(f"add {ANA} app Editor reason: launch")
     approve_fully(desk, request_id)
-    with server.admin() as admin:
+    with scim_server.admin() as admin:
         (user,) = admin.get("Users", params={"filter": f'userName eq "{ANA}"'}).json()["Resources"]
-    server.patch_user(user["id"], "active", False)
+    scim_server.patch_user(user["id"], "active", False)
     return request_id, user["id"]
 
 
-def test_a_new_member_is_invited_until_the_platform_says_they_accepted(desk: Desk, server: ScimServer) -> None:
-    request_id, user = invited(desk, server)
+def test_a_new_member_is_invited_until_the_platform_says_they_accepted(desk: Desk, scim_server: ScimServer) -> None:
+    request_id, user = invited(desk, scim_server)
     task = invitation(desk, request_id)
     assert task.is_open and task.due_by == desk.clock.now() + timedelta(days=14)
     assert "app tells the bot when they accept" in task.instructions
@@ -59,7 +52,7 @@ def test_a_new_member_is_invited_until_the_platform_says_they_accepted(desk: Des
 
     sweep(desk.ctx)
     assert invitation(desk, request_id).is_open, "not accepted yet"
-    server.patch_user(user, "active", True)
+    scim_server.patch_user(user, "active", True)
     sweep(desk.ctx)
     assert invitation(desk, request_id).is_open, "asked at most once an hour"
     desk.clock.advance(timedelta(hours=1, minutes=1))
@@ -70,9 +63,9 @@ def test_a_new_member_is_invited_until_the_platform_says_they_accepted(desk: Des
 
 
 def test_the_approvers_are_reminded_before_it_expires_and_re_sent_starts_it_again(
-    desk: Desk, server: ScimServer
+    desk: Desk, scim_server: ScimServer
 ) -> None:
-    request_id, _ = invited(desk, server)
+    request_id, _ = invited(desk, scim_server)
     due = invitation(desk, request_id).due_by
     assert due is not None
     desk.clock.advance(timedelta(days=6))
@@ -93,8 +86,8 @@ def test_the_approvers_are_reminded_before_it_expires_and_re_sent_starts_it_agai
     assert [kind for kind, _ in desk.notifier.tasks].count("reminder") == 1, "its time started again"
 
 
-def test_the_last_reminder_comes_when_it_expires(desk: Desk, server: ScimServer) -> None:
-    request_id, _ = invited(desk, server)
+def test_the_last_reminder_comes_when_it_expires(desk: Desk, scim_server: ScimServer) -> None:
+    request_id, _ = invited(desk, scim_server)
     due = invitation(desk, request_id).due_by
     assert due is not None
     desk.clock.advance(timedelta(days=7, minutes=1))
@@ -107,16 +100,18 @@ def test_the_last_reminder_comes_when_it_expires(desk: Desk, server: ScimServer)
     assert len(reminders) == 8 and invitation(desk, request_id).is_open
 
 
-def test_an_admin_confirms_acceptance_and_an_account_that_goes_first_voids_it(desk: Desk, server: ScimServer) -> None:
-    request_id, user = invited(desk, server)
+def test_an_admin_confirms_acceptance_and_an_account_that_goes_first_voids_it(
+    desk: Desk, scim_server: ScimServer
+) -> None:
+    request_id, user = invited(desk, scim_server)
     refused = complete(desk.ctx, invitation(desk, request_id).id, person=desk.requester, evidence="trust me")
     assert refused.outcome is TaskOutcome.REFUSED
     confirmed = complete(desk.ctx, invitation(desk, request_id).id, person=desk.approver, evidence="they logged in")
     assert confirmed.outcome is TaskOutcome.DONE and "invitation_accepted" in desk.audit(request_id)
 
-    second, again = invited_again(desk, server, user)
+    second, again = invited_again(desk, scim_server, user)
     assert invitation(desk, second).is_open, "a new invitation for the new account"
-    with server.admin() as admin:
+    with scim_server.admin() as admin:
         admin.delete(f"Users/{again}").raise_for_status()
     desk.clock.advance(timedelta(hours=1, minutes=1))
     sweep(desk.ctx)
@@ -125,8 +120,8 @@ def test_an_admin_confirms_acceptance_and_an_account_that_goes_first_voids_it(de
     assert "invitation_void" in desk.audit(second)
 
 
-def invited_again(desk: Desk, server: ScimServer, user: str) -> tuple[int, str]:
+def invited_again(desk: Desk, scim_server: ScimServer, user: str) -> tuple[int, str]:
     """Remove ANA (delete), then add them again: a new invitation."""
-    with server.admin() as admin:
+    with scim_server.admin() as admin:
         admin.delete(f"Users/{user}").raise_for_status()
-    return invited(desk, server)
+    return invited(desk, scim_server)
