@@ -506,11 +506,14 @@ class ScimPlatform(Platform):
         return self._etags
 
     def _config(self) -> dict[str, Any]:
-        """The server's /ServiceProviderConfig, read once ({} where it has none or it cannot be read)."""
+        """The server's /ServiceProviderConfig, read once ({} where it has none; a read that failed for the moment
+        is tried again next time)."""
         if self._provider_config is None:
             try:
                 self._provider_config = self.http.request_json("GET", "ServiceProviderConfig")
-            except PlatformError:
+            except PlatformError as error:
+                if error.retryable:
+                    return {}  # unreachable for now: asked again next time, not taken as "says nothing"
                 self._provider_config = {}
         return self._provider_config
 

@@ -51,7 +51,10 @@ class ScimCheck:
             users = self.platform.http.request_json("GET", "Users", params={"count": 1})
             schema = self._user_schema()
             capabilities = [self._finding_people(), _patching(config), self._role_capability(schema)]
-            if self.platform.mapped_groups:
+            offered = self._group_resource() if self.platform.mapped_groups else None
+            if offered is not None:
+                capabilities.append(offered)
+            if self.platform.mapped_groups and (offered is None or offered.status != "missing"):
                 capabilities.append(self._groups_capability(schema))
                 for group in sorted(set(self.platform.mapped_groups.values())):
                     if self.platform.find_group(group) is None:
@@ -160,6 +163,31 @@ class ScimCheck:
             status="missing",
             detail=f"the server's {where} schema has no {self.platform.role.name}",
             fix=f"set platforms.{self.platform.name}.role_attribute to the attribute that holds the role there",
+        )
+
+    def _group_resource(self) -> Capability | None:
+        """Whether the server offers Groups at all (/ResourceTypes), which the config's mapped groups need; None where
+        it publishes no resource types to tell by."""
+        try:
+            body = self.platform.http.request_json("GET", "ResourceTypes")
+        except PlatformError:
+            return None
+        types = body.get("Resources")
+        names = {
+            str(entry.get("name") or entry.get("id"))
+            for entry in (types if isinstance(types, list) else [])
+            if isinstance(entry, dict)
+        }
+        if not names:
+            return None
+        if "Group" in names:
+            return Capability(name="groups", status="proven", detail="/ResourceTypes offers Group")
+        return Capability(
+            name="groups",
+            status="missing",
+            detail=f"/ResourceTypes offers {', '.join(sorted(names))}, no Group",
+            fix=f"this server has no groups: remove platforms.{self.platform.name}.groups (scopes become manual steps "
+            "where the platform type has them) or point base_url at a server that offers Groups",
         )
 
     def _groups_capability(self, schema: dict[str, set[str]] | None) -> Capability:

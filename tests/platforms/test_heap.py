@@ -9,7 +9,9 @@ import pytest
 from domain.access import AccessState
 from platforms.base import Platform, PlatformRefused
 from platforms.heap import HeapPlatform
+from platforms.http import describe_rate
 from platforms.settings import HeapSettings
+from storage.rate_limits import burst
 from tests.platforms.contract import PlatformContract, fresh_email
 from tests.scim_server import HEAP_EXTENSION, ScimServer, running
 
@@ -89,3 +91,11 @@ def test_granting_admin_comes_with_a_warning(server: ScimServer) -> None:
         in platform.warnings(member, member.model_copy(update={"account_role": "Admin"}))[0]
     )
     assert platform.warnings(member, member) == []
+
+
+def test_heap_keeps_under_its_admin_apis_limit_by_default() -> None:
+    # "Admin API: 60 requests per hour per organization" (the Heap access reference): 48 an hour, bursts of 8.
+    settings = HeapSettings.model_validate({"base_url": "https://heap.example/scim/v2/", "token": "t"})
+    assert settings.rate_limit_per_minute == 0.8
+    assert describe_rate(0.8) == "48 requests an hour" and burst(0.8) == 8
+    assert burst(0.8) + 0.8 * 60 <= 60, "no hour passes the limit, however the burst falls"

@@ -246,8 +246,19 @@ def test_the_check_proves_what_it_can_by_reading_and_says_what_it_only_assumes(s
         "find a person by userName": "proven",
         "change a user and a group (PATCH)": "assumed",
         "account role in roles": "proven",
+        "groups": "proven",
         "read a person's groups": "proven",
     }
+
+
+def test_the_check_says_a_server_offers_no_groups_where_the_config_maps_some(server: ScimServer) -> None:
+    only_users = {"Resources": [{"id": "User", "name": "User", "endpoint": "/Users"}], "totalResults": 1}
+    server.fail("GET", "/ResourceTypes$", 200, body=json.dumps(only_users).encode(), content_type="application/json")
+    found = client(server).check()
+    assert not found.ok and found.problems == [], "no group is looked for where there are none"
+    (groups,) = [item for item in found.capabilities if item.name == "groups"]
+    assert groups.status == "missing" and "no Group" in groups.detail
+    assert groups.fix.startswith("this server has no groups: remove platforms.app.groups")
 
 
 def test_the_check_finds_a_role_attribute_the_server_does_not_have_and_says_what_to_change(server: ScimServer) -> None:
@@ -305,3 +316,14 @@ def test_on_a_server_that_compares_usernames_with_their_case_a_removal_finds_the
     assert platform.get_access("ana.lima@client.example").member, "a miss was not taken as proof of absence"
     platform.apply("ana.lima@client.example", AccessState.absent())
     assert server.count("DELETE", f"/Users/{user_id}") == 1, "the removal removed the account"
+
+
+def test_the_service_provider_config_is_read_again_after_a_failure_that_may_pass(server: ScimServer) -> None:
+    platform = client(server)
+    server.fail("GET", "/ServiceProviderConfig$", 503, times=10)
+    assert platform.filters_trusted(), "nothing known: filters are trusted, as the RFC has them"
+    server.faults.clear()
+    asked = server.count("GET", "/ServiceProviderConfig$")
+    assert platform.filters_trusted()
+    platform.filters_trusted()
+    assert server.count("GET", "/ServiceProviderConfig$") == asked + 1, "read again once, then kept"
