@@ -399,6 +399,7 @@ class ScimPlatform(Platform):
             except PlatformError as error:
                 if error.status != 412:
                     raise
+                self._refuse_412_without_etags(f"user {user.id}")
                 current = self._read("Users", str(current.id), self.role.model)  # changed meanwhile: read again
         raise PlatformConflict(self.name, f"user {user.id} kept changing while it was written; try again later")
 
@@ -432,7 +433,19 @@ class ScimPlatform(Platform):
             except PlatformError as error:
                 if error.status != 412:
                     raise
+                self._refuse_412_without_etags(f"group {group}")
         raise PlatformConflict(self.name, f"group {group} kept changing while it was written; try again later")
+
+    def _refuse_412_without_etags(self, what: str) -> None:
+        """A 412 (Precondition Failed) answers an If-Match; a server that offers no ETags sent it to a write that
+        named none, and will again: trying again cannot help."""
+        if not self._offers_etags():
+            raise PlatformUnsupported(
+                self.name,
+                f"writing {what} was answered 412 Precondition Failed, though the server offers no ETags "
+                "(ServiceProviderConfig etag.supported is false) to name in If-Match: it cannot be written safely; "
+                "enable ETags on the server, or fix its precondition check",
+            )
 
     def _removal_by_value(self, user_id: str) -> PatchOperation[Any]:
         return PatchOperation(op=PatchOperation.Op.remove, path="members", value=[{"value": user_id}])

@@ -164,6 +164,21 @@ def test_writes_name_the_version_they_read_and_a_user_changed_meanwhile_is_read_
     assert len(versions) == 2 and all(version and version.startswith('W/"') for version in versions)
 
 
+def test_a_412_from_a_server_without_etags_says_what_it_lacks_and_offers_no_retry(server: ScimServer) -> None:
+    with server.admin() as admin:
+        config = admin.get("ServiceProviderConfig").json()
+    config["etag"] = {"supported": False}
+    server.fail("GET", "/ServiceProviderConfig$", 200, body=json.dumps(config).encode(), times=100)
+    platform = client(server)
+    email = fresh_email()
+    platform.apply(email, AccessState(member=True, account_role="Member"))
+    server.fail("PATCH", "/Users/", 412, times=100)
+    with pytest.raises(PlatformUnsupported, match="offers no ETags") as caught:
+        platform.apply(email, AccessState(member=True, account_role="Editor"))
+    assert not caught.value.retryable
+    assert server.count("PATCH", "/Users/") == 1, "not tried again: it could not help"
+
+
 def test_the_members_export_marks_a_malformed_record_and_a_login_page_is_one_line(
     server: ScimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
