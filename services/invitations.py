@@ -111,21 +111,21 @@ def check_invitations(ctx: ServiceContext) -> int:
         event: AuditKind | None = None
         if client is not None:
             try:
-                if not client.get_access(task.target_email).member:
-                    event = AuditKind.INVITATION_VOID
-                elif client.invitation_accepted(task.target_email):
-                    event = AuditKind.INVITATION_ACCEPTED
+                with client.operation():
+                    if not client.get_access(task.target_email).member:
+                        event = AuditKind.INVITATION_VOID
+                    elif client.invitation_accepted(task.target_email):
+                        event = AuditKind.INVITATION_ACCEPTED
             except PlatformError as error:
                 logger.warning("could not ask %s about %s's invitation: %s", task.platform, task.target_email, error)
         with session_scope(ctx.engine) as session:
             mark_checked(session=session, task_id=task.id, at=now)
             if event is None:
                 continue
-            label = task.platform
             evidence = (
-                f"{label} reports the account active: the invitation was accepted."
+                f"{task.platform} reports the account active: the invitation was accepted."
                 if event is AuditKind.INVITATION_ACCEPTED
-                else f"{label} has no account for them any more: the invitation is void."
+                else f"{task.platform} has no account for them any more: the invitation is void."
             )
             if not complete_task(session=session, task_id=task.id, by=BOT_ACTOR, at=now, evidence=evidence):
                 continue
