@@ -57,8 +57,34 @@ class RetryPolicy(BaseModel):
     max_total_wait_seconds: float = Field(default=60.0, ge=0)
 
 
-class RateLimiter:
-    """A token bucket: at most `per_minute` requests in any minute, smoothly, shared by threads."""
+class _Bucket:
+    """What both rate limiters share: wait for a request's worth, or say when there is room again (OverBudget)
+    where the wait would pass the caller's budget. Each says how it takes a token (`_take`)."""
+
+    per_minute: float
+    _sleep: Callable[[float], None]
+
+    def _take(self) -> float:
+        """Take one request's worth: 0.0 when taken, else the seconds until there is one (nothing taken)."""
+        raise NotImplementedError
+
+    def acquire(self, budget: float | None = None) -> float:
+        """Take one request's worth; returns how long it waited. Raises OverBudget, taking nothing, where the wait
+        would pass `budget` seconds."""
+        waited = 0.0
+        while (pause := self._take()) > 0:
+            if budget is not None and waited + pause > budget:
+                raise OverBudget(until_refilled(pause, self.per_minute))
+            self._sleep(pause)
+            waited += pause
+        return waited
+
+    def describe(self) -> str:
+        return describe_rate(self.per_minute)
+
+
+class RateLimiter(_Bucket):
+    """A token bucket in this process: at most `per_minute` requests in any minute, smoothly, shared by threads."""
 
     def __init__(
         self,
@@ -67,6 +93,7 @@ class RateLimiter:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        self.per_minute = per_minute
         self._rate = per_minute / 60.0
         self._capacity = burst(per_minute)
         self._tokens = self._capacity
@@ -75,26 +102,15 @@ class RateLimiter:
         self._updated = clock()
         self._lock = threading.Lock()
 
-    def acquire(self, budget: float | None = None) -> float:
-        """Take one request's worth; returns how long it waited. Raises OverBudget, taking nothing, where the wait
-        would pass `budget` seconds."""
-        waited = 0.0
-        while True:
-            with self._lock:
-                now = self._clock()
-                self._tokens = min(self._capacity, self._tokens + (now - self._updated) * self._rate)
-                self._updated = now
-                if self._tokens >= 1:
-                    self._tokens -= 1
-                    return waited
-                pause = (1 - self._tokens) / self._rate
-            if budget is not None and waited + pause > budget:
-                raise OverBudget(until_refilled(pause, self._rate * 60))
-            self._sleep(pause)
-            waited += pause
-
-    def describe(self) -> str:
-        return describe_rate(self._rate * 60)
+    def _take(self) -> float:
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self._capacity, self._tokens + (now - self._updated) * self._rate)
+            self._updated = now
+            if self._tokens >= 1:
+                self._tokens -= 1
+                return 0.0
+            return (1 - self._tokens) / self._rate
 
 
 class OverBudget(Exception):
@@ -106,7 +122,7 @@ class OverBudget(Exception):
         self.wait = wait
 
 
-class SharedRateLimiter:
+class SharedRateLimiter(_Bucket):
     """A token bucket kept in the database: every process and instance on one database shares one budget per host
     (storage.rate_limits). Same contract as RateLimiter."""
 
@@ -125,17 +141,8 @@ class SharedRateLimiter:
         self._now = now
         self._sleep = sleep
 
-    def acquire(self, budget: float | None = None) -> float:
-        waited = 0.0
-        while (pause := take_token(self._engine, key=self.key, per_minute=self.per_minute, now=self._now())) > 0:
-            if budget is not None and waited + pause > budget:
-                raise OverBudget(until_refilled(pause, self.per_minute))
-            self._sleep(pause)
-            waited += pause
-        return waited
-
-    def describe(self) -> str:
-        return describe_rate(self.per_minute)
+    def _take(self) -> float:
+        return take_token(self._engine, key=self.key, per_minute=self.per_minute, now=self._now())
 
 
 def until_refilled(pause: float, per_minute: float) -> float:
