@@ -138,10 +138,10 @@ class ScimPlatform(Platform):
         }
         self._group_ids: dict[str, str] = {}
         # What the server does, each unknown until first needed: the `members.value` filter on Groups, PATCH
-        # (else whole resources are written with PUT), ETags (If-Match on writes that replace what was read).
+        # (else whole resources are written with PUT), case-exact userNames, and its /ServiceProviderConfig (which
+        # says whether it offers ETags, for If-Match on writes that replace what was read, and filters).
         self._member_filter: bool | None = None
         self._patching: bool | None = None
-        self._etags: bool | None = None
         self._exact_names: bool | None = None
         self._provider_config: dict[str, Any] | None = None
         # How the server removes one member from a group: the RFC's filtered path, or the member in `value`.
@@ -514,9 +514,7 @@ class ScimPlatform(Platform):
         return getattr(meta, "version", None)
 
     def _offers_etags(self) -> bool:
-        if self._etags is None:
-            self._etags = bool((self._config().get("etag") or {}).get("supported", False))
-        return self._etags
+        return bool((self._config().get("etag") or {}).get("supported", False))
 
     def _config(self) -> dict[str, Any]:
         """The server's /ServiceProviderConfig, read once ({} where it has none; a read that failed for the moment
