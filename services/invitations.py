@@ -44,7 +44,7 @@ def open_invitation(
     if open_invitations(session=session, email=email, platform=platform):
         return None
     now = ctx.clock.now()
-    due = now + timedelta(days=client.invitation_days)
+    due, remind_at = invitation_times(ctx, client.invitation_days, now)
     configured = ctx.settings.get(platform)
     label = configured.label if configured and configured.label else platform
     told = (
@@ -66,7 +66,7 @@ def open_invitation(
         status=TaskStatus.OPEN.value,
         created_at=now,
         due_by=due,
-        remind_at=first_reminder(ctx, now, due),
+        remind_at=remind_at,
     )
     add_tasks(session=session, tasks=[task])
     record(
@@ -82,8 +82,10 @@ def open_invitation(
     return task.id
 
 
-def first_reminder(ctx: ServiceContext, now: datetime, due: datetime) -> datetime:
-    return max(now, due - ctx.task_settings.invitation_remind_before)
+def invitation_times(ctx: ServiceContext, days: int, sent_at: datetime) -> tuple[datetime, datetime]:
+    """An invitation sent (or re-sent) at `sent_at`: when it expires, and when the approvers are first reminded."""
+    due = sent_at + timedelta(days=days)
+    return due, max(sent_at, due - ctx.task_settings.invitation_remind_before)
 
 
 def next_reminder(ctx: ServiceContext, task: ManualTask, now: datetime) -> datetime:

@@ -7,7 +7,6 @@ re-sent in the platform's UI: Re-sent records it and starts its time again (serv
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
@@ -20,7 +19,7 @@ from platforms.base import PlatformError
 from services.approvers import eligible_approvers
 from services.context import ServiceContext
 from services.duties import step_refusal
-from services.invitations import first_reminder, open_invitation
+from services.invitations import invitation_times, open_invitation
 from services.logs import worker_name
 from services.offboarding import steps_before_open
 from services.ports import Person
@@ -166,9 +165,9 @@ def resent(ctx: ServiceContext, task_id: int, *, person: Person) -> TaskResult:
         reason = f"{task.platform} is not configured to invite people any more."
         return TaskResult(outcome=TaskOutcome.REFUSED, reason=reason, task=task, request=request)
     now = ctx.clock.now()
-    due = now + timedelta(days=client.invitation_days)
+    due, remind_at = invitation_times(ctx, client.invitation_days, now)
     with session_scope(ctx.engine) as session:
-        if not renew_invitation(session=session, task_id=task_id, due_by=due, remind_at=first_reminder(ctx, now, due)):
+        if not renew_invitation(session=session, task_id=task_id, due_by=due, remind_at=remind_at):
             return TaskResult(outcome=TaskOutcome.ALREADY_DONE, task=load_task(ctx, task_id), request=request)
         record(
             session=session,
@@ -178,13 +177,13 @@ def resent(ctx: ServiceContext, task_id: int, *, person: Person) -> TaskResult:
             request_id=task.request_id,
             platform=task.platform,
             target_email=task.target_email,
-            detail={"task": task_id, "expires_at": due.isoformat(), "was_due": _iso(task.due_by)},
+            detail={
+                "task": task_id,
+                "expires_at": due.isoformat(),
+                "was_due": task.due_by.isoformat() if task.due_by else None,
+            },
         )
     return TaskResult(outcome=TaskOutcome.DONE, task=load_task(ctx, task_id), request=ctx.load_view(task.request_id))
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment is not None else None
 
 
 def _release_removal(session: Session, ctx: ServiceContext, change_id: int) -> int | None:
