@@ -251,11 +251,12 @@ def end_now(ctx: ServiceContext, grant_id: int, *, person: Person) -> GrantResul
 
 def _revert_now(ctx: ServiceContext, grant_id: int) -> tuple[GrantView | None, bool]:
     """Reconcile the grant's account now. Should another worker hold it (a change on its way, a sweep), that one
-    takes the revoke in its next step: wait for it, a lease at most, rather than answer before anything happened."""
+    takes the revoke in its next step: wait for it, a lease at most, rather than answer before anything happened.
+    An account found free is drained again: its holder may have let it go after this drain tried to claim it."""
     account = _account_of(ctx, grant_id)
     patience = time.monotonic() + ctx.elevation_settings.lease_seconds
     while True:
-        drain(ctx, account, worker=worker_name())
+        drained = drain(ctx, account, worker=worker_name()).held > 0
         latest = load(ctx, grant_id)
         current = latest[0] if latest else None
         if current is None or current.state is GrantState.ENDED or current.last_error:
@@ -263,7 +264,7 @@ def _revert_now(ctx: ServiceContext, grant_id: int) -> tuple[GrantView | None, b
         with Session(ctx.engine) as session:
             row = get_account(session=session, account_id=account)
             busy = row is not None and row.claimed_by is not None
-        if not busy or time.monotonic() > patience:
+        if drained or time.monotonic() > patience:
             return current, busy
         time.sleep(0.05)
 

@@ -94,6 +94,7 @@ def drain(ctx: ServiceContext, account: int, *, worker: str) -> Tally:
             )
         if held is None:
             return tally
+        tally.held += 1
         _work(ctx, held, tally)
         with Session(ctx.engine) as session:
             row = get_account(session=session, account_id=account)

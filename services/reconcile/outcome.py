@@ -62,6 +62,7 @@ class Tally:
     ended: int = 0  # temporary grants that ended (expired or revoked) and were verified
     failed: int = 0  # steps that failed
     steps: int = 0
+    held: int = 0  # times the run held an account (0: another worker had it all along)
     # Temporary grants that ended, not told yet: a sweep tells of all of them at once, in digests when many.
     untold: list[int] = field(default_factory=list)
 

@@ -23,13 +23,15 @@ from domain.lifecycle import RequestStatus
 from domain.policy import BreakGlass, GuardRails, PolicyConfig, Rule, RuleMatch
 from platforms.base import ApplyResult, Platform, PlatformUnavailable
 from platforms.settings import SandboxSettings
-from services import break_glass
-from services.context import RequestRefused
+from services import break_glass, grant_actions
+from services.context import RequestRefused, ServiceContext
 from services.decisions import Outcome, approve, retry
 from services.grant_actions import GrantOutcome, ask_extension, end_now, keep
 from services.grants import live_views, load
 from services.settings import ElevationSettings
 from services.sweeper import sweep
+from storage.db import session_scope
+from storage.ledger import claim, get_grant, release
 from storage.models import AuditEvent, PlatformAccount
 from tests.fakes import FlakyPlatform
 from tests.services.desk import ANA, Desk, access, approve_fully, make_desk, seed
@@ -252,6 +254,36 @@ def test_a_revoke_pressed_while_another_change_is_on_its_way_still_takes_the_acc
     assert ended.state is GrantState.ENDED and ended.reverted == {"account_role": ("Architect", "Analyst")}
     assert other.ctx.load_view(permanent).status is RequestStatus.APPLIED  # type: ignore[union-attr]
     assert [result.outcome for result in answer] == [GrantOutcome.REVOKED]  # type: ignore[attr-defined]
+
+
+def test_a_revoke_whose_account_is_let_go_just_after_it_looked_still_reverts_at_once(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The holder lets the account go between the revoke's attempt to claim it and its look at who holds it (the
+    holder was about to claim it again for the revoke): the revoke must try again, not answer "still revoking"."""
+    seed(desk, ANALYST)
+    elevation = grant_of(desk, applied(desk, f"update {ANA} sandbox architect for 2h reason: QA"))
+    with session_scope(desk.ctx.engine) as session:
+        account = get_grant(session=session, grant_id=elevation).account_id  # type: ignore[union-attr]
+        held = claim(
+            session=session, table=PlatformAccount, key=account, token="other", now=desk.clock.now(), lease=HOUR
+        )
+    assert held is not None
+    real_drain = grant_actions.drain
+    let_go: list[bool] = []
+
+    def let_go_after_first_attempt(ctx: ServiceContext, account_id: int, *, worker: str) -> object:
+        tally = real_drain(ctx, account_id, worker=worker)
+        if not let_go:
+            let_go.append(True)
+            with session_scope(desk.ctx.engine) as session:
+                assert release(session=session, table=PlatformAccount, key=account, fence=held.fence)
+        return tally
+
+    monkeypatch.setattr(grant_actions, "drain", let_go_after_first_attempt)
+    answer = end_now(desk.ctx, elevation, person=desk.approver)
+    assert answer.outcome is GrantOutcome.REVOKED, answer
+    assert access(desk) == ANALYST
 
 
 # --- 4. an extension is judged by the rules of the grant it extends -------------------------------------------
