@@ -152,6 +152,10 @@ def record_in(
     if account is None:
         return Step.LOST
     assert account.id is not None
+    # Someone woke the account while this step was on its way (a grant revoked, a manual step done): what they did
+    # was not in its plan. The account takes another step now, and what waits for a hand is judged there, from a
+    # fresh reading, since an admin may just have done a step this one still found undone.
+    woken = account.due_at is not None and account.due_at < planned.looks_again_at
     if planned.change_id is not None:
         change = get_change(session=session, change_id=planned.change_id)
         assert change is not None
@@ -159,12 +163,11 @@ def record_in(
         if any(step.kind is StepKind.CREATE_MEMBER for step in result.applied):
             _invited(books, ctx, account, change, notices)
     for change in list(books.awaiting.get(account.id, [])):
-        if change.id != planned.change_id:
+        if change.id != planned.change_id and not woken:
             _change_done(books, ctx, account, change, planned, actual, after, result, manual, now, notices)
-    tally.ended += _end_grants(books, ctx, account, planned, actual, after, manual, now, notices)
+    tally.ended += _end_grants(books, ctx, account, planned, actual, after, manual, now, notices, woken=woken)
     ends = [grant.ends_at for grant in books.of(account.id, GrantState.ACTIVE) if grant.ends_at is not None]
-    # A grant revoked while this step was on its way was not in its plan: the account needs another step now.
-    if any(grant.id not in planned.ending for grant in books.of(account.id, GrantState.ENDING)):
+    if woken:
         ends.append(now)
     account.expected = after.model_dump(mode="json")
     # Manual steps still to do: what they will set is the bot's own doing, not drift, when it shows.
@@ -364,9 +367,12 @@ def _end_grants(
     manual: dict[str, AccessStep],
     now: datetime,
     notices: Notices,
+    *,
+    woken: bool,
 ) -> int:
     """The grants this step was planned to end are now ended on the platform too; those a manual step still
-    concerns wait for it. Returns how many temporary grants ended."""
+    concerns wait for it (for the next step to judge, when the account was `woken` meanwhile). Returns how many
+    temporary grants ended."""
     session = books.session
     assert account.id is not None
     live = books.of(account.id, *LIVE)
@@ -376,6 +382,8 @@ def _end_grants(
         if grant.id not in planned.ending:
             continue
         waiting = [step for part, step in manual.items() if part in grant.parts]
+        if waiting and woken:
+            continue
         if waiting:
             # What the end takes away is measured from here: by the time an admin has done the steps and the grant
             # ends, the platform already shows the end.

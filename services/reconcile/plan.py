@@ -46,6 +46,9 @@ class Planned(BaseModel):
     request_id: int | None = None
     removal: RemovalMethod | None = None
     ending: tuple[int, ...] = ()  # the grants this step ends; one revoked while the step runs waits for the next
+    # When the account is looked at again should this step never record (the plan moves its due time there). A due
+    # time found earlier when the step records means someone woke the account meanwhile.
+    looks_again_at: datetime
 
 
 def state(data: dict[str, Any] | None) -> AccessState | None:
@@ -165,6 +168,9 @@ def plan(
     if target.model_dump(mode="json") not in account.plans:
         account.plans = [*account.plans, target.model_dump(mode="json")]
     account.updated_at = now
+    # This step takes the wake-up that brought it here: one that comes while it is on its way (a revoke, a manual
+    # step done) moves the due time earlier again, and its record sees that.
+    account.due_at = now + ctx.leases.lease
     request_id = planned_change.request_id if planned_change is not None else None
     # The plan is part of the evidence of every request it carries out: the change's, and each ending grant's.
     concerned: list[int | None] = [request_id] if request_id is not None else []
@@ -195,6 +201,7 @@ def plan(
         request_id=request_id,
         removal=removal,
         ending=tuple(ending),
+        looks_again_at=account.due_at,
     )
 
 

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from domain.access import AccessState
+from domain.access import AccessState, AccessStep
 from domain.ledger import GrantState
 from domain.lifecycle import ChangeStatus, RequestStatus, TaskKind
+from platforms.base import ApplyResult, Platform
 from platforms.settings import ChartbeatSettings
 from services.grants import load
 from services.sweeper import sweep
 from services.task_actions import TaskOutcome, complete
+from tests.fakes import FlakyPlatform
 from tests.scim_server import ScimServer, running
 from tests.services.desk import Desk, approve_fully, make_desk
 
@@ -88,6 +92,80 @@ def test_the_last_step_done_applies_and_verifies_the_change(desk: Desk) -> None:
     trail = desk.audit(request_id)
     assert trail.count("manual_step_done") == 2 and trail[-1] == "applied"
     assert result.task is not None and result.task.done_by == "UCAROL"
+
+
+class HoldsAfterApply(FlakyPlatform):
+    """Chartbeat, whose answer to an apply is held until the test lets it through."""
+
+    def __init__(self, inner: Platform) -> None:
+        super().__init__(inner)
+        self.hold = threading.Event()
+        self.held = threading.Event()
+        self.release = threading.Event()
+
+    def apply(self, email: str, desired: AccessState) -> ApplyResult:
+        result = super().apply(email, desired)
+        if self.hold.is_set():
+            self.held.set()
+            assert self.release.wait(30), "the test never let the answer through"
+        return result
+
+    def record_manual(self, email: str, step: AccessStep, *, actor: str) -> None:
+        self.inner.record_manual(email, step, actor=actor)
+
+
+def test_the_last_step_done_while_the_first_is_being_verified_still_applies_the_change(desk: Desk) -> None:
+    """Carol marks the last step done while the bot is still verifying Bob's: her wake-up of the account must not be
+    lost when Bob's step records what it found (then nothing would ever finish the change)."""
+    slow = HoldsAfterApply(desk.ctx.platforms["chartbeat"])
+    desk.ctx = replace(desk.ctx, platforms={**desk.ctx.platforms, "chartbeat": slow})
+    email = f"both-{id(desk)}@agency.example"
+    request_id = granted(desk, f"add {email} chartbeat access on example.com reason: x")
+    first, second = open_tasks(desk, request_id)
+    slow.hold.set()
+    bob = threading.Thread(target=complete, args=(desk.ctx, first), kwargs={"person": desk.approver, "evidence": None})
+    bob.start()
+    assert slow.held.wait(20), "Bob's step never reached the platform"
+    slow.hold.clear()
+    carol = complete(desk.ctx, second, person=desk.other_approver, evidence=None)
+    assert carol.outcome is TaskOutcome.DONE
+    slow.release.set()
+    bob.join(30)
+    assert not bob.is_alive()
+    view = desk.ctx.load_view(request_id)
+    assert view is not None and view.status is RequestStatus.APPLIED, "finished by Bob's worker, which was woken"
+    assert view.changes[0].after == AccessState(member=True, account_role="Member", scopes={"example.com": "Access"})
+    assert [task.done_by for task in view.tasks] == ["UBOB", "UCAROL"], "no step asked for again once done"
+
+
+def test_the_last_step_back_done_while_the_first_is_being_verified_still_ends_the_elevation(desk: Desk) -> None:
+    """The same at the end of temporary access: the grant ends once both steps back are done, each asked once."""
+    slow = HoldsAfterApply(desk.ctx.platforms["chartbeat"])
+    desk.ctx = replace(desk.ctx, platforms={**desk.ctx.platforms, "chartbeat": slow})
+    email = f"back-{id(desk)}@agency.example"
+    for task in open_tasks(desk, granted(desk, f"add {email} chartbeat member reason: x")):
+        complete(desk.ctx, task, person=desk.approver, evidence=None)
+    role = granted(desk, f"update {email} chartbeat admin for 2h reason: setup")
+    site = granted(desk, f"add {email} chartbeat access on example.com for 2h reason: setup")
+    for task in open_tasks(desk, role) + open_tasks(desk, site):
+        complete(desk.ctx, task, person=desk.approver, evidence=None)
+    desk.clock.advance(timedelta(hours=2))
+    sweep(desk.ctx)
+    ((first,), (second,)) = (open_tasks(desk, role), open_tasks(desk, site))
+    slow.hold.set()
+    bob = threading.Thread(target=complete, args=(desk.ctx, first), kwargs={"person": desk.approver, "evidence": None})
+    bob.start()
+    assert slow.held.wait(20), "Bob's step never reached the platform"
+    slow.hold.clear()
+    assert complete(desk.ctx, second, person=desk.other_approver, evidence=None).outcome is TaskOutcome.DONE
+    slow.release.set()
+    bob.join(30)
+    assert not bob.is_alive()
+    for request_id in (role, site):
+        view = desk.ctx.load_view(request_id)
+        assert view is not None and view.elevations[0].state is GrantState.ENDED
+        assert open_tasks(desk, request_id) == [], "no step back asked for again once done"
+    assert slow.get_access(email) == AccessState(member=True, account_role="Member")
 
 
 def test_revoking_on_chartbeat_opens_the_checklist_once_the_manual_steps_are_done(desk: Desk) -> None:
