@@ -18,6 +18,7 @@ import contextlib
 import multiprocessing
 import os
 import tempfile
+import traceback
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
@@ -340,29 +341,50 @@ PROCESSES = max(1, int(os.environ.get("LEDGER_PROCESSES", str(min(2, os.cpu_coun
 
 def explore(examples: int) -> None:
     """Run `examples` random sequences (each with its own random seed); raises, after shrinking it, at the first one
-    that breaks an invariant, and prints it as steps to replay."""
+    that breaks an invariant, and prints it as steps to replay (with the blob that reproduces it exactly)."""
     run_state_machine_as_test(
         LedgerMachine,
         settings=settings(
             max_examples=examples,
             stateful_step_count=12,
             deadline=None,
+            print_blob=True,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
         ),
     )
 
 
-def test_the_ledger_keeps_its_promise_over_thousands_of_random_sequences() -> None:
+def explore_into(examples: int, report: str) -> None:
+    """`explore` in a worker process, whose failing steps go to the `report` file for the parent to show: a worker's
+    output would otherwise be lost whenever the run does not get as far as pytest's failure summary."""
+    with open(report, "w", encoding="utf-8") as out, contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+        try:
+            explore(examples)
+        except BaseException:
+            traceback.print_exc()
+            out.flush()
+            raise
+
+
+def test_the_ledger_keeps_its_promise_over_thousands_of_random_sequences(tmp_path: Path) -> None:
     """EXAMPLES sequences in all, shared among PROCESSES processes that each explore on their own database."""
     if PROCESSES == 1:
         explore(EXAMPLES)
         return
     spawn = multiprocessing.get_context("spawn")  # a new interpreter: nothing of this test process's threads
     shares = [EXAMPLES // PROCESSES + (1 if k < EXAMPLES % PROCESSES else 0) for k in range(PROCESSES)]
-    workers = [spawn.Process(target=explore, args=(share,), name=f"ledger-{k}") for k, share in enumerate(shares)]
+    reports = [tmp_path / f"ledger-{k}.txt" for k in range(PROCESSES)]
+    workers = [
+        spawn.Process(target=explore_into, args=(share, str(reports[k])), name=f"ledger-{k}")
+        for k, share in enumerate(shares)
+    ]
     for worker in workers:
         worker.start()
     for worker in workers:
         worker.join()
-    failed = [f"{worker.name} (exit {worker.exitcode})" for worker in workers if worker.exitcode != 0]
-    assert not failed, f"{', '.join(failed)}: a sequence broke the ledger's promise; its steps are printed above"
+    failed = [
+        f"{worker.name} (exit {worker.exitcode}):\n{report.read_text(encoding='utf-8') if report.exists() else ''}"
+        for worker, report in zip(workers, reports, strict=True)
+        if worker.exitcode != 0
+    ]
+    assert not failed, "a sequence broke the ledger's promise; the steps to replay it:\n" + "\n".join(failed)
