@@ -23,8 +23,8 @@ from sqlalchemy.engine import Engine
 import handlers
 from bot.health import Health, check
 from bot.scheduler import Scheduler
-from bot.settings import ConfigError, Settings
-from bot.slack_link import BotTokenAuthorize
+from bot.settings import Settings
+from bot.slack_link import BotTokenAuthorize, check_slack_settings, slack_api_url
 from handlers.directory import SlackDirectory
 from handlers.home import home_for
 from handlers.notifier import SlackNotifier, card_of
@@ -37,8 +37,6 @@ from services.ports import Clock, Directory, Notifier, SystemClock, Timers
 from services.submit import card_posted
 from storage.db import make_engine
 from storage.schema import ensure_schema
-
-SLACK_API_DEFAULT = "https://slack.com/api/"
 
 
 @dataclass(frozen=True)
@@ -135,31 +133,6 @@ class _BoltLogs(logging.Filter):
             record.args = (f" ({more} more since the last such line)" if more else "",)
             record.levelno, record.levelname = logging.WARNING, "WARNING"
         return True
-
-
-def check_slack_settings(settings: Settings, *, require_signing_secret: bool) -> None:
-    """What talking to Slack needs, checked before anything starts (ConfigError says what to set)."""
-    if settings.slack_bot_token is None:
-        raise ConfigError(
-            "SLACK_BOT_TOKEN is not set. Set it to the app's Bot User OAuth Token (xoxb-...), "
-            "or run `accessbot console` to try the bot locally without Slack."
-        )
-    if require_signing_secret and not settings.slack_signing_secret:
-        raise ConfigError(
-            "SLACK_SIGNING_SECRET is not set. HTTP mode verifies every request from Slack with it; find it under "
-            "Basic Information > App Credentials, or set SLACK_APP_TOKEN to use Socket Mode instead."
-        )
-    app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else None
-    if app_token is not None and not app_token.startswith("xapp-"):
-        raise ConfigError(
-            f"SLACK_APP_TOKEN starts with {app_token[:5]!r}, not 'xapp-': Socket Mode needs an app-level token. "
-            "Create one with the connections:write scope under Basic Information > App-Level Tokens, or unset "
-            "SLACK_APP_TOKEN to receive Slack's requests over HTTP."
-        )
-
-
-def slack_api_url(settings: Settings) -> str:
-    return (settings.slack_api_url or SLACK_API_DEFAULT).rstrip("/") + "/"
 
 
 def slack_client(settings: Settings) -> WebClient:

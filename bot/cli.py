@@ -199,32 +199,36 @@ def _serve(settings: Settings, *, host: str, port: int, log_level: str) -> int:
 
 
 def _serve_front(settings: Settings, *, host: str, port: int, log_level: str) -> int:
-    from bot.bootstrap import bootstrap, check_slack_settings, slack_api_url
-    from bot.handoff import hand_off_work
-    from bot.health import check
-    from bot.metrics import scrape
-    from bot.server import serve_http, serve_socket_mode
-    from bot.slack_link import SlackLink
+    from bot.slack_link import SlackLink, check_slack_settings, slack_api_url
     from bot.worker import Worker
     from services.logs import worker_name
-    from storage.db import make_engine
-    from storage.schema import ensure_schema
 
     socket_mode = settings.slack_app_token is not None
     check_slack_settings(settings, require_signing_secret=not socket_mode)
     settings.refuse_placeholders()
     assert settings.slack_bot_token is not None
-    slack = SlackLink.probing(settings.slack_bot_token.get_secret_value(), slack_api_url(settings))
-    if not slack.check():  # a refused token stops here, in one line; an outage does not stop the bot
-        until = "" if socket_mode else "; /healthz reports 503 until Slack answers"
-        logger.warning("%s: starting anyway and asking again%s", slack.problem, until)
-        slack.keep_trying()
-    # The schema first (created or checked once, here), then the worker starts building while the front does.
-    engine = make_engine(settings.database_url)
-    ensure_schema(engine)
-    engine.dispose()
+    # The worker first: a new interpreter loading the bot's code takes about as long as the front's start, which it
+    # overlaps; it waits for the schema before it uses the database.
     worker = Worker(settings, instance=worker_name(), log_level=log_level).start()
     try:
+        from bot.bootstrap import bootstrap
+        from bot.handoff import hand_off_work
+        from bot.health import check
+        from bot.metrics import scrape
+        from bot.server import serve_http, serve_socket_mode
+        from storage.db import make_engine
+        from storage.schema import ensure_schema
+
+        slack = SlackLink.probing(settings.slack_bot_token.get_secret_value(), slack_api_url(settings))
+        if not slack.check():  # a refused token stops here, in one line; an outage does not stop the bot
+            until = "" if socket_mode else "; /healthz reports 503 until Slack answers"
+            logger.warning("%s: starting anyway and asking again%s", slack.problem, until)
+            slack.keep_trying()
+        # The schema is created or checked once, here, then the worker builds while the front does.
+        engine = make_engine(settings.database_url)
+        ensure_schema(engine)
+        engine.dispose()
+        worker.schema_ready()
         runtime = bootstrap(settings, require_signing_secret=not socket_mode, scheduled=False)
     except BaseException:
         worker.stop(timeout=5)

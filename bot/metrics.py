@@ -18,11 +18,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy.engine import Engine
-from sqlmodel import Session
-
 if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
+    from sqlalchemy.engine import Engine
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -74,6 +72,7 @@ class DatabaseCollector:
 
     def collect(self) -> Iterator[Metric]:
         from prometheus_client.core import GaugeMetricFamily
+        from sqlmodel import Session
 
         from storage.ledger import overdue
         from storage.outbox import pending_by_lane

@@ -20,6 +20,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
 
 from bot.errors import ConfigError
+from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -177,3 +178,31 @@ def _same_workspace(installed: SlackResponse, *, team_id: str | None, enterprise
     if installed.get("enterprise_id") and enterprise_id == installed.get("enterprise_id"):
         return True
     return team_id is None or team_id == installed.get("team_id")
+
+
+SLACK_API_DEFAULT = "https://slack.com/api/"
+
+
+def check_slack_settings(settings: Settings, *, require_signing_secret: bool) -> None:
+    """What talking to Slack needs, checked before anything starts (ConfigError says what to set)."""
+    if settings.slack_bot_token is None:
+        raise ConfigError(
+            "SLACK_BOT_TOKEN is not set. Set it to the app's Bot User OAuth Token (xoxb-...), "
+            "or run `accessbot console` to try the bot locally without Slack."
+        )
+    if require_signing_secret and not settings.slack_signing_secret:
+        raise ConfigError(
+            "SLACK_SIGNING_SECRET is not set. HTTP mode verifies every request from Slack with it; find it under "
+            "Basic Information > App Credentials, or set SLACK_APP_TOKEN to use Socket Mode instead."
+        )
+    app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else None
+    if app_token is not None and not app_token.startswith("xapp-"):
+        raise ConfigError(
+            f"SLACK_APP_TOKEN starts with {app_token[:5]!r}, not 'xapp-': Socket Mode needs an app-level token. "
+            "Create one with the connections:write scope under Basic Information > App-Level Tokens, or unset "
+            "SLACK_APP_TOKEN to receive Slack's requests over HTTP."
+        )
+
+
+def slack_api_url(settings: Settings) -> str:
+    return (settings.slack_api_url or SLACK_API_DEFAULT).rstrip("/") + "/"

@@ -62,6 +62,7 @@ class Status:
     last_sweep: Synchronized[float]  # time.time() of the last sweep; 0 before the first
     degraded: SynchronizedString  # the names of the platforms that are not answering in time, comma-separated
     stop: Event  # finish what is queued, then end
+    schema_ready: Event  # the front has created or checked the database schema: the worker may use the database
 
 
 class Worker:
@@ -79,6 +80,7 @@ class Worker:
             last_sweep=self._context.Value("d", 0.0),
             degraded=self._context.Array("c", DEGRADED_BYTES),  # type: ignore[arg-type]
             stop=self._context.Event(),
+            schema_ready=self._context.Event(),
         )
         self._queue: Queue[Work | None] = self._context.Queue()
         self._process: SpawnProcess | None = None
@@ -87,9 +89,15 @@ class Worker:
         self._watcher = threading.Thread(target=self._watch, name="worker-watch", daemon=True)
 
     def start(self) -> Worker:
+        """Start the worker process. It loads its code meanwhile, but touches the database only once the front
+        says the schema is ready (`schema_ready`): a fresh interpreter takes a while to start, which this overlaps
+        with the front's own start."""
         self._process = self._spawn()
         self._watcher.start()
         return self
+
+    def schema_ready(self) -> None:
+        self._status.schema_ready.set()
 
     def hand_off(self, work: Work) -> None:
         self._queue.put(work)  # never blocks: the queue's feeder thread writes to the pipe
@@ -98,6 +106,7 @@ class Worker:
         """Let the worker finish what is queued and running, then end it."""
         self._stopping = True
         self._status.stop.set()
+        self._status.schema_ready.set()  # a worker still waiting for it ends at once
         for _ in range(self._threads):
             self._queue.put(None)
         if self._process is not None:
@@ -201,6 +210,9 @@ def run(settings: Settings, queue: Queue[Work | None], status: Status, threads: 
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     configure_logging(level, settings.log_format)
     parent = multiprocessing.parent_process()
+    status.schema_ready.wait()
+    if status.stop.is_set():
+        return  # the front could not start (its database, say) and has said why
     try:
         runtime = bootstrap(settings, require_signing_secret=False, verify_requests=False)
     except (ConfigError, BoltError) as error:

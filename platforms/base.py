@@ -15,15 +15,17 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.engine import Engine
 
 from domain.access import AccessState, AccessStep, RemovalMethod, diff, removed_state
 from domain.catalog import RoleCatalog
 from domain.offboarding import GENERIC_CHECKLIST, FollowUp, NoticeTemplate
 from domain.policy import PlatformPolicy
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 R = TypeVar("R")
 

@@ -17,12 +17,12 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.engine import Engine
 
+from domain.rate_limits import burst
 from platforms.base import (
     OPERATION_DEADLINE,
     MemberNotFound,
@@ -36,7 +36,9 @@ from platforms.base import (
     Throttled,
     UnexpectedAnswer,
 )
-from storage.rate_limits import burst, take_token
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 logger = logging.getLogger("accessbot.platforms.http")
 
@@ -142,6 +144,9 @@ class SharedRateLimiter(_Bucket):
         self._sleep = sleep
 
     def _take(self) -> float:
+        # Loaded here, by the limiter that uses it: reading the settings does not load the database layer.
+        from storage.rate_limits import take_token
+
         return take_token(self._engine, key=self.key, per_minute=self.per_minute, now=self._now())
 
 

@@ -1,9 +1,9 @@
 """Rate limits shared by every bot process and instance on one database: one token bucket per platform host.
 
-A bucket refills at the platform's rate and holds a burst (`burst`): five seconds' worth, or for a slow limit (Heap's
-60 an hour) up to ten requests, so that an operation of several calls can go through at once. Taking a token reads the
-bucket, then moves it on with an update conditional on its version: of two processes taking at once, one wins and
-the other reads again. Nothing is written while the bucket is empty, so waiting costs no writes.
+A bucket refills at the platform's rate and holds a burst (domain.rate_limits.burst): five seconds' worth, or for a
+slow limit (Heap's 60 an hour) up to ten requests, so that an operation of several calls can go through at once. Taking
+a token reads the bucket, then moves it on with an update conditional on its version: of two processes taking at once,
+one wins and the other reads again. Nothing is written while the bucket is empty, so waiting costs no writes.
 """
 
 from __future__ import annotations
@@ -15,21 +15,13 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
+from domain.rate_limits import burst
 from storage.db import session_scope
 from storage.models import RateBucket
 
 #: After this many lost races in a row, the taker is asked to wait a moment before trying again.
 MAX_RACES = 20
 RACE_PAUSE = 0.05
-
-
-def burst(per_minute: float) -> float:
-    """How many requests a bucket holds: five seconds' worth; for a limit slower than that, as many as ten minutes
-    give, up to ten (one read of a person, or one change, takes a few calls)."""
-    seconds_worth = per_minute / 60.0 * 5
-    if seconds_worth >= 1:
-        return seconds_worth
-    return max(1.0, min(10.0, per_minute * 10))
 
 
 def take_token(engine: Engine, *, key: str, per_minute: float, now: datetime) -> float:

@@ -7,11 +7,11 @@ from collections.abc import Iterator
 import pytest
 
 from domain.access import AccessState
+from domain.rate_limits import burst
 from platforms.base import Platform, PlatformRefused
 from platforms.heap import HeapPlatform
 from platforms.http import describe_rate
 from platforms.settings import HeapSettings
-from storage.rate_limits import burst
 from tests.platforms.contract import PlatformContract, fresh_email
 from tests.scim_server import HEAP_EXTENSION, ScimServer, running
 
