@@ -96,6 +96,8 @@ def test_a_worker_that_dies_is_started_again_and_health_says_so_meanwhile(cluste
 def test_the_worker_ends_with_its_front_even_by_kill_9(cluster: Cluster) -> None:
     instance = cluster.instances[0]
     worker_pid = health(instance)[1]["worker_pid"]
+    # Its figures are written where the test put them, so a kill -9 leaves nothing in the system's temporary folder.
+    cluster.wait(lambda: list(instance.metrics.glob("*.db")))
     instance.kill()
     cluster.wait(lambda: not running(worker_pid), timeout=10)
 

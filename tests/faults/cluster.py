@@ -50,6 +50,10 @@ class BotProcess:
     environment: dict[str, str] = field(default_factory=dict)  # settings of this test's own, over the usual ones
 
     @property
+    def metrics(self) -> Path:
+        return self.folder / f"{self.name}-metrics"
+
+    @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
@@ -63,6 +67,8 @@ class BotProcess:
                 SLACK_API_URL=self.slack_api_url,
                 ACCESSBOT_CONFIG=str(self.config),
                 PYTHONPATH=str(ROOT),
+                # Its figures go in the test's folder: a process killed with SIGKILL cannot remove a folder of its own.
+                PROMETHEUS_MULTIPROC_DIR=str(self.metrics),
             )
             | self.environment
         )
