@@ -111,7 +111,7 @@ def run(n: int, *, workers: int, with_slack: bool) -> dict[str, float]:
             slack_api_url=slack.api_url,
             database_url=f"sqlite:///{folder}/bench.db",
             platforms={"sandbox": SandboxSettings(approvers=("U0BOB",))},
-            elevations=ElevationSettings(batch=100),
+            elevations=ElevationSettings(batch=int(__import__("os").environ.get("BATCH", "100"))),
         )
         from bot.bootstrap import slack_client
 

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, update
+from sqlalchemy import bindparam, delete, insert, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -117,6 +117,8 @@ class SandboxPlatform(Platform):
                 )
             now = self._now()
             roles: list[dict[str, str]] = []
+            added: list[dict[str, object]] = []
+            held: list[dict[str, str]] = []
             for email, state in changed.items():
                 steps = diff(current[email], state)
                 if not state.member:
@@ -126,16 +128,21 @@ class SandboxPlatform(Platform):
                 if current[email].member:
                     roles.append({"who": email, "role": state.account_role})
                 else:
-                    session.add(
-                        SandboxMember(platform=self.name, email=email, account_role=state.account_role, created_at=now)
+                    added.append(
+                        {"platform": self.name, "email": email, "account_role": state.account_role, "created_at": now}
                     )
-                session.add_all(
-                    SandboxScopeRole(platform=self.name, email=email, scope=scope, role=role)
+                held += (
+                    {"platform": self.name, "email": email, "scope": scope, "role": role}
                     for scope, role in state.scopes.items()
                 )
                 results[email] = ApplyResult(applied=tuple(steps), responses=tuple(step.describe() for step in steps))
+            connection = session.connection()
+            if added:
+                connection.execute(insert(SandboxMember), added)
+            if held:
+                connection.execute(insert(SandboxScopeRole), held)
             if roles:
-                session.connection().execute(
+                connection.execute(
                     update(SandboxMember)
                     .where(col(SandboxMember.platform) == self.name, col(SandboxMember.email) == bindparam("who"))
                     .values(account_role=bindparam("role")),
@@ -147,16 +154,16 @@ class SandboxPlatform(Platform):
         roles: dict[str, str] = {}
         scopes: dict[str, dict[str, str]] = {}
         for chunk in _chunks(emails):
-            for member in session.exec(
-                select(SandboxMember).where(SandboxMember.platform == self.name, col(SandboxMember.email).in_(chunk))
-            ):
-                roles[member.email] = member.account_role
-            for row in session.exec(
-                select(SandboxScopeRole).where(
-                    SandboxScopeRole.platform == self.name, col(SandboxScopeRole.email).in_(chunk)
-                )
-            ):
-                scopes.setdefault(row.email, {})[row.scope] = row.role
+            # Columns, not rows: many members are read at once, and nothing here changes them.
+            members = select(SandboxMember.email, SandboxMember.account_role).where(
+                SandboxMember.platform == self.name, col(SandboxMember.email).in_(chunk)
+            )
+            roles.update(session.exec(members).all())
+            held = select(SandboxScopeRole.email, SandboxScopeRole.scope, SandboxScopeRole.role).where(
+                SandboxScopeRole.platform == self.name, col(SandboxScopeRole.email).in_(chunk)
+            )
+            for email, scope, role in session.exec(held):
+                scopes.setdefault(email, {})[scope] = role
         return {
             email: AccessState(member=True, account_role=roles[email], scopes=scopes.get(email, {}))
             if email in roles

@@ -422,9 +422,11 @@ def request_view(
 
 def card_of_request(request: AccessRequest) -> MessageRef | None:
     """Where a request's approval card is, once it is posted."""
-    if request.card_channel and request.card_ts:
-        return MessageRef(channel=request.card_channel, ts=request.card_ts)
-    return None
+    return card_at(request.card_channel, request.card_ts)
+
+
+def card_at(channel: str | None, ts: str | None) -> MessageRef | None:
+    return MessageRef(channel=channel, ts=ts) if channel and ts else None
 
 
 def load_views(

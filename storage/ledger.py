@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import and_, bindparam, func, or_, update
 from sqlalchemy import select as sa_select
@@ -113,9 +113,15 @@ def platform_claim_row(*, session: Session, platform: str) -> None:
     session.exec(insert(PlatformClaim).values(platform=platform, fence=0).on_conflict_do_nothing())
 
 
-def claim_due_accounts(
-    *, session: Session, now: datetime, token: str, lease: timedelta, limit: int
-) -> list[tuple[PlatformAccount, Claim]]:
+class Claimed(NamedTuple):
+    """An account a sweep claimed: which one, and the claim to work on it under."""
+
+    platform: str
+    email: str
+    claim: Claim
+
+
+def claim_due_accounts(*, session: Session, now: datetime, token: str, lease: timedelta, limit: int) -> list[Claimed]:
     """Claim up to `limit` accounts that need reconciling now: due and free, or held by a worker whose lease ran out
     (it died or hangs). Of concurrent claimers, each account goes to exactly one."""
     claimable = or_(
@@ -140,11 +146,12 @@ def claim_due_accounts(
         .execution_options(synchronize_session=False)
     )
     session.expire_all()
-    rows = session.exec(select(PlatformAccount).where(PlatformAccount.claimed_by == token)).all()
-    assert all(row.id is not None for row in rows)
+    mine = sa_select(
+        col(PlatformAccount.id), col(PlatformAccount.platform), col(PlatformAccount.email), col(PlatformAccount.fence)
+    ).where(col(PlatformAccount.claimed_by) == token)
     return [
-        (row, Claim(key=row.id, fence=row.fence, token=token, took_over=previous.get(row.id)))  # type: ignore[arg-type]
-        for row in rows
+        Claimed(platform, email, Claim(key=key, fence=fence, token=token, took_over=previous.get(key)))
+        for key, platform, email, fence in session.execute(mine)
     ]
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, or_, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -42,6 +43,33 @@ def requests_by_id(*, session: Session, request_ids: Iterable[int]) -> list[Acce
     if not ids:
         return []
     return list(session.exec(select(AccessRequest).where(col(AccessRequest.id).in_(ids))))
+
+
+class WhoToTell(NamedTuple):
+    """What telling people of a request needs of it: who asked, whose access it is, and where its card is."""
+
+    id: int
+    requester_id: str
+    target_slack_id: str | None
+    card_channel: str | None
+    card_ts: str | None
+
+
+def who_to_tell(*, session: Session, request_ids: Iterable[int]) -> dict[int, WhoToTell]:
+    """Those columns of many requests at once (a few columns read, no rows loaded: many grants end together)."""
+    ids = sorted(set(request_ids))
+    statement = sa_select(
+        col(AccessRequest.id),
+        col(AccessRequest.requester_id),
+        col(AccessRequest.target_slack_id),
+        col(AccessRequest.card_channel),
+        col(AccessRequest.card_ts),
+    )
+    found: dict[int, WhoToTell] = {}
+    for start in range(0, len(ids), 500):
+        for row in session.execute(statement.where(col(AccessRequest.id).in_(ids[start : start + 500]))):
+            found[row[0]] = WhoToTell(*row)
+    return found
 
 
 def lock_request(*, session: Session, request_id: int) -> bool:

@@ -116,17 +116,17 @@ def reconcile_due(ctx: ServiceContext, *, worker: str) -> Tally:
                 lease=ctx.leases.lease,
                 limit=ctx.elevation_settings.batch,
             )
-            busy = with_changes(session=session, account_ids=(int(held.key) for _, held in claimed))
+            busy = with_changes(session=session, account_ids=(int(due.claim.key) for due in claimed))
         if not claimed:
             tell_ended(ctx, tally.untold)
             tally.untold = []
             return tally
         batches: dict[str, list[tuple[str, Claim]]] = {}
-        for account, held in claimed:
-            if account.id in busy or held.took_over is not None:
+        for platform, email, held in claimed:
+            if held.key in busy or held.took_over is not None:
                 _work(ctx, held, tally)
             else:
-                batches.setdefault(account.platform, []).append((account.email, held))
+                batches.setdefault(platform, []).append((email, held))
         for platform, claims in batches.items():
             reconcile_batch(ctx, platform, claims, tally)
             # A change queued while the batch held its account waited for it: it is applied now, not a lease later.

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from domain.access import AccessState, AccessStep, StepKind
 from domain.ledger import (
@@ -35,12 +35,12 @@ from services.offboarding import open_checklist
 from services.reconcile.books import Books
 from services.settle import settle
 from services.tasks import open_step_tasks
-from services.views import EndedGrant, card_of_request, grant_view
+from services.views import EndedGrant, GrantView, card_at, grant_view
 from storage.audit import BOT_ACTOR, AuditKind, record
 from storage.db import session_scope
-from storage.ledger import Claim, accounts_by_id, next_change
+from storage.ledger import Claim, next_change
 from storage.models import AccessRequest, Grant, PlatformAccount, PlatformChange
-from storage.requests import get_change, get_request, requests_by_id, transition_change
+from storage.requests import get_change, get_request, transition_change, who_to_tell
 from storage.tasks import open_steps_of_change
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ class Tally:
     steps: int = 0
     held: int = 0  # times the run held an account (0: another worker had it all along)
     # Temporary grants that ended, not told yet: a sweep tells of all of them at once, in digests when many.
-    untold: list[int] = field(default_factory=list)
+    untold: list[GrantView] = field(default_factory=list)
 
 
 @dataclass
@@ -73,7 +73,7 @@ class Notices:
     then other messages."""
 
     settle: set[int] = field(default_factory=set)
-    ended: list[int] = field(default_factory=list)
+    ended: list[GrantView] = field(default_factory=list)  # as they were when they ended
     calls: list[Callable[[], None]] = field(default_factory=list)
 
     def after(self, call: Callable[[], None]) -> None:
@@ -431,34 +431,30 @@ def _end_grants(
             before=start.model_dump(mode="json"),
             after=after.model_dump(mode="json"),
         )
-        notices.ended.append(grant.id)
+        notices.ended.append(grant_view(grant, account))
     return ended
 
 
-def tell_ended(ctx: ServiceContext, grant_ids: Sequence[int]) -> None:
-    """Tell of temporary grants that ended: one call for them all, with what is needed of their requests read in
-    one query (not their whole views: many grants end together, and their cards are drawn when they are sent)."""
-    if not grant_ids:
+def tell_ended(ctx: ServiceContext, ended: Sequence[GrantView]) -> None:
+    """Tell of temporary grants that ended: one call for them all, with the few columns telling needs of their
+    requests read in one query (not their whole views: many grants end together, and their cards are drawn when
+    they are sent)."""
+    if not ended:
         return
     with Session(ctx.engine) as session:
-        rows = list(session.exec(select(Grant).where(col(Grant.id).in_(list(grant_ids)))))
-        accounts = accounts_by_id(session=session, account_ids={row.account_id for row in rows})
-        requests = {
-            request.id: request
-            for request in requests_by_id(session=session, request_ids=(row.request_id for row in rows))
-        }
-    ended = [
+        requests = who_to_tell(session=session, request_ids=(view.request_id for view in ended))
+    told = [
         EndedGrant(
-            request_id=row.request_id,
-            requester_id=requests[row.request_id].requester_id,
-            target_slack_id=requests[row.request_id].target_slack_id,
-            card=card_of_request(requests[row.request_id]),
-            grant=grant_view(row, accounts.get(row.account_id)),
+            request_id=view.request_id,
+            requester_id=requests[view.request_id].requester_id,
+            target_slack_id=requests[view.request_id].target_slack_id,
+            card=card_at(requests[view.request_id].card_channel, requests[view.request_id].card_ts),
+            grant=view,
         )
-        for row in rows
+        for view in ended
     ]
     try:
-        ctx.notifier.elevations_ended(sorted(ended, key=lambda item: (item.request_id, item.grant.id)))
+        ctx.notifier.elevations_ended(sorted(told, key=lambda item: (item.request_id, item.grant.id)))
     except Exception:
         # A message that could not be built or sent never undoes what was recorded.
         logger.exception("telling people that temporary access ended failed")
