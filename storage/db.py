@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import DateTime, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.types import TypeDecorator
@@ -33,12 +34,25 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 def make_engine(url: str) -> Engine:
+    # JSON columns (grants' parts, accounts' baselines, audit details) are written and read by the thousand when many
+    # grants end together: orjson does that several times faster than the standard library, with the same values.
+    codec: dict[str, Any] = {"json_serializer": json_text, "json_deserializer": orjson.loads}
     if url.startswith("sqlite"):
         # Bolt runs listeners on a thread pool; SQLite connections are shared across those threads.
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **codec)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, **codec)
+
+
+#: What the standard library's json.dumps does too: integer keys become strings, and a datetime is refused (a
+#: value for a JSON column is made JSON-ready before it is stored).
+_AS_JSON = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+
+
+def json_text(value: Any) -> str:
+    """A value of a JSON column as the text stored."""
+    return orjson.dumps(value, option=_AS_JSON).decode()
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:
