@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+import orjson
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import event as orm_event
 from sqlalchemy import insert, update
@@ -106,10 +107,14 @@ GENESIS = "0" * 64
 
 
 def _as_stored(detail: dict[str, Any]) -> dict[str, Any]:
-    """The detail as it reads back from the JSON column, so the hash computed now matches the one verified later."""
-    loaded = json.loads(json.dumps(detail, default=str))
+    """The detail as it reads back from the JSON column, so the hash computed now matches the one verified later:
+    what json.dumps(detail, default=str) would give (a datetime, say, as its str()), in orjson's time."""
+    loaded = orjson.loads(orjson.dumps(detail, default=str, option=_STORED))
     assert isinstance(loaded, dict)
     return loaded
+
+
+_STORED = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 
 
 _HASHED = ("seq", "event", "actor", "request_id", "platform", "target_email", "detail", "prev_hash")

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from storage.audit import AuditKind, _as_stored
 from storage.db import json_text, make_engine, session_scope
 from storage.models import BotState
 from storage.schema import ensure_schema
@@ -38,6 +39,25 @@ values = st.recursive(
 @given(values)
 def test_a_value_reads_back_as_the_standard_librarys_json_reads_it(value: Any) -> None:
     assert json.loads(json_text(value)) == json.loads(json.dumps(value))
+
+
+details = st.recursive(
+    scalars | st.datetimes(timezones=st.just(UTC)) | st.uuids() | st.sampled_from(list(AuditKind)),
+    lambda inner: (
+        st.lists(inner, max_size=4).map(tuple)
+        | st.lists(inner, max_size=4)
+        | st.dictionaries(st.text(max_size=8) | st.integers(min_value=-9, max_value=9), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@given(st.dictionaries(st.text(max_size=8), details, max_size=4))
+def test_an_audit_detail_is_stored_as_the_standard_librarys_json_with_str_for_the_rest_stores_it(
+    detail: dict[str, Any],
+) -> None:
+    # The hash is computed over this form when the event is written, and over what is read back when verified.
+    assert _as_stored(detail) == json.loads(json.dumps(detail, default=str))
 
 
 def test_a_datetime_is_refused_as_the_standard_library_refuses_it() -> None:
