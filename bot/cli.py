@@ -21,6 +21,7 @@ from domain.lifecycle import RequestStatus
 
 if TYPE_CHECKING:
     from bot.settings import Settings
+    from bot.worker import Worker
     from services.context import ServiceContext
 
 # Each command imports what it needs when it runs: `accessbot --help` and the quick admin commands start at once,
@@ -125,7 +126,23 @@ def _port(text: str) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)  # first: --help and --version need nothing else
+    if args.command == "serve":
+        # serve's worker process first, before this one loads anything: it loads its own code meanwhile, then
+        # waits for the settings and the schema.
+        from bot.metrics import measured_across_processes
 
+        with measured_across_processes():  # before anything measures: the worker inherits where to write figures
+            return _main(args, worker=_worker())
+    return _main(args)
+
+
+def _worker() -> Worker:
+    from bot.worker import Worker
+
+    return Worker().start()
+
+
+def _main(args: argparse.Namespace, *, worker: Worker | None = None) -> int:
     from sqlalchemy.exc import OperationalError
 
     from bot.logs import configure_logging
@@ -137,12 +154,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         configure_logging(args.log_level or settings.log_level, settings.log_format)
         command = args.command or ("serve" if settings.slack_bot_token else "console")
         if command == "serve":
-            return _serve(
-                settings,
-                host=getattr(args, "host", "0.0.0.0"),
-                port=getattr(args, "port", 3000),
-                log_level=args.log_level or settings.log_level,
-            )
+            host, port = getattr(args, "host", "0.0.0.0"), getattr(args, "port", 3000)
+            log_level = args.log_level or settings.log_level
+            if worker is None:  # serving by default (a bot token, no command): the worker starts now
+                return _serve(settings, host=host, port=port, log_level=log_level)
+            started, worker = worker, None  # _serve_front owns it now, and stops it however it ends
+            return _serve_front(settings, host=host, port=port, log_level=log_level, worker=started)
         if command == "console":
             # Log lines would land in the middle of the chat: they go to a file in the current folder instead.
             log_file = Path(CONSOLE_LOG)
@@ -170,6 +187,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OperationalError as error:
         print(f"accessbot: {_database_problem(settings.database_url, error)}", file=sys.stderr)
         return 2
+    finally:
+        if worker is not None:
+            worker.stop(timeout=5)  # serve never started (its settings were refused): the worker ends unused
     return 1
 
 
@@ -195,22 +215,19 @@ def _serve(settings: Settings, *, host: str, port: int, log_level: str) -> int:
 
     # Before anything measures: the worker inherits where to write its figures.
     with measured_across_processes():
-        return _serve_front(settings, host=host, port=port, log_level=log_level)
+        return _serve_front(settings, host=host, port=port, log_level=log_level, worker=_worker())
 
 
-def _serve_front(settings: Settings, *, host: str, port: int, log_level: str) -> int:
-    from bot.slack_link import SlackLink, check_slack_settings, slack_api_url
-    from bot.worker import Worker
-    from services.logs import worker_name
-
-    socket_mode = settings.slack_app_token is not None
-    check_slack_settings(settings, require_signing_secret=not socket_mode)
-    settings.refuse_placeholders()
-    assert settings.slack_bot_token is not None
-    # The worker first: a new interpreter loading the bot's code takes about as long as the front's start, which it
-    # overlaps; it waits for the schema before it uses the database.
-    worker = Worker(settings, instance=worker_name(), log_level=log_level).start()
+def _serve_front(settings: Settings, *, host: str, port: int, log_level: str, worker: Worker) -> int:
+    """Serve with the worker started already (it loads its code meanwhile, and waits for `go`)."""
     try:
+        from bot.slack_link import SlackLink, check_slack_settings, slack_api_url
+        from services.logs import worker_name
+
+        socket_mode = settings.slack_app_token is not None
+        check_slack_settings(settings, require_signing_secret=not socket_mode)
+        settings.refuse_placeholders()
+        assert settings.slack_bot_token is not None
         from bot.bootstrap import bootstrap
         from bot.handoff import hand_off_work
         from bot.health import check
@@ -228,7 +245,7 @@ def _serve_front(settings: Settings, *, host: str, port: int, log_level: str) ->
         engine = make_engine(settings.database_url)
         ensure_schema(engine)
         engine.dispose()
-        worker.schema_ready()
+        worker.go(settings, instance=worker_name(), log_level=log_level)
         runtime = bootstrap(settings, require_signing_secret=not socket_mode, scheduled=False)
     except BaseException:
         worker.stop(timeout=5)

@@ -17,6 +17,7 @@ by kill -9, and the front starts another if it dies alone. Work a crash cuts sho
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -26,7 +27,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from multiprocessing.connection import wait
+from multiprocessing.connection import Connection, wait
 from multiprocessing.context import SpawnProcess
 from multiprocessing.queues import Queue
 from multiprocessing.sharedctypes import Synchronized, SynchronizedString
@@ -62,16 +63,22 @@ class Status:
     last_sweep: Synchronized[float]  # time.time() of the last sweep; 0 before the first
     degraded: SynchronizedString  # the names of the platforms that are not answering in time, comma-separated
     stop: Event  # finish what is queued, then end
-    schema_ready: Event  # the front has created or checked the database schema: the worker may use the database
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What the front sends a worker that has loaded its code, once the database schema is ready: go."""
+
+    settings: Settings
+    instance: str
+    log_level: str
 
 
 class Worker:
     """The front's handle on the worker process: starts it, feeds it, watches it, starts another if it dies."""
 
-    def __init__(self, settings: Settings, *, instance: str, log_level: str, threads: int = THREADS) -> None:
-        self._settings = settings
-        self._instance = instance
-        self._log_level = log_level
+    def __init__(self, *, threads: int = THREADS) -> None:
+        self._setup: Setup | None = None
         self._threads = threads
         self._context = multiprocessing.get_context("spawn")  # a fresh interpreter: no threads or sockets inherited
         self._status = Status(
@@ -80,8 +87,8 @@ class Worker:
             last_sweep=self._context.Value("d", 0.0),
             degraded=self._context.Array("c", DEGRADED_BYTES),  # type: ignore[arg-type]
             stop=self._context.Event(),
-            schema_ready=self._context.Event(),
         )
+        self._go: Connection | None = None  # the current process's end of the pipe its setup comes through
         self._queue: Queue[Work | None] = self._context.Queue()
         self._process: SpawnProcess | None = None
         self._stopping = False
@@ -89,15 +96,25 @@ class Worker:
         self._watcher = threading.Thread(target=self._watch, name="worker-watch", daemon=True)
 
     def start(self) -> Worker:
-        """Start the worker process. It loads its code meanwhile, but touches the database only once the front
-        says the schema is ready (`schema_ready`): a fresh interpreter takes a while to start, which this overlaps
-        with the front's own start."""
+        """Start the worker process first thing: a fresh interpreter loading the bot's code takes about a second
+        and a half, which this overlaps with the front reading its settings and checking Slack and the schema. The
+        worker waits for `go` before it reads anything or touches the database."""
         self._process = self._spawn()
         self._watcher.start()
         return self
 
-    def schema_ready(self) -> None:
-        self._status.schema_ready.set()
+    def go(self, settings: Settings, *, instance: str, log_level: str) -> None:
+        """The settings are read and the schema is ready: the worker builds and starts (and so does any worker
+        started after it dies)."""
+        self._setup = Setup(settings=settings, instance=instance, log_level=log_level)
+        self._send(self._setup)
+
+    def _send(self, setup: Setup | None) -> None:
+        if self._go is None:
+            return
+        # OSError: that worker has ended already; the watcher starts another, which is sent its setup.
+        with contextlib.suppress(OSError):
+            self._go.send(setup)
 
     def hand_off(self, work: Work) -> None:
         self._queue.put(work)  # never blocks: the queue's feeder thread writes to the pipe
@@ -106,7 +123,12 @@ class Worker:
         """Let the worker finish what is queued and running, then end it."""
         self._stopping = True
         self._status.stop.set()
-        self._status.schema_ready.set()  # a worker still waiting for it ends at once
+        if self._setup is None:
+            # It never got going (the front could not start): it holds nothing, and need not finish loading.
+            if self._process is not None:
+                self._process.kill()
+                self._process.join()
+            return
         for _ in range(self._threads):
             self._queue.put(None)
         if self._process is not None:
@@ -120,7 +142,7 @@ class Worker:
 
     @property
     def worker(self) -> str:
-        return self._instance
+        return self._setup.instance if self._setup is not None else ""
 
     @property
     def pid(self) -> int | None:
@@ -158,14 +180,18 @@ class Worker:
     def _spawn(self) -> SpawnProcess:
         self._status.heartbeat.value = 0.0
         self._status.scheduler_running.value = False
+        receiver, self._go = self._context.Pipe(duplex=False)
         process = self._context.Process(
             target=run,
-            args=(self._settings, self._queue, self._status, self._threads, self._instance, self._log_level),
+            args=(receiver, self._queue, self._status, self._threads),
             name="accessbot-worker",
             daemon=True,
         )
         process.start()
+        receiver.close()  # the worker's end, which it has now
         logger.info("worker started (pid %s)", process.pid)
+        if self._setup is not None:
+            self._send(self._setup)
         return process
 
     def _watch(self) -> None:
@@ -195,24 +221,29 @@ class Worker:
             self._process = self._spawn()
 
 
-def run(settings: Settings, queue: Queue[Work | None], status: Status, threads: int, instance: str, level: str) -> None:
+def run(go: Connection, queue: Queue[Work | None], status: Status, threads: int) -> None:
     """The worker process: the same app as the front, fed by the queue, and the scheduler."""
+    # Ctrl-C reaches the whole process group, and some service managers signal every process of a service: the
+    # front decides when the worker stops, after the last answered request (Worker.stop).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # The code first, while the front reads its settings and checks the schema.
     from slack_bolt.error import BoltError
 
     from bot.bootstrap import bootstrap
     from bot.logs import configure_logging
     from bot.settings import ConfigError
 
-    os.environ[INSTANCE_ENV] = instance  # claims and log lines name the instance, as the front's do
-    # Ctrl-C reaches the whole process group, and some service managers signal every process of a service: the
-    # front decides when the worker stops, after the last answered request (Worker.stop).
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    configure_logging(level, settings.log_format)
     parent = multiprocessing.parent_process()
-    status.schema_ready.wait()
-    if status.stop.is_set():
-        return  # the front could not start (its database, say) and has said why
+    try:
+        setup: Setup | None = go.recv()
+    except EOFError:
+        setup = None
+    if setup is None or status.stop.is_set():
+        return  # the front could not start (its settings, its database) and has said why
+    settings = setup.settings
+    os.environ[INSTANCE_ENV] = setup.instance  # claims and log lines name the instance, as the front's do
+    configure_logging(setup.log_level, settings.log_format)
     try:
         runtime = bootstrap(settings, require_signing_secret=False, verify_requests=False)
     except (ConfigError, BoltError) as error:
