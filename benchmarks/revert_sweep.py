@@ -101,7 +101,7 @@ def seed(ctx: ServiceContext, slack: LocalSlack | None, n: int, due: datetime) -
             slack.messages[(APPROVALS, card_ts)] = StoredMessage(APPROVALS, card_ts, "card", [])
 
 
-def run(n: int, *, workers: int, with_slack: bool) -> dict[str, float]:
+def run(n: int, *, workers: int, with_slack: bool, batch: int = 100) -> dict[str, float]:
     with (
         tempfile.TemporaryDirectory() as folder,
         LocalSlack(bot_token=TOKEN, users=[LocalUser("U0ALICE", "alice", "alice@agency.example")]) as slack,
@@ -111,7 +111,7 @@ def run(n: int, *, workers: int, with_slack: bool) -> dict[str, float]:
             slack_api_url=slack.api_url,
             database_url=f"sqlite:///{folder}/bench.db",
             platforms={"sandbox": SandboxSettings(approvers=("U0BOB",))},
-            elevations=ElevationSettings(batch=int(__import__("os").environ.get("BATCH", "100"))),
+            elevations=ElevationSettings(batch=batch),
         )
         from bot.bootstrap import slack_client
 
@@ -171,6 +171,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, action="append", help="elevations to revert (repeatable)")
     parser.add_argument("--workers", type=int, default=1, help="sweepers running at once (default 1)")
     parser.add_argument("--slack", choices=["local", "none"], default="local")
+    parser.add_argument("--batch", type=int, default=100, help="accounts claimed and reverted at once (default 100)")
     args = parser.parse_args()
     sizes = args.n or [1_000, 10_000]
     print(f"sweeper benchmark: sandbox on SQLite, {args.workers} worker(s), Slack: {args.slack}")
@@ -179,7 +180,7 @@ def main() -> None:
         f"{'last told s':>12}"
     )
     for n in sizes:
-        result = run(n, workers=args.workers, with_slack=args.slack == "local")
+        result = run(n, workers=args.workers, with_slack=args.slack == "local", batch=args.batch)
         print(
             f"{result['n']:>7} {result['seconds']:>9.2f} {result['per_second']:>10.1f} "
             f"{result['lag_p50']:>10.2f} {result['lag_max']:>10.2f} {int(result['slack_calls']):>12} "
