@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.processes import SlackEndpoint, percentile, send_all, slack_process, wait_until
 from bot.console.payloads import SignedRequest, SlackRequests
 from storage.db import make_engine
-from tests.faults.cluster import ALICE, SECRET, TOKEN, BotProcess, free_port, write_config
+from tests.faults.cluster import ALICE, LOCAL_HTTP, SECRET, TOKEN, BotProcess, free_port, write_config
 
 ROOT = Path(__file__).resolve().parents[1]
 WARM_UP = 20
@@ -78,7 +78,7 @@ def bare_bolt(slack: SlackEndpoint, folder: Path) -> Iterator[str]:
 
 def _healthy(url: str) -> bool:
     try:
-        return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
+        return LOCAL_HTTP.get(f"{url}/healthz", timeout=1).status_code == 200
     except httpx.HTTPError:
         return False
 

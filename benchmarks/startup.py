@@ -23,8 +23,6 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.seeding import seed_grants
@@ -32,7 +30,7 @@ from domain.catalog import RoleCatalog
 from platforms.settings import SandboxSettings
 from storage.db import make_engine
 from storage.schema import ensure_schema
-from tests.faults.cluster import BotProcess, local_slack, write_config
+from tests.faults.cluster import LOCAL_HTTP, BotProcess, local_slack, write_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -53,7 +51,7 @@ def children(pid: int) -> list[int]:
 
 
 def sweeps_seen(url: str) -> str | None:
-    health = httpx.get(f"{url}/healthz", timeout=5).json()
+    health = LOCAL_HTTP.get(f"{url}/healthz", timeout=5).json()
     return health.get("last_sweep")
 
 
