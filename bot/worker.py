@@ -109,7 +109,7 @@ class Worker:
         self._setup = Setup(settings=settings, instance=instance, log_level=log_level)
         self._send(self._setup)
 
-    def _send(self, setup: Setup | None) -> None:
+    def _send(self, setup: Setup) -> None:
         if self._go is None:
             return
         # OSError: that worker has ended already; the watcher starts another, which is sent its setup.
