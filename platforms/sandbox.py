@@ -7,7 +7,7 @@ catalog does not have, and every `apply` is one transaction, so it is never left
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy import bindparam, delete, insert, update
@@ -18,7 +18,7 @@ from domain.access import AccessState, diff
 from domain.catalog import RoleCatalog
 from domain.offboarding import GENERIC_CHECKLIST, Stage
 from platforms.base import ApplyResult, MemberRecord, Platform, PlatformError, PlatformRefused
-from storage.db import session_scope
+from storage.db import in_chunks, session_scope
 from storage.models import SandboxMember, SandboxScopeRole
 
 
@@ -103,7 +103,7 @@ class SandboxPlatform(Platform):
             changed = {email: state for email, state in valid.items() if diff(current[email], state)}
             for email in valid.keys() - changed.keys():
                 results[email] = ApplyResult(responses=("no change needed",))
-            for chunk in _chunks(list(changed)):
+            for chunk in in_chunks(list(changed)):
                 session.exec(
                     delete(SandboxScopeRole).where(
                         col(SandboxScopeRole.platform) == self.name, col(SandboxScopeRole.email).in_(chunk)
@@ -153,7 +153,7 @@ class SandboxPlatform(Platform):
     def _read_many(self, session: Session, emails: list[str]) -> dict[str, AccessState]:
         roles: dict[str, str] = {}
         scopes: dict[str, dict[str, str]] = {}
-        for chunk in _chunks(emails):
+        for chunk in in_chunks(emails):
             # Columns, not rows: many members are read at once, and nothing here changes them.
             members = select(SandboxMember.email, SandboxMember.account_role).where(
                 SandboxMember.platform == self.name, col(SandboxMember.email).in_(chunk)
@@ -212,9 +212,3 @@ class SandboxPlatform(Platform):
                 raise PlatformRefused(self.name, f"unknown scope {scope!r}")
             if spec.role(role) != role:
                 raise PlatformRefused(self.name, f"{role!r} is not a role on {scope}")
-
-
-def _chunks(items: list[str], size: int = 500) -> Iterator[list[str]]:
-    """Lists short enough for an IN (...) on every database."""
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import DateTime, event
@@ -53,6 +53,18 @@ _AS_JSON = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
 def json_text(value: Any) -> str:
     """A value of a JSON column as the text stored."""
     return orjson.dumps(value, option=_AS_JSON).decode()
+
+
+T = TypeVar("T")
+
+#: Keys per statement when many are named in one IN (...): SQLite allows some thousands of parameters.
+IN_CHUNK = 500
+
+
+def in_chunks(items: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:
+    """`items` in lists short enough for an IN (...) on every database."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, insert, update
 from sqlmodel import Session, col, select
 
+from storage.db import in_chunks
 from storage.models import SlackOutbox
 
 
@@ -56,21 +57,17 @@ def enqueue(
     return row
 
 
-#: Keys per statement when many are named at once (SQLite allows some thousands of parameters).
-CHUNK = 500
-
-
 def enqueue_many(
     *, session: Session, calls: Sequence[tuple[str, dict[str, Any], str | None]], at: datetime, lane: Lane
 ) -> int:
     """Keep many calls (method, params, coalesce key) at once: what `enqueue` does for each, in a few statements
     however many there are (many grants ending together are redrawn in the background lane this way)."""
     keys = [key for _, _, key in calls if key is not None]
-    for start in range(0, len(keys), CHUNK):
+    for chunk in in_chunks(keys):
         session.exec(
             update(SlackOutbox)
             .where(
-                col(SlackOutbox.coalesce_key).in_(keys[start : start + CHUNK]),
+                col(SlackOutbox.coalesce_key).in_(chunk),
                 col(SlackOutbox.status) == OutboxStatus.PENDING,
             )
             .values(status=OutboxStatus.SUPERSEDED.value)

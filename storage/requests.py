@@ -20,6 +20,7 @@ from domain.lifecycle import (
     RequestEvent,
     RequestStatus,
 )
+from storage.db import in_chunks
 from storage.models import AccessRequest, Approval, PlatformChange
 
 
@@ -66,8 +67,8 @@ def who_to_tell(*, session: Session, request_ids: Iterable[int]) -> dict[int, Wh
         col(AccessRequest.card_ts),
     )
     found: dict[int, WhoToTell] = {}
-    for start in range(0, len(ids), 500):
-        for row in session.execute(statement.where(col(AccessRequest.id).in_(ids[start : start + 500]))):
+    for chunk in in_chunks(ids):
+        for row in session.execute(statement.where(col(AccessRequest.id).in_(chunk))):
             found[row[0]] = WhoToTell(*row)
     return found
 
