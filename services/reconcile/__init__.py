@@ -143,11 +143,15 @@ def _token(worker: str) -> str:
 def _work(ctx: ServiceContext, held: Claim, tally: Tally) -> None:
     """Run steps until the account has nothing left to do now, then let go of it."""
     waited_until = time.monotonic() + ADMIN_CLAIM_PATIENCE
+    # A claim taken over may have been left mid-step (planned, perhaps applied, not recorded), and that step moved
+    # the account's due time a lease on: the first step runs whatever the due time says, and finishes it now.
+    anyway = held.took_over is not None
     with ctx.leases.holding(PlatformAccount, held):
         if held.took_over is not None:
             _record_take_over(ctx, held)
         while True:
-            outcome = _step(ctx, held, tally)
+            outcome = _step(ctx, held, tally, anyway=anyway)
+            anyway = False
             if outcome is Step.WAIT and time.monotonic() < waited_until:
                 # Another change to this platform's admins is being applied; it takes one platform call or so.
                 time.sleep(0.05)
@@ -180,11 +184,11 @@ def _record_take_over(ctx: ServiceContext, held: Claim) -> None:
         )
 
 
-def _step(ctx: ServiceContext, held: Claim, tally: Tally) -> Step:
+def _step(ctx: ServiceContext, held: Claim, tally: Tally, *, anyway: bool = False) -> Step:
     now = ctx.clock.now()
     with Session(ctx.engine) as session:
         account = get_account(session=session, account_id=int(held.key))
-        if account is None or not has_work(session, account, now):
+        if account is None or not (anyway or has_work(session, account, now)):
             return Step.IDLE
         platform, email = account.platform, account.email
         change = next_change(session=session, account_id=int(held.key))

@@ -28,12 +28,13 @@ from services.context import RequestRefused, ServiceContext
 from services.decisions import Outcome, approve, retry
 from services.grant_actions import GrantOutcome, ask_extension, end_now, keep
 from services.grants import live_views, load
+from services.reconcile import drain
 from services.settings import ElevationSettings
 from services.sweeper import sweep
 from storage.db import session_scope
 from storage.ledger import claim, get_grant, release
 from storage.models import AuditEvent, PlatformAccount
-from tests.fakes import FlakyPlatform
+from tests.fakes import FakeClock, FlakyPlatform
 from tests.services.desk import ANA, Desk, access, approve_fully, make_desk, seed
 from tests.waiting import wait_until
 
@@ -184,6 +185,13 @@ class Gated(FlakyPlatform):
         return super().apply(email, desired)
 
 
+def account_of(desk: Desk) -> int:
+    with Session(desk.ctx.engine) as session:
+        account = session.exec(select(PlatformAccount.id)).one()
+    assert account is not None
+    return account
+
+
 def lease_of(desk: Desk) -> object:
     with Session(desk.ctx.engine) as session:
         account = session.exec(select(PlatformAccount)).one()
@@ -222,6 +230,53 @@ def test_a_platform_call_slower_than_the_lease(tmp_path: Path, database_url: str
     slow.clock.advance(2 * HOUR)
     assert sweep(other.ctx).reverted == 1
     assert access(other) == ANALYST
+
+
+class Killed(BaseException):
+    """The process dies here (kill -9): nothing after this line runs, no handler sees it."""
+
+
+class ReadsLongThenDies(FlakyPlatform):
+    """A holder that spends part of its lease reading the platform (its renewals not reaching the database), then
+    plans, applies, and dies before it can record what it did."""
+
+    def __init__(self, inner: Platform, clock: FakeClock, reading: timedelta) -> None:
+        super().__init__(inner)
+        self.clock, self.reading = clock, reading
+
+    def get_access(self, email: str) -> AccessState:
+        self.clock.advance(self.reading)
+        return super().get_access(email)
+
+    def apply(self, email: str, desired: AccessState) -> ApplyResult:
+        self.inner.apply(email, desired)
+        raise Killed
+
+
+def test_a_take_over_finishes_the_revert_its_holder_planned_late_in_its_lease(
+    tmp_path: Path, database_url: str
+) -> None:
+    """The holder planned the revert (so the account is next due a lease after that) and died before recording it.
+    Its lease runs out earlier than that: whoever takes the claim over then must finish the revert at once, not let
+    the account go untouched until it is due again."""
+    dying = make_desk(tmp_path, database_url=database_url)
+    other = make_desk(tmp_path, database_url=database_url, clock=dying.clock)
+    seed(dying, ANALYST)
+    elevation = grant_of(dying, applied(dying, f"update {ANA} sandbox architect for 2h reason: QA"))
+    lease = dying.ctx.leases.lease
+    platform = ReadsLongThenDies(dying.ctx.platforms["sandbox"], dying.clock, reading=lease / 2)
+    dying.ctx = replace(dying.ctx, platforms={**dying.ctx.platforms, "sandbox": platform})
+    dying.clock.advance(2 * HOUR)
+    with pytest.raises(Killed):  # a revoke's or an approval's own step, say, which works under a claim of its own
+        drain(dying.ctx, account_of(dying), worker="dying")
+    assert access(other) == ANALYST, "the revert reached the platform"
+    dying.clock.advance(lease / 2 + timedelta(seconds=1))  # past the lease, not yet a lease after the plan
+    report = sweep(other.ctx)
+    assert report.reverted == 1, report
+    (ended, _) = load(other.ctx, elevation)  # type: ignore[misc]
+    assert ended.state is GrantState.ENDED
+    assert [kind for kind, view in other.notifier.elevations if view.id == elevation] == ["ended"]
+    assert "claim_taken_over" in events(other)
 
 
 def test_a_revoke_pressed_while_another_change_is_on_its_way_still_takes_the_access_away(
