@@ -516,17 +516,22 @@ class ScimPlatform(Platform):
     def _offers_etags(self) -> bool:
         return bool((self._config().get("etag") or {}).get("supported", False))
 
-    def _config(self) -> dict[str, Any]:
-        """The server's /ServiceProviderConfig, read once ({} where it has none; a read that failed for the moment
-        is tried again next time)."""
+    def provider_config(self) -> dict[str, Any]:
+        """The server's /ServiceProviderConfig, read once; a read that fails raises (and is tried again next time)."""
         if self._provider_config is None:
-            try:
-                self._provider_config = self.http.request_json("GET", "ServiceProviderConfig")
-            except PlatformError as error:
-                if error.retryable:
-                    return {}  # unreachable for now: asked again next time, not taken as "says nothing"
-                self._provider_config = {}
+            self._provider_config = self.http.request_json("GET", "ServiceProviderConfig")
         return self._provider_config
+
+    def _config(self) -> dict[str, Any]:
+        """What the server says of itself, as `provider_config`, or {} where it says nothing (a read that failed for
+        the moment is tried again next time)."""
+        try:
+            return self.provider_config()
+        except PlatformError as error:
+            if error.retryable:
+                return {}  # unreachable for now: asked again next time, not taken as "says nothing"
+            self._provider_config = {}
+            return self._provider_config
 
     def filters_trusted(self) -> bool:
         """Whether a filter's empty answer can be taken as "none": not on a server that says it does not support

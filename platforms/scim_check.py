@@ -47,7 +47,7 @@ class ScimCheck:
         problems: list[str] = []
         notes: list[str] = []
         try:
-            config = self.platform.http.request_json("GET", "ServiceProviderConfig")
+            config = self.platform.provider_config()
             users = self.platform.http.request_json("GET", "Users", params={"count": 1})
             schema = self._user_schema()
             capabilities = [self._finding_people(), _patching(config), self._role_capability(schema)]

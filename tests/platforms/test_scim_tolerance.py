@@ -266,6 +266,12 @@ def test_the_check_proves_what_it_can_by_reading_and_says_what_it_only_assumes(s
     }
 
 
+def test_the_check_reads_what_the_server_says_of_itself_once(server: ScimServer) -> None:
+    before = server.count("GET", "/ServiceProviderConfig")
+    assert client(server).check().ok
+    assert server.count("GET", "/ServiceProviderConfig") - before == 1
+
+
 def test_the_check_says_a_server_offers_no_groups_where_the_config_maps_some(server: ScimServer) -> None:
     only_users = {"Resources": [{"id": "User", "name": "User", "endpoint": "/Users"}], "totalResults": 1}
     server.fail("GET", "/ResourceTypes$", 200, body=json.dumps(only_users).encode(), content_type="application/json")
