@@ -36,19 +36,22 @@ def run_request(ctx: ServiceContext, request_id: int, *, actor: str) -> RequestV
         if not transition_request(session=session, request_id=request_id, event=RequestEvent.START, at=now):
             return None
         request = get_request(session=session, request_id=request_id)
-        before = ctx.view(session, request_id)
-        assert request is not None and before is not None
+        assert request is not None
+        before: RequestView | None = None  # read for a removal only: the steps before it are drawn from it
         accounts: list[int] = []
         opened: list[int] = []
         for change in changes_of(session=session, request_id=request_id):
             if change.status not in (ChangeStatus.WAITING.value, ChangeStatus.FAILED.value):
                 continue
             assert change.id is not None
-            passed, tasks = passes_gate(session, ctx, before, before.change(change.id), now=now)
-            if not passed:
-                transition_change(session=session, change_id=change.id, event=ChangeEvent.GATE, at=now)
-                opened += tasks
-                continue
+            if change.action == "remove":
+                before = before or ctx.view(session, request_id)
+                assert before is not None
+                passed, tasks = passes_gate(session, ctx, before, before.change(change.id), now=now)
+                if not passed:
+                    transition_change(session=session, change_id=change.id, event=ChangeEvent.GATE, at=now)
+                    opened += tasks
+                    continue
             email = request.target_email
             if change.action == "extend" and change.grant_id is not None:
                 grant = get_grant(session=session, grant_id=change.grant_id)
