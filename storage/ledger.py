@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, bindparam, func, or_, update
+from sqlalchemy import and_, bindparam, case, func, or_, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -372,17 +372,15 @@ def next_reminder(*, session: Session) -> datetime | None:
 def next_change(*, session: Session, account_id: int) -> PlatformChange | None:
     """The change the account works on next: one it was applying already (a worker died, or manual steps were just
     done), else the oldest queued."""
-    in_flight = session.exec(
-        select(PlatformChange)
-        .where(PlatformChange.account_id == account_id, PlatformChange.status == ChangeStatus.APPLYING.value)
-        .order_by(col(PlatformChange.queued_at), col(PlatformChange.id))
-    ).first()
-    if in_flight is not None:
-        return in_flight
+    applying_first = case((col(PlatformChange.status) == ChangeStatus.APPLYING.value, 0), else_=1)
     return session.exec(
         select(PlatformChange)
-        .where(PlatformChange.account_id == account_id, PlatformChange.status == ChangeStatus.QUEUED.value)
-        .order_by(col(PlatformChange.queued_at), col(PlatformChange.id))
+        .where(
+            PlatformChange.account_id == account_id,
+            col(PlatformChange.status).in_([ChangeStatus.APPLYING.value, ChangeStatus.QUEUED.value]),
+        )
+        .order_by(applying_first, col(PlatformChange.queued_at), col(PlatformChange.id))
+        .limit(1)
     ).first()
 
 
@@ -394,18 +392,6 @@ def awaiting_manual(*, session: Session, account_id: int) -> list[PlatformChange
                 PlatformChange.status == ChangeStatus.AWAITING_MANUAL.value,
             )
         )
-    )
-
-
-def has_queued(*, session: Session, account_id: int) -> bool:
-    return (
-        session.exec(
-            select(PlatformChange.id).where(
-                PlatformChange.account_id == account_id,
-                col(PlatformChange.status).in_([ChangeStatus.QUEUED.value, ChangeStatus.APPLYING.value]),
-            )
-        ).first()
-        is not None
     )
 
 

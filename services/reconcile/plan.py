@@ -31,7 +31,7 @@ from services.reconcile.books import Books
 from services.reconcile.outcome import Notices, fail_change, wake
 from services.views import DriftReport, grant_view
 from storage.audit import BOT_ACTOR, AuditKind, record
-from storage.ledger import grants_of, has_queued, next_change
+from storage.ledger import grants_of, next_change
 from storage.models import AccessRequest, Grant, PlatformAccount, PlatformChange
 from storage.requests import get_request, transition_change
 
@@ -69,11 +69,10 @@ def has_work(session: Session, account: PlatformAccount, now: datetime) -> bool:
     assert account.id is not None
     if account.due_at is not None and account.due_at <= now:
         return True
-    if has_queued(session=session, account_id=account.id):
-        # Unless the platform asked to wait: then not before the time it gave.
-        waiting = next_change(session=session, account_id=account.id)
-        if waiting is None or waiting.retry_at is None or waiting.retry_at <= now:
-            return True
+    # A change queued or in flight, unless the platform asked to wait: then not before the time it gave.
+    waiting = next_change(session=session, account_id=account.id)
+    if waiting is not None and (waiting.retry_at is None or waiting.retry_at <= now):
+        return True
     return any(
         grant.ends_at is not None and grant.ends_at <= now
         for grant in grants_of(session=session, account_id=account.id, states=[GrantState.ACTIVE])
