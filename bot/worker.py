@@ -32,12 +32,15 @@ from multiprocessing.context import SpawnProcess
 from multiprocessing.queues import Queue
 from multiprocessing.sharedctypes import Synchronized, SynchronizedString
 from multiprocessing.synchronize import Event
+from typing import TYPE_CHECKING
 
-from slack_bolt import App
-
-from bot.handoff import Work
-from bot.settings import Settings
 from services.logs import INSTANCE_ENV
+
+if TYPE_CHECKING:  # the front starts the worker before it loads any of these (see Worker.start)
+    from slack_bolt import App
+
+    from bot.handoff import Work
+    from bot.settings import Settings
 
 logger = logging.getLogger("accessbot.worker")
 
