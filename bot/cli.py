@@ -223,29 +223,30 @@ def _serve_front(settings: Settings, *, host: str, port: int, log_level: str, wo
     try:
         from bot.slack_link import SlackLink, check_slack_settings, slack_api_url
         from services.logs import worker_name
+        from storage.db import make_engine
+        from storage.schema import ensure_schema
 
         socket_mode = settings.slack_app_token is not None
         check_slack_settings(settings, require_signing_secret=not socket_mode)
         settings.refuse_placeholders()
         assert settings.slack_bot_token is not None
-        from bot.bootstrap import bootstrap
-        from bot.handoff import hand_off_work
-        from bot.health import check
-        from bot.metrics import scrape
-        from bot.server import serve_http, serve_socket_mode
-        from storage.db import make_engine
-        from storage.schema import ensure_schema
-
         slack = SlackLink.probing(settings.slack_bot_token.get_secret_value(), slack_api_url(settings))
         if not slack.check():  # a refused token stops here, in one line; an outage does not stop the bot
             until = "" if socket_mode else "; /healthz reports 503 until Slack answers"
             logger.warning("%s: starting anyway and asking again%s", slack.problem, until)
             slack.keep_trying()
-        # The schema is created or checked once, here, then the worker builds while the front does.
+        # The schema is created or checked once, here, then the worker builds while the front loads the rest of its
+        # code and builds too: the worker, which starts the scheduler, is what a start waits for.
         engine = make_engine(settings.database_url)
         ensure_schema(engine)
         engine.dispose()
         worker.go(settings, instance=worker_name(), log_level=log_level)
+        from bot.bootstrap import bootstrap
+        from bot.handoff import hand_off_work
+        from bot.health import check
+        from bot.metrics import scrape
+        from bot.server import serve_http, serve_socket_mode
+
         runtime = bootstrap(settings, require_signing_secret=not socket_mode, scheduled=False)
     except BaseException:
         worker.stop(timeout=5)
