@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col
 
+from storage.db import upsert
 from storage.models import SlackDelivery
 
 #: Longer than Slack's signature window (5 minutes) and its retries of an event (up to about an hour apart in all).
@@ -17,8 +16,7 @@ KEPT_FOR = timedelta(hours=1)
 
 def first_delivery(*, session: Session, key: str, at: datetime) -> bool:
     """Note `key` as delivered; True only for the first delivery of it (concurrent ones included)."""
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    inserted = session.exec(insert(SlackDelivery).values(key=key, seen_at=at).on_conflict_do_nothing())
+    inserted = session.exec(upsert(session, SlackDelivery).values(key=key, seen_at=at).on_conflict_do_nothing())
     return bool(inserted.rowcount)
 
 

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
+from storage.db import upsert
 from storage.models import HomeViewer
 
 
 def note_opened(*, session: Session, user_id: str, at: datetime) -> None:
     """Remember that `user_id` opened their Home (safe when two instances note it at once)."""
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     session.exec(
-        insert(HomeViewer)
+        upsert(session, HomeViewer)
         .values(user_id=user_id, opened_at=at)
         .on_conflict_do_update(index_elements=["user_id"], set_={"opened_at": at})
     )

@@ -14,12 +14,11 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import and_, bindparam, case, func, or_, update
 from sqlalchemy import select as sa_select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from domain.ledger import LIVE, GrantState
 from domain.lifecycle import ChangeStatus
+from storage.db import upsert
 from storage.models import AccessRequest, Grant, PlatformAccount, PlatformChange, PlatformClaim
 
 
@@ -44,9 +43,8 @@ def account_id(*, session: Session, platform: str, email: str, now: datetime) ->
     ).first()
     if row is not None:
         return row
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     session.exec(
-        insert(PlatformAccount)
+        upsert(session, PlatformAccount)
         .values(platform=platform, email=email, updated_at=now, plans=[], next_seq=0, fence=0, attempts=0)
         .on_conflict_do_nothing()
     )
@@ -109,8 +107,7 @@ def claim(
 
 def platform_claim_row(*, session: Session, platform: str) -> None:
     """Make sure the platform has its claim row."""
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.exec(insert(PlatformClaim).values(platform=platform, fence=0).on_conflict_do_nothing())
+    session.exec(upsert(session, PlatformClaim).values(platform=platform, fence=0).on_conflict_do_nothing())
 
 
 class Claimed(NamedTuple):

@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import text
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
+from storage.db import upsert
 from storage.models import BotState
 
 
@@ -21,7 +21,7 @@ def hold_lock(*, session: Session, key: str) -> None:
     # every read after it see what the transaction before committed, and keeps the next one out until this ends.
     now = datetime.now(UTC)
     session.exec(
-        sqlite_insert(BotState)
+        upsert(session, BotState)
         .values(key=f"lock:{key}", value={}, updated_at=now)
         .on_conflict_do_update(index_elements=["key"], set_={"updated_at": now})
     )

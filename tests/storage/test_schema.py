@@ -59,6 +59,34 @@ def test_a_start_on_an_up_to_date_database_does_not_load_alembic(tmp_path: Path)
     assert done.stdout.split() == [HEAD, "False"]
 
 
+def test_on_sqlite_the_postgresql_dialect_is_never_loaded(tmp_path: Path) -> None:
+    """Each of serve's processes would load it (2 MB, and a twentieth of a second of its start) for nothing."""
+    url = f"sqlite:///{tmp_path}/bot.db"
+    ensure_schema(make_engine(url))
+    script = (
+        "import sys\n"
+        "from datetime import UTC, datetime\n"
+        "from storage.db import make_engine, session_scope\n"
+        "from storage.deliveries import first_delivery\n"
+        "from storage.homes import note_opened\n"
+        "from storage.ledger import account_id, platform_claim_row\n"
+        "from storage.locks import hold_lock\n"
+        "import bot.bootstrap, bot.scheduler, handlers, services.sweeper\n"
+        f"engine = make_engine({url!r})\n"
+        "now = datetime.now(UTC)\n"
+        "with session_scope(engine) as session:\n"
+        "    first_delivery(session=session, key='k', at=now)\n"
+        "    note_opened(session=session, user_id='U1', at=now)\n"
+        "    account_id(session=session, platform='sandbox', email='ana@agency.example', now=now)\n"
+        "    platform_claim_row(session=session, platform='sandbox')\n"
+        "    hold_lock(session=session, key='k')\n"
+        "print('sqlalchemy.dialects.postgresql' in sys.modules)\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False"]
+
+
 def test_a_new_database_is_created_at_start_and_a_second_start_changes_nothing(database_url: str) -> None:
     engine = make_engine(database_url)
     assert current_revision(engine) is None
