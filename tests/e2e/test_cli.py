@@ -13,6 +13,7 @@ from bot.cli import main
 from domain.access import AccessState
 from handlers import ids
 from tests.e2e.conftest import RunningBot, environment_without_settings
+from tests.fresh import printed
 
 ANA = "ana@agency.example"
 
@@ -211,7 +212,6 @@ def test_a_database_that_cannot_be_used_is_one_line_naming_it(
 def test_help_and_version_load_no_database_layer_settings_or_slack() -> None:
     """`accessbot --help` answers at once: what it prints needs none of the heavy packages (see
     benchmarks/cli_start.py for the time it takes)."""
-    root = Path(__file__).resolve().parents[2]
     probe = (
         "import sys\n"
         "from bot.cli import main\n"
@@ -222,16 +222,12 @@ def test_help_and_version_load_no_database_layer_settings_or_slack() -> None:
         "heavy = ('sqlalchemy', 'sqlmodel', 'pydantic_settings', 'slack_bolt', 'slack_sdk', 'httpx', 'alembic')\n"
         "print(sorted(name for name in heavy if name in sys.modules))\n"
     )
-    finished = subprocess.run(
-        [sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, timeout=60, check=True
-    )
-    assert finished.stdout.strip().splitlines()[-1] == "[]"
+    assert printed(probe) == "[]"
 
 
 def test_serve_starts_its_worker_before_loading_the_bot() -> None:
     """serve starts its worker process first, so that the worker loads its code while the front loads its own: the
     front gets there having loaded none of the heavy packages (they took 0.6 s, by which the worker started late)."""
-    root = Path(__file__).resolve().parents[2]
     probe = (
         "import sys\n"
         "import bot.cli\n"
@@ -239,10 +235,7 @@ def test_serve_starts_its_worker_before_loading_the_bot() -> None:
         "heavy = ('sqlalchemy', 'sqlmodel', 'pydantic', 'slack_bolt', 'slack_sdk', 'httpx', 'bot.settings')\n"
         "print(sorted(name for name in heavy if name in sys.modules))\n"
     )
-    finished = subprocess.run(
-        [sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, timeout=60, check=True
-    )
-    assert finished.stdout.strip().splitlines()[-1] == "[]"
+    assert printed(probe) == "[]"
 
 
 def test_every_command_and_option_says_what_it_is_for() -> None:

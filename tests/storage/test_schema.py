@@ -4,8 +4,6 @@ at start, one that is behind is refused until `accessbot db upgrade`, and data s
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +21,7 @@ from storage.audit import AuditKind, record, verify_chain
 from storage.db import make_engine, session_scope
 from storage.models import AccessRequest
 from storage.schema import HEAD, SchemaBehind, current_revision, ensure_schema, head_revision, upgrade
+from tests.fresh import printed
 
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 
@@ -42,49 +41,47 @@ def test_the_head_this_code_needs_is_the_newest_migration() -> None:
     assert head_revision() == HEAD, f"a migration was added: set storage.schema.HEAD to {head_revision()!r}"
 
 
-def test_a_start_on_an_up_to_date_database_does_not_load_alembic(tmp_path: Path) -> None:
+def on_an_up_to_date_sqlite_database(tmp_path: Path, *lines: str) -> str:
+    """What `lines` print last, run in a fresh interpreter where `engine` is on an up-to-date SQLite database."""
     url = f"sqlite:///{tmp_path}/bot.db"
     ensure_schema(make_engine(url))
-    # Loading alembic (and mako) takes a fifth of a second, on every start, in both of serve's processes.
-    script = (
-        "import sys\n"
-        "from storage.db import make_engine\n"
-        "from storage.schema import current_revision, ensure_schema\n"
-        f"engine = make_engine({url!r})\n"
-        "ensure_schema(engine)\n"
-        "print(current_revision(engine), 'alembic' in sys.modules)\n"
+    return printed(
+        "\n".join(["import sys", "from storage.db import make_engine", f"engine = make_engine({url!r})", *lines])
     )
-    root = Path(__file__).resolve().parents[2]
-    done = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, check=True)
-    assert done.stdout.split() == [HEAD, "False"]
+
+
+def test_a_start_on_an_up_to_date_database_does_not_load_alembic(tmp_path: Path) -> None:
+    # Loading alembic (and mako) takes a fifth of a second, on every start, in both of serve's processes.
+    found = on_an_up_to_date_sqlite_database(
+        tmp_path,
+        "from storage.schema import current_revision, ensure_schema",
+        "ensure_schema(engine)",
+        "print(current_revision(engine), 'alembic' in sys.modules)",
+    )
+    assert found.split() == [HEAD, "False"]
 
 
 def test_on_sqlite_the_postgresql_dialect_is_never_loaded(tmp_path: Path) -> None:
     """Each of serve's processes would load it (2 MB, and a twentieth of a second of its start) for nothing."""
-    url = f"sqlite:///{tmp_path}/bot.db"
-    ensure_schema(make_engine(url))
-    script = (
-        "import sys\n"
-        "from datetime import UTC, datetime\n"
-        "from storage.db import make_engine, session_scope\n"
-        "from storage.deliveries import first_delivery\n"
-        "from storage.homes import note_opened\n"
-        "from storage.ledger import account_id, platform_claim_row\n"
-        "from storage.locks import hold_lock\n"
-        "import bot.bootstrap, bot.scheduler, handlers, services.sweeper\n"
-        f"engine = make_engine({url!r})\n"
-        "now = datetime.now(UTC)\n"
-        "with session_scope(engine) as session:\n"
-        "    first_delivery(session=session, key='k', at=now)\n"
-        "    note_opened(session=session, user_id='U1', at=now)\n"
-        "    account_id(session=session, platform='sandbox', email='ana@agency.example', now=now)\n"
-        "    platform_claim_row(session=session, platform='sandbox')\n"
-        "    hold_lock(session=session, key='k')\n"
-        "print('sqlalchemy.dialects.postgresql' in sys.modules)\n"
+    found = on_an_up_to_date_sqlite_database(
+        tmp_path,
+        "from datetime import UTC, datetime",
+        "from storage.db import session_scope",
+        "from storage.deliveries import first_delivery",
+        "from storage.homes import note_opened",
+        "from storage.ledger import account_id, platform_claim_row",
+        "from storage.locks import hold_lock",
+        "import bot.bootstrap, bot.scheduler, handlers, services.sweeper",
+        "now = datetime.now(UTC)",
+        "with session_scope(engine) as session:",
+        "    first_delivery(session=session, key='k', at=now)",
+        "    note_opened(session=session, user_id='U1', at=now)",
+        "    account_id(session=session, platform='sandbox', email='ana@agency.example', now=now)",
+        "    platform_claim_row(session=session, platform='sandbox')",
+        "    hold_lock(session=session, key='k')",
+        "print('sqlalchemy.dialects.postgresql' in sys.modules)",
     )
-    root = Path(__file__).resolve().parents[2]
-    done = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, check=True)
-    assert done.stdout.split() == ["False"]
+    assert found == "False"
 
 
 def test_a_new_database_is_created_at_start_and_a_second_start_changes_nothing(database_url: str) -> None:
