@@ -142,6 +142,10 @@ class RecordingNotifier:
         return [kind for kind, _ in self.events]
 
 
+class Killed(BaseException):
+    """The process dies here (kill -9): nothing after this line runs, no handler sees it."""
+
+
 class FlakyPlatform(Platform):
     """A real platform that fails its next `failures` applies, or whenever `down` is set."""
 

@@ -19,14 +19,10 @@ from services.settings import ElevationSettings
 from services.sweeper import sweep
 from storage.db import session_scope
 from storage.requests import transition_request
-from tests.fakes import FlakyPlatform
+from tests.fakes import FlakyPlatform, Killed
 from tests.services.desk import ANA, Desk, access, make_desk
 
 LEASE = timedelta(seconds=ElevationSettings().lease_seconds)
-
-
-class Killed(BaseException):
-    """The process dies here (kill -9): nothing after this line runs, no handler sees it."""
 
 
 class DiesWhileApplying(FlakyPlatform):

@@ -34,7 +34,7 @@ from services.sweeper import sweep
 from storage.db import session_scope
 from storage.ledger import claim, get_grant, release
 from storage.models import AuditEvent, PlatformAccount
-from tests.fakes import FakeClock, FlakyPlatform
+from tests.fakes import FakeClock, FlakyPlatform, Killed
 from tests.services.desk import ANA, Desk, access, approve_fully, make_desk, seed
 from tests.waiting import wait_until
 
@@ -230,10 +230,6 @@ def test_a_platform_call_slower_than_the_lease(tmp_path: Path, database_url: str
     slow.clock.advance(2 * HOUR)
     assert sweep(other.ctx).reverted == 1
     assert access(other) == ANALYST
-
-
-class Killed(BaseException):
-    """The process dies here (kill -9): nothing after this line runs, no handler sees it."""
 
 
 class ReadsLongThenDies(FlakyPlatform):

@@ -43,7 +43,7 @@ from services.views import GrantView
 from storage.audit import GENESIS
 from storage.ledger import find_account, grants_of
 from storage.models import AuditHead
-from tests.fakes import FlakyPlatform
+from tests.fakes import FlakyPlatform, Killed
 from tests.services.desk import Desk, approve_fully, make_desk
 
 PLATFORMS = ("sandbox", "sandbox-eu")
@@ -52,10 +52,6 @@ SCOPES = ("staging", "production")
 SCOPE_ROLES = ("Admin", "Contributor", "Viewer", "none")
 SPANS = ("30m", "1h", "2h", "4h")
 LEASE = timedelta(seconds=ElevationSettings().lease_seconds)
-
-
-class Killed(BaseException):
-    """The process dies here (kill -9): nothing after this line runs."""
 
 
 class Dies(FlakyPlatform):
