@@ -185,17 +185,10 @@ class Gated(FlakyPlatform):
         return super().apply(email, desired)
 
 
-def account_of(desk: Desk) -> int:
+def the_account(desk: Desk) -> PlatformAccount:
+    """The one account these tests work on, as the database has it now."""
     with Session(desk.ctx.engine) as session:
-        account = session.exec(select(PlatformAccount.id)).one()
-    assert account is not None
-    return account
-
-
-def lease_of(desk: Desk) -> object:
-    with Session(desk.ctx.engine) as session:
-        account = session.exec(select(PlatformAccount)).one()
-        return account.lease_until
+        return session.exec(select(PlatformAccount)).one()
 
 
 @pytest.mark.parametrize("renewing", [True, False], ids=["renewed", "renewal-lost"])
@@ -212,10 +205,10 @@ def test_a_platform_call_slower_than_the_lease(tmp_path: Path, database_url: str
     thread = threading.Thread(target=approve, args=(slow.ctx, request_id), kwargs={"approver": slow.approver})
     thread.start()
     assert gated.entered.wait(20)
-    first_lease = lease_of(slow)
+    first_lease = the_account(slow).lease_until
     slow.clock.advance(timedelta(seconds=5))  # well past the lease
     if renewing:
-        wait_until(lambda: lease_of(slow) != first_lease, "the holder to renew its lease")  # type: ignore[operator]
+        wait_until(lambda: the_account(slow).lease_until != first_lease, "the holder to renew its lease")
     sweep(other.ctx)
     gated.gate.set()
     thread.join(30)
@@ -263,8 +256,10 @@ def test_a_take_over_finishes_the_revert_its_holder_planned_late_in_its_lease(
     platform = ReadsLongThenDies(dying.ctx.platforms["sandbox"], dying.clock, reading=lease / 2)
     dying.ctx = replace(dying.ctx, platforms={**dying.ctx.platforms, "sandbox": platform})
     dying.clock.advance(2 * HOUR)
+    account = the_account(dying).id
+    assert account is not None
     with pytest.raises(Killed):  # a revoke's or an approval's own step, say, which works under a claim of its own
-        drain(dying.ctx, account_of(dying), worker="dying")
+        drain(dying.ctx, account, worker="dying")
     assert access(other) == ANALYST, "the revert reached the platform"
     dying.clock.advance(lease / 2 + timedelta(seconds=1))  # past the lease, not yet a lease after the plan
     report = sweep(other.ctx)
