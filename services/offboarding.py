@@ -43,11 +43,12 @@ def follow_ups(ctx: ServiceContext, request: RequestView, change: ChangeView) ->
 def passes_gate(
     session: Session, ctx: ServiceContext, request: RequestView, change: ChangeView, *, now: datetime
 ) -> tuple[bool, list[int]]:
-    """Whether a change may be applied now as far as the steps before a removal go, and the tasks opened for them.
+    """Whether a removal may be applied now as far as the steps before it go, and the tasks opened for them.
 
     The first time an approved removal comes here, its steps before are opened as tasks and it waits; it passes once
-    each is done or skipped. Anything but a removal, a security removal and a platform without such steps pass."""
-    if change.action != "remove" or request.security:
+    each is done or skipped. A security removal and a platform without such steps pass."""
+    assert change.action == "remove", "only a removal has steps before it"
+    if request.security:
         return True, []
     if (steps_open := steps_before_open(session, change.id)) is not None:
         return not steps_open, []
