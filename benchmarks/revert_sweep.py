@@ -101,7 +101,7 @@ def seed(ctx: ServiceContext, slack: LocalSlack | None, n: int, due: datetime) -
             slack.messages[(APPROVALS, card_ts)] = StoredMessage(APPROVALS, card_ts, "card", [])
 
 
-def run(n: int, *, workers: int, with_slack: bool, batch: int = 100) -> dict[str, float]:
+def run(n: int, *, workers: int, with_slack: bool, batch: int = ElevationSettings().batch) -> dict[str, float]:
     with (
         tempfile.TemporaryDirectory() as folder,
         LocalSlack(bot_token=TOKEN, users=[LocalUser("U0ALICE", "alice", "alice@agency.example")]) as slack,
@@ -171,7 +171,12 @@ def main() -> None:
     parser.add_argument("--n", type=int, action="append", help="elevations to revert (repeatable)")
     parser.add_argument("--workers", type=int, default=1, help="sweepers running at once (default 1)")
     parser.add_argument("--slack", choices=["local", "none"], default="local")
-    parser.add_argument("--batch", type=int, default=100, help="accounts claimed and reverted at once (default 100)")
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=ElevationSettings().batch,
+        help=f"accounts a sweep claims at once (default {ElevationSettings().batch}, as elevations.batch)",
+    )
     args = parser.parse_args()
     sizes = args.n or [1_000, 10_000]
     print(f"sweeper benchmark: sandbox on SQLite, {args.workers} worker(s), Slack: {args.slack}")

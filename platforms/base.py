@@ -215,6 +215,8 @@ class Platform(ABC):
     #: How long one operation (a read of someone's access, a change) may take in all, over all its calls, retries and
     #: waits; None where the client makes no calls of its own.
     operation_seconds: float | None = None
+    #: Rounds of `concurrency` calls one chunk of a batch of reverts takes (see `chunk`).
+    CHUNK_ROUNDS = 8
 
     def __init__(self, name: str, catalog: RoleCatalog) -> None:
         self.name = name
@@ -264,6 +266,13 @@ class Platform(ABC):
         """Where, in the platform's own UI, an admin re-sends `email`'s invitation (no platform here has an API for
         it)."""
         return f"Re-send {email}'s invitation from {self.name}'s own admin pages."
+
+    @property
+    def chunk(self) -> int | None:
+        """How many accounts of a batch of reverts are read, applied and recorded together: a few rounds of the
+        bulkhead, so that the first revert of a batch reaches the platform after a few calls rather than after the
+        whole batch has been read. None: the whole batch at once (a platform that answers without calls)."""
+        return self.concurrency * self.CHUNK_ROUNDS
 
     def read_many(self, emails: Sequence[str]) -> dict[str, AccessState | PlatformError]:
         """Several members' access now, each as `get_access` would answer (or fail). Clients that can read many in

@@ -22,8 +22,10 @@ class ElevationSettings(BaseModel):
     reminders: tuple[ConfigDuration, ...] = (timedelta(hours=24), timedelta(hours=1))
     # How often the sweeper looks for anything due that no timer handled (bot down, missed window).
     sweep_seconds: float = PydanticField(default=30.0, gt=0)
-    # How many due reverts one claim takes.
-    batch: int = PydanticField(default=100, ge=1)
+    # How many due accounts one sweep claims at once. They are planned and recorded together (one transaction and
+    # one append to the audit chain per stage), and sent to each platform a chunk at a time (its `concurrency` times
+    # a few rounds), so that a slow platform's first reverts do not wait for the whole batch.
+    batch: int = PydanticField(default=500, ge=1)
     # A failed revert is retried after retry_initial_seconds, doubling up to retry_max_seconds, forever.
     retry_initial_seconds: float = PydanticField(default=60.0, gt=0)
     retry_max_seconds: float = PydanticField(default=3600.0, gt=0)

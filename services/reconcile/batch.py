@@ -24,15 +24,26 @@ from storage.models import PlatformAccount
 
 
 def reconcile_batch(ctx: ServiceContext, platform: str, claims: Sequence[tuple[str, Claim]], tally: Tally) -> None:
-    """Reconcile every claimed account (email, claim) of `platform`; queued changes are left to each account's own
-    step. Every claim is let go at the end (those taken over meanwhile are not touched)."""
-    held = [claim for _, claim in claims]
-    with ctx.leases.holding(PlatformAccount, *held):
+    """Reconcile every claimed account (email, claim) of `platform`, a chunk at a time (the platform's `chunk`);
+    queued changes are left to each account's own step. Each chunk's claims are let go once it is recorded, and all
+    that are left when something fails (those taken over meanwhile are not touched)."""
+    client = ctx.platforms.get(platform)
+    size = (client.chunk if client is not None else None) or len(claims)
+    waiting = list(claims)
+    with ctx.leases.holding(PlatformAccount, *(claim for _, claim in claims)):
         try:
-            _reconcile(ctx, platform, claims, tally)
+            while waiting:
+                chunk = waiting[:size]
+                try:
+                    _reconcile(ctx, platform, chunk, tally)
+                finally:
+                    del waiting[:size]
+                    with session_scope(ctx.engine) as session:
+                        release_all(session=session, claims=[claim for _, claim in chunk])
         finally:
-            with session_scope(ctx.engine) as session:
-                release_all(session=session, claims=held)
+            if waiting:
+                with session_scope(ctx.engine) as session:
+                    release_all(session=session, claims=[claim for _, claim in waiting])
 
 
 def _reconcile(ctx: ServiceContext, platform: str, claims: Sequence[tuple[str, Claim]], tally: Tally) -> None:

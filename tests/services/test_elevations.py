@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 from freezegun import freeze_time
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from domain.access import AccessState
 from domain.ledger import EndReason, GrantState
 from domain.lifecycle import RequestStatus
+from platforms.base import ApplyResult, Platform, PlatformError
 from platforms.settings import SandboxSettings
 from services.decisions import Outcome, approve
 from services.grant_actions import GrantOutcome, ask_extension, end_now, keep
@@ -26,7 +27,7 @@ from services.settings import ElevationSettings
 from services.sweeper import next_moment, sweep
 from storage.db import session_scope
 from storage.ledger import claim_due_accounts, claim_reminder, get_grant
-from storage.models import AuditEvent
+from storage.models import AuditEvent, PlatformAccount
 from tests.fakes import FlakyPlatform
 from tests.services.desk import ANA, Desk, access, approve_fully, make_desk, seed
 
@@ -449,3 +450,60 @@ def test_revoke_now_during_a_platform_outage_says_so_and_the_sweep_finishes_it(c
     (ended, _) = load(desk.ctx, elevation_id)  # type: ignore[misc]
     assert ended.ended_by == "UALICE", "who ended it, though the bot finished the revert later"
     assert desk.audit(ended.request_id).count("elevation_revoked_early") == 1
+
+
+class CallLog(FlakyPlatform):
+    """A platform that answers one call at a time (as a vendor's API does) and notes each call in order."""
+
+    def __init__(self, inner: Platform) -> None:
+        super().__init__(inner)
+        self.concurrency = 1
+        self.calls: list[str] = []
+
+    def get_access(self, email: str) -> AccessState:
+        self.calls.append("read")
+        return super().get_access(email)
+
+    def apply(self, email: str, desired: AccessState) -> ApplyResult:
+        self.calls.append("apply")
+        return super().apply(email, desired)
+
+
+def test_a_platform_that_takes_a_call_per_member_reverts_a_chunk_at_a_time(tmp_path: Path, database_url: str) -> None:
+    """A batch of reverts on a platform with its own calls goes a few rounds of its bulkhead at a time: the first
+    revert reaches the platform after a few reads, not after every account of the batch has been read."""
+    desk = make_desk(tmp_path, database_url=database_url, elevations=ElevationSettings(batch=50))
+    people = [f"person{n}@agency.example" for n in range(20)]
+    for email in people:
+        desk.ctx.platforms["sandbox"].apply(email, CONSUMER)
+        approve_fully(desk, desk.submit(f"update {email} sandbox architect for 1h reason: x"))
+    platform = CallLog(desk.ctx.platforms["sandbox"])
+    desk.ctx = replace(desk.ctx, platforms={**desk.ctx.platforms, "sandbox": platform})
+    desk.clock.advance(HOUR)
+    assert sweep(desk.ctx).reverted == len(people)
+    chunk = platform.chunk
+    assert chunk is not None and chunk < len(people)
+    assert platform.calls.index("apply") == chunk, "the first chunk is applied right after it is read"
+    assert platform.calls.count("apply") == len(people)
+    assert all(desk.ctx.platforms["sandbox"].get_access(email) == CONSUMER for email in people)
+
+
+def test_a_batch_that_breaks_part_way_lets_go_of_every_account_it_claimed(tmp_path: Path, database_url: str) -> None:
+    desk = make_desk(tmp_path, database_url=database_url, elevations=ElevationSettings(batch=50))
+    people = [f"person{n}@agency.example" for n in range(20)]
+    for email in people:
+        desk.ctx.platforms["sandbox"].apply(email, CONSUMER)
+        approve_fully(desk, desk.submit(f"update {email} sandbox architect for 1h reason: x"))
+    platform = CallLog(desk.ctx.platforms["sandbox"])
+
+    def broken(emails: object) -> dict[str, AccessState | PlatformError]:
+        raise RuntimeError("a bug in a client")
+
+    platform.read_many = broken  # type: ignore[method-assign]
+    desk.ctx = replace(desk.ctx, platforms={**desk.ctx.platforms, "sandbox": platform})
+    desk.clock.advance(HOUR)
+    with pytest.raises(RuntimeError):
+        sweep(desk.ctx)
+    with Session(desk.ctx.engine) as session:
+        held = session.exec(select(PlatformAccount).where(col(PlatformAccount.claimed_by).is_not(None))).all()
+    assert held == [], "no account waits a lease for a batch that stopped"
