@@ -20,7 +20,6 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,7 @@ from sqlalchemy.engine import Engine
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.ack_latency import add_requests
-from benchmarks.processes import SlackEndpoint, percentile, send_all, slack_process, wait_until
+from benchmarks.processes import Setup, SlackEndpoint, percentile, send_all, slack_process, wait_until
 from bot.console.local_slack import StoredMessage
 from bot.console.payloads import SignedRequest, SlackRequests
 from handlers import ids
@@ -40,22 +39,6 @@ from tests.faults.cluster import BOB, SECRET, BotProcess, write_config
 from tests.postgres import PostgresServer
 
 DEFAULT_SETUPS = ["sqlite:1", "postgresql:1", "postgresql:2"]
-
-
-@dataclass(frozen=True)
-class Setup:
-    database: str  # sqlite | postgresql
-    instances: int
-
-    @classmethod
-    def parse(cls, text_: str) -> Setup:
-        database, _, count = text_.partition(":")
-        if database not in ("sqlite", "postgresql") or not (count.isascii() and count.isdigit()) or int(count) < 1:
-            raise argparse.ArgumentTypeError(f"{text_!r}: write sqlite:<instances> or postgresql:<instances>")
-        return cls(database, int(count))
-
-    def __str__(self) -> str:
-        return f"{self.database}, {self.instances} instance{'s' if self.instances > 1 else ''}"
 
 
 @contextmanager

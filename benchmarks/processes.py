@@ -3,6 +3,7 @@ compete with the load generator for one interpreter), concurrent senders, and pe
 
 from __future__ import annotations
 
+import argparse
 import math
 import multiprocessing
 import threading
@@ -97,3 +98,19 @@ def wait_until(condition: Callable[[], bool], *, timeout: float, what: str) -> N
         if time.monotonic() > deadline:
             raise TimeoutError(f"waited {timeout}s for {what}")
         time.sleep(0.05)
+
+
+@dataclass(frozen=True)
+class Setup:
+    database: str  # sqlite | postgresql
+    instances: int
+
+    @classmethod
+    def parse(cls, text_: str) -> Setup:
+        database, _, count = text_.partition(":")
+        if database not in ("sqlite", "postgresql") or not (count.isascii() and count.isdigit()) or int(count) < 1:
+            raise argparse.ArgumentTypeError(f"{text_!r}: write sqlite:<instances> or postgresql:<instances>")
+        return cls(database, int(count))
+
+    def __str__(self) -> str:
+        return f"{self.database}, {self.instances} instance{'s' if self.instances > 1 else ''}"

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import pytest
+
+from benchmarks.processes import Setup
 from benchmarks.revert_sweep import run
 from tests.postgres import PostgresServer
 
 
-def test_the_revert_sweep_benchmark_reverts_everything_it_creates() -> None:
-    result = run(25, workers=2, with_slack=True)
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_the_revert_sweep_benchmark_reverts_everything_it_creates(
+    database: str, request: pytest.FixtureRequest
+) -> None:
+    postgres = request.getfixturevalue("postgres") if database == "postgresql" else None
+    result = run(25, Setup(database, 2), with_slack=True, postgres=postgres)
     assert result["n"] == 25
     assert result["cards_redrawn"] == 25, "every card shows its grant ended"
     assert result["told_in_channel"] == 25 and result["told_to_requester"] == 25, "every grant is named to both"
@@ -29,7 +36,7 @@ def test_the_ack_latency_benchmark_measures_both_apps_and_the_work_gets_done() -
 
 
 def test_the_approval_benchmark_applies_each_request_once_on_two_instances(postgres: PostgresServer) -> None:
-    from benchmarks.approval_throughput import Setup, run
+    from benchmarks.approval_throughput import run
 
     result = run(Setup("postgresql", 2), 6, clients=3, latency=0.0, postgres=postgres)
     assert result["k"] == 6 and result["per_second"] > 0
