@@ -30,18 +30,11 @@ from services.context import ServiceContext, logger
 from services.metrics import platform_call
 from services.reconcile.batch import reconcile_batch
 from services.reconcile.books import Books
-from services.reconcile.outcome import (
-    Notices,
-    Step,
-    Tally,
-    asked_to_wait,
-    failed,
-    publish,
-    record_step,
-    tell_ended,
-)
+from services.reconcile.failure import asked_to_wait, failed
+from services.reconcile.outcome import record_step
 from services.reconcile.plan import Planned, has_work, plan
 from services.reconcile.rails import check_guard_rails
+from services.reconcile.report import Notices, Step, Tally, publish, tell_ended
 from storage.audit import BOT_ACTOR, AuditKind, record
 from storage.db import session_scope
 from storage.ledger import (

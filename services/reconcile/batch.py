@@ -16,8 +16,10 @@ from platforms.base import ApplyResult, PlatformError
 from services.context import ServiceContext, logger
 from services.metrics import count_failures, platform_call
 from services.reconcile.books import Books
-from services.reconcile.outcome import Notices, Step, Tally, asked_to_wait, failed_in, publish, record_in
+from services.reconcile.failure import asked_to_wait, failed_in
+from services.reconcile.outcome import record_in
 from services.reconcile.plan import Planned, plan
+from services.reconcile.report import Notices, Step, Tally, publish
 from storage.db import session_scope
 from storage.ledger import Claim, release_all
 from storage.models import PlatformAccount

@@ -1,16 +1,11 @@
-"""The recording transaction of a reconcile step, and what is said after it: applied, ended, failed."""
+"""The recording transaction of a reconcile step that verified: changes applied (or waiting for manual steps), grants
+active or ended, what the platform now has."""
 
 from __future__ import annotations
 
 import functools
-import random
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any
-
-from sqlmodel import Session
 
 from domain.access import AccessState, AccessStep, StepKind
 from domain.ledger import (
@@ -26,75 +21,25 @@ from domain.ledger import (
     value_of,
 )
 from domain.lifecycle import ChangeEvent, ChangeStatus
-from platforms.base import ApplyResult, PlatformError, RateLimited, Throttled
+from platforms.base import ApplyResult
 from services import metrics
-from services.context import ServiceContext, logger
-from services.grants import load
+from services.context import ServiceContext
 from services.invitations import open_invitation
 from services.offboarding import open_checklist
+from services.reconcile.audit import audit_change, audit_grant
 from services.reconcile.books import Books
-from services.settle import settle
+from services.reconcile.report import Notices, Step, Tally, publish, wake
 from services.tasks import open_step_tasks
-from services.views import EndedGrant, GrantView, card_at, grant_view
-from storage.audit import BOT_ACTOR, AuditKind, record
+from services.views import grant_view
+from storage.audit import BOT_ACTOR, AuditKind
 from storage.db import session_scope
-from storage.ledger import Claim, next_change
+from storage.ledger import Claim
 from storage.models import AccessRequest, Grant, PlatformAccount, PlatformChange
-from storage.requests import get_change, get_request, transition_change, who_to_tell
+from storage.requests import get_change, get_request, transition_change
 from storage.tasks import open_steps_of_change
 
 if TYPE_CHECKING:
     from services.reconcile.plan import Planned
-
-
-class Step(StrEnum):
-    IDLE = "idle"  # nothing to do on the account now
-    DONE = "done"  # a step ran; there may be more
-    FAILED = "failed"  # the platform failed; the account is retried later, with backoff
-    LOST = "lost"  # another worker took the claim over
-    WAIT = "wait"  # the change needs the platform's admin claim, which another change holds
-
-
-@dataclass
-class Tally:
-    """What a run over accounts did, for the sweep's report."""
-
-    ended: int = 0  # temporary grants that ended (expired or revoked) and were verified
-    failed: int = 0  # steps that failed
-    steps: int = 0
-    held: int = 0  # times the run held an account (0: another worker had it all along)
-    # Temporary grants that ended, not told yet: a sweep tells of all of them at once, in digests when many.
-    untold: list[GrantView] = field(default_factory=list)
-
-
-@dataclass
-class Notices:
-    """What to tell people once the transaction has committed: requests to settle, temporary grants that ended,
-    then other messages."""
-
-    settle: set[int] = field(default_factory=set)
-    ended: list[GrantView] = field(default_factory=list)  # as they were when they ended
-    calls: list[Callable[[], None]] = field(default_factory=list)
-
-    def after(self, call: Callable[[], None]) -> None:
-        self.calls.append(call)
-
-
-def publish(ctx: ServiceContext, notices: Notices) -> None:
-    for request_id in sorted(notices.settle):
-        settle(ctx, request_id)
-    tell_ended(ctx, notices.ended)
-    for call in notices.calls:
-        try:
-            call()
-        except Exception:
-            # A message that could not be built or sent never undoes what was recorded.
-            logger.exception("telling people what happened failed")
-
-
-def wake(ctx: ServiceContext, at: datetime | None) -> None:
-    if ctx.timers is not None and at is not None:
-        ctx.timers.due(at)
 
 
 def part_of(step: AccessStep) -> str:
@@ -224,7 +169,7 @@ def _change_done(
         if change.status == ChangeStatus.APPLYING.value:
             session.flush()
             transition_change(session=session, change_id=change.id, event=ChangeEvent.WAIT_MANUAL, at=now, **fields)
-            _audit(
+            audit_change(
                 session,
                 AuditKind.AWAITING_MANUAL,
                 request,
@@ -243,7 +188,7 @@ def _change_done(
         return
     session.flush()
     transition_change(session=session, change_id=change.id, event=ChangeEvent.SUCCEED, at=now, applied_at=now, **fields)
-    _audit(
+    audit_change(
         session,
         AuditKind.APPLIED,
         request,
@@ -290,7 +235,7 @@ def _activate(
         grant.remind_at = [moment.isoformat() for moment in reminders]
         grant.next_remind_at = reminders[0] if reminders else None
         notices.after(lambda: wake(ctx, min([ends_at, *reminders])))
-        _audit_grant(
+        audit_grant(
             session,
             grant,
             AuditKind.ELEVATION_STARTED,
@@ -313,7 +258,7 @@ def _activate(
         other.parts, other.updated_at = remaining, now
         if not remaining:
             _end(other, EndReason.SUPERSEDED, f"request #{request.id}", now)
-        _audit_grant(
+        audit_grant(
             session,
             other,
             AuditKind.ELEVATION_RELEASED if remaining else AuditKind.ELEVATION_SUPERSEDED,
@@ -340,7 +285,7 @@ def _removal_took_effect(
     assert account.id is not None
     for grant in books.of(account.id, *LIVE, GrantState.ENDING):
         _end(grant, EndReason.REMOVED, f"request #{request.id}", now)
-        _audit_grant(
+        audit_grant(
             books.session,
             grant,
             AuditKind.ELEVATION_SUPERSEDED,
@@ -417,7 +362,7 @@ def _end_grants(
         ended += 1
         if grant.end_reason == EndReason.EXPIRED.value and grant.ends_at is not None:
             metrics.reverted(grant.ends_at, now)
-        _audit_grant(
+        audit_grant(
             session,
             grant,
             AuditKind.REVERTED,
@@ -433,31 +378,6 @@ def _end_grants(
         )
         notices.ended.append(grant_view(grant, account))
     return ended
-
-
-def tell_ended(ctx: ServiceContext, ended: Sequence[GrantView]) -> None:
-    """Tell of temporary grants that ended: one call for them all, with the few columns telling needs of their
-    requests read in one query (not their whole views: many grants end together, and their cards are drawn when
-    they are sent)."""
-    if not ended:
-        return
-    with Session(ctx.engine) as session:
-        requests = who_to_tell(session=session, request_ids=(view.request_id for view in ended))
-    told = [
-        EndedGrant(
-            request_id=view.request_id,
-            requester_id=requests[view.request_id].requester_id,
-            target_slack_id=requests[view.request_id].target_slack_id,
-            card=card_at(requests[view.request_id].card_channel, requests[view.request_id].card_ts),
-            grant=view,
-        )
-        for view in ended
-    ]
-    try:
-        ctx.notifier.elevations_ended(sorted(told, key=lambda item: (item.request_id, item.grant.id)))
-    except Exception:
-        # A message that could not be built or sent never undoes what was recorded.
-        logger.exception("telling people that temporary access ended failed")
 
 
 def _invited(
@@ -479,210 +399,3 @@ def _tell_tasks(ctx: ServiceContext, request_id: int, task_ids: list[int]) -> No
     view = ctx.load_view(request_id)
     if view is not None:
         ctx.notifier.manual_tasks_opened(view, tuple(task for task in view.tasks if task.id in task_ids))
-
-
-def fail_change(
-    books: Books,
-    change: PlatformChange,
-    request: AccessRequest,
-    *,
-    error: str,
-    kind: str,
-    actual: AccessState | None,
-    now: datetime,
-    extra: dict[str, Any] | None = None,
-) -> None:
-    """Mark a change failed (retryable unless the error says otherwise) and drop the grant it planned."""
-    session = books.session
-    assert change.id is not None
-    for grant in books.of_change(change.account_id or 0, change.id):
-        if grant.state == GrantState.APPLYING.value:
-            grant.state, grant.ended_at, grant.updated_at = GrantState.FAILED.value, now, now
-    session.flush()
-    transition_change(
-        session=session,
-        change_id=change.id,
-        event=ChangeEvent.FAIL,
-        at=now,
-        error=error,
-        error_kind=kind,
-        retry_at=None,
-    )
-    detail: dict[str, Any] = {"error": error, "kind": kind, **(extra or {})}
-    if actual is not None:
-        detail["before"] = actual.model_dump(mode="json")
-    record(
-        session=session,
-        event=AuditKind.FAILED,
-        actor=BOT_ACTOR,
-        at=now,
-        request_id=request.id,
-        platform=change.platform,
-        target_email=request.target_email,
-        detail=detail,
-    )
-
-
-#: The longest wait a platform's Retry-After is honoured for; past it the account is tried again anyway.
-MAX_WAIT_SECONDS = 24 * 3600.0
-
-
-# --- a step that failed -------------------------------------------------------------------------------------------
-
-
-def failed(
-    ctx: ServiceContext,
-    held: Claim,
-    tally: Tally,
-    *,
-    error: str,
-    kind: str,
-    partial: PlatformError | None = None,
-    wait: float | None = None,
-) -> Step:
-    notices = Notices()
-    with session_scope(ctx.engine) as session:
-        books = Books.hold(session, [held])
-        step = failed_in(books, ctx, held, tally, error=error, kind=kind, partial=partial, notices=notices, wait=wait)
-    publish(ctx, notices)
-    return step
-
-
-def failed_in(
-    books: Books,
-    ctx: ServiceContext,
-    held: Claim,
-    tally: Tally,
-    *,
-    error: str,
-    kind: str,
-    notices: Notices,
-    partial: PlatformError | None = None,
-    wait: float | None = None,
-) -> Step:
-    """The platform failed (or did not end up as planned), recorded inside the caller's transaction. The change in
-    flight fails and can be retried; grants that were ending stay so, and the account is retried with exponential
-    backoff, the approvers told after a few tries; nothing is dropped.
-
-    Where the platform asked to wait (`wait`, its Retry-After in seconds), the account is tried again when it said,
-    and the change in flight does not fail: it stays where it was, its card saying until when."""
-    session = books.session
-    settings = ctx.elevation_settings
-    now = ctx.clock.now()
-    account = books.accounts.get(int(held.key))
-    if account is None:
-        return Step.LOST
-    assert account.id is not None
-    attempts = account.attempts + 1
-    # Exponential backoff with jitter, so that many accounts failing together do not retry in lockstep.
-    delay = min(settings.retry_initial_seconds * 2 ** (attempts - 1), settings.retry_max_seconds)
-    retry_at = now + timedelta(seconds=delay * random.uniform(1.0, 1.2))
-    if wait is not None and wait > 0:
-        retry_at = now + timedelta(seconds=min(wait, MAX_WAIT_SECONDS))
-    ending = books.of(account.id, GrantState.ENDING)
-    escalate = bool(ending) and attempts >= settings.escalate_after and account.escalated_at is None
-    account.attempts, account.last_error, account.due_at = attempts, error, retry_at
-    if escalate:
-        account.escalated_at = now
-    account.updated_at = now
-    change = next_change(session=session, account_id=account.id)
-    if change is not None:
-        request = get_request(session=session, request_id=change.request_id)  # type: ignore[arg-type]
-        assert request is not None
-        extra: dict[str, Any] = {}
-        if partial is not None and (partial.applied or partial.pending):
-            extra = {
-                "applied": [step.describe() for step in partial.applied],
-                "not_applied": [step.describe() for step in partial.pending],
-            }
-        if wait is not None and wait > 0:
-            _wait_for_platform(books, change, request, error=error, kind=kind, retry_at=retry_at, now=now)
-        else:
-            fail_change(books, change, request, error=error, kind=kind, actual=None, now=now, extra=extra)
-        notices.settle.add(request.id)  # type: ignore[arg-type]
-    for grant in ending:
-        _audit_grant(
-            session,
-            grant,
-            AuditKind.REVERT_FAILED,
-            actor=BOT_ACTOR,
-            at=now,
-            error=error,
-            kind=kind,
-            attempt=attempts,
-            retry_at=retry_at.isoformat(),
-        )
-        if escalate:
-            _audit_grant(session, grant, AuditKind.REVERT_ESCALATED, actor=BOT_ACTOR, at=now, attempts=attempts)
-        if not grant.permanent and grant.id is not None:
-            notices.after(functools.partial(_tell_revert_failed, ctx, grant.id, escalate))
-    tally.failed += 1
-    notices.after(functools.partial(wake, ctx, retry_at))
-    return Step.FAILED
-
-
-def _wait_for_platform(
-    books: Books,
-    change: PlatformChange,
-    request: AccessRequest,
-    *,
-    error: str,
-    kind: str,
-    retry_at: datetime,
-    now: datetime,
-) -> None:
-    """The platform asked to wait, or its rate limit has no room yet: the change keeps its place (and its planned
-    grant), and says until when."""
-    change.retry_at, change.error, change.error_kind, change.updated_at = retry_at, error, kind, now
-    books.session.flush()  # before anything expires the session's rows
-    _audit(books.session, AuditKind.ASKED_TO_WAIT, request, change, now, error=error, retry_at=retry_at.isoformat())
-
-
-def asked_to_wait(error: PlatformError) -> float | None:
-    """How long the platform asked to wait (its Retry-After), where it did."""
-    return error.retry_after if isinstance(error, RateLimited | Throttled) else None
-
-
-def _tell_revert_failed(ctx: ServiceContext, grant_id: int, escalate: bool) -> None:
-    found = load(ctx, grant_id)
-    if found is not None:
-        ctx.notifier.elevation_revert_failed(found[1], found[0], escalate=escalate)
-
-
-# --- audit --------------------------------------------------------------------------------------------------------
-
-
-def _audit(
-    session: Session,
-    event: AuditKind,
-    request: AccessRequest,
-    change: PlatformChange,
-    at: datetime,
-    *,
-    actor: str = BOT_ACTOR,
-    **detail: Any,
-) -> None:
-    record(
-        session=session,
-        event=event,
-        actor=actor,
-        at=at,
-        request_id=request.id,
-        platform=change.platform,
-        target_email=request.target_email,
-        detail=detail,
-    )
-
-
-def _audit_grant(session: Session, grant: Grant, event: AuditKind, *, actor: str, at: datetime, **detail: Any) -> None:
-    """An event about a grant, under the request that made it."""
-    record(
-        session=session,
-        event=event,
-        actor=actor,
-        at=at,
-        request_id=grant.request_id,
-        platform=grant.platform,
-        target_email=grant.email,
-        detail={"grant": grant.id, **detail},
-    )

@@ -28,7 +28,8 @@ from domain.lifecycle import ChangeEvent, ChangeStatus
 from services.context import ServiceContext
 from services.grants import extension_refusal, load
 from services.reconcile.books import Books
-from services.reconcile.outcome import Notices, fail_change, wake
+from services.reconcile.failure import fail_change
+from services.reconcile.report import Notices, wake
 from services.views import DriftReport, grant_view
 from storage.audit import BOT_ACTOR, AuditKind, record
 from storage.ledger import grants_of, next_change
