@@ -72,6 +72,8 @@ class LocalSlack:
         self._channels: dict[str, str] = {}
         self._failures: dict[str, list[str]] = {}
         self._down = False
+        #: What a rate-limited call's Retry-After header says, in seconds (`fail_next(method, "ratelimited")`).
+        self.retry_after = 1
         # Calls refused while down, for tests that check nothing got through.
         self.refused: list[SlackCall] = []
         self._lock = threading.Condition()
@@ -158,7 +160,8 @@ class LocalSlack:
             self._down = down
 
     def fail_next(self, method: str, error: str = "internal_error", times: int = 1) -> None:
-        """Make the next `times` calls to `method` fail: `http_500` for a server error, else a Slack error code."""
+        """Make the next `times` calls to `method` fail: `http_500` for a server error, `ratelimited` for HTTP 429
+        with a Retry-After of `retry_after` seconds (as Slack answers a rate-limited call), else a Slack error code."""
         with self._lock:
             self._failures.setdefault(method, []).extend([error] * times)
 
@@ -186,6 +189,8 @@ class LocalSlack:
     ) -> tuple[int, dict[str, Any]]:
         if failure == "http_500":
             return 500, {"ok": False, "error": "internal_error"}
+        if failure == "ratelimited":
+            return 429, {"ok": False, "error": "ratelimited"}
         if failure is not None:
             return 200, {"ok": False, "error": failure}
         expected = self.app_token if method.startswith("apps.") else self.bot_token
@@ -327,6 +332,8 @@ def _handler_for(slack: LocalSlack) -> type[BaseHTTPRequestHandler]:
             body = json.dumps(answer).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json; charset=utf-8")
+            if status == 429:
+                self.send_header("Retry-After", str(slack.retry_after))
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)

@@ -3,11 +3,13 @@ are sent, in order, when Slack is back."""
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import pytest
 from sqlmodel import Session, select
 
+from bot.console.local_slack import SlackCall
 from domain.access import AccessState
 from handlers import ids
 from platforms.settings import SandboxSettings
@@ -95,3 +97,24 @@ def test_background_redraws_wait_behind_everything_else_and_go_out_after(bot: Ru
     assert not any(call.params.get("text") == "redrawn later" for call in bot.slack.calls_to("chat.update"))
     assert outbox.deliver_pending() == 1
     assert bot.slack.wait_for("chat.update", lambda call: call.params.get("text") == "redrawn later")
+
+
+def test_a_rate_limited_message_waits_as_slack_says_and_then_goes(bot: RunningBot) -> None:
+    """Slack answers 429 with Retry-After when the bot sends too fast: the bot waits that long and sends again;
+    nothing is dropped and the change does not wait for it."""
+    bot.command("alice", f"add {ANA} sandbox viewer on production reason: dashboards")
+    card = bot.card(1)
+    bot.slack.fail_next("chat.postMessage", "ratelimited", times=2)
+    bot.click("bob", 1, ids.APPROVE)
+
+    def in_thread(call: SlackCall) -> bool:
+        return call.params.get("thread_ts") == card.ts
+
+    reply = bot.slack.wait_for("chat.postMessage", lambda call: in_thread(call) and call.response["ok"])[-1]
+    attempts = [call for call in bot.slack.calls_to("chat.postMessage") if in_thread(call)]
+    assert [call.response.get("error") for call in attempts] == ["ratelimited", "ratelimited", None]
+    assert all(later.at - earlier.at >= bot.slack.retry_after for earlier, later in itertools.pairwise(attempts)), (
+        "each attempt waits the Retry-After Slack gave"
+    )
+    assert "✅ Request #1 applied" in reply.params["text"]
+    assert bot.platform().get_access(ANA) == VIEWER
