@@ -36,6 +36,10 @@ class Scheduler:
         )
         self._ctx: ServiceContext | None = None
         self._after_sweep: Callable[[], object] | None = None
+        # What runs after a sweep (Slack deliveries) runs on its own thread, so that a Slack that is slow or asks to
+        # wait never holds the next sweep up: one delivery at a time, and one more after it when asked meanwhile.
+        self._courier: threading.Thread | None = None
+        self._deliver = threading.Event()
         self._lock = threading.Lock()
         self._armed: datetime | None = None
         self._stopping = False
@@ -46,7 +50,7 @@ class Scheduler:
 
     def bind(self, ctx: ServiceContext, *, after_sweep: Callable[[], object] | None = None) -> None:
         """The services this scheduler drives (they report new due moments through `due`), and what to run after
-        every sweep (delivering the Slack messages that waited for Slack)."""
+        every sweep, beside the sweeps (delivering the Slack messages that waited for Slack)."""
         self._ctx = ctx
         self._after_sweep = after_sweep
 
@@ -84,8 +88,12 @@ class Scheduler:
         # arming one needs, so a sweep ending now would otherwise wait for the shutdown that waits for it.
         with self._lock:
             self._stopping = True
+        self._deliver.set()
         if self._scheduler.running:
             self._scheduler.shutdown(wait=True)
+        if self._courier is not None:
+            # A delivery cut short stays kept in the database; the next start sends it.
+            self._courier.join(timeout=5)
 
     def due(self, at: datetime) -> None:
         """Something is due at `at`: make sure a sweep runs then."""
@@ -136,12 +144,33 @@ class Scheduler:
         with self._lock:
             self.last_sweep = datetime.now(UTC)
             self.last_report = report
-        if self._after_sweep is not None:
+        self._after()
+        return report
+
+    def _after(self) -> None:
+        """Ask the courier to run what follows a sweep, starting it the first time."""
+        if self._after_sweep is None:
+            return
+        with self._lock:
+            if self._stopping:
+                return
+            if self._courier is None:
+                self._courier = threading.Thread(target=self._run_courier, name="slack-courier", daemon=True)
+                self._courier.start()
+        self._deliver.set()
+
+    def _run_courier(self) -> None:
+        assert self._after_sweep is not None
+        while True:
+            self._deliver.wait()
+            self._deliver.clear()
+            with self._lock:
+                if self._stopping:
+                    return
             try:
                 self._after_sweep()
             except Exception:
                 logger.exception("after the sweep")
-        return report
 
     @property
     def _services(self) -> ServiceContext:

@@ -3,6 +3,7 @@ next moment something is due."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -129,4 +130,41 @@ def test_the_timer_reverts_on_time_without_waiting_for_the_sweep(tmp_path: Path)
         assert ended is not None and ended[0].ended_at is not None
         assert ended[0].ended_at - ends_at < timedelta(seconds=5)
     finally:
+        scheduler.shutdown()
+
+
+def test_slack_taking_its_time_never_holds_a_revert_up(tmp_path: Path) -> None:
+    """What the sweep leaves for Slack (kept messages, card redraws) is delivered beside the sweeps: a delivery that
+    waits out a long Retry-After, or hangs, does not stop the next revert from happening on time."""
+    desk = make_desk(tmp_path)
+    desk.ctx = replace(desk.ctx, clock=SystemClock())
+    scheduler = Scheduler(sweep_seconds=3600)
+    desk.ctx = replace(desk.ctx, timers=scheduler)
+    slack_answers = threading.Event()
+    deliveries: list[float] = []
+
+    def deliver() -> None:  # Slack said to come back later, and the client waits as told
+        deliveries.append(time.monotonic())
+        slack_answers.wait(timeout=60)
+
+    scheduler.bind(desk.ctx, after_sweep=deliver)
+    seed(desk, CONSUMER)
+    view = approve(desk.ctx, desk.submit(f"update {ANA} sandbox architect for 2h reason: x"), approver=desk.approver)
+    assert view.view is not None
+    scheduler.start()
+    try:
+        wait_for(lambda: deliveries, "the start-up sweep's delivery")
+        ends_at = datetime.now(UTC) + timedelta(seconds=1)
+        with session_scope(desk.ctx.engine) as session:
+            session.exec(update(Grant).values(ends_at=ends_at, next_remind_at=None))
+            session.exec(update(PlatformAccount).values(due_at=ends_at))
+        scheduler.due(ends_at)
+        grant_id = view.view.elevations[0].id
+        wait_for(lambda: load(desk.ctx, grant_id)[0].state is GrantState.ENDED, "the revert, while Slack waits")  # type: ignore[index]
+        assert desk.ctx.platforms["sandbox"].get_access(ANA) == CONSUMER
+        assert len(deliveries) == 1, "one delivery at a time; the next starts once this one is done"
+        slack_answers.set()
+        wait_for(lambda: len(deliveries) == 2, "the delivery asked for meanwhile, once the first is done")
+    finally:
+        slack_answers.set()
         scheduler.shutdown()
