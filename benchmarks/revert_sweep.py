@@ -8,9 +8,9 @@ For each N it creates N elevations that are all due now (with their requests, ca
 the setup's bot instances (each its own process, on one database: a SQLite file, or a database on a PostgreSQL
 server the benchmark starts itself), lets them sweep until none is left, and prints the time taken, reverts per
 second, the lag between each elevation's expiry and its revert (p50 and worst), the Slack calls made and when the
-last of them went out. By default the bots tell Slack through a local Slack Web API over HTTP, as in production: a
-digest per channel and per requester naming every grant that ended, and each card redrawn in the background lane
-afterwards (a few grants ending together get a thread reply and a DM each instead); `--slack none` leaves Slack out
+last of them went out. By default the bots tell Slack through a local Slack Web API over HTTP, as in production:
+digests per channel and per requester naming every grant that ended (a hundred a message, a second apart), and
+each card redrawn in the background lane afterwards; `--slack none` leaves Slack out
 to see the sweeper's own cost. `--latency` makes each sandbox change take that long, like a vendor's API, called
 `concurrency` at a time. The setup writes rows directly (it is not what is measured).
 """
@@ -26,7 +26,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
@@ -117,11 +117,15 @@ def bot(settings: Settings, *, with_slack: bool) -> tuple[ServiceContext, Outbox
 
     client = slack_client(settings)
     engine = make_engine(settings.database_url)
-    outbox = Outbox(client, engine) if with_slack else None
-    notifier = SlackNotifier(outbox, APPROVALS) if outbox is not None else SilentNotifier()
+    if not with_slack:
+        return build_services(
+            settings, directory=SlackDirectory(client), notifier=SilentNotifier(), engine=engine
+        ), None
+    outbox = Outbox(client, engine, digest_window=timedelta(seconds=settings.elevations.digest_seconds))
+    notifier = SlackNotifier(outbox, APPROVALS)
     ctx = build_services(settings, directory=SlackDirectory(client), notifier=notifier, engine=engine)
-    if outbox is not None:
-        outbox.render_card = lambda request_id: card_of(ctx, request_id)
+    outbox.render_card = lambda request_id: card_of(ctx, request_id)
+    outbox.render_digest = notifier.draw_digest
     return ctx, outbox
 
 
@@ -133,8 +137,13 @@ def instance(spec: Instance, ready: Barrier, results: Queue[tuple[str, float, fl
     ready.wait()  # and the sweeps start
     sweep(ctx, worker=spec.worker)
     swept = time.monotonic()
-    while outbox is not None and outbox.deliver_pending(background=200):
-        pass
+    while outbox is not None:
+        if outbox.deliver_pending(background=200):
+            continue
+        due = outbox.next_digest()  # digests are held a second apart per recipient, as Slack allows
+        if due is None:
+            break
+        time.sleep(max((due - datetime.now(UTC)).total_seconds(), 0.0))
     results.put((spec.worker, swept, time.monotonic()))
     ctx.engine.dispose()
 

@@ -168,7 +168,12 @@ def bootstrap(
     signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
     scheduler = Scheduler(sweep_seconds=settings.elevations.sweep_seconds) if scheduled else None
     engine = make_engine(settings.database_url)
-    outbox = Outbox(client, engine, first_retry=timedelta(seconds=settings.outbox_retry_seconds))
+    outbox = Outbox(
+        client,
+        engine,
+        first_retry=timedelta(seconds=settings.outbox_retry_seconds),
+        digest_window=timedelta(seconds=settings.elevations.digest_seconds),
+    )
     notifier = SlackNotifier(
         outbox,
         settings.approvals_channel,
@@ -188,10 +193,13 @@ def bootstrap(
     outbox.on_card_posted = lambda request_id, card: card_posted(services, request_id, card)
     outbox.render_card = lambda request_id: card_of(services, request_id)
     outbox.render_home = lambda user_id: home_for(services, user_id)
+    outbox.render_digest = notifier.draw_digest
     notifier.home_viewers = lambda: home.viewers(services)
     if scheduler is not None:
-        # After each sweep, deliver what Slack could not take before (an outage, a rate limit that outlasted retries).
-        scheduler.bind(services, after_sweep=outbox.deliver_pending)
+        # After each sweep, and when a held digest is due, deliver what waits: digests, and what Slack could not take
+        # before (an outage, a rate limit that outlasted retries).
+        scheduler.bind(services, after_sweep=outbox.deliver_pending, next_delivery=outbox.next_digest)
+        outbox.on_held = scheduler.deliver_soon
     bolt_logger = logging.getLogger("accessbot.bolt")
     if not any(isinstance(known, _BoltLogs) for known in bolt_logger.filters):
         bolt_logger.addFilter(_BoltLogs())

@@ -36,10 +36,14 @@ class Scheduler:
         )
         self._ctx: ServiceContext | None = None
         self._after_sweep: Callable[[], object] | None = None
+        self._next_delivery: Callable[[], datetime | None] | None = None
         # What runs after a sweep (Slack deliveries) runs on its own thread, so that a Slack that is slow or asks to
         # wait never holds the next sweep up: one delivery at a time, and one more after it when asked meanwhile.
         self._courier: threading.Thread | None = None
         self._deliver = threading.Event()
+        self._rounds = threading.Condition()
+        self._asked = 0  # delivery rounds asked for through `delivered`
+        self._served = 0  # the newest of those that a finished round covered
         self._lock = threading.Lock()
         self._armed: datetime | None = None
         self._stopping = False
@@ -48,11 +52,19 @@ class Scheduler:
         self.last_sweep: datetime | None = None
         self.last_report: SweepReport | None = None
 
-    def bind(self, ctx: ServiceContext, *, after_sweep: Callable[[], object] | None = None) -> None:
+    def bind(
+        self,
+        ctx: ServiceContext,
+        *,
+        after_sweep: Callable[[], object] | None = None,
+        next_delivery: Callable[[], datetime | None] | None = None,
+    ) -> None:
         """The services this scheduler drives (they report new due moments through `due`), and what to run after
-        every sweep, beside the sweeps (delivering the Slack messages that waited for Slack)."""
+        every sweep, beside the sweeps (delivering the Slack messages that waited for Slack), and also at the moment
+        `next_delivery` names (a digest held until then)."""
         self._ctx = ctx
         self._after_sweep = after_sweep
+        self._next_delivery = next_delivery
 
     @property
     def worker(self) -> str:
@@ -144,11 +156,12 @@ class Scheduler:
         with self._lock:
             self.last_sweep = datetime.now(UTC)
             self.last_report = report
-        self._after()
+        self.deliver_soon()
         return report
 
-    def _after(self) -> None:
-        """Ask the courier to run what follows a sweep, starting it the first time."""
+    def deliver_soon(self) -> None:
+        """Ask the courier to run what follows a sweep (and to look again at when the next held delivery is due),
+        starting it the first time."""
         if self._after_sweep is None:
             return
         with self._lock:
@@ -159,18 +172,48 @@ class Scheduler:
                 self._courier.start()
         self._deliver.set()
 
+    def delivered(self, timeout: float = 30.0) -> bool:
+        """Run a delivery round now and wait until it is over (the console shows what a sweep said before its
+        prompt comes back); False if it did not end within `timeout` seconds."""
+        if self._after_sweep is None:
+            return True
+        with self._rounds:
+            self._asked += 1
+            wanted = self._asked
+        self.deliver_soon()
+        with self._rounds:
+            return self._rounds.wait_for(lambda: self._served >= wanted, timeout)
+
     def _run_courier(self) -> None:
         assert self._after_sweep is not None
         while True:
-            self._deliver.wait()
+            self._deliver.wait(timeout=self._until_next_delivery())
             self._deliver.clear()
             with self._lock:
                 if self._stopping:
                     return
+            with self._rounds:
+                serving = self._asked
             try:
                 self._after_sweep()
             except Exception:
                 logger.exception("after the sweep")
+            with self._rounds:
+                self._served = serving
+                self._rounds.notify_all()
+
+    def _until_next_delivery(self) -> float | None:
+        """Seconds until a held delivery is due (None: nothing is held; a sweep wakes the courier)."""
+        if self._next_delivery is None:
+            return None
+        try:
+            due = self._next_delivery()
+        except Exception:
+            logger.exception("could not read when the next delivery is due")
+            return self._sweep_seconds
+        if due is None:
+            return None
+        return max((due - datetime.now(UTC)).total_seconds(), 0.05)
 
     @property
     def _services(self) -> ServiceContext:

@@ -135,28 +135,34 @@ class SlackNotifier:
         self._refresh_homes(people=people)
         if len(ended) < DIGEST_FROM:
             for item in ended:
-                text = ended_text(item.request_id, item.grant)
                 if item.card is not None:
                     self._outbox.call(REDRAW, self._redraw_params(item), coalesce_key=self._key(item.card))
-                    self._post(channel=item.card.channel, text=text, thread_ts=item.card.ts)
-                self._post(channel=item.requester_id, text=text)
-            return
-        # Many at once (an engagement's or a quarter's end): the cards are redrawn when nothing more urgent waits, and
-        # the approvals channel and each requester hear once, in digests that name every grant that ended.
-        self._outbox.later(
-            [(REDRAW, self._redraw_params(item), self._key(item.card)) for item in ended if item.card is not None]
-        )
-        channels: dict[str, list[EndedGrant]] = {}
-        requesters: dict[str, list[EndedGrant]] = {}
+        else:
+            # Many at once (an engagement's or a quarter's end): the cards are redrawn when nothing more urgent waits.
+            self._outbox.later(
+                [(REDRAW, self._redraw_params(item), self._key(item.card)) for item in ended if item.card is not None]
+            )
+        # The approvals channel and each requester hear at most once a minute (elevations.digest_seconds), however
+        # the grants' ends fall: one grant in its card's thread and a DM; several in one digest naming every one.
+        held: dict[str, list[dict[str, Any]]] = {}
         for item in ended:
-            channels.setdefault(item.card.channel if item.card else self._channel, []).append(item)
-            requesters.setdefault(item.requester_id, []).append(item)
-        for channel, items in channels.items():
-            for text in ended_digest([(item.request_id, item.grant) for item in items]):
-                self._post(channel=channel, text=text)
-        for requester, items in requesters.items():
-            for text in ended_digest([(item.request_id, item.grant) for item in items], yours=True):
-                self._post(channel=requester, text=text)
+            notice = {"request_id": item.request_id, "grant": item.grant.model_dump(mode="json")}
+            channel = item.card.channel if item.card else self._channel
+            held.setdefault(channel, []).append({**notice, "thread_ts": item.card.ts if item.card else None})
+            held.setdefault(item.requester_id, []).append({**notice, "yours": True})
+        self._outbox.digest(held)
+
+    def draw_digest(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """The messages a held digest becomes when it goes out (the outbox calls it)."""
+        recipient, items = params["recipient"], params["items"]
+        ended = [(int(item["request_id"]), GrantView.model_validate(item["grant"])) for item in items]
+        if len(items) == 1:
+            (request_id, grant) = ended[0]
+            return [
+                {"channel": recipient, "text": ended_text(request_id, grant), "thread_ts": items[0].get("thread_ts")}
+            ]
+        yours = any(item.get("yours") for item in items)
+        return [{"channel": recipient, "text": text} for text in ended_digest(ended, yours=yours)]
 
     @staticmethod
     def _redraw_params(item: EndedGrant) -> dict[str, Any]:

@@ -20,7 +20,19 @@ from sqlmodel import Session
 
 from services.ports import MessageRef, PersonNotFound
 from storage.db import session_scope
-from storage.outbox import Lane, OutboxStatus, claim_next, enqueue, enqueue_many, finish, has_pending, retry_later
+from storage.outbox import (
+    DIGEST,
+    Lane,
+    OutboxStatus,
+    claim_next,
+    enqueue,
+    enqueue_many,
+    finish,
+    has_pending,
+    hold,
+    next_digest,
+    retry_later,
+)
 
 logger = logging.getLogger("accessbot.slack")
 
@@ -35,6 +47,8 @@ REDRAW = "card.redraw"
 #: A kept `home.publish` for a user becomes the `views.publish` of their App Home as it is when it goes out.
 HomeRender = Callable[[str], dict[str, Any] | None]
 HOME = "home.publish"
+#: A kept digest (its parameters: the recipient and the notices held for it) becomes its messages when it goes out.
+DigestRender = Callable[[dict[str, Any]], list[dict[str, Any]]]
 
 
 def is_transient(error: Exception) -> bool:
@@ -55,6 +69,8 @@ class Outbox:
         lease: timedelta = timedelta(minutes=2),
         first_retry: timedelta = timedelta(seconds=5),
         longest_retry: timedelta = timedelta(minutes=5),
+        digest_window: timedelta = timedelta(minutes=1),
+        digest_spacing: timedelta = timedelta(seconds=1),
     ) -> None:
         self._client = client
         self._engine = engine
@@ -62,9 +78,14 @@ class Outbox:
         self._lease = lease
         self._first_retry = first_retry
         self._longest_retry = longest_retry
+        self._digest_window = digest_window
+        self._digest_spacing = digest_spacing
         self.on_card_posted: CardPosted | None = None
         self.render_card: CardRedraw | None = None
         self.render_home: HomeRender | None = None
+        self.render_digest: DigestRender | None = None
+        #: Told when a digest is held, so that whoever delivers looks at when it is due (the scheduler's courier).
+        self.on_held: Callable[[], None] | None = None
 
     def call(
         self,
@@ -109,10 +130,35 @@ class Outbox:
         with session_scope(self._engine) as session:
             enqueue_many(session=session, calls=kept, at=self._now(), lane=Lane.BACKGROUND)
 
+    def digest(self, held: dict[str, list[dict[str, Any]]], **extra: Any) -> None:
+        """Keep notices (by recipient: a channel or a person) for the recipients' digests, in one transaction: each
+        recipient hears at most once a window, however many notices come meanwhile (`deliver_pending` sends them
+        when due). `extra` goes with each new digest (what its drawing needs)."""
+        with session_scope(self._engine) as session:
+            for recipient, items in sorted(held.items()):
+                hold(
+                    session=session,
+                    recipient=recipient,
+                    items=items,
+                    now=self._now(),
+                    window=self._digest_window,
+                    spacing=self._digest_spacing,
+                    **extra,
+                )
+        if self.on_held is not None:
+            self.on_held()
+
+    def next_digest(self) -> datetime | None:
+        """When the next held digest is due (for whoever delivers to wake up then)."""
+        with Session(self._engine) as session:
+            return next_digest(session=session)
+
     def deliver_pending(self, *, background: int = 200) -> int:
-        """Send what is waiting, oldest first: all of the now lane, then up to `background` calls of the background
-        lane, stopping when Slack fails again. Returns how many were sent."""
+        """Send what is waiting, oldest first: all of the now lane, the digests that are due, then up to
+        `background` calls of the background lane, stopping when Slack fails again. Returns how many were sent."""
         sent = self._deliver(Lane.NOW, limit=None)
+        if not self._waiting(Lane.NOW):
+            sent += self._deliver(Lane.DIGEST, limit=None)
         if background and not self._waiting(Lane.NOW):
             sent += self._deliver(Lane.BACKGROUND, limit=background)
         return sent
@@ -130,9 +176,17 @@ class Outbox:
                 if row is None or row.id is None:
                     return sent
                 row_id, method, params, card_for = row.id, row.method, dict(row.params), row.card_for_request
+            answer: dict[str, Any] = {}
             try:
-                method, params = self._drawn(method, params)
-                answer = self._api(method, params) if params else {}
+                if method == DIGEST:
+                    # A digest's messages, in order; one that Slack refused part-way is sent again whole.
+                    for message in self.render_digest(params) if self.render_digest is not None else []:
+                        answer = self._api(
+                            "chat.postMessage", {key: value for key, value in message.items() if value is not None}
+                        )
+                else:
+                    method, params = self._drawn(method, params)
+                    answer = self._api(method, params) if params else {}
             except (SlackClientError, OSError) as error:
                 with session_scope(self._engine) as session:
                     if is_transient(error):

@@ -26,6 +26,9 @@ class ElevationSettings(BaseModel):
     # one append to the audit chain per stage), and sent to each platform a chunk at a time (its `concurrency` times
     # a few rounds), so that a slow platform's first reverts do not wait for the whole batch.
     batch: int = PydanticField(default=500, ge=1)
+    # The approvals channel and each requester hear of ended grants at most once this often: those that end
+    # meanwhile wait for the next message, which names them all.
+    digest_seconds: float = PydanticField(default=60.0, ge=0)
     # A failed revert is retried after retry_initial_seconds, doubling up to retry_max_seconds, forever.
     retry_initial_seconds: float = PydanticField(default=60.0, gt=0)
     retry_max_seconds: float = PydanticField(default=3600.0, gt=0)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -16,6 +16,9 @@ from storage.models import SlackOutbox
 
 class Lane(StrEnum):
     NOW = "now"  # in order, first
+    # What ending grants tell a channel or a person, held so that each hears at most once a window: every row of
+    # this lane waits for its own moment, and any due row may go (there is no order across recipients).
+    DIGEST = "digest"
     BACKGROUND = "background"  # redraws that may wait until the now lane is empty
 
 
@@ -93,6 +96,83 @@ def enqueue_many(
     return len(rows)
 
 
+#: The method of a digest row: the notices it holds are drawn into messages when it is sent.
+DIGEST = "ended.digest"
+#: Notices one digest message names at most (one line each, well within what Slack shows of a message).
+DIGEST_ITEMS = 100
+
+
+def hold(
+    *,
+    session: Session,
+    recipient: str,
+    items: Sequence[dict[str, Any]],
+    now: datetime,
+    window: timedelta,
+    spacing: timedelta,
+    **extra: Any,
+) -> None:
+    """Keep notices for `recipient` (a channel or a person) in its digests: added to the one waiting, if any, else
+    in a new one due a `window` after the recipient's last (at once, if that was long enough ago). Each message
+    names at most DIGEST_ITEMS; those that follow one another are `spacing` apart (Slack takes about one message a
+    second per channel). `extra` goes into a new digest's parameters."""
+    key = f"ended:{recipient}"
+    mine = (col(SlackOutbox.coalesce_key) == key, col(SlackOutbox.lane) == Lane.DIGEST.value)
+    waiting = (col(SlackOutbox.status) == OutboxStatus.PENDING, col(SlackOutbox.claim_token).is_(None))
+    # A write first: on SQLite it takes the database's write lock, on PostgreSQL the waiting digest's row lock, so
+    # that two workers telling one recipient add to one digest.
+    session.exec(update(SlackOutbox).where(*mine, *waiting).values(attempts=SlackOutbox.attempts))
+    rows = list(session.exec(select(SlackOutbox).where(*mine, *waiting).order_by(col(SlackOutbox.next_attempt_at))))
+    left = list(items)
+    for row in rows:
+        room = DIGEST_ITEMS - len(row.params["items"])
+        if room > 0 and left:
+            added, left = left[:room], left[room:]
+            row.params = {**row.params, "items": [*row.params["items"], *added]}
+            session.add(row)
+    if not left:
+        return
+    if rows:
+        due = max(row.next_attempt_at for row in rows) + spacing
+    else:
+        # The last message this recipient was sent, or is being sent now.
+        went = func.coalesce(SlackOutbox.sent_at, SlackOutbox.claimed_at)
+        told = (col(SlackOutbox.status) == OutboxStatus.SENT) | col(SlackOutbox.claim_token).is_not(None)
+        last = session.exec(select(func.max(went)).where(*mine, told)).one()
+        due = now if last is None else max(now, _aware(last) + window)
+    fresh = [
+        {
+            "method": DIGEST,
+            "params": {**extra, "recipient": recipient, "items": left[start : start + DIGEST_ITEMS]},
+            "status": OutboxStatus.PENDING.value,
+            "coalesce_key": key,
+            "card_for_request": None,
+            "lane": Lane.DIGEST.value,
+            "created_at": now,
+            "next_attempt_at": due + spacing * number,
+            "attempts": 0,
+        }
+        for number, start in enumerate(range(0, len(left), DIGEST_ITEMS))
+    ]
+    session.execute(insert(SlackOutbox.__table__), fresh)  # type: ignore[attr-defined]
+
+
+def _aware(moment: datetime) -> datetime:
+    """A timestamp read by an aggregate, which the column's type does not make aware."""
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def next_digest(*, session: Session) -> datetime | None:
+    """When the next held digest is due."""
+    statement = select(func.min(SlackOutbox.next_attempt_at)).where(
+        SlackOutbox.status == OutboxStatus.PENDING, SlackOutbox.lane == Lane.DIGEST.value
+    )
+    found = session.exec(statement).one()
+    return _aware(found) if found is not None else None
+
+
 def has_pending(*, session: Session, lane: Lane = Lane.NOW) -> bool:
     statement = (
         select(SlackOutbox.id)
@@ -105,17 +185,20 @@ def has_pending(*, session: Session, lane: Lane = Lane.NOW) -> bool:
 def claim_next(*, session: Session, now: datetime, token: str, lease: timedelta, lane: Lane) -> SlackOutbox | None:
     """The oldest pending call of `lane`, claimed for this worker, if it is due and nobody else holds it.
 
-    Oldest first and one at a time: a thread's replies must arrive in the order they were written.
+    Oldest first and one at a time: a thread's replies must arrive in the order they were written. Digests have no
+    order across recipients: the one due first goes.
     """
-    oldest = session.exec(
-        select(SlackOutbox)
-        .where(SlackOutbox.status == OutboxStatus.PENDING, SlackOutbox.lane == lane.value)
-        .order_by(col(SlackOutbox.id))
-        .limit(1)
-    ).first()
+    free = col(SlackOutbox.claim_token).is_(None) | (col(SlackOutbox.claimed_at) < now - lease)
+    statement = select(SlackOutbox).where(SlackOutbox.status == OutboxStatus.PENDING, SlackOutbox.lane == lane.value)
+    if lane is Lane.DIGEST:
+        statement = statement.where(col(SlackOutbox.next_attempt_at) <= now, free).order_by(
+            col(SlackOutbox.next_attempt_at), col(SlackOutbox.id)
+        )
+    else:
+        statement = statement.order_by(col(SlackOutbox.id))
+    oldest = session.exec(statement.limit(1)).first()
     if oldest is None or oldest.id is None or oldest.next_attempt_at > now:
         return None
-    free = col(SlackOutbox.claim_token).is_(None) | (col(SlackOutbox.claimed_at) < now - lease)
     moved = session.exec(
         update(SlackOutbox)
         .where(col(SlackOutbox.id) == oldest.id, col(SlackOutbox.status) == OutboxStatus.PENDING, free)

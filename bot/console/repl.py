@@ -249,7 +249,14 @@ class Console:
         self._print(f"(the bot's clock moves on {format_duration(span)}, to {self.clock.now():%Y-%m-%d %H:%M} UTC)")
         assert self.runtime is not None
         self.runtime.scheduler.sweep_now()  # what fell due meanwhile happens now, as the scheduler would do it
+        self._settle()
+
+    def _settle(self) -> None:
+        """Wait for the work a command started, and for what it tells Slack (digests go out on the scheduler's
+        courier), so that it shows before the prompt comes back."""
         self._pool.wait_idle()
+        assert self.runtime is not None
+        self.runtime.scheduler.delivered()
 
     def _home(self) -> None:
         """Open the App Home as Slack would (the app_home_opened event), and show what the bot published."""
@@ -317,7 +324,7 @@ class Console:
         else:
             assert self.runtime is not None
             reviews.start(self.runtime.services, started_by=self.user.id)
-            self._pool.wait_idle()
+            self._settle()
 
     def _form(self, rest: str) -> None:
         try:
@@ -390,7 +397,7 @@ class Console:
             self._show_reply(json.loads(body) if body.lstrip().startswith("{") else {"text": body})
         for text in held:
             self._print(text)
-        self._pool.wait_idle()
+        self._settle()
 
     def _card_button(self, request_id: str, action_id: str) -> tuple[StoredMessage, dict[str, Any], str] | None:
         for message in reversed(list(self._slack.messages.values())):
