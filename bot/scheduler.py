@@ -44,6 +44,8 @@ class Scheduler:
         self._rounds = threading.Condition()
         self._asked = 0  # delivery rounds asked for through `delivered`
         self._served = 0  # the newest of those that a finished round covered
+        self._sweeps_asked = 0  # the same for sweeps, through `swept`
+        self._sweeps_served = 0
         self._lock = threading.Lock()
         self._armed: datetime | None = None
         self._stopping = False
@@ -131,7 +133,12 @@ class Scheduler:
             self._sweeping = True
         try:
             while True:
+                with self._rounds:
+                    serving = self._sweeps_asked
                 report = self._sweep_once()
+                with self._rounds:
+                    self._sweeps_served = max(self._sweeps_served, serving)
+                    self._rounds.notify_all()
                 with self._lock:
                     if not self._again:
                         break
@@ -171,6 +178,17 @@ class Scheduler:
                 self._courier = threading.Thread(target=self._run_courier, name="slack-courier", daemon=True)
                 self._courier.start()
         self._deliver.set()
+
+    def swept(self, timeout: float = 30.0) -> bool:
+        """Sweep now and wait until a sweep that began after this call is over (`sweep_now` returns at once when a
+        sweep is running already, which may have read the clock before the caller moved it); False if none ended
+        within `timeout` seconds."""
+        with self._rounds:
+            self._sweeps_asked += 1
+            wanted = self._sweeps_asked
+        self.sweep_now()
+        with self._rounds:
+            return self._rounds.wait_for(lambda: self._sweeps_served >= wanted, timeout)
 
     def delivered(self, timeout: float = 30.0) -> bool:
         """Run a delivery round now and wait until it is over (the console shows what a sweep said before its

@@ -248,7 +248,7 @@ class Console:
         self.clock.ahead += span
         self._print(f"(the bot's clock moves on {format_duration(span)}, to {self.clock.now():%Y-%m-%d %H:%M} UTC)")
         assert self.runtime is not None
-        self.runtime.scheduler.sweep_now()  # what fell due meanwhile happens now, as the scheduler would do it
+        self.runtime.scheduler.swept()  # what fell due meanwhile happens now, as the scheduler would do it
         self._settle()
 
     def _settle(self) -> None:

@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import update
 
 from bot.scheduler import NEXT_DUE_JOB, SWEEPER_JOB, Scheduler
@@ -18,6 +19,7 @@ from domain.ledger import GrantState
 from services.decisions import approve
 from services.grants import load
 from services.ports import SystemClock
+from services.sweeper import SweepReport
 from storage.db import session_scope
 from storage.models import Grant, PlatformAccount
 from tests.fakes import FakeClock
@@ -168,3 +170,35 @@ def test_slack_taking_its_time_never_holds_a_revert_up(tmp_path: Path) -> None:
     finally:
         slack_answers.set()
         scheduler.shutdown()
+
+
+def test_swept_waits_for_a_sweep_that_began_after_it_was_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sweep that was running when a caller (the console, a test) moved the clock may have read the clock before
+    the move: `swept` waits for one that began afterwards."""
+    desk = make_desk(tmp_path)
+    scheduler = Scheduler(sweep_seconds=3600)
+    scheduler.bind(desk.ctx)
+    began: list[float] = []
+    first_may_end = threading.Event()
+
+    def sweep(ctx: object, *, worker: str) -> SweepReport:
+        began.append(time.monotonic())
+        if len(began) == 1:
+            first_may_end.wait(timeout=30)
+        return SweepReport()
+
+    monkeypatch.setattr("bot.scheduler.sweep", sweep)
+    running = threading.Thread(target=scheduler.sweep_now)
+    running.start()
+    wait_for(lambda: began, "the first sweep")
+    asked = time.monotonic()
+    results: list[tuple[bool, float]] = []
+    waiter = threading.Thread(target=lambda: results.append((scheduler.swept(timeout=30), time.monotonic())))
+    waiter.start()
+    wait_for(lambda: scheduler._again, "the running sweep to be asked to look once more")
+    first_may_end.set()
+    waiter.join(timeout=30)
+    running.join(timeout=30)
+    [(done, returned)] = results
+    assert done and len(began) == 2 and began[1] > asked, "a second sweep began after it was asked"
+    assert returned > began[1], "and it returned only once that sweep had run"
