@@ -25,6 +25,35 @@ SWEEPER_JOB = "sweeper"
 NEXT_DUE_JOB = "next-due"
 
 
+class Rounds:
+    """Rounds of some work (a sweep, a delivery) that callers ask for and wait on: a caller waits until a round that
+    began after it asked is over."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._asked = 0
+        self._served = 0  # the newest request a finished round covered
+
+    def ask(self) -> int:
+        with self._changed:
+            self._asked += 1
+            return self._asked
+
+    def starting(self) -> int:
+        """A round begins: the requests it covers."""
+        with self._changed:
+            return self._asked
+
+    def over(self, covered: int) -> None:
+        with self._changed:
+            self._served = max(self._served, covered)
+            self._changed.notify_all()
+
+    def wait(self, request: int, timeout: float) -> bool:
+        with self._changed:
+            return self._changed.wait_for(lambda: self._served >= request, timeout)
+
+
 class Scheduler:
     def __init__(self, *, sweep_seconds: float, worker: str | None = None) -> None:
         self._sweep_seconds = sweep_seconds
@@ -41,11 +70,8 @@ class Scheduler:
         # wait never holds the next sweep up: one delivery at a time, and one more after it when asked meanwhile.
         self._courier: threading.Thread | None = None
         self._deliver = threading.Event()
-        self._rounds = threading.Condition()
-        self._asked = 0  # delivery rounds asked for through `delivered`
-        self._served = 0  # the newest of those that a finished round covered
-        self._sweeps_asked = 0  # the same for sweeps, through `swept`
-        self._sweeps_served = 0
+        self._sweeps = Rounds()  # for `swept`
+        self._deliveries = Rounds()  # for `delivered`
         self._lock = threading.Lock()
         self._armed: datetime | None = None
         self._stopping = False
@@ -133,12 +159,9 @@ class Scheduler:
             self._sweeping = True
         try:
             while True:
-                with self._rounds:
-                    serving = self._sweeps_asked
+                serving = self._sweeps.starting()
                 report = self._sweep_once()
-                with self._rounds:
-                    self._sweeps_served = max(self._sweeps_served, serving)
-                    self._rounds.notify_all()
+                self._sweeps.over(serving)
                 with self._lock:
                     if not self._again:
                         break
@@ -183,24 +206,18 @@ class Scheduler:
         """Sweep now and wait until a sweep that began after this call is over (`sweep_now` returns at once when a
         sweep is running already, which may have read the clock before the caller moved it); False if none ended
         within `timeout` seconds."""
-        with self._rounds:
-            self._sweeps_asked += 1
-            wanted = self._sweeps_asked
+        wanted = self._sweeps.ask()
         self.sweep_now()
-        with self._rounds:
-            return self._rounds.wait_for(lambda: self._sweeps_served >= wanted, timeout)
+        return self._sweeps.wait(wanted, timeout)
 
     def delivered(self, timeout: float = 30.0) -> bool:
         """Run a delivery round now and wait until it is over (the console shows what a sweep said before its
         prompt comes back); False if it did not end within `timeout` seconds."""
         if self._after_sweep is None:
             return True
-        with self._rounds:
-            self._asked += 1
-            wanted = self._asked
+        wanted = self._deliveries.ask()
         self.deliver_soon()
-        with self._rounds:
-            return self._rounds.wait_for(lambda: self._served >= wanted, timeout)
+        return self._deliveries.wait(wanted, timeout)
 
     def _run_courier(self) -> None:
         assert self._after_sweep is not None
@@ -210,15 +227,12 @@ class Scheduler:
             with self._lock:
                 if self._stopping:
                     return
-            with self._rounds:
-                serving = self._asked
+            serving = self._deliveries.starting()
             try:
                 self._after_sweep()
             except Exception:
                 logger.exception("after the sweep")
-            with self._rounds:
-                self._served = serving
-                self._rounds.notify_all()
+            self._deliveries.over(serving)
 
     def _until_next_delivery(self) -> float | None:
         """Seconds until a held delivery is due (None: nothing is held; a sweep wakes the courier)."""

@@ -8,12 +8,30 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from domain.access import AccessState
+from domain.ledger import EndReason, GrantState
 from domain.offboarding import NoticeTemplate
 from platforms.base import ApplyResult, MemberRecord, Platform, PlatformError, PlatformUnavailable
 from services.offboarding import PlatformNotice
 from services.ports import MessageRef, Person, PersonNotFound
 from services.reviews import ReviewView
 from services.views import DriftReport, EndedGrant, GrantView, RequestView, TaskView
+
+
+def reverted_grant(number: int) -> GrantView:
+    """Grant `number` (made by request `number`) of person `number` on the sandbox, ended at its time and reverted
+    from Analyst to Consumer."""
+    return GrantView(
+        id=number,
+        request_id=number,
+        platform="sandbox",
+        target_email=f"person{number}@agency.example",
+        seq=0,
+        parts={"account_role": "Analyst"},
+        state=GrantState.ENDED,
+        permanent=False,
+        end_reason=EndReason.EXPIRED,
+        reverted={"account_role": ("Analyst", "Consumer")},
+    )
 
 
 class FakeClock:

@@ -11,13 +11,13 @@ import pytest
 from slack_sdk import WebClient
 
 from bot.console.local_slack import LocalSlack, LocalUser, SlackCall
-from domain.ledger import EndReason, GrantState
 from handlers.notifier import SlackNotifier
 from handlers.outbox import Outbox
 from services.ports import MessageRef
-from services.views import EndedGrant, GrantView
+from services.views import EndedGrant
 from storage.db import make_engine
 from storage.schema import ensure_schema
+from tests.fakes import reverted_grant
 
 APPROVALS = "C0APPROVALS"
 ALICE = "U0ALICE"
@@ -45,20 +45,8 @@ class Desk:
 
 
 def ended(number: int) -> EndedGrant:
-    grant = GrantView(
-        id=number,
-        request_id=number,
-        platform="sandbox",
-        target_email=f"person{number}@agency.example",
-        seq=0,
-        parts={"account_role": "Analyst"},
-        state=GrantState.ENDED,
-        permanent=False,
-        end_reason=EndReason.EXPIRED,
-        reverted={"account_role": ("Analyst", "Consumer")},
-    )
     card = MessageRef(channel=APPROVALS, ts=f"1700000000.{number:06d}")
-    return EndedGrant(request_id=number, requester_id=ALICE, card=card, grant=grant)
+    return EndedGrant(request_id=number, requester_id=ALICE, card=card, grant=reverted_grant(number))
 
 
 @pytest.fixture

@@ -469,14 +469,20 @@ class CallLog(FlakyPlatform):
         return super().apply(email, desired)
 
 
-def test_a_platform_that_takes_a_call_per_member_reverts_a_chunk_at_a_time(tmp_path: Path, database_url: str) -> None:
-    """A batch of reverts on a platform with its own calls goes a few rounds of its bulkhead at a time: the first
-    revert reaches the platform after a few reads, not after every account of the batch has been read."""
+def twenty_elevated(tmp_path: Path, database_url: str) -> tuple[Desk, list[str]]:
+    """Twenty people each with an hour's elevation, on a bot that claims up to fifty due accounts at once."""
     desk = make_desk(tmp_path, database_url=database_url, elevations=ElevationSettings(batch=50))
     people = [f"person{n}@agency.example" for n in range(20)]
     for email in people:
         desk.ctx.platforms["sandbox"].apply(email, CONSUMER)
         approve_fully(desk, desk.submit(f"update {email} sandbox architect for 1h reason: x"))
+    return desk, people
+
+
+def test_a_platform_that_takes_a_call_per_member_reverts_a_chunk_at_a_time(tmp_path: Path, database_url: str) -> None:
+    """A batch of reverts on a platform with its own calls goes a few rounds of its bulkhead at a time: the first
+    revert reaches the platform after a few reads, not after every account of the batch has been read."""
+    desk, people = twenty_elevated(tmp_path, database_url)
     platform = CallLog(desk.ctx.platforms["sandbox"])
     desk.ctx = replace(desk.ctx, platforms={**desk.ctx.platforms, "sandbox": platform})
     desk.clock.advance(HOUR)
@@ -489,11 +495,7 @@ def test_a_platform_that_takes_a_call_per_member_reverts_a_chunk_at_a_time(tmp_p
 
 
 def test_a_batch_that_breaks_part_way_lets_go_of_every_account_it_claimed(tmp_path: Path, database_url: str) -> None:
-    desk = make_desk(tmp_path, database_url=database_url, elevations=ElevationSettings(batch=50))
-    people = [f"person{n}@agency.example" for n in range(20)]
-    for email in people:
-        desk.ctx.platforms["sandbox"].apply(email, CONSUMER)
-        approve_fully(desk, desk.submit(f"update {email} sandbox architect for 1h reason: x"))
+    desk, _ = twenty_elevated(tmp_path, database_url)
     platform = CallLog(desk.ctx.platforms["sandbox"])
 
     def broken(emails: object) -> dict[str, AccessState | PlatformError]:

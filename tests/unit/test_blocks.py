@@ -298,25 +298,10 @@ def test_deny_form_carries_the_request_and_words_a_withdrawal_as_such() -> None:
 
 
 def test_a_digest_names_every_grant_that_ended_in_parts_slack_can_show() -> None:
-    from domain.ledger import EndReason, GrantState
     from handlers.blocks.elevations import DIGEST_PART, ended_digest
-    from services.views import GrantView
+    from tests.fakes import reverted_grant
 
-    ended = []
-    for number in range(1, 601):
-        grant = GrantView(
-            id=number,
-            request_id=number,
-            platform="sandbox",
-            target_email=f"person{number}@agency.example",
-            seq=0,
-            parts={"account_role": "Analyst"},
-            state=GrantState.ENDED,
-            permanent=False,
-            end_reason=EndReason.EXPIRED,
-            reverted={"account_role": ("Analyst", "Consumer")},
-        )
-        ended.append((number, grant))
+    ended = [(number, reverted_grant(number)) for number in range(1, 601)]
     parts = ended_digest(ended)
     assert len(parts) > 1 and all(len(part) <= DIGEST_PART + 200 for part in parts)
     assert parts[0].startswith("↩️ Temporary access ended for 600 grant(s) (part 1 of ")
