@@ -130,10 +130,10 @@ class Outbox:
         with session_scope(self._engine) as session:
             enqueue_many(session=session, calls=kept, at=self._now(), lane=Lane.BACKGROUND)
 
-    def digest(self, held: dict[str, list[dict[str, Any]]], **extra: Any) -> None:
+    def digest(self, held: dict[str, list[dict[str, Any]]]) -> None:
         """Keep notices (by recipient: a channel or a person) for the recipients' digests, in one transaction: each
         recipient hears at most once a window, however many notices come meanwhile (`deliver_pending` sends them
-        when due). `extra` goes with each new digest (what its drawing needs)."""
+        when due)."""
         with session_scope(self._engine) as session:
             for recipient, items in sorted(held.items()):
                 hold(
@@ -143,7 +143,6 @@ class Outbox:
                     now=self._now(),
                     window=self._digest_window,
                     spacing=self._digest_spacing,
-                    **extra,
                 )
         if self.on_held is not None:
             self.on_held()

@@ -110,12 +110,11 @@ def hold(
     now: datetime,
     window: timedelta,
     spacing: timedelta,
-    **extra: Any,
 ) -> None:
     """Keep notices for `recipient` (a channel or a person) in its digests: added to the one waiting, if any, else
     in a new one due a `window` after the recipient's last (at once, if that was long enough ago). Each message
     names at most DIGEST_ITEMS; those that follow one another are `spacing` apart (Slack takes about one message a
-    second per channel). `extra` goes into a new digest's parameters."""
+    second per channel)."""
     key = f"ended:{recipient}"
     mine = (col(SlackOutbox.coalesce_key) == key, col(SlackOutbox.lane) == Lane.DIGEST.value)
     waiting = (col(SlackOutbox.status) == OutboxStatus.PENDING, col(SlackOutbox.claim_token).is_(None))
@@ -143,7 +142,7 @@ def hold(
     fresh = [
         {
             "method": DIGEST,
-            "params": {**extra, "recipient": recipient, "items": left[start : start + DIGEST_ITEMS]},
+            "params": {"recipient": recipient, "items": left[start : start + DIGEST_ITEMS]},
             "status": OutboxStatus.PENDING.value,
             "coalesce_key": key,
             "card_for_request": None,
