@@ -49,7 +49,8 @@ def card_of(ctx: ServiceContext, request_id: int) -> dict[str, Any] | None:
     return approval_card(view, compliance_channel=ctx.removal_settings.compliance_channel) if view else None
 
 
-#: From this many temporary grants ending in one sweep, people hear in digests rather than once per grant.
+#: From this many temporary grants ending in one sweep, their cards are redrawn in the background lane, once nothing
+#: more urgent waits, rather than at once. (What people are told goes in digests: `Outbox.digest`.)
 DIGEST_FROM = 4
 
 

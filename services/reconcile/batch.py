@@ -31,21 +31,22 @@ def reconcile_batch(ctx: ServiceContext, platform: str, claims: Sequence[tuple[s
     that are left when something fails (those taken over meanwhile are not touched)."""
     client = ctx.platforms.get(platform)
     size = (client.chunk if client is not None else None) or len(claims)
-    waiting = list(claims)
+    done = 0
     with ctx.leases.holding(PlatformAccount, *(claim for _, claim in claims)):
         try:
-            while waiting:
-                chunk = waiting[:size]
-                try:
-                    _reconcile(ctx, platform, chunk, tally)
-                finally:
-                    del waiting[:size]
-                    with session_scope(ctx.engine) as session:
-                        release_all(session=session, claims=[claim for _, claim in chunk])
+            while done < len(claims):
+                chunk = claims[done : done + size]
+                _reconcile(ctx, platform, chunk, tally)
+                _release(ctx, chunk)
+                done += len(chunk)
         finally:
-            if waiting:
-                with session_scope(ctx.engine) as session:
-                    release_all(session=session, claims=[claim for _, claim in waiting])
+            _release(ctx, claims[done:])  # what a failure left: the chunk it stopped in and those not started
+
+
+def _release(ctx: ServiceContext, claims: Sequence[tuple[str, Claim]]) -> None:
+    if claims:
+        with session_scope(ctx.engine) as session:
+            release_all(session=session, claims=[claim for _, claim in claims])
 
 
 def _reconcile(ctx: ServiceContext, platform: str, claims: Sequence[tuple[str, Claim]], tally: Tally) -> None:
