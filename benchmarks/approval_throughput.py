@@ -18,8 +18,7 @@ import argparse
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,7 @@ from sqlalchemy.engine import Engine
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.ack_latency import add_requests
-from benchmarks.processes import Setup, SlackEndpoint, percentile, send_all, slack_process, wait_until
+from benchmarks.processes import Setup, SlackEndpoint, database_url, percentile, send_all, slack_process, wait_until
 from bot.console.local_slack import StoredMessage
 from bot.console.payloads import SignedRequest, SlackRequests
 from handlers import ids
@@ -39,15 +38,6 @@ from tests.faults.cluster import BOB, SECRET, BotProcess, write_config
 from tests.postgres import PostgresServer
 
 DEFAULT_SETUPS = ["sqlite:1", "postgresql:1", "postgresql:2"]
-
-
-@contextmanager
-def database(setup: Setup, folder: Path, postgres: PostgresServer | None) -> Iterator[str]:
-    if setup.database == "sqlite":
-        yield f"sqlite:///{folder}/accessbot.db"
-        return
-    assert postgres is not None
-    yield postgres.create_database()
 
 
 def scalar(engine: Engine, sql: str) -> Any:
@@ -77,7 +67,7 @@ def run(setup: Setup, k: int, *, clients: int, latency: float, postgres: Postgre
     with ExitStack() as stack:
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         slack: SlackEndpoint = stack.enter_context(slack_process())
-        url = stack.enter_context(database(setup, folder, postgres))
+        url = database_url(setup, folder, postgres)
         config = write_config(folder, url, latency=latency, lease=30.0)
         bots = [BotProcess(f"bot{n}", config, slack.api_url, folder).start() for n in range(setup.instances)]
         for bot in bots:

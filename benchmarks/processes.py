@@ -12,12 +12,14 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from pathlib import Path
 
 import httpx
 
 from bot.console.local_slack import LocalSlack
 from bot.console.payloads import SignedRequest
 from tests.faults.cluster import ALICE, BOB, TOKEN
+from tests.postgres import PostgresServer
 
 
 @dataclass(frozen=True)
@@ -114,3 +116,11 @@ class Setup:
 
     def __str__(self) -> str:
         return f"{self.database}, {self.instances} instance{'s' if self.instances > 1 else ''}"
+
+
+def database_url(setup: Setup, folder: Path, postgres: PostgresServer | None) -> str:
+    """A new, empty database for the setup: a SQLite file in `folder`, or a database on the PostgreSQL server."""
+    if setup.database == "sqlite":
+        return f"sqlite:///{folder}/accessbot.db"
+    assert postgres is not None
+    return postgres.create_database()

@@ -23,8 +23,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from multiprocessing.queues import Queue
@@ -37,7 +36,7 @@ from sqlmodel import Session, col, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.processes import Setup
+from benchmarks.processes import Setup, database_url
 from benchmarks.seeding import APPROVALS, card_ts_of, email_of, seed_grants
 from bot.bootstrap import build_services
 from bot.console.local_slack import LocalSlack, LocalUser, StoredMessage
@@ -148,15 +147,6 @@ def instance(spec: Instance, ready: Barrier, results: Queue[tuple[str, float, fl
     ctx.engine.dispose()
 
 
-@contextmanager
-def database(kind: str, folder: str, postgres: PostgresServer | None) -> Iterator[str]:
-    if kind == "sqlite":
-        yield f"sqlite:///{folder}/bench.db"
-        return
-    assert postgres is not None
-    yield postgres.create_database()
-
-
 def run(
     n: int,
     setup: Setup,
@@ -169,8 +159,8 @@ def run(
     with (
         tempfile.TemporaryDirectory() as folder,
         LocalSlack(bot_token=TOKEN, users=[LocalUser("U0ALICE", "alice", "alice@agency.example")]) as slack,
-        database(setup.database, folder, postgres) as url,
     ):
+        url = database_url(setup, Path(folder), postgres)
         settings = Settings(
             slack_bot_token=SecretStr(TOKEN),
             slack_api_url=slack.api_url,
