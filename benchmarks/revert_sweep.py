@@ -112,7 +112,7 @@ class Instance:
 
 def bot(settings: Settings, *, with_slack: bool) -> tuple[ServiceContext, Outbox | None]:
     """The services a bot instance sweeps with, telling the local Slack over HTTP (or nobody)."""
-    from bot.bootstrap import slack_client
+    from bot.slack_app import slack_client
 
     client = slack_client(settings)
     engine = make_engine(settings.database_url)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot import audit_cli
-from bot.errors import ConfigError
+from bot.errors import ConfigError, database_problem
 from domain.lifecycle import RequestStatus
 
 if TYPE_CHECKING:
@@ -143,23 +143,38 @@ def _worker() -> Worker:
 
 
 def _main(args: argparse.Namespace, *, worker: Worker | None = None) -> int:
-    from sqlalchemy.exc import OperationalError
-
     from bot.logs import configure_logging
     from bot.settings import load_settings
-    from storage.schema import SchemaBehind
 
     try:
         settings = load_settings(getattr(args, "file", None) or args.config)
         configure_logging(args.log_level or settings.log_level, settings.log_format)
         command = args.command or ("serve" if settings.slack_bot_token else "console")
         if command == "serve":
+            # serve's front loads no database code: its worker meets the database, and says what went wrong.
             host, port = getattr(args, "host", "0.0.0.0"), getattr(args, "port", 3000)
             log_level = args.log_level or settings.log_level
             if worker is None:  # serving by default (a bot token, no command): the worker starts now
                 return _serve(settings, host=host, port=port, log_level=log_level)
             started, worker = worker, None  # _serve_front owns it now, and stops it however it ends
             return _serve_front(settings, host=host, port=port, log_level=log_level, worker=started)
+    except ConfigError as error:
+        print(f"accessbot: {error}", file=sys.stderr)
+        return 2
+    finally:
+        if worker is not None:
+            worker.stop(timeout=5)  # serve never started (its settings were refused): the worker ends unused
+    return _command(command, settings, args)
+
+
+def _command(command: str, settings: Settings, args: argparse.Namespace) -> int:
+    """Every command but serve: the console and the admin commands, each in one process with the database."""
+    from sqlalchemy.exc import OperationalError
+
+    from bot.logs import configure_logging
+    from storage.schema import SchemaBehind
+
+    try:
         if command == "console":
             # Log lines would land in the middle of the chat: they go to a file in the current folder instead.
             log_file = Path(CONSOLE_LOG)
@@ -185,28 +200,9 @@ def _main(args: argparse.Namespace, *, worker: Worker | None = None) -> int:
         print(f"accessbot: {error}", file=sys.stderr)
         return 2
     except OperationalError as error:
-        print(f"accessbot: {_database_problem(settings.database_url, error)}", file=sys.stderr)
+        print(f"accessbot: {database_problem(settings.database_url, error)}", file=sys.stderr)
         return 2
-    finally:
-        if worker is not None:
-            worker.stop(timeout=5)  # serve never started (its settings were refused): the worker ends unused
     return 1
-
-
-def _database_problem(url: str, error: Exception) -> str:
-    """One line: which database, what it answered, and where to change it."""
-    from sqlalchemy.engine import make_url
-
-    shown = make_url(url).render_as_string(hide_password=True)
-    answer = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
-    if shown.startswith("sqlite"):
-        hint = "check that its folder exists and is writable"
-    else:
-        hint = "check that the server runs and accepts this address and login"
-    return (
-        f"cannot use the database at {shown}: {answer}. {hint.capitalize()}, or change database_url "
-        "(ACCESSBOT_DATABASE_URL)."
-    )
 
 
 def _serve(settings: Settings, *, host: str, port: int, log_level: str) -> int:
@@ -223,8 +219,6 @@ def _serve_front(settings: Settings, *, host: str, port: int, log_level: str, wo
     try:
         from bot.slack_link import SlackLink, check_slack_settings, slack_api_url
         from services.logs import worker_name
-        from storage.db import make_engine
-        from storage.schema import ensure_schema
 
         socket_mode = settings.slack_app_token is not None
         check_slack_settings(settings, require_signing_secret=not socket_mode)
@@ -235,24 +229,19 @@ def _serve_front(settings: Settings, *, host: str, port: int, log_level: str, wo
             until = "" if socket_mode else "; /healthz reports 503 until Slack answers"
             logger.warning("%s: starting anyway and asking again%s", slack.problem, until)
             slack.keep_trying()
-        # The schema is created or checked once, here, then the worker builds while the front loads the rest of its
-        # code and builds too: the worker, which starts the scheduler, is what a start waits for.
-        engine = make_engine(settings.database_url)
-        ensure_schema(engine)
-        engine.dispose()
+        # The worker creates or checks the schema and builds, while the front loads the rest of its code and builds
+        # too; the front serves once the worker is ready, and ends with the worker's one line if it cannot be.
         worker.go(settings, instance=worker_name(), log_level=log_level)
-        from bot.bootstrap import bootstrap
+        from bot.front import front_app, front_health, front_metrics
         from bot.handoff import hand_off_work
-        from bot.health import check
-        from bot.metrics import scrape
         from bot.server import serve_http, serve_socket_mode
 
-        runtime = bootstrap(settings, require_signing_secret=not socket_mode, scheduled=False)
+        app = front_app(settings)
+        worker.ready()
     except BaseException:
         worker.stop(timeout=5)
         raise
-    assert runtime.app is not None
-    hand_off_work(runtime.app, worker)
+    hand_off_work(app, worker)
     # What start-up built lives as long as the process: keep it out of the collector's full passes, whose pauses
     # would land on the acknowledgements Slack is waiting for.
     gc.freeze()
@@ -260,19 +249,11 @@ def _serve_front(settings: Settings, *, host: str, port: int, log_level: str, wo
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         if socket_mode and settings.slack_app_token is not None:
-            serve_socket_mode(runtime.app, settings.slack_app_token.get_secret_value())
+            serve_socket_mode(app, settings.slack_app_token.get_secret_value())
         else:
-            health = functools.partial(
-                check,
-                runtime.engine,
-                worker,
-                sweep_seconds=settings.elevations.sweep_seconds,
-                worker=worker,
-                slack=slack,
-            )
-            metrics = functools.partial(scrape, runtime.engine)
+            health = functools.partial(front_health, worker, slack, sweep_seconds=settings.elevations.sweep_seconds)
             try:
-                serve_http(runtime.app, host=host, port=port, health=health, metrics=metrics)
+                serve_http(app, host=host, port=port, health=health, metrics=functools.partial(front_metrics, worker))
             except OSError as error:
                 if error.errno != errno.EADDRINUSE:
                     raise
@@ -285,7 +266,6 @@ def _serve_front(settings: Settings, *, host: str, port: int, log_level: str, wo
         logger.info("stopping: the worker finishes the work already answered (%s waiting)", worker.queued)
         slack.stop()
         worker.stop()
-        runtime.close()
     return 0
 
 
@@ -373,9 +353,8 @@ def _unworkable_ids(settings: Settings) -> list[str]:
         return problems
     from slack_sdk.errors import SlackApiError, SlackClientError
 
-    from bot.bootstrap import slack_api_url
     from bot.settings import EXAMPLE_IDS
-    from bot.slack_link import quiet_client
+    from bot.slack_link import quiet_client, slack_api_url
     from handlers.directory import unknown_ids
 
     named = settings.slack_ids()

@@ -119,9 +119,13 @@ class Settings(BaseSettings):
                 )
         return platforms
 
+    def catalogs(self) -> dict[str, RoleCatalog]:
+        """Each platform's roles and scopes, as configured: all that `/access` needs to be parsed."""
+        return {name: platform.catalog() for name, platform in self.platforms.items()}
+
     @model_validator(mode="after")
     def _roles_exist(self) -> Settings:
-        catalogs = {name: platform.catalog() for name, platform in self.platforms.items()}
+        catalogs = self.catalogs()
         for name, platform in self.platforms.items():
             for role in platform.role_max_duration:
                 if name_key(role) not in _roles_of([catalogs[name]]):

@@ -6,11 +6,14 @@ In its own process, at a lower CPU priority, the work no longer delays an answer
 (benchmarks/ack_latency.py), one process answered with a p99 1.6 to 2 times a bare Bolt app's, two processes with
 1.1 to 1.2 times.
 
-The front puts each piece of work on a queue (bot/handoff.py), and the worker dispatches it to its own Bolt app.
-That app is built by the same composition root from the same settings, and runs only the work. The worker's app
-checks no signatures: the front has checked them, and queued work may outlive a signature's five minutes.
+The front answers from the payload and the configuration alone (bot/front.py, handlers/answers.py) and never opens
+the database. It puts each piece of work on a queue (bot/handoff.py), and the worker dispatches it to its own Bolt
+app, built by the composition root (bot/bootstrap.py) on the same routes, which runs only the work. The worker's
+app checks no signatures: the front has checked them, and queued work may outlive a signature's five minutes.
 
-The worker also runs the scheduler (reminders, reverts, sweeps, the Slack outbox). It ends when the front ends, even
+The worker creates or checks the schema before the front serves (a problem ends `serve` in one line, which the
+worker sends the front), and tells the front what the database says when `/healthz` or `/metrics` asks. It also
+runs the scheduler (reminders, reverts, sweeps, the Slack outbox). It ends when the front ends, even
 by kill -9, and the front starts another if it dies alone. Work a crash cuts short is recovered from the database
 (claims and leases) as after any crash; work still queued in a dead worker is lost, and the log says how much.
 """
@@ -32,14 +35,17 @@ from multiprocessing.context import SpawnProcess
 from multiprocessing.queues import Queue
 from multiprocessing.sharedctypes import Synchronized, SynchronizedString
 from multiprocessing.synchronize import Event
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
+from bot.errors import ConfigError
 from services.logs import INSTANCE_ENV
 
 if TYPE_CHECKING:  # the front starts the worker before it loads any of these (see Worker.start)
     from slack_bolt import App
 
+    from bot.bootstrap import Runtime
     from bot.handoff import Work
+    from bot.health import DatabaseState
     from bot.settings import Settings
 
 logger = logging.getLogger("accessbot.worker")
@@ -55,6 +61,9 @@ HEARTBEAT_STALE = 15.0
 MAX_RESTART_PAUSE = 30.0
 # Room for the names of the degraded platforms.
 DEGRADED_BYTES = 1024
+# How long /healthz and /metrics wait for the worker to say what the database answered.
+ANSWER_SECONDS = 2.0
+HEALTH, METRICS = "health", "metrics"
 
 
 @dataclass(frozen=True)
@@ -70,11 +79,37 @@ class Status:
 
 @dataclass(frozen=True)
 class Setup:
-    """What the front sends a worker that has loaded its code, once the database schema is ready: go."""
+    """What the front sends a worker that has loaded its code, once the settings are read and Slack checked: go."""
 
     settings: Settings
     instance: str
     log_level: str
+
+
+@dataclass(frozen=True)
+class Ready:
+    """The worker has built (the schema created or checked): the front may serve."""
+
+
+@dataclass(frozen=True)
+class Refused:
+    """The worker could not build; `problem` is the one line the front prints."""
+
+    problem: str
+
+
+@dataclass(frozen=True)
+class Question:
+    """The front asks what the database says: HEALTH (a DatabaseState) or METRICS (a page of gauges)."""
+
+    number: int
+    about: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    number: int
+    value: object
 
 
 class Worker:
@@ -91,7 +126,11 @@ class Worker:
             degraded=self._context.Array("c", DEGRADED_BYTES),  # type: ignore[arg-type]
             stop=self._context.Event(),
         )
-        self._go: Connection | None = None  # the current process's end of the pipe its setup comes through
+        # The front's end of the current process's line: its setup goes down it, then questions; Ready or Refused
+        # come back, then answers. One message at a time (a Connection is not thread-safe).
+        self._line: Connection | None = None
+        self._speaking = threading.Lock()
+        self._questions = 0
         self._queue: Queue[Work | None] = self._context.Queue()
         self._process: SpawnProcess | None = None
         self._stopping = False
@@ -100,8 +139,8 @@ class Worker:
 
     def start(self) -> Worker:
         """Start the worker process first thing: a fresh interpreter loading the bot's code takes about a second
-        and a half, which this overlaps with the front reading its settings and checking Slack and the schema. The
-        worker waits for `go` before it reads anything or touches the database."""
+        and a half, which this overlaps with the front reading its settings and checking Slack. The worker waits
+        for `go` before it reads anything or touches the database."""
         self._process = self._spawn()
         self._watcher.start()
         return self
@@ -113,11 +152,60 @@ class Worker:
         self._send(self._setup)
 
     def _send(self, setup: Setup) -> None:
-        if self._go is None:
-            return
-        # OSError: that worker has ended already; the watcher starts another, which is sent its setup.
-        with contextlib.suppress(OSError):
-            self._go.send(setup)
+        with self._speaking:
+            if self._line is None:
+                return
+            # OSError: that worker has ended already; the watcher starts another, which is sent its setup.
+            with contextlib.suppress(OSError):
+                self._line.send(setup)
+
+    def ready(self) -> None:
+        """Wait until the worker has built, having created or checked the schema. Raises ConfigError with the
+        worker's one line when it could not (a database that does not answer, a schema behind the code)."""
+        assert self._line is not None and self._process is not None
+        line, process = self._line, self._process
+        while True:
+            wait([line, process.sentinel])
+            if line.poll():
+                try:
+                    message = line.recv()
+                except EOFError:
+                    message = None
+                if isinstance(message, Ready):
+                    return
+                if isinstance(message, Refused):
+                    raise ConfigError(message.problem)
+            if not process.is_alive() and not line.poll():
+                raise ConfigError(
+                    f"the worker process ended while starting (exit code {process.exitcode}); the log says why"
+                )
+
+    def ask_database(self) -> DatabaseState | None:
+        """What the database answered the worker just now; None if the worker did not say in time."""
+        return cast("DatabaseState | None", self._ask(HEALTH))
+
+    def ask_metrics(self) -> bytes | None:
+        """The gauges the worker read from the database just now; None if it did not say in time."""
+        return cast("bytes | None", self._ask(METRICS))
+
+    def _ask(self, about: str) -> object | None:
+        with self._speaking:
+            line = self._line
+            if line is None or not self.alive:
+                return None
+            self._questions += 1
+            number = self._questions
+            deadline = time.monotonic() + ANSWER_SECONDS
+            try:
+                line.send(Question(number, about))
+                # Skipped: answers to questions that timed out, and a restarted worker's Ready.
+                while (left := deadline - time.monotonic()) > 0 and line.poll(left):
+                    message = line.recv()
+                    if isinstance(message, Answer) and message.number == number:
+                        return message.value
+            except (OSError, EOFError):
+                pass  # that worker ended; the watcher starts another
+            return None
 
     def hand_off(self, work: Work) -> None:
         self._queue.put(work)  # never blocks: the queue's feeder thread writes to the pipe
@@ -183,15 +271,19 @@ class Worker:
     def _spawn(self) -> SpawnProcess:
         self._status.heartbeat.value = 0.0
         self._status.scheduler_running.value = False
-        receiver, self._go = self._context.Pipe(duplex=False)
+        theirs, ours = self._context.Pipe(duplex=True)
+        with self._speaking:
+            if self._line is not None:
+                self._line.close()  # the line of a worker that ended
+            self._line = ours
         process = self._context.Process(
             target=run,
-            args=(receiver, self._queue, self._status, self._threads),
+            args=(theirs, self._queue, self._status, self._threads),
             name="accessbot-worker",
             daemon=True,
         )
         process.start()
-        receiver.close()  # the worker's end, which it has now
+        theirs.close()  # the worker's end, which it has now
         logger.info("worker started (pid %s)", process.pid)
         if self._setup is not None:
             self._send(self._setup)
@@ -224,34 +316,40 @@ class Worker:
             self._process = self._spawn()
 
 
-def run(go: Connection, queue: Queue[Work | None], status: Status, threads: int) -> None:
-    """The worker process: the same app as the front, fed by the queue, and the scheduler."""
+def run(line: Connection, queue: Queue[Work | None], status: Status, threads: int) -> None:
+    """The worker process: the same work as the front's answers name, fed by the queue, and the scheduler."""
     # Ctrl-C reaches the whole process group, and some service managers signal every process of a service: the
     # front decides when the worker stops, after the last answered request (Worker.stop).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    # The code first, while the front reads its settings and checks the schema.
+    # The code first, while the front reads its settings and checks Slack.
     from slack_bolt.error import BoltError
+    from sqlalchemy.exc import OperationalError
 
     from bot.bootstrap import bootstrap
+    from bot.errors import database_problem
     from bot.logs import configure_logging
-    from bot.settings import ConfigError
+    from storage.schema import SchemaBehind
 
     parent = multiprocessing.parent_process()
     try:
-        setup: Setup | None = go.recv()
+        setup: Setup | None = line.recv()
     except EOFError:
         setup = None
     if setup is None or status.stop.is_set():
-        return  # the front could not start (its settings, its database) and has said why
+        return  # the front could not start (its settings, Slack) and has said why
     settings = setup.settings
     os.environ[INSTANCE_ENV] = setup.instance  # claims and log lines name the instance, as the front's do
     configure_logging(setup.log_level, settings.log_format)
     try:
+        # Creates the schema, or checks that it is the code's.
         runtime = bootstrap(settings, require_signing_secret=False, verify_requests=False)
-    except (ConfigError, BoltError) as error:
-        # The front meets the same problem and says what to fix; one line here, no traceback.
-        logger.error("the worker could not start: %s", error)
+    except (ConfigError, BoltError, SchemaBehind, OperationalError) as error:
+        problem = database_problem(settings.database_url, error) if isinstance(error, OperationalError) else str(error)
+        # The front prints it and ends (or, for a worker started again, the watcher tries again later).
+        logger.error("the worker could not start: %s", problem)
+        with contextlib.suppress(OSError):
+            line.send(Refused(problem))
         sys.exit(2)
     assert runtime.app is not None
     # Ready at full speed (the front is starting too, and answers nothing until the worker is up); from here on its
@@ -265,6 +363,8 @@ def run(go: Connection, queue: Queue[Work | None], status: Status, threads: int)
     ]
     for thread in workers:
         thread.start()
+    line.send(Ready())
+    threading.Thread(target=_answer, args=(line, runtime), name="answers", daemon=True).start()
     while not status.stop.is_set():
         status.scheduler_running.value = scheduler.running
         status.last_sweep.value = scheduler.last_sweep.timestamp() if scheduler.last_sweep else 0.0
@@ -277,6 +377,25 @@ def run(go: Connection, queue: Queue[Work | None], status: Status, threads: int)
     for thread in workers:
         thread.join()  # each ends at its None, after everything queued before it
     runtime.close()
+
+
+def _answer(line: Connection, runtime: Runtime) -> None:
+    """Tell the front what the database says, for /healthz and /metrics, when it asks."""
+    from bot.readings import database_metrics, database_state
+
+    while True:
+        try:
+            question: Question = line.recv()
+        except (EOFError, OSError):
+            return  # the front is gone
+        if question.about == HEALTH:
+            value: object = database_state(runtime.engine)
+        else:
+            value = database_metrics(runtime.engine, runtime.services.clock.now)
+        try:
+            line.send(Answer(question.number, value))
+        except OSError:
+            return
 
 
 def _work(app: App, queue: Queue[Work | None]) -> None:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
+from handlers.answers import Listener
 from handlers.blocks.home import View, home_view
-from handlers.listening import listen
 from handlers.outbox import HOME, Outbox
 from services import home
 from services.context import ServiceContext
@@ -19,15 +18,12 @@ def home_for(ctx: ServiceContext, user_id: str) -> View:
     return home_view(home.home_of(ctx, ctx.directory.person(user_id)))
 
 
-def register(app: App, ctx: ServiceContext, outbox: Outbox) -> None:
-    def acknowledge(ack: Ack) -> None:
-        ack()
-
-    def on_opened(body: dict[str, Any], event: dict[str, Any], client: WebClient) -> None:
+def works(ctx: ServiceContext, outbox: Outbox) -> list[Listener]:
+    def on_home_opened(body: dict[str, Any], event: dict[str, Any], client: WebClient) -> None:
         if event.get("tab", "home") != "home":
             return  # the Messages tab
         user_id = str(event["user"])
         home.opened(ctx, user_id)
         outbox.call(HOME, {"user_id": user_id}, coalesce_key=f"home:{user_id}")
 
-    listen(app.event("app_home_opened"), ctx, ack=acknowledge, work=on_opened)
+    return [on_home_opened]

@@ -5,6 +5,9 @@ APPROVE = "request_approve"
 DENY = "request_deny"
 RETRY = "request_retry"
 
+# What a button that opens a form shows while the form is prepared (handlers/blocks/forms.py: loading).
+LOADING = "loading"
+
 # The deny form.
 DENY_FORM = "deny_form"
 DENY_REASON_BLOCK = "deny_reason"

@@ -1,13 +1,14 @@
 """Listeners that do slow work come in two parts, as Bolt's lazy listeners: a quick one that reads the payload and
-answers Slack, and the work, which Bolt then runs on its listener executor (the console, the tests) or which
-`serve` hands to its worker process (bot/worker.py).
+answers Slack (handlers/answers.py), and the work, which Bolt then runs on its listener executor (the console, the
+tests) or which `serve` hands to its worker process (bot/worker.py). This module binds the work to the answers.
 
 Slack waits at most 3 seconds for the answer. The bot runs with `process_before_response`, so the answer leaves as
 soon as the quick part returns: it never waits behind other requests' work, however much of it is queued.
 
 The work reads the payload again with the same pure functions (that is cheap) and skips what the quick part
 refused, whose person has been told already. Opening a form stays in the quick part: its trigger id lasts three
-seconds, which queued work could outlast.
+seconds, which queued work could outlast. A form built from the database opens as a view that says it is being
+prepared, which the work fills in.
 
 The work runs once per delivery (handlers/replays.py): a replayed request or Slack's retry of an event is answered
 again by the quick part, which changes nothing, and its work is skipped. The check is the work's, so Slack's
@@ -17,23 +18,28 @@ answer never waits on the database for it.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
-from typing import Any
 
+from slack_bolt import App
 from slack_bolt.kwargs_injection.args import Args
 from slack_bolt.util.utils import get_arg_names_of_callable
 
+from handlers import actions, commands, errors, home, views
+from handlers.answers import Listener, routes
 from handlers.errors import tell_about
+from handlers.outbox import Outbox
 from handlers.payloads import PayloadError
 from handlers.replays import first_run
 from services.context import ServiceContext
 
-Listener = Callable[..., None]
 
-
-def listen(on: Callable[..., Any], ctx: ServiceContext, *, ack: Listener, work: Listener) -> None:
-    """Register `ack` and `work` for one event: `on` is `app.action(...)`, `app.view(...)` or `app.command(...)`."""
-    on(ack=ack, lazy=[reported(work, ctx)])
+def register(app: App, ctx: ServiceContext, outbox: Outbox) -> None:
+    """Every answer, with its work: the console, the tests, and serve's worker (which runs only the work)."""
+    works = {work.__name__: work for work in (*commands.works(ctx), *actions.works(ctx), *views.works(ctx))}
+    works.update({work.__name__: work for work in home.works(ctx, outbox)})
+    for route in routes(ctx.catalogs):
+        route.listen(app, None if route.work is None else reported(works.pop(route.work), ctx))
+    assert not works, f"no route names the work {sorted(works)}"
+    errors.register(app)
 
 
 def reported(work: Listener, ctx: ServiceContext) -> Listener:

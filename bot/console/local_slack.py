@@ -120,19 +120,32 @@ class LocalSlack:
         with self._lock:
             return [call for call in self.calls if call.method == method]
 
+    def wait_for_form(self, callback_id: str, *, count: int = 1, timeout: float = 10.0) -> list[dict[str, Any]]:
+        """Block until `count` forms with this callback id are shown: opened at once, or filled in by the work
+        after a loading view (views.update by its external id). Returns the views as Slack answered them."""
+
+        def shows_form(call: SlackCall) -> bool:
+            view = call.response.get("view") or {}
+            return call.method in ("views.open", "views.update") and view.get("callback_id") == callback_id
+
+        found = self.wait_for(("views.open", "views.update"), shows_form, count=count, timeout=timeout)
+        return [call.response["view"] for call in found]
+
     def wait_for(
         self,
-        method: str,
+        method: str | tuple[str, ...],
         where: Callable[[SlackCall], bool] = lambda _: True,
         *,
         count: int = 1,
         timeout: float = 10.0,
     ) -> list[SlackCall]:
-        """Block until `count` calls to `method` match `where`; the bot answers Slack before it finishes work."""
+        """Block until `count` calls to `method` (or any of several) match `where`; the bot answers Slack before it
+        finishes work."""
+        methods = (method,) if isinstance(method, str) else method
         deadline = time.monotonic() + timeout
         with self._lock:
             while True:
-                found = [call for call in self.calls if call.method == method and where(call)]
+                found = [call for call in self.calls if call.method in methods and where(call)]
                 if len(found) >= count:
                     return found
                 remaining = deadline - time.monotonic()
@@ -264,10 +277,16 @@ class LocalSlack:
         return {"ok": True, "view": view}
 
     def _views_update(self, params: dict[str, Any]) -> dict[str, Any]:
-        view_id = str(params.get("view_id"))
+        # A view is named by its id, or by the external id it was opened with (which it keeps).
+        view_id = params.get("view_id")
+        if params.get("external_id") is not None:
+            view_id = next(
+                (key for key, view in self.views.items() if view.get("external_id") == params["external_id"]), None
+            )
         if view_id not in self.views:
             return {"ok": False, "error": "not_found"}
-        view = {**dict(params.get("view") or {}), "id": view_id, "hash": f"h{view_id}-{next(self._ts)}"}
+        kept = {"external_id": self.views[view_id]["external_id"]} if "external_id" in self.views[view_id] else {}
+        view = {**kept, **dict(params.get("view") or {}), "id": view_id, "hash": f"h{view_id}-{next(self._ts)}"}
         self.views[view_id] = view
         return {"ok": True, "view": view}
 

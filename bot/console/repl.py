@@ -14,7 +14,7 @@ import select
 import shlex
 import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
@@ -294,26 +294,27 @@ class Console:
     def _deny(self, rest: str) -> None:
         request_id, _, reason = rest.strip().partition(" ")
         request_id = request_id.lstrip("#")
-        opened = len(self._slack.calls_to("views.open"))
-        self._press(request_id, ids.DENY)
-        forms = self._slack.calls_to("views.open")[opened:]
-        if not forms:
+        view = self._form_opened_by(lambda: self._press(request_id, ids.DENY), ids.DENY_FORM)
+        if view is None:
             return
-        view = forms[-1].response["view"]
         values = {ids.DENY_REASON_BLOCK: {ids.DENY_REASON_INPUT: {"type": "plain_text_input", "value": reason or None}}}
         self._dispatch(self._slack_requests.view_submission(user=self.user, view=view, values=values))
 
     def _done(self, rest: str, *, action: str = ids.TASK_DONE) -> None:
         task_id, _, evidence = rest.strip().partition(" ")
-        opened = len(self._slack.calls_to("views.open"))
-        self._press(task_id.lstrip("#"), action, what="task")
-        forms = self._slack.calls_to("views.open")[opened:]
-        if not forms:
+        view = self._form_opened_by(lambda: self._press(task_id.lstrip("#"), action, what="task"), ids.TASK_FORM)
+        if view is None:
             return
         values = {ids.TASK_EVIDENCE: {ids.TASK_EVIDENCE: {"type": "plain_text_input", "value": evidence or None}}}
-        self._dispatch(
-            self._slack_requests.view_submission(user=self.user, view=forms[-1].response["view"], values=values)
-        )
+        self._dispatch(self._slack_requests.view_submission(user=self.user, view=view, values=values))
+
+    def _form_opened_by(self, press: Callable[[], None], form: str) -> dict[str, Any] | None:
+        """The form a button opened, as the work filled it in; None if the button opened none, or a notice."""
+        opened = len(self._slack.calls_to("views.open"))
+        press()
+        calls = self._slack.calls_to("views.open")[opened:]
+        view = self._slack.views.get(calls[-1].response["view"]["id"]) if calls else None
+        return view if view is not None and view.get("callback_id") == form else None
 
     def _review(self, rest: str) -> None:
         answer, _, row = rest.strip().partition(" ")
@@ -428,8 +429,11 @@ class Console:
             case "chat.postEphemeral" | "response_url":
                 self._show_reply(params)
             case "views.open" | "views.update":
+                # A form as it is shown: opened at once, or filled in by the work after a loading view; not the
+                # loading view itself, nor the request form redrawn as its choices change.
                 view = call.response.get("view") or {}
-                if call.method == "views.open":
+                filled_in = call.method == "views.update" and params.get("external_id") is not None
+                if (call.method == "views.open" and view.get("callback_id") != ids.LOADING) or filled_in:
                     self._print("\n".join(self._renderer.view(view)))
 
     def _show_reply(self, reply: dict[str, Any]) -> None:

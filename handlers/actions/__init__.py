@@ -1,16 +1,10 @@
-from slack_bolt import App
+"""The work behind the buttons: on approval cards, reminders, manual tasks and access reviews."""
 
-from handlers.actions import approve, deny, extend, form_redraw, reminder, retry, review, task_done, task_resent
+from handlers.actions import approve, deny, extend, reminder, retry, review, task_done, task_resent
+from handlers.answers import Listener
 from services.context import ServiceContext
 
 
-def register(app: App, ctx: ServiceContext) -> None:
-    approve.register(app, ctx)
-    deny.register(app, ctx)
-    retry.register(app, ctx)
-    form_redraw.register(app, ctx)
-    extend.register(app, ctx)
-    reminder.register(app, ctx)
-    task_done.register(app, ctx)
-    task_resent.register(app, ctx)
-    review.register(app, ctx)
+def works(ctx: ServiceContext) -> list[Listener]:
+    modules = (approve, deny, retry, extend, reminder, task_done, task_resent, review)
+    return [work for module in modules for work in module.works(ctx)]

@@ -3,26 +3,25 @@ answered), or revoke it now, "I'm done" (the revert runs at once)."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from slack_bolt import App, Respond
+from slack_bolt import Respond
 from slack_sdk import WebClient
 
 from handlers import ids
-from handlers.actions.clicks import acknowledge_click, clicked
+from handlers.actions.clicks import clicked
+from handlers.answers import Listener
 from handlers.blocks.elevations import answered, elevation_notice
 from handlers.blocks.text import mention
-from handlers.listening import listen
 from handlers.messaging import answer_person, can_respond
 from services.context import ServiceContext
 from services.grant_actions import GrantOutcome, end_now, keep
 
 
-def register(app: App, ctx: ServiceContext) -> None:
+def works(ctx: ServiceContext) -> list[Listener]:
     answers = {ids.KEEP: (keep, GrantOutcome.KEPT), ids.REVOKE_NOW: (end_now, GrantOutcome.REVOKED)}
 
-    def on_answer(body: dict[str, Any], action: dict[str, Any], respond: Respond, client: WebClient) -> None:
+    def on_reminder_answer(body: dict[str, Any], action: dict[str, Any], respond: Respond, client: WebClient) -> None:
         grant_id, person = clicked(ctx, body, action)
         answer, done = answers[action["action_id"]]
         result = answer(ctx, grant_id, person=person)
@@ -33,4 +32,4 @@ def register(app: App, ctx: ServiceContext) -> None:
         else:
             answer_person(client, respond, body, text)
 
-    listen(app.action(re.compile(f"^({ids.KEEP}|{ids.REVOKE_NOW})$")), ctx, ack=acknowledge_click, work=on_answer)
+    return [on_reminder_answer]

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import App, Respond
+from slack_bolt import Respond
 from slack_sdk import WebClient
 
-from handlers import ids
-from handlers.actions.clicks import acknowledge_click, clicked
+from handlers.actions.clicks import clicked
+from handlers.answers import Listener
 from handlers.blocks.cards import approvers_text
 from handlers.blocks.tasks import invitation_deadline, task_message, task_notice
-from handlers.listening import listen
 from handlers.messaging import answer_person
 from services.context import ServiceContext
 from services.task_actions import TaskOutcome, resent
 
 
-def register(app: App, ctx: ServiceContext) -> None:
+def works(ctx: ServiceContext) -> list[Listener]:
     def on_resent(body: dict[str, Any], action: dict[str, Any], respond: Respond, client: WebClient) -> None:
         task_id, person = clicked(ctx, body, action)
         result = resent(ctx, task_id, person=person)
@@ -32,4 +31,4 @@ def register(app: App, ctx: ServiceContext) -> None:
             client.chat_update(channel=container["channel_id"], ts=container["message_ts"], **message)
         answer_person(client, respond, body, f"✉️ Recorded as re-sent. {invitation_deadline(task, ctx.clock.now())}")
 
-    listen(app.action(ids.TASK_RESENT), ctx, ack=acknowledge_click, work=on_resent)
+    return [on_resent]

@@ -1,4 +1,4 @@
-"""Modals: the request form (`/access` alone) and the deny form."""
+"""Modals: the request form (`/access` alone), the deny form, and the view a form opens as while it is prepared."""
 
 from __future__ import annotations
 
@@ -229,4 +229,39 @@ def deny_form(request_id: int, target_email: str, *, withdraw: bool = False) -> 
             ),
             context("The requester is told by DM; the card and the audit trail keep the reason."),
         ],
+    }
+
+
+# The titles of the views buttons open while their form is prepared, kept when they show why there is no form.
+DENY_TITLE, EXTEND_TITLE, TASK_TITLE = "Deny request", "Extend access", "Mark as done"
+
+
+def loading_id(body: Mapping[str, Any]) -> str:
+    """The external id of the view a click opens at once (see `loading`): the same in the front and the worker,
+    since both read it from the click's trigger id, which Slack makes unique."""
+    return f"loading:{body.get('trigger_id')}"
+
+
+def loading(title: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    """What a button that opens a form shows at once, while the worker reads what the form needs and fills it in
+    (views.update by `loading_id`). A trigger id lasts 3 seconds, which queued work could outlast; this view uses it
+    at once, and nothing waits for the database to answer Slack."""
+    return {
+        "type": "modal",
+        "callback_id": ids.LOADING,
+        "external_id": loading_id(body),
+        "title": plain(title),
+        "close": plain("Cancel"),
+        "blocks": [section("⏳ Checking…")],
+    }
+
+
+def form_notice(title: str, text: str) -> dict[str, Any]:
+    """What a loading view becomes when there is no form to fill in (the step is done, the request decided)."""
+    return {
+        "type": "modal",
+        "callback_id": ids.LOADING,
+        "title": plain(title),
+        "close": plain("Close"),
+        "blocks": [section(text)],
     }

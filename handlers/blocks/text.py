@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
+
+#: A Slack message: what chat.postMessage, respond() or an ack() takes.
+Message = dict[str, Any]
 
 
 def escape(text: str) -> str:
@@ -46,3 +50,7 @@ def section(text: str) -> dict[str, object]:
 
 def context(text: str) -> dict[str, object]:
     return {"type": "context", "elements": [mrkdwn(text)]}
+
+
+def notice(text: str) -> Message:
+    return {"response_type": "ephemeral", "text": text, "replace_original": False}

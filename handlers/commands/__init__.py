@@ -1,8 +1,9 @@
-from slack_bolt import App
+"""The work behind `/access`."""
 
+from handlers.answers import Listener
 from handlers.commands import access
 from services.context import ServiceContext
 
 
-def register(app: App, ctx: ServiceContext) -> None:
-    access.register(app, ctx)
+def works(ctx: ServiceContext) -> list[Listener]:
+    return access.works(ctx)

@@ -1,29 +1,27 @@
-"""`/access`: parse, answer bad input and help at once in the acknowledgement, then do the slower work and respond."""
+"""The work behind `/access` (its answer at once, bad input and help included, is in handlers/answers.py)."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Respond
 from slack_sdk import WebClient
 
 from domain.commands import (
     CommandError,
     EvidenceCommand,
     GrantCommand,
-    HelpCommand,
     ListCommand,
-    OpenFormCommand,
     RemoveCommand,
     StatusCommand,
     parse_command,
 )
 from domain.lifecycle import RequestStatus
-from handlers.blocks import forms, replies
+from handlers.answers import Listener
+from handlers.blocks import replies
 from handlers.blocks.evidence import evidence_message
-from handlers.blocks.text import escape
-from handlers.listening import listen
+from handlers.blocks.text import escape, notice
 from services import break_glass, evidence, visibility
 from services.context import RequestRefused, ServiceContext
 from services.grants import live_views
@@ -34,30 +32,12 @@ from services.views import RequestView
 from services.visibility import approved_platforms
 
 logger = logging.getLogger("accessbot.handlers")
-COMMAND = "/access"
 
 
 Work = GrantCommand | RemoveCommand | ListCommand | StatusCommand | EvidenceCommand
 
 
-def register(app: App, ctx: ServiceContext) -> None:
-    def acknowledge(ack: Ack, command: dict[str, Any], client: WebClient) -> None:
-        try:
-            parsed = parse_command(command.get("text") or "", ctx.catalogs)
-        except CommandError as error:
-            ack(**replies.command_error(error))
-            return
-        if isinstance(parsed, HelpCommand):
-            ack(**replies.help_message(ctx.catalogs, parsed.topic))
-        elif isinstance(parsed, OpenFormCommand):
-            ack()
-            state = forms.FormState(platform=next(iter(ctx.catalogs)), channel=command.get("channel_id"))
-            client.views_open(trigger_id=command["trigger_id"], view=forms.request_form(ctx.catalogs, state))
-        elif isinstance(parsed, GrantCommand | RemoveCommand):
-            ack(text="⏳ Checking current access and preparing the approval card…")
-        else:
-            ack()
-
+def works(ctx: ServiceContext) -> list[Listener]:
     def access_command(body: dict[str, Any], command: dict[str, Any], respond: Respond, client: WebClient) -> None:
         text = command.get("text") or ""
         try:
@@ -69,9 +49,9 @@ def register(app: App, ctx: ServiceContext) -> None:
         try:
             respond(**answer(ctx, parsed, user_id=command["user_id"], text=text))
         except RequestRefused as refusal:
-            respond(**replies.notice(f"⚠️ {escape(str(refusal))}"))  # it may quote a name someone chose
+            respond(**notice(f"⚠️ {escape(str(refusal))}"))  # it may quote a name someone chose
 
-    listen(app.command(COMMAND), ctx, ack=acknowledge, work=access_command)
+    return [access_command]
 
 
 def answer(
@@ -85,9 +65,9 @@ def answer(
     if isinstance(parsed, StatusCommand):
         found = request_history(ctx, parsed.request_id)
         if found is None:
-            return replies.notice(f"Request #{parsed.request_id} does not exist. `/access list` shows recent ones.")
+            return notice(f"Request #{parsed.request_id} does not exist. `/access list` shows recent ones.")
         if not _may_see(ctx, ctx.directory.person(user_id), found[0]):
-            return replies.notice(NOT_YOURS.format(what=f"request #{parsed.request_id}"))
+            return notice(NOT_YOURS.format(what=f"request #{parsed.request_id}"))
         return replies.status_message(*found)
     if isinstance(parsed, EvidenceCommand):
         return _evidence(ctx, parsed.request_id, user_id=user_id)
@@ -99,7 +79,7 @@ def answer(
             # Someone else's access: only on the platforms this person approves (all, for a workspace admin).
             platforms = sorted(approved_platforms(ctx, person, platforms))
             if not platforms:
-                return replies.notice(NOT_YOURS.format(what=f"{email}'s access"))
+                return notice(NOT_YOURS.format(what=f"{email}'s access"))
         access = (email, access_everywhere(ctx, email, platforms)) if email else None
         open_requests = request_views(
             ctx,
@@ -155,9 +135,9 @@ def _may_see(ctx: ServiceContext, person: Person, view: RequestView) -> bool:
 def _evidence(ctx: ServiceContext, request_id: int, *, user_id: str) -> dict[str, Any]:
     found = evidence.gather(ctx, request_id)
     if found is None:
-        return replies.notice(f"Request #{request_id} does not exist. `/access list` shows recent ones.")
+        return notice(f"Request #{request_id} does not exist. `/access list` shows recent ones.")
     if not evidence.may_see(ctx, found, ctx.directory.person(user_id)):
-        return replies.notice(
+        return notice(
             f"🚫 The evidence of request #{request_id} is for its requester, the person concerned, the approvers of "
             "its platforms and workspace admins."
         )

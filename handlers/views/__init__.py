@@ -1,11 +1,9 @@
-from slack_bolt import App
+"""The work behind submitted forms."""
 
+from handlers.answers import Listener
 from handlers.views import deny_form, extend_form, request_form, task_form
 from services.context import ServiceContext
 
 
-def register(app: App, ctx: ServiceContext) -> None:
-    deny_form.register(app, ctx)
-    request_form.register(app, ctx)
-    extend_form.register(app, ctx)
-    task_form.register(app, ctx)
+def works(ctx: ServiceContext) -> list[Listener]:
+    return [work for module in (deny_form, request_form, extend_form, task_form) for work in module.works(ctx)]

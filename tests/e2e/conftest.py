@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import os
 import threading
 import time
@@ -21,7 +20,6 @@ from bot.bootstrap import Runtime, bootstrap
 from bot.console.local_slack import LocalSlack, LocalUser, SlackCall, StoredMessage
 from bot.console.payloads import SignedRequest, SlackRequests, find_button
 from bot.listeners import ListenerPool
-from bot.metrics import scrape
 from bot.server import HttpServer
 from bot.settings import Settings
 from domain.policy import PolicyConfig
@@ -128,16 +126,22 @@ class RunningBot:
     def done(self, user: str, evidence: str) -> None:
         """Press Done on the newest manual step, say how it was done, and wait until its message shows it done."""
         message = self.message_with(ids.TASK_DONE)
-        self.press(user, message, ids.TASK_DONE)
-        form = self.slack.wait_for("views.open", lambda call: call.response["view"]["callback_id"] == ids.TASK_FORM)
+        form = self.open_form(user, message, ids.TASK_DONE, ids.TASK_FORM)
         values = {ids.TASK_EVIDENCE: {ids.TASK_EVIDENCE: {"type": "plain_text_input", "value": evidence}}}
-        self.post(self.requests.view_submission(user=USERS[user], view=form[-1].response["view"], values=values))
+        self.post(self.requests.view_submission(user=USERS[user], view=form, values=values))
         self.slack.wait_for("chat.update", lambda call: call.params.get("ts") == message.ts)
 
     def press(self, user: str, message: StoredMessage, action_id: str) -> httpx.Response:
         found = find_button(message, action_id)
         assert found is not None
         return self.post(self.requests.button(user=USERS[user], message=message, action=found[0], block_id=found[1]))
+
+    def open_form(self, user: str, message: StoredMessage, action_id: str, form: str) -> dict[str, Any]:
+        """Press a button that opens a form, and wait for this press's form (the work fills it in after the click
+        is answered, so an earlier press's form may be all there is for a moment)."""
+        shown = len(self.slack.wait_for_form(form, count=0, timeout=0))
+        self.press(user, message, action_id)
+        return self.slack.wait_for_form(form, count=shown + 1)[-1]
 
 
 def e2e_settings(
@@ -188,8 +192,7 @@ def start_bot(tmp_path: Path) -> Iterator[StartBot]:
         runtime = bootstrap(settings, platforms=platforms, listener_executor=listeners, clock=clock)
         assert runtime.app is not None
         runtime.scheduler.start()
-        metrics = functools.partial(scrape, runtime.engine, runtime.services.clock.now)
-        server = HttpServer(runtime.app, host="127.0.0.1", port=0, health=runtime.health, metrics=metrics)
+        server = HttpServer(runtime.app, host="127.0.0.1", port=0, health=runtime.health, metrics=runtime.metrics)
         threading.Thread(target=server.serve_forever, name="bot-http", daemon=True).start()
         client = httpx.Client(timeout=15)
         started.append((server, slack, client, listeners, runtime))

@@ -103,8 +103,7 @@ def test_extend_from_the_reminder_goes_through_approval(elevated: RunningBot, cl
     clock.advance(timedelta(days=1))
     bot.slack.wait_for("chat.postMessage", lambda call: ids.EXTEND in str(call.params.get("blocks")))
     bot.press("alice", bot.message_with(ids.EXTEND, channel="D0ALICE"), ids.EXTEND)
-    form = bot.slack.wait_for("views.open", lambda call: call.response["view"]["callback_id"] == ids.EXTEND_FORM)
-    view = form[0].response["view"]
+    view = bot.slack.wait_for_form(ids.EXTEND_FORM)[0]
     values = {
         ids.EXTEND_SPAN: {ids.EXTEND_SPAN: {"selected_option": {"value": "1d"}}},
         ids.EXTEND_REASON: {ids.EXTEND_REASON: {"value": "QA found more"}},

@@ -33,10 +33,9 @@ def removed(bot: RunningBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     bot.wait_for_card(1, "applied")
     task = bot.slack.wait_for("chat.postMessage", lambda call: "After the removal" in str(call.params.get("blocks")))
     message = next(m for m in bot.slack.messages.values() if m.ts == task[0].response["ts"])
-    bot.press("bob", message, ids.TASK_DONE)
-    form = bot.slack.wait_for("views.open", lambda call: call.response["view"]["callback_id"] == ids.TASK_FORM)[-1]
+    form = bot.open_form("bob", message, ids.TASK_DONE, ids.TASK_FORM)
     values = {ids.TASK_EVIDENCE: {ids.TASK_EVIDENCE: {"type": "plain_text_input", "value": "revoked tk_9"}}}
-    bot.post(bot.requests.view_submission(user=USERS["bob"], view=form.response["view"], values=values))
+    bot.post(bot.requests.view_submission(user=USERS["bob"], view=form, values=values))
     bot.slack.wait_for("chat.update", lambda call: call.params.get("ts") == message.ts)
     bot.settle()
     config = {

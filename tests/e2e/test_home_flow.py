@@ -101,8 +101,7 @@ def test_a_stale_button_in_a_home_is_answered_by_direct_message(bot: RunningBot)
     bot.command("alice", f"add {ANA} sandbox viewer on production reason: dashboards")
     stale = home_showing(bot, "bob", says="*#1* <@U0ALICE>")
     bot.click("carol", 1, ids.DENY)
-    bot.slack.wait_for("views.open", lambda call: True)
-    denied = bot.slack.calls_to("views.open")[-1].response["view"]
+    denied = bot.slack.wait_for_form(ids.DENY_FORM)[-1]
     reason = {ids.DENY_REASON_BLOCK: {ids.DENY_REASON_INPUT: {"type": "plain_text_input", "value": "not now"}}}
     bot.post(bot.requests.view_submission(user=USERS["carol"], view=denied, values=reason))
     bot.wait_for_card(1, "denied")

@@ -75,8 +75,7 @@ def test_the_person_whose_access_it_is_cannot_mark_their_own_step_done(bot: Runn
     bot.wait_for_card(1, "awaiting_manual")
     bot.slack.wait_for("chat.postMessage", lambda call: ids.TASK_DONE in str(call.params.get("blocks")))
     message = bot.message_with(ids.TASK_DONE)
-    bot.press("ana", message, ids.TASK_DONE)
-    form = bot.slack.wait_for("views.open")[-1].response["view"]
+    form = bot.open_form("ana", message, ids.TASK_DONE, ids.TASK_FORM)
     values = {ids.TASK_EVIDENCE: {ids.TASK_EVIDENCE: {"type": "plain_text_input", "value": None}}}
     bot.post(bot.requests.view_submission(user=USERS["ana"], view=form, values=values))
     note = bot.slack.wait_for("chat.postEphemeral", lambda call: "your own access" in call.params["text"])[0]

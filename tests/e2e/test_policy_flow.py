@@ -89,10 +89,9 @@ def test_break_glass_applies_at_once_tells_the_team_and_opens_a_review(start_bot
     assert ids.TASK_DONE in str(review.params["blocks"])
 
     def close_review(user: str) -> None:
-        bot.press(user, bot.message_with(ids.TASK_DONE), ids.TASK_DONE)
-        form = bot.slack.wait_for("views.open", lambda call: call.response["view"]["callback_id"] == ids.TASK_FORM)
+        form = bot.open_form(user, bot.message_with(ids.TASK_DONE), ids.TASK_DONE, ids.TASK_FORM)
         values = {ids.TASK_EVIDENCE: {ids.TASK_EVIDENCE: {"type": "plain_text_input", "value": "checked the log"}}}
-        bot.post(bot.requests.view_submission(user=USERS[user], view=form[-1].response["view"], values=values))
+        bot.post(bot.requests.view_submission(user=USERS[user], view=form, values=values))
 
     close_review("dave")
     assert bot.slack.wait_for("chat.postEphemeral", lambda call: "someone else has to review it" in call.params["text"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.console.local_slack import StoredMessage
 from domain.access import AccessState
 from domain.offboarding import GENERIC_CHECKLIST
 from handlers import ids
@@ -22,13 +23,12 @@ TWO = {
 }
 
 
-def submit_task_form(bot: RunningBot, user: str, text: str) -> dict[str, Any]:
-    """Fill in the task form the last button opened and submit it; returns the form."""
-    form = bot.slack.wait_for("views.open", lambda call: call.response["view"]["callback_id"] == ids.TASK_FORM)[-1]
+def submit_task_form(bot: RunningBot, user: str, message: StoredMessage, action_id: str, text: str) -> dict[str, Any]:
+    """Press the button that opens a task form, fill it in and submit it; returns the form."""
+    form = bot.open_form(user, message, action_id, ids.TASK_FORM)
     values = {ids.TASK_EVIDENCE: {ids.TASK_EVIDENCE: {"type": "plain_text_input", "value": text}}}
-    bot.post(bot.requests.view_submission(user=USERS[user], view=form.response["view"], values=values))
-    view: dict[str, Any] = form.response["view"]
-    return view
+    bot.post(bot.requests.view_submission(user=USERS[user], view=form, values=values))
+    return form
 
 
 def thread_texts(bot: RunningBot, request_id: int) -> list[str]:
@@ -76,11 +76,9 @@ def test_delete_waits_for_the_steps_before_it_then_removes_the_member_and_offers
     assert all(ids.TASK_SKIP in str(call.params["blocks"]) for call in steps)
     assert bot.platform().get_access(ANA) == HELD, "nothing removed before its steps"
     transfer, tokens = (next(m for m in bot.slack.messages.values() if m.ts == c.response["ts"]) for c in steps)
-    bot.press("bob", transfer, ids.TASK_DONE)
-    submit_task_form(bot, "bob", "moved to ops@client")
+    submit_task_form(bot, "bob", transfer, ids.TASK_DONE, "moved to ops@client")
     bot.slack.wait_for("chat.update", lambda call: call.params.get("ts") == transfer.ts)
-    bot.press("bob", tokens, ids.TASK_SKIP)
-    form = submit_task_form(bot, "bob", "no integration uses them")
+    form = submit_task_form(bot, "bob", tokens, ids.TASK_SKIP, "no integration uses them")
     assert form["submit"]["text"] == "Skip" and form["blocks"][1]["optional"] is False, "a reason is required"
     skipped = bot.slack.wait_for("chat.update", lambda call: call.params.get("ts") == tokens.ts)[-1]
     assert "skipped by <@U0BOB>" in str(skipped.params["blocks"]) and "no integration uses them" in str(skipped.params)
@@ -177,10 +175,9 @@ def test_checklist_tasks_are_done_with_evidence_and_show_on_the_card(bot: Runnin
     bot.click("bob", 1, ids.APPROVE)
     tasks = follow_up_messages(bot, 1, 3)
     first = next(message for message in bot.slack.messages.values() if message.ts == tasks[0].response["ts"])
-    bot.press("bob", first, ids.TASK_DONE)
-    form = bot.slack.wait_for("views.open", lambda call: call.response["view"]["callback_id"] == ids.TASK_FORM)[-1]
+    form = bot.open_form("bob", first, ids.TASK_DONE, ids.TASK_FORM)
     values = {ids.TASK_EVIDENCE: {ids.TASK_EVIDENCE: {"type": "plain_text_input", "value": "revoked tk_9 in Heap"}}}
-    bot.post(bot.requests.view_submission(user=USERS["bob"], view=form.response["view"], values=values))
+    bot.post(bot.requests.view_submission(user=USERS["bob"], view=form, values=values))
     done = bot.slack.wait_for("chat.update", lambda call: call.params.get("ts") == first.ts)[-1]
     assert "done by <@U0BOB>" in str(done.params["blocks"]) and "revoked tk_9 in Heap" in str(done.params["blocks"])
     redrawn = bot.slack.wait_for(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
 import threading
@@ -74,8 +75,12 @@ def test_deny_asks_for_a_reason_and_tells_the_requester(bot: RunningBot) -> None
     bot.command("alice", f"add {ANA} sandbox admin reason: curious")
     bot.card(1)
     assert bot.click("bob", 1, ids.DENY).status_code == 200
-    form = bot.slack.wait_for("views.open")[0].response["view"]
-    assert form["callback_id"] == ids.DENY_FORM
+    # The click's trigger id is used at once, for a view that says it is being prepared; the work fills it in.
+    opened = bot.slack.wait_for("views.open")[0]
+    assert opened.response["view"]["callback_id"] == ids.LOADING
+    form = bot.slack.wait_for_form(ids.DENY_FORM)[0]
+    assert form["id"] == opened.response["view"]["id"]
+    assert "*ana@agency.example*" in str(form["blocks"])
 
     values = {ids.DENY_REASON_BLOCK: {ids.DENY_REASON_INPUT: {"type": "plain_text_input", "value": "least privilege"}}}
     submitted = bot.post(bot.requests.view_submission(user=USERS["bob"], view=form, values=values))
@@ -87,6 +92,31 @@ def test_deny_asks_for_a_reason_and_tells_the_requester(bot: RunningBot) -> None
     assert "was denied by <@U0BOB>. Reason: least privilege" in dm.params["text"]
     assert bot.platform().get_access(ANA) == AccessState.absent()
     assert bot.audit(1) == ["requested", "denied"]
+
+
+def test_deny_on_a_request_decided_already_says_so_in_the_view_its_click_opened(bot: RunningBot) -> None:
+    bot.command("alice", f"add {ANA} sandbox viewer on production reason: x")
+    drawn_before = copy.deepcopy(bot.card(1))  # as a second client still shows it
+    bot.click("bob", 1, ids.APPROVE)
+    bot.wait_for_card(1, "applied")
+    bot.press("bob", drawn_before, ids.DENY)
+    shown = bot.slack.wait_for_form(ids.LOADING, count=2)[-1]
+    assert "Request #1 was already approved by <@U0BOB>" in str(shown["blocks"])
+    assert "submit" not in shown
+    assert bot.slack.wait_for_form(ids.DENY_FORM, count=0, timeout=0) == []
+
+
+def test_a_form_that_cannot_be_prepared_says_so_in_its_view_and_the_person_is_told_why(bot: RunningBot) -> None:
+    bot.command("alice", f"add {ANA} sandbox admin reason: curious")
+    bot.card(1)
+    bot.slack.fail_next("users.info", "fatal_error")  # who clicked cannot be looked up
+    bot.click("carol", 1, ids.DENY)
+    shown = bot.slack.wait_for_form(ids.LOADING, count=2)[-1]
+    assert "could not be prepared" in str(shown["blocks"]), "not left saying it is being prepared"
+    told = bot.slack.wait_for(
+        ("response_url", "chat.postEphemeral", "chat.postMessage"), lambda call: "ref `" in str(call.params)
+    )
+    assert "Something went wrong on our side" in str(told[0].params)
 
 
 def test_two_approvers_clicking_at_once_apply_once_and_the_second_is_told(bot: RunningBot) -> None:

@@ -6,12 +6,13 @@ from __future__ import annotations
 import os
 import signal
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from handlers import ids
 from storage.db import make_engine
@@ -172,6 +173,33 @@ def test_a_token_slack_refuses_is_named_in_one_line(tmp_path: Path, environment:
     try:
         config = write_config(tmp_path, f"sqlite:///{tmp_path}/accessbot.db", latency=0.0, lease=30.0)
         bot = BotProcess("bot", config, slack.api_url, tmp_path, environment=environment).start()
+        assert exits_with_one_line(bot).startswith(says)
+    finally:
+        slack.stop()
+
+
+def database_of_another_program(folder: Path) -> str:
+    url = f"sqlite:///{folder}/theirs.db"
+    with make_engine(url).begin() as connection:
+        connection.execute(text("CREATE TABLE customers (id INTEGER PRIMARY KEY)"))
+    return url
+
+
+@pytest.mark.parametrize(
+    ("database", "says"),
+    [
+        (lambda folder: f"sqlite:///{folder}/no-such-folder/accessbot.db", "accessbot: cannot use the database at "),
+        (database_of_another_program, "accessbot: the database schema is at revision none (tables made by"),
+    ],
+    ids=["unreachable", "not-ours"],
+)
+def test_a_database_serve_cannot_use_is_one_line_though_only_the_worker_opens_it(
+    tmp_path: Path, database: Callable[[Path], str], says: str
+) -> None:
+    slack = local_slack()
+    try:
+        config = write_config(tmp_path, database(tmp_path), latency=0.0, lease=30.0)
+        bot = BotProcess("bot", config, slack.api_url, tmp_path).start()
         assert exits_with_one_line(bot).startswith(says)
     finally:
         slack.stop()

@@ -12,7 +12,8 @@ from domain.policy import Requirements
 from handlers import ids
 from handlers.blocks.cards import approval_card, outcome_text, requester_text
 from handlers.blocks.forms import FormState, block_id, deny_form, request_form
-from handlers.blocks.replies import command_error, decision_notice, help_message
+from handlers.blocks.help import command_error, help_message
+from handlers.blocks.replies import decision_notice
 from platforms.heap_catalog import heap_catalog
 from services.decisions import DecisionResult, Outcome
 from services.ports import MessageRef

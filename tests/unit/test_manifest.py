@@ -49,7 +49,7 @@ def test_the_manifest_is_rejected_by_the_schema_when_broken() -> None:
 
 
 def test_the_slash_command_is_the_one_the_bot_listens_to() -> None:
-    from handlers.commands.access import COMMAND
+    from handlers.answers import COMMAND
 
     commands = [command["command"] for command in manifest()["features"]["slash_commands"]]
     assert commands == [COMMAND]
