@@ -6,7 +6,8 @@
 For each N it writes N live elevations (each with a reminder due, ends tomorrow) into a new SQLite database, starts
 `accessbot serve` on it against a local Slack Web API, and prints the seconds from start to the first `200` from
 `/healthz`, then the resident memory (RSS) of the front and the worker a few sweeps later, when the scheduler has
-read what is due. The scheduler keeps due times in the database and holds one timer for the next of them, so
+read what is due. The worker's column counts every process the front started: the worker, and multiprocessing's
+resource tracker. The scheduler keeps due times in the database and holds one timer for the next of them, so
 neither figure should grow with N.
 
 The bot runs from compiled bytecode, as it does once installed (`pip install` compiles every module): its modules
