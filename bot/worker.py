@@ -166,16 +166,15 @@ class Worker:
         line, process = self._line, self._process
         while True:
             wait([line, process.sentinel])
-            if line.poll():
-                try:
-                    message = line.recv()
-                except EOFError:
-                    message = None
-                if isinstance(message, Ready):
-                    return
-                if isinstance(message, Refused):
-                    raise ConfigError(message.problem)
-            if not process.is_alive() and not line.poll():
+            try:
+                message = line.recv() if line.poll() else None
+            except (EOFError, OSError):
+                message = None  # its end is closed: it ended (and the watcher may have closed ours)
+            if isinstance(message, Ready):
+                return
+            if isinstance(message, Refused):
+                raise ConfigError(message.problem)
+            if message is None and not process.is_alive():
                 raise ConfigError(
                     f"the worker process ended while starting (exit code {process.exitcode}); the log says why"
                 )
