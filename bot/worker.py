@@ -61,8 +61,10 @@ HEARTBEAT_STALE = 15.0
 MAX_RESTART_PAUSE = 30.0
 # Room for the names of the degraded platforms.
 DEGRADED_BYTES = 1024
-# How long /healthz and /metrics wait for the worker to say what the database answered.
+# How long /healthz and /metrics wait for the worker to say what the database answered, and how long an answer
+# serves every other caller.
 ANSWER_SECONDS = 2.0
+ANSWER_FRESH = 1.0
 HEALTH, METRICS = "health", "metrics"
 
 
@@ -131,6 +133,7 @@ class Worker:
         self._line: Connection | None = None
         self._speaking = threading.Lock()
         self._questions = 0
+        self._answers: dict[str, tuple[float, object | None]] = {}  # what each question got, and when
         self._queue: Queue[Work | None] = self._context.Queue()
         self._process: SpawnProcess | None = None
         self._stopping = False
@@ -188,23 +191,34 @@ class Worker:
         return cast("bytes | None", self._ask(METRICS))
 
     def _ask(self, about: str) -> object | None:
+        """The worker's answer, or None if it gives none in ANSWER_SECONDS. An answer (or its absence) serves every
+        caller for ANSWER_FRESH seconds: anyone can ask /healthz, and a flood of asks must neither queue up the
+        front's threads, which answer Slack too, nor keep the worker busy."""
         with self._speaking:
-            line = self._line
-            if line is None or not self.alive:
-                return None
-            self._questions += 1
-            number = self._questions
-            deadline = time.monotonic() + ANSWER_SECONDS
-            try:
-                line.send(Question(number, about))
-                # Skipped: answers to questions that timed out, and a restarted worker's Ready.
-                while (left := deadline - time.monotonic()) > 0 and line.poll(left):
-                    message = line.recv()
-                    if isinstance(message, Answer) and message.number == number:
-                        return message.value
-            except (OSError, EOFError):
-                pass  # that worker ended; the watcher starts another
+            asked = self._answers.get(about)
+            if asked is not None and time.monotonic() - asked[0] < ANSWER_FRESH:
+                return asked[1]
+            value = self._question(about)
+            self._answers[about] = (time.monotonic(), value)
+            return value
+
+    def _question(self, about: str) -> object | None:
+        line = self._line
+        if line is None or not self.alive:
             return None
+        self._questions += 1
+        number = self._questions
+        deadline = time.monotonic() + ANSWER_SECONDS
+        try:
+            line.send(Question(number, about))
+            # Skipped: answers to questions that timed out, and a restarted worker's Ready.
+            while (left := deadline - time.monotonic()) > 0 and line.poll(left):
+                message = line.recv()
+                if isinstance(message, Answer) and message.number == number:
+                    return message.value
+        except (OSError, EOFError):
+            pass  # that worker ended; the watcher starts another
+        return None
 
     def hand_off(self, work: Work) -> None:
         self._queue.put(work)  # never blocks: the queue's feeder thread writes to the pipe

@@ -1,11 +1,15 @@
-"""serve's front waits for its worker to be ready, and never for ever: a worker that dies first is one line."""
+"""serve's front and its worker: the front waits for the worker to be ready, never for ever (a worker that dies first
+is one line), and asks it about the database no more than it must."""
 
 from __future__ import annotations
 
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 from bot.errors import ConfigError
-from bot.worker import Worker
+from bot.health import DatabaseState
+from bot.worker import Answer, Question, Worker
 
 
 def test_a_worker_that_dies_before_it_is_ready_ends_the_wait_with_one_line() -> None:
@@ -30,3 +34,44 @@ def test_a_worker_that_dies_before_it_is_ready_ends_the_wait_with_one_line() -> 
         assert "the worker process ended while starting (exit code -9)" in str(raised[0])
     finally:
         worker.stop(timeout=5)
+
+
+class SlowLine:
+    """The front's end of a worker's line, where the worker takes a while to answer each question."""
+
+    def __init__(self) -> None:
+        self.questions: list[Question] = []
+        self._answer: Answer | None = None
+
+    def send(self, question: Question) -> None:
+        self.questions.append(question)
+        time.sleep(0.2)  # the worker reading the database
+        self._answer = Answer(question.number, DatabaseState(database="ok"))
+
+    def poll(self, timeout: float = 0.0) -> bool:
+        return self._answer is not None
+
+    def recv(self) -> Answer:
+        answer, self._answer = self._answer, None
+        assert answer is not None
+        return answer
+
+
+class Running:
+    pid = 1
+
+    def is_alive(self) -> bool:
+        return True
+
+
+def test_many_asking_health_at_once_cost_the_worker_one_question() -> None:
+    """Anyone can ask /healthz: forty at once must not hold the front's threads for forty answers in turn."""
+    worker = Worker()
+    line = SlowLine()
+    worker._line = line  # type: ignore[assignment]
+    worker._process = Running()  # type: ignore[assignment]
+    worker._status.heartbeat.value = time.time()
+    with ThreadPoolExecutor(max_workers=40) as pool:
+        answers = list(pool.map(lambda _: worker.ask_database(), range(40)))
+    assert all(answer is not None and answer.ok for answer in answers)
+    assert len(line.questions) == 1
