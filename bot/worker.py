@@ -149,8 +149,8 @@ class Worker:
         return self
 
     def go(self, settings: Settings, *, instance: str, log_level: str) -> None:
-        """The settings are read and the schema is ready: the worker builds and starts (and so does any worker
-        started after it dies)."""
+        """The settings are read: the worker creates or checks the schema, builds and starts (and so does any worker
+        started after it dies). `ready` says when it has."""
         self._setup = Setup(settings=settings, instance=instance, log_level=log_level)
         self._send(self._setup)
 
