@@ -68,6 +68,10 @@ def _migration_lock(engine: Engine) -> Iterator[Connection]:
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+        elif connection.dialect.name == "sqlite":
+            # The write lock before the schema is read: SQLite runs each CREATE on its own otherwise, so a second
+            # process starting on a new file (serve's workers) saw some tables and took them for another program's.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
         yield connection
 
 

@@ -139,8 +139,8 @@ def test_tables_made_by_something_else_are_not_taken_over(database_url: str) -> 
         upgrade(engine)
 
 
-def test_instances_starting_at_once_on_an_empty_postgresql_database_migrate_it_once(postgres_url: str) -> None:
-    database_url = postgres_url
+def test_processes_starting_at_once_on_an_empty_database_create_it_once(database_url: str) -> None:
+    """Instances on PostgreSQL, or serve's worker processes on a new SQLite file: each sees the schema whole."""
     errors: list[BaseException] = []
     barrier = threading.Barrier(4)
 
