@@ -21,7 +21,7 @@ from domain.lifecycle import RequestStatus
 
 if TYPE_CHECKING:
     from bot.settings import Settings
-    from bot.worker import Worker
+    from bot.worker import Workers
     from services.context import ServiceContext
 
 # Each command imports what it needs when it runs: `accessbot --help` and the quick admin commands start at once,
@@ -136,13 +136,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _main(args)
 
 
-def _worker() -> Worker:
-    from bot.worker import Worker
+def _worker() -> Workers:
+    from bot.worker import Workers
 
-    return Worker().start()
+    return Workers().start()
 
 
-def _main(args: argparse.Namespace, *, worker: Worker | None = None) -> int:
+def _main(args: argparse.Namespace, *, worker: Workers | None = None) -> int:
     from bot.logs import configure_logging
     from bot.settings import load_settings
 
@@ -214,7 +214,7 @@ def _serve(settings: Settings, *, host: str, port: int, log_level: str) -> int:
         return _serve_front(settings, host=host, port=port, log_level=log_level, worker=_worker())
 
 
-def _serve_front(settings: Settings, *, host: str, port: int, log_level: str, worker: Worker) -> int:
+def _serve_front(settings: Settings, *, host: str, port: int, log_level: str, worker: Workers) -> int:
     """Serve with the worker started already (it loads its code meanwhile, and waits for `go`)."""
     try:
         from bot.slack_link import SlackLink, check_slack_settings, slack_api_url

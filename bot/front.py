@@ -18,7 +18,7 @@ from handlers.answers import register_answers
 
 if TYPE_CHECKING:
     from bot.slack_link import SlackLink
-    from bot.worker import Worker
+    from bot.worker import Workers
 
 
 def front_app(settings: Settings) -> App:
@@ -27,7 +27,7 @@ def front_app(settings: Settings) -> App:
     return app
 
 
-def front_health(worker: Worker, slack: SlackLink, *, sweep_seconds: float) -> Health:
+def front_health(worker: Workers, slack: SlackLink, *, sweep_seconds: float) -> Health:
     database = worker.ask_database()
     return check(
         database if isinstance(database, DatabaseState) else NOT_ASKED,
@@ -38,6 +38,6 @@ def front_health(worker: Worker, slack: SlackLink, *, sweep_seconds: float) -> H
     )
 
 
-def front_metrics(worker: Worker) -> tuple[bytes, str]:
+def front_metrics(worker: Workers) -> tuple[bytes, str]:
     page = worker.ask_metrics()
     return scrape(page if page is not None else database_unread())

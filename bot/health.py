@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 if TYPE_CHECKING:
     from bot.slack_link import SlackLink
-    from bot.worker import Worker
+    from bot.worker import Workers
 
 
 class SchedulerState(Protocol):
@@ -55,6 +55,7 @@ class Health(BaseModel):
     slack_outbox: int | None = None
     # serve's worker process (bot/worker.py): its pid, how often it was started again, requests waiting for it.
     worker_pid: int | None = None
+    worker_pids: list[int] = []  # every worker process's, when `worker_processes` runs more than one
     worker_restarts: int | None = None
     work_queued: int | None = None
     # "ok" once Slack answered the bot's token; else why not (serve starts during a Slack outage and keeps asking).
@@ -70,7 +71,7 @@ def check(
     scheduler: SchedulerState,
     *,
     sweep_seconds: float,
-    worker: Worker | None = None,
+    worker: Workers | None = None,
     slack: SlackLink | None = None,
     degraded: Iterable[str] = (),
 ) -> Health:
@@ -97,6 +98,7 @@ def check(
         last_sweep=last,
         slack_outbox=database.slack_outbox,
         worker_pid=worker.pid if worker is not None else None,
+        worker_pids=worker.pids if worker is not None else [],
         worker_restarts=worker.restarts if worker is not None else None,
         work_queued=worker.queued if worker is not None else None,
         slack=None if slack is None else "ok" if slack.answered else slack.problem,

@@ -88,6 +88,10 @@ class Settings(BaseSettings):
     removals: RemovalSettings = Field(default_factory=RemovalSettings)
     reviews: ReviewSettings = Field(default_factory=ReviewSettings)
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
+    # serve's worker processes (bot/worker.py: Workers). One Python process works on one core at a time; on
+    # PostgreSQL, which takes writes from several processes at once, 2 let an instance use two cores (about 90 MB
+    # each). On SQLite one process writes at a time: keep 1.
+    worker_processes: int = Field(default=1, ge=1, le=8)
     # Messages Slack could not take (an outage) are tried again after this many seconds, doubling up to 5 minutes.
     outbox_retry_seconds: float = Field(default=5.0, gt=0)
     log_level: str = "INFO"

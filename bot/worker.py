@@ -329,6 +329,101 @@ class Worker:
             self._process = self._spawn()
 
 
+class Workers:
+    """serve's worker processes: as many as `worker_processes` says (1 by default), all fed by this one front.
+
+    A Python process works on one core at a time, so more processes let the work use more cores. Each is like an
+    instance of its own, with its own name in claims (the first takes the front's name, the others add /2, /3...),
+    its own scheduler and its own queue; the front hands the pieces of work to them in turn.
+    Worth it on PostgreSQL, which takes writes from several processes at once; on SQLite, one writes at a time.
+    """
+
+    def __init__(self) -> None:
+        self._all: list[Worker] = []
+        self._turn = 0
+
+    def start(self) -> Workers:
+        """The first worker, started before the settings are read (see Worker.start); `go` starts the others."""
+        self._all.append(Worker().start())
+        return self
+
+    def go(self, settings: Settings, *, instance: str, log_level: str) -> None:
+        while len(self._all) < settings.worker_processes:
+            self._all.append(Worker().start())
+        for index, worker in enumerate(self._all):
+            name = instance if index == 0 else f"{instance}/{index + 1}"
+            worker.go(settings, instance=name, log_level=log_level)
+
+    def ready(self) -> None:
+        for worker in self._all:
+            worker.ready()
+
+    def hand_off(self, work: Work) -> None:
+        """To each live worker in turn. (Not to the one with the least queued: a worker takes work off its queue at
+        once, onto its threads, however busy its one core is, so its queue says little.)"""
+        alive = [worker for worker in self._all if worker.alive] or self._all
+        self._turn += 1
+        alive[self._turn % len(alive)].hand_off(work)
+
+    def stop(self, timeout: float = 60.0) -> None:
+        """Let every worker finish what is queued and running, at the same time, then end them."""
+        stopping = [threading.Thread(target=worker.stop, args=(timeout,)) for worker in self._all]
+        for thread in stopping:
+            thread.start()
+        for thread in stopping:
+            thread.join()
+
+    def ask_database(self) -> DatabaseState | None:
+        return self._first_alive().ask_database()
+
+    def ask_metrics(self) -> bytes | None:
+        return self._first_alive().ask_metrics()
+
+    def _first_alive(self) -> Worker:
+        return next((worker for worker in self._all if worker.alive), self._all[0])
+
+    # -- what GET /healthz reads: the instance is well when every worker is ----------------------------------------
+
+    @property
+    def worker(self) -> str:
+        return self._all[0].worker
+
+    @property
+    def pid(self) -> int | None:
+        return self._all[0].pid
+
+    @property
+    def pids(self) -> list[int]:
+        return [worker.pid for worker in self._all if worker.pid is not None]
+
+    @property
+    def alive(self) -> bool:
+        return all(worker.alive for worker in self._all)
+
+    @property
+    def running(self) -> bool:
+        return all(worker.running for worker in self._all)
+
+    @property
+    def last_sweep(self) -> datetime | None:
+        """The oldest of the workers' last sweeps: one that stopped sweeping shows."""
+        sweeps = [worker.last_sweep for worker in self._all]
+        return None if None in sweeps else min(sweep for sweep in sweeps if sweep is not None)
+
+    @property
+    def degraded(self) -> list[str]:
+        return sorted({name for worker in self._all for name in worker.degraded})
+
+    @property
+    def queued(self) -> int | None:
+        counts = [worker.queued for worker in self._all]
+        return None if None in counts else sum(count for count in counts if count is not None)
+
+    @property
+    def restarts(self) -> int:
+        return sum(worker.restarts for worker in self._all)
+
+
 def run(line: Connection, queue: Queue[Work | None], status: Status, threads: int) -> None:
     """The worker process: the same work as the front's answers name, fed by the queue, and the scheduler."""
     # Ctrl-C reaches the whole process group, and some service managers signal every process of a service: the

@@ -3,6 +3,7 @@ work behind the answers and the scheduling (bot/worker.py)."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -92,6 +93,39 @@ def test_a_worker_that_dies_is_started_again_and_health_says_so_meanwhile(cluste
     cluster.command(instance, "add ana@agency.example sandbox viewer on production reason: after the restart")
     cluster.card(1)
     assert "the worker (pid" in instance.log() and "Starting another" in instance.log()
+
+
+def test_two_worker_processes_share_the_work_each_in_its_own_name_and_one_that_dies_comes_back(
+    tmp_path: Path,
+) -> None:
+    with running_cluster(
+        tmp_path,
+        f"sqlite:///{tmp_path}/accessbot.db",
+        ["bot"],
+        latency=0.0,
+        lease=30.0,
+        environment={"ACCESSBOT_WORKER_PROCESSES": "2"},
+    ) as cluster:
+        instance = cluster.instances[0]
+        assert instance.process is not None
+        report = cluster.wait(lambda: healthy(instance, swept=True))
+        first, second = report["worker_pids"]
+        assert report["worker_pid"] == first != second and running(second)
+        for n in range(1, 7):
+            cluster.command(instance, f"add user{n}@agency.example sandbox viewer on production reason: share")
+            cluster.card(n)
+        for n in range(1, 7):
+            cluster.press(instance, n, ids.APPROVE)
+        cluster.wait(lambda: all(cluster.status(n) == "applied" for n in range(1, 7)))
+        assert all(cluster.audit_count(n, "applied") == 1 for n in range(1, 7))
+        lines = [json.loads(line) for line in instance.log(whole=True).splitlines() if line.startswith("{")]
+        approving = {line["instance"] for line in lines if line["message"].startswith("approved by")}
+        name = report["instance"]
+        assert approving == {name, f"{name}/2"}, "each worker works under its own name in claims and logs"
+
+        os.kill(second, signal.SIGKILL)
+        report = cluster.wait(lambda: healthy(instance) if health(instance)[1]["worker_restarts"] == 1 else None)
+        assert report["worker_pids"][0] == first and report["worker_pids"][1] not in (first, second)
 
 
 def test_the_worker_ends_with_its_front_even_by_kill_9(cluster: Cluster) -> None:

@@ -206,12 +206,20 @@ def write_config(folder: Path, database_url: str, *, latency: float, lease: floa
 
 @contextmanager
 def running_cluster(
-    folder: Path, database_url: str, names: Sequence[str], *, latency: float, lease: float
+    folder: Path,
+    database_url: str,
+    names: Sequence[str],
+    *,
+    latency: float,
+    lease: float,
+    environment: dict[str, str] | None = None,
 ) -> Iterator[Cluster]:
     """`accessbot serve` processes by these names on one database and a local Slack, all healthy, for the block."""
     slack = local_slack()
     config = write_config(folder, database_url, latency=latency, lease=lease)
-    instances = [BotProcess(name, config, slack.api_url, folder).start() for name in names]
+    instances = [
+        BotProcess(name, config, slack.api_url, folder, environment=environment or {}).start() for name in names
+    ]
     engine = make_engine(database_url)
     try:
         for instance in instances:
