@@ -3,13 +3,15 @@
     python benchmarks/approval_throughput.py              # K = 200: SQLite with one instance, PostgreSQL with
                                                           # one and with two instances
     python benchmarks/approval_throughput.py --k 100 --latency 0.2 --setup postgresql:2
+    python benchmarks/approval_throughput.py --k 100 --setup postgresql:1 --workers 2
 
 Each setup starts real `accessbot serve` processes on one database (a fresh SQLite file, or a database on a
 PostgreSQL server the benchmark starts itself: loopback, fsync off), all talking to one local Slack Web API in its
 own process. K `/access add` requests are made and their cards posted (not measured); then K signed Approve clicks
 go out from C concurrent clients, spread over the instances, and the clock runs until every request is applied.
 It prints approvals per second and the clicks' answer times, and checks that each request was applied exactly once.
-`--latency` makes the sandbox take that long per change, like a vendor's API.
+`--latency` makes the sandbox take that long per change, like a vendor's API; `--workers` sets each instance's
+`worker_processes`.
 """
 
 from __future__ import annotations
@@ -63,13 +65,19 @@ def approvals(engine: Engine, requests: SlackRequests) -> list[SignedRequest]:
     ]
 
 
-def run(setup: Setup, k: int, *, clients: int, latency: float, postgres: PostgresServer | None) -> dict[str, float]:
+def run(
+    setup: Setup, k: int, *, clients: int, latency: float, workers: int, postgres: PostgresServer | None
+) -> dict[str, float]:
     with ExitStack() as stack:
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         slack: SlackEndpoint = stack.enter_context(slack_process())
         url = database_url(setup, folder, postgres)
         config = write_config(folder, url, latency=latency, lease=30.0)
-        bots = [BotProcess(f"bot{n}", config, slack.api_url, folder).start() for n in range(setup.instances)]
+        processes = {"ACCESSBOT_WORKER_PROCESSES": str(workers)}
+        bots = [
+            BotProcess(f"bot{n}", config, slack.api_url, folder, environment=processes).start()
+            for n in range(setup.instances)
+        ]
         for bot in bots:
             stack.callback(bot.stop)
         for bot in bots:
@@ -113,14 +121,18 @@ def main() -> None:
     parser.add_argument("--c", type=int, default=10, help="concurrent clients clicking (default 10)")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds the sandbox takes per change")
     parser.add_argument("--setup", type=Setup.parse, action="append", help="sqlite:N or postgresql:N (repeatable)")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes per instance (worker_processes)")
     args = parser.parse_args()
     setups: list[Setup] = args.setup or [Setup.parse(text_) for text_ in DEFAULT_SETUPS]
-    print(f"approval throughput: {args.k} approvals from {args.c} clients, sandbox latency {args.latency:g} s")
+    print(
+        f"approval throughput: {args.k} approvals from {args.c} clients, sandbox latency {args.latency:g} s, "
+        f"{args.workers} worker process{'es' if args.workers > 1 else ''} per instance"
+    )
     print(f"{'setup':<26} {'seconds':>8} {'approvals/s':>12} {'click p50 ms':>13} {'click p99 ms':>13}")
     postgres = PostgresServer().start() if any(setup.database == "postgresql" for setup in setups) else None
     try:
         for setup in setups:
-            result = run(setup, args.k, clients=args.c, latency=args.latency, postgres=postgres)
+            result = run(setup, args.k, clients=args.c, latency=args.latency, workers=args.workers, postgres=postgres)
             print(
                 f"{setup!s:<26} {result['seconds']:>8.2f} {result['per_second']:>12.1f} "
                 f"{result['click_p50'] * 1000:>13.1f} {result['click_p99'] * 1000:>13.1f}"

@@ -35,10 +35,12 @@ def test_the_ack_latency_benchmark_measures_both_apps_and_the_work_gets_done() -
     assert result["work_seconds"] > 0, "it waited for every card"
 
 
-def test_the_approval_benchmark_applies_each_request_once_on_two_instances(postgres: PostgresServer) -> None:
+def test_the_approval_benchmark_applies_each_request_once_on_two_instances_of_two_workers(
+    postgres: PostgresServer,
+) -> None:
     from benchmarks.approval_throughput import run
 
-    result = run(Setup("postgresql", 2), 6, clients=3, latency=0.0, postgres=postgres)
+    result = run(Setup("postgresql", 2), 6, clients=3, latency=0.0, workers=2, postgres=postgres)
     assert result["k"] == 6 and result["per_second"] > 0
     assert 0 < result["click_p50"] <= result["click_p99"]
 
