@@ -11,7 +11,7 @@ from slack_sdk import WebClient
 from handlers.blocks.forms import form_notice, loading_id
 from handlers.blocks.replies import decision_notice
 from handlers.messaging import answer_person
-from handlers.payloads import number
+from handlers.payloads import PayloadError, number
 from services.context import ServiceContext
 from services.decisions import DecisionResult
 from services.ports import Person
@@ -37,6 +37,8 @@ def fill_in(client: WebClient, body: dict[str, Any], title: str, draw: Callable[
     reported to the person (handlers/listening.py)."""
     try:
         view = draw()
+    except PayloadError:
+        raise  # the answer refused the click and opened nothing; the person has been told
     except Exception:
         text = "⚠️ This could not be prepared; the bot has sent you a message saying why."
         client.views_update(external_id=loading_id(body), view=form_notice(title, text))

@@ -173,6 +173,7 @@ JSONISH = st.recursive(
 
 @share(0.25)
 @example(action_id=ids.APPROVE, value="²", extra=None)  # a digit to str.isdigit(), which int() refuses
+@example(action_id=ids.DENY, value=None, extra=None)  # refused by its answer: its work must not try to fill a form
 @given(action_id=ACTION_IDS, value=st.one_of(st.none(), st.text(max_size=30), st.integers().map(str)), extra=JSONISH)
 def test_any_button_payload(target: Target, action_id: str, value: str | None, extra: Any) -> None:
     payload = {
