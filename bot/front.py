@@ -1,7 +1,7 @@
 """serve's front: it verifies Slack's requests, answers them, and hands the work behind each answer to the worker
 (bot/worker.py). It answers from the payload and the configuration alone (handlers/answers.py), and asks the worker
 what the database says for `/healthz` and `/metrics`: it loads no database code, so it stays small
-(tests/test_layering.py checks what it imports).
+(tests/e2e/test_front.py checks what it loads).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from slack_bolt import App
 
-from bot.health import NOT_ASKED, DatabaseState, Health, check
+from bot.health import NOT_ASKED, Health, check
 from bot.metrics import database_unread, scrape
 from bot.settings import Settings
 from bot.slack_app import bolt_app, slack_client
@@ -28,9 +28,8 @@ def front_app(settings: Settings) -> App:
 
 
 def front_health(worker: Workers, slack: SlackLink, *, sweep_seconds: float) -> Health:
-    database = worker.ask_database()
     return check(
-        database if isinstance(database, DatabaseState) else NOT_ASKED,
+        worker.ask_database() or NOT_ASKED,
         worker,
         sweep_seconds=sweep_seconds,
         worker=worker,

@@ -361,7 +361,8 @@ class Workers:
     def hand_off(self, work: Work) -> None:
         """To each live worker in turn. (Not to the one with the least queued: a worker takes work off its queue at
         once, onto its threads, however busy its one core is, so its queue says little.)"""
-        alive = [worker for worker in self._all if worker.alive] or self._all
+        # Each request passes here: with one worker there is nothing to choose, so its liveness is not read.
+        alive = self._all if len(self._all) == 1 else [worker for worker in self._all if worker.alive] or self._all
         self._turn += 1
         alive[self._turn % len(alive)].hand_off(work)
 
