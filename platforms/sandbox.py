@@ -57,8 +57,8 @@ class SandboxPlatform(Platform):
 
     def _write(self, email: str, desired: AccessState) -> ApplyResult:
         with session_scope(self._engine) as session:
-            current = self._read(session, email)
-            steps = diff(current, desired)
+            member = session.get(SandboxMember, (self.name, email))
+            steps = diff(self._state(session, member), desired)
             if not steps:
                 return ApplyResult(responses=("no change needed",))
             session.exec(
@@ -66,7 +66,6 @@ class SandboxPlatform(Platform):
                     col(SandboxScopeRole.platform) == self.name, col(SandboxScopeRole.email) == email
                 )
             )
-            member = session.get(SandboxMember, (self.name, email))
             if not desired.member:
                 if member is not None:
                     session.delete(member)
@@ -198,9 +197,12 @@ class SandboxPlatform(Platform):
             session.add(member)
 
     def _read(self, session: Session, email: str) -> AccessState:
-        member = session.get(SandboxMember, (self.name, email))
+        return self._state(session, session.get(SandboxMember, (self.name, email)))
+
+    def _state(self, session: Session, member: SandboxMember | None) -> AccessState:
         if member is None:
             return AccessState.absent()
+        email = member.email
         rows = session.exec(
             select(SandboxScopeRole).where(SandboxScopeRole.platform == self.name, SandboxScopeRole.email == email)
         ).all()

@@ -81,7 +81,7 @@ def take(
     assert stored is not None
     announced = announce(ctx, stored)
     ctx.notifier.break_glass_used(announced, ctx.policy.break_glass.notify_channel)
-    final = run_request(ctx, view.id, actor=requester.slack_id) or ctx.load_view(view.id)
+    final = run_request(ctx, view.id) or ctx.load_view(view.id)
     assert final is not None
     ctx.notifier.manual_tasks_opened(final, tuple(task for task in final.tasks if task.id == review.id))
     return final

@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from domain.lifecycle import RequestEvent, RequestStatus
 from services import metrics
-from services.apply import run_request
+from services.apply import Started, carry_out, run_request, start_request
 from services.approvers import decision_verdict, verdict_for
 from services.context import ServiceContext, logger
 from services.duties import approval_refusal
@@ -70,6 +70,7 @@ def approve(ctx: ServiceContext, request_id: int, *, approver: Person) -> Decisi
             closed = ctx.view(session, request_id)
         else:
             verdict = verdict_for(ctx, view, approver)
+            started: Started | None = None
             if verdict.allowed:
                 add_approval(session=session, request_id=request_id, approver_id=approver.slack_id, at=now)
                 won = verdict.complete and transition_request(
@@ -80,6 +81,9 @@ def approve(ctx: ServiceContext, request_id: int, *, approver: Person) -> Decisi
                     decided_by=approver.slack_id,
                     decided_at=now,
                 )
+                # The approval that completes the request starts it in the same transaction: no approved request
+                # waits for a worker that may die before it starts.
+                started = start_request(session, ctx, request_id, now=now) if won else None
                 record(
                     session=session,
                     event=AuditKind.APPROVED if won else AuditKind.APPROVAL_RECORDED,
@@ -107,8 +111,8 @@ def approve(ctx: ServiceContext, request_id: int, *, approver: Person) -> Decisi
         return DecisionResult(outcome=Outcome.RECORDED, view=progressed)
     logger.info("approved by %s", approver.slack_id)
     metrics.approved(view.created_at, now)
-    final = run_request(ctx, request_id, actor=approver.slack_id)
-    return DecisionResult(outcome=Outcome.DONE, view=final or ctx.load_view(request_id))
+    assert started is not None  # the request was approved in the transaction that started it
+    return DecisionResult(outcome=Outcome.DONE, view=carry_out(ctx, started))
 
 
 def _too_late(view: RequestView, now: datetime) -> str | None:
@@ -218,7 +222,7 @@ def retry(ctx: ServiceContext, request_id: int, *, actor: Person) -> DecisionRes
             request_id=request_id,
             target_email=view.target_email,
         )
-    final = run_request(ctx, request_id, actor=actor.slack_id)
+    final = run_request(ctx, request_id)
     if final is None:
         return DecisionResult(outcome=Outcome.ALREADY_DECIDED, view=ctx.load_view(request_id))
     return DecisionResult(outcome=Outcome.DONE, view=final)

@@ -155,7 +155,7 @@ def ask_extension(
         waiting = ctx.load_view(extension.id)
         assert waiting is not None
         return GrantResult(outcome=GrantOutcome.EXTENSION_REQUESTED, grant=grant, request=announce(ctx, waiting))
-    final = run_request(ctx, extension.id, actor=person.slack_id) or ctx.load_view(extension.id)
+    final = run_request(ctx, extension.id) or ctx.load_view(extension.id)
     extended = load(ctx, grant_id)
     if final is None or final.status is not RequestStatus.APPLIED or extended is None:
         error = final.changes[0].error if final is not None and final.changes else None

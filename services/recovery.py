@@ -15,7 +15,6 @@ from domain.lifecycle import IN_PROGRESS_CHANGES, ChangeStatus, RequestStatus
 from services.apply import run_request
 from services.context import ServiceContext, logger
 from services.settle import settle
-from storage.audit import BOT_ACTOR
 from storage.db import session_scope
 from storage.requests import change_statuses, stalled_requests
 
@@ -36,11 +35,11 @@ def recover(ctx: ServiceContext) -> int:
             )
         ]
         approved = stalled_requests(session=session, status=RequestStatus.APPROVED, before=cutoff)
-        starts = [(request.id, request.decided_by) for request in approved if request.id is not None]
+        starts = [request.id for request in approved if request.id is not None]
     for request_id in done:
         logger.warning("request %s was left applying with every change done; settling it", request_id)
         settle(ctx, request_id)
-    for request_id, decided_by in starts:
+    for request_id in starts:
         logger.warning("request %s was approved but never started; starting it", request_id)
-        run_request(ctx, request_id, actor=decided_by or BOT_ACTOR)
+        run_request(ctx, request_id)
     return len(done) + len(starts)

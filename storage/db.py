@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import orjson
 from sqlalchemy import DateTime, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm.util import identity_key
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, create_engine
 
@@ -89,6 +90,14 @@ def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def expire_row(session: Session, table: Any, key: Any) -> None:
+    """After an UPDATE of one row by its key: the session reads that row again when next asked for it (and only
+    that one; the rest it has loaded is still what the transaction wrote or read)."""
+    loaded = session.identity_map.get(identity_key(table, key))
+    if loaded is not None:
+        session.expire(loaded)
 
 
 @contextmanager

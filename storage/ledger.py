@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 
 from domain.ledger import LIVE, GrantState
 from domain.lifecycle import ChangeStatus
-from storage.db import upsert
+from storage.db import expire_row, upsert
 from storage.models import AccessRequest, Grant, PlatformAccount, PlatformChange, PlatformClaim
 
 
@@ -99,7 +99,7 @@ def claim(
         .where(_key_column(table) == key, col(columns.fence) == fence, _free_or_lapsed(table, now))
         .values(fence=fence + 1, claimed_by=token, lease_until=now + lease)
     ).rowcount
-    session.expire_all()
+    expire_row(session, table, key)
     if moved != 1:
         return None
     return Claim(key=key, fence=fence + 1, token=token, took_over=holder)
@@ -160,7 +160,7 @@ def hold(*, session: Session, claim: Claim) -> PlatformAccount | None:
         .where(col(PlatformAccount.id) == claim.key, col(PlatformAccount.fence) == claim.fence)
         .values(fence=PlatformAccount.fence)
     ).rowcount
-    session.expire_all()
+    expire_row(session, PlatformAccount, claim.key)
     return session.get(PlatformAccount, claim.key) if moved == 1 else None
 
 
@@ -171,9 +171,9 @@ def renew(
     columns: Any = table
     kept: set[int | str] = set()
     for key, fence in claims:
-        moved = session.exec(
-            update(table).where(_key_column(table) == key, col(columns.fence) == fence).values(lease_until=until)
-        ).rowcount
+        # A claim let go meanwhile keeps its fence: its lease is not taken up again.
+        held = (_key_column(table) == key, col(columns.fence) == fence, col(columns.claimed_by).is_not(None))
+        moved = session.exec(update(table).where(*held).values(lease_until=until)).rowcount
         if moved == 1:
             kept.add(key)
     return kept
@@ -187,7 +187,7 @@ def release(*, session: Session, table: Claimable, key: int | str, fence: int, *
         .where(_key_column(table) == key, col(columns.fence) == fence)
         .values(claimed_by=None, lease_until=None, **fields)
     ).rowcount
-    session.expire_all()
+    expire_row(session, table, key)
     return moved == 1
 
 
@@ -204,16 +204,18 @@ def release_all(*, session: Session, claims: Sequence[Claim]) -> None:
 
 
 def mark_due(*, session: Session, account_id: int, at: datetime) -> None:
-    """The account needs reconciling at `at` (or earlier, if it already was)."""
+    """The account needs reconciling at `at` (or earlier, if it already was).
+
+    The row is written whatever its due time, so this waits for a worker that holds the account locked while it
+    records a step and lets it go (services.reconcile.outcome): that worker either sees what woke the account, or
+    has let it go by the time this transaction can commit and claim it."""
+    due = col(PlatformAccount.due_at)
     session.exec(
         update(PlatformAccount)
-        .where(
-            col(PlatformAccount.id) == account_id,
-            or_(col(PlatformAccount.due_at).is_(None), col(PlatformAccount.due_at) > at),
-        )
-        .values(due_at=at)
+        .where(col(PlatformAccount.id) == account_id)
+        .values(due_at=case((or_(due.is_(None), due > at), at), else_=due))
     )
-    session.expire_all()
+    expire_row(session, PlatformAccount, account_id)
 
 
 def next_due(*, session: Session) -> datetime | None:

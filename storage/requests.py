@@ -20,7 +20,7 @@ from domain.lifecycle import (
     RequestEvent,
     RequestStatus,
 )
-from storage.db import in_chunks
+from storage.db import expire_row, in_chunks
 from storage.models import AccessRequest, Approval, PlatformChange
 
 
@@ -190,11 +190,11 @@ def _guarded_move(
         update(table)
         .where(col(table.id) == row_id, col(table.status).in_([source.value for source in sources]))
         .values(status=target.value, updated_at=at, **fields)
-        # Every loaded row is expired below: no need to work out which of them the UPDATE changed.
+        # The one row it may change is expired below: no need to work out whether it did.
         .execution_options(synchronize_session=False)
     )
     moved = session.exec(statement).rowcount == 1
-    session.expire_all()
+    expire_row(session, table, row_id)
     return moved
 
 

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session
 
 from domain.access import AccessState, unexplained
+from domain.ledger import LIVE
 from domain.lifecycle import ChangeEvent, ChangeStatus
 from platforms.base import ApplyResult, PlatformError
 from services.context import ServiceContext, logger
@@ -32,7 +33,7 @@ from services.reconcile.batch import reconcile_batch
 from services.reconcile.books import Books
 from services.reconcile.failure import asked_to_wait, failed
 from services.reconcile.outcome import record_step
-from services.reconcile.plan import Planned, has_work, plan
+from services.reconcile.plan import Planned, desired_now, has_work, plan
 from services.reconcile.rails import check_guard_rails
 from services.reconcile.report import Notices, Step, Tally, publish, tell_ended
 from storage.audit import BOT_ACTOR, AuditKind, record
@@ -43,6 +44,7 @@ from storage.ledger import (
     claim,
     claim_due_accounts,
     get_account,
+    grants_of,
     hold,
     mark_due,
     next_change,
@@ -53,6 +55,9 @@ from storage.models import PlatformAccount, PlatformChange, PlatformClaim
 from storage.requests import transition_change
 
 __all__ = ["Tally", "drain", "queue_change", "reconcile_due"]
+
+#: The changes checked against the admin guard rails before they are applied.
+GUARDED = ("grant", "remove")
 
 #: How long a step waits for another change to a platform's admins before leaving its own to the sweep.
 ADMIN_CLAIM_PATIENCE = 30.0
@@ -71,10 +76,10 @@ def queue_change(session: Session, ctx: ServiceContext, change: PlatformChange, 
     return account
 
 
-def drain(ctx: ServiceContext, account: int, *, worker: str) -> Tally:
+def drain(ctx: ServiceContext, account: int, *, worker: str, tally: Tally | None = None) -> Tally:
     """Work through everything the account has waiting, unless another worker is on it already (that one sees what
-    was queued: it looks again after letting go)."""
-    tally = Tally()
+    was queued: it looks again after letting go). Counts into `tally` when given."""
+    tally = tally if tally is not None else Tally()
     while True:
         with session_scope(ctx.engine) as session:
             held = claim(
@@ -88,7 +93,8 @@ def drain(ctx: ServiceContext, account: int, *, worker: str) -> Tally:
         if held is None:
             return tally
         tally.held += 1
-        _work(ctx, held, tally)
+        if _work(ctx, held, tally) is Step.FINISHED:
+            return tally  # nothing was left when it let go, and whatever wakes the account now claims it
         with Session(ctx.engine) as session:
             row = get_account(session=session, account_id=account)
             if row is None or not has_work(session, row, ctx.clock.now()):
@@ -133,8 +139,8 @@ def _token(worker: str) -> str:
     return f"{worker}:{uuid.uuid4().hex}"
 
 
-def _work(ctx: ServiceContext, held: Claim, tally: Tally) -> None:
-    """Run steps until the account has nothing left to do now, then let go of it."""
+def _work(ctx: ServiceContext, held: Claim, tally: Tally) -> Step:
+    """Run steps until the account has nothing left to do now, then let go of it; returns the last step's outcome."""
     waited_until = time.monotonic() + ADMIN_CLAIM_PATIENCE
     # A claim taken over may have been left mid-step (planned, perhaps applied, not recorded), and that step moved
     # the account's due time a lease on: the first step runs whatever the due time says, and finishes it now.
@@ -153,9 +159,12 @@ def _work(ctx: ServiceContext, held: Claim, tally: Tally) -> None:
                 break
         if outcome is Step.LOST:
             logger.warning("claim on account %s lost to another worker; it carries on from the platform", held.key)
-            return
+            return outcome
+        if outcome is Step.FINISHED:
+            return outcome  # let go by the step's own transaction
     with session_scope(ctx.engine) as session:
         release(session=session, table=PlatformAccount, key=held.key, fence=held.fence)
+    return outcome
 
 
 def _record_take_over(ctx: ServiceContext, held: Claim) -> None:
@@ -181,10 +190,15 @@ def _step(ctx: ServiceContext, held: Claim, tally: Tally, *, anyway: bool = Fals
     now = ctx.clock.now()
     with Session(ctx.engine) as session:
         account = get_account(session=session, account_id=int(held.key))
-        if account is None or not (anyway or has_work(session, account, now)):
+        if account is None:
+            return Step.IDLE
+        change = next_change(session=session, account_id=int(held.key))
+        if not (anyway or has_work(session, account, now, waiting=change)):
             return Step.IDLE
         platform, email = account.platform, account.email
-        change = next_change(session=session, account_id=int(held.key))
+        # The guard rails judge a grant or a removal against what the ledger gives the person before it.
+        guarded = change is not None and change.status == ChangeStatus.QUEUED.value and change.action in GUARDED
+        live = grants_of(session=session, account_id=int(held.key), states=LIVE) if guarded else []
     client = ctx.platforms.get(platform)
     if client is None:
         return failed(ctx, held, tally, error=f"{platform}: this platform is no longer configured", kind="unavailable")
@@ -195,8 +209,9 @@ def _step(ctx: ServiceContext, held: Claim, tally: Tally, *, anyway: bool = Fals
         return failed(ctx, held, tally, error=str(error), kind=error.kind, wait=asked_to_wait(error))
     admins: Claim | None = None
     refusal: str | None = None
-    if change is not None and change.status == ChangeStatus.QUEUED.value and change.action in ("grant", "remove"):
-        checked = check_guard_rails(ctx, held, change, actual)
+    if guarded:
+        assert change is not None
+        checked = check_guard_rails(ctx, held, change, desired_now(ctx, account, live, actual))
         if checked is None:
             return Step.WAIT
         admins, refusal = checked
@@ -226,7 +241,7 @@ def _plan_apply_record(
         if int(held.key) not in books.accounts:
             return Step.LOST
         planned: Planned | None = plan(books, ctx, int(held.key), actual=actual, refusal=refusal, notices=notices)
-    publish(ctx, notices)
+    publish(ctx, notices, tally)
     if planned is None:
         return Step.DONE
     client = ctx.platforms[platform]

@@ -86,7 +86,7 @@ def failed(
     with session_scope(ctx.engine) as session:
         books = Books.hold(session, [held])
         step = failed_in(books, ctx, held, tally, error=error, kind=kind, partial=partial, notices=notices, wait=wait)
-    publish(ctx, notices)
+    publish(ctx, notices, tally)
     return step
 
 

@@ -28,12 +28,13 @@ from services.invitations import open_invitation
 from services.offboarding import open_checklist
 from services.reconcile.audit import audit_change, audit_grant
 from services.reconcile.books import Books
+from services.reconcile.plan import has_work
 from services.reconcile.report import Notices, Step, Tally, publish, wake
 from services.tasks import open_step_tasks
 from services.views import grant_view
 from storage.audit import BOT_ACTOR, AuditKind
 from storage.db import session_scope
-from storage.ledger import Claim
+from storage.ledger import Claim, release
 from storage.models import AccessRequest, Grant, PlatformAccount, PlatformChange
 from storage.requests import get_change, get_request, transition_change
 from storage.tasks import open_steps_of_change
@@ -73,7 +74,13 @@ def record_step(
         step = record_in(
             books, ctx, held, tally, planned=planned, actual=actual, after=after, result=result, notices=notices
         )
-    publish(ctx, notices)
+        account = books.accounts[int(held.key)]
+        if step is Step.DONE and not has_work(session, account, ctx.clock.now()):
+            # Let go with the record: a change queued meanwhile either shows above, or its worker waits for this
+            # transaction's lock on the account and finds it free (its drain looks again after letting go).
+            release(session=session, table=PlatformAccount, key=held.key, fence=held.fence)
+            step = Step.FINISHED
+    publish(ctx, notices, tally)
     return step
 
 

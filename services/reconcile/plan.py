@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from enum import Enum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -64,14 +65,27 @@ def layers(grants: list[Grant]) -> list[Layer]:
     ]
 
 
-def has_work(session: Session, account: PlatformAccount, now: datetime) -> bool:
+class Unread(Enum):
+    """What `has_work` is told when it is to read the account's next change itself."""
+
+    NEXT_CHANGE = "next change"
+
+
+def has_work(
+    session: Session,
+    account: PlatformAccount,
+    now: datetime,
+    *,
+    waiting: PlatformChange | Unread | None = Unread.NEXT_CHANGE,
+) -> bool:
     """Whether the account needs a step now: it is due (a retry, a revoke, a queued change), has a change queued or
-    in flight, or holds a grant whose time is up."""
+    in flight (`waiting`: its next change, when the caller has read it), or holds a grant whose time is up."""
     assert account.id is not None
     if account.due_at is not None and account.due_at <= now:
         return True
     # A change queued or in flight, unless the platform asked to wait: then not before the time it gave.
-    waiting = next_change(session=session, account_id=account.id)
+    if isinstance(waiting, Unread):
+        waiting = next_change(session=session, account_id=account.id)
     if waiting is not None and (waiting.retry_at is None or waiting.retry_at <= now):
         return True
     return any(
@@ -80,12 +94,10 @@ def has_work(session: Session, account: PlatformAccount, now: datetime) -> bool:
     )
 
 
-def desired_now(ctx: ServiceContext, session: Session, account: PlatformAccount, actual: AccessState) -> AccessState:
-    """What the person should hold by the ledger as it stands (what the platform has stands in for a baseline the
-    bot has not taken yet)."""
-    assert account.id is not None
+def desired_now(ctx: ServiceContext, account: PlatformAccount, live: list[Grant], actual: AccessState) -> AccessState:
+    """What the person should hold by the ledger as it stands, from the account and its `live` grants (what the
+    platform has stands in for a baseline the bot has not taken yet)."""
     baseline = state(account.baseline) or actual
-    live = grants_of(session=session, account_id=account.id, states=LIVE)
     return desired(baseline, layers(live), default_account_role=ctx.catalogs[account.platform].default_account_role)
 
 

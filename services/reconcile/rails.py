@@ -9,15 +9,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlmodel import Session
-
 from domain.access import AccessState
 from domain.policy import guard_rails, needs_admin_count
 from services.approvers import count_org_admins
 from services.context import ServiceContext
-from services.reconcile.plan import change_target, desired_now
+from services.reconcile.plan import change_target
 from storage.db import session_scope
-from storage.ledger import Claim, claim, get_account, mark_due, platform_claim_row
+from storage.ledger import Claim, claim, mark_due, platform_claim_row
 from storage.models import PlatformChange, PlatformClaim
 
 #: How soon a change that found the admin claim taken looks again.
@@ -25,16 +23,12 @@ RETRY_ADMIN_CLAIM = timedelta(seconds=1)
 
 
 def check_guard_rails(
-    ctx: ServiceContext, held: Claim, change: PlatformChange, actual: AccessState
+    ctx: ServiceContext, held: Claim, change: PlatformChange, before: AccessState
 ) -> tuple[Claim | None, str | None] | None:
     """The platform's admin claim to release once the step is recorded (None when the change cannot move the
     admin count) and the refusal, if any; None when another change holds the claim (the account is then due again
-    in a moment)."""
+    in a moment). `before`: what the ledger gives the person now."""
     catalog = ctx.catalogs[change.platform]
-    with Session(ctx.engine) as session:
-        account = get_account(session=session, account_id=int(held.key))
-        assert account is not None
-        before = desired_now(ctx, session, account, actual)
     after = change_target(catalog, change, before)
     if not needs_admin_count(catalog, before, after):
         return None, None

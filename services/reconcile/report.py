@@ -12,13 +12,14 @@ from sqlmodel import Session
 
 from services.context import ServiceContext, logger
 from services.settle import settle
-from services.views import EndedGrant, GrantView, card_at
+from services.views import EndedGrant, GrantView, RequestView, card_at
 from storage.requests import who_to_tell
 
 
 class Step(StrEnum):
     IDLE = "idle"  # nothing to do on the account now
     DONE = "done"  # a step ran; there may be more
+    FINISHED = "finished"  # a step ran and left nothing to do now: it let the account go in its own transaction
     FAILED = "failed"  # the platform failed; the account is retried later, with backoff
     LOST = "lost"  # another worker took the claim over
     WAIT = "wait"  # the change needs the platform's admin claim, which another change holds
@@ -34,6 +35,8 @@ class Tally:
     held: int = 0  # times the run held an account (0: another worker had it all along)
     # Temporary grants that ended, not told yet: a sweep tells of all of them at once, in digests when many.
     untold: list[GrantView] = field(default_factory=list)
+    # The requests the run settled, as each was last drawn then (what applying a request answers with).
+    settled: dict[int, RequestView] = field(default_factory=dict)
 
 
 @dataclass
@@ -49,9 +52,11 @@ class Notices:
         self.calls.append(call)
 
 
-def publish(ctx: ServiceContext, notices: Notices) -> None:
+def publish(ctx: ServiceContext, notices: Notices, tally: Tally | None = None) -> None:
     for request_id in sorted(notices.settle):
-        settle(ctx, request_id)
+        settled = settle(ctx, request_id)
+        if tally is not None:
+            tally.settled[request_id] = settled
     tell_ended(ctx, notices.ended)
     for call in notices.calls:
         try:

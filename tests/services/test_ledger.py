@@ -12,8 +12,10 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import text
 from sqlmodel import Session, select
 
 from domain.access import AccessState
@@ -23,12 +25,12 @@ from domain.lifecycle import RequestStatus
 from domain.policy import BreakGlass, GuardRails, PolicyConfig, Rule, RuleMatch
 from platforms.base import ApplyResult, Platform, PlatformUnavailable
 from platforms.settings import SandboxSettings
-from services import break_glass, grant_actions
+from services import break_glass, grant_actions, reconcile
 from services.context import RequestRefused, ServiceContext
 from services.decisions import Outcome, approve, retry
 from services.grant_actions import GrantOutcome, ask_extension, end_now, keep
 from services.grants import live_views, load
-from services.reconcile import drain
+from services.reconcile import drain, outcome
 from services.settings import ElevationSettings
 from services.sweeper import sweep
 from storage.db import session_scope
@@ -300,6 +302,57 @@ def test_a_revoke_pressed_while_another_change_is_on_its_way_still_takes_the_acc
     assert ended.state is GrantState.ENDED and ended.reverted == {"account_role": ("Architect", "Analyst")}
     assert other.ctx.load_view(permanent).status is RequestStatus.APPLIED  # type: ignore[union-attr]
     assert [result.outcome for result in answer] == [GrantOutcome.REVOKED]  # type: ignore[attr-defined]
+
+
+def test_a_change_approved_while_the_holder_lets_the_account_go_is_applied_at_once(
+    tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker that records an account's last step lets the account go in the same transaction. A change approved
+    just then must not be left queued for nobody: either the holder sees it, or the approval waits for the holder's
+    transaction and then claims the account itself. (PostgreSQL only: on SQLite the holder's transaction keeps every
+    other writer out until it commits.)"""
+    holder = make_desk(tmp_path, database_url=postgres_url)
+    approver = make_desk(tmp_path, database_url=postgres_url, clock=holder.clock)
+    first = holder.submit(f"add {ANA} sandbox viewer on production reason: joins the team")
+    second = approver.submit(f"add {ANA} sandbox viewer on staging reason: and staging")
+    letting_go, go_on, queuing = threading.Event(), threading.Event(), threading.Event()
+    real_release, real_mark_due = outcome.release, reconcile.mark_due
+
+    def release_when_told(**arguments: Any) -> bool:
+        letting_go.set()  # it looked for more work and found none; its transaction is still open
+        assert go_on.wait(30)
+        return real_release(**arguments)
+
+    def mark_due_noted(**arguments: Any) -> None:
+        queuing.set()
+        real_mark_due(**arguments)
+
+    monkeypatch.setattr(outcome, "release", release_when_told)
+    monkeypatch.setattr(reconcile, "mark_due", mark_due_noted)
+    holding = threading.Thread(target=approve_fully, args=(holder, first))
+    holding.start()
+    assert letting_go.wait(30), "the holder never got to let the account go"
+    approving = threading.Thread(target=approve_fully, args=(approver, second))
+    approving.start()
+    assert queuing.wait(30), "the approval never queued its change"
+
+    def waiting_for_a_lock() -> bool:
+        with Session(holder.ctx.engine) as session:
+            waits = session.exec(
+                text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")  # type: ignore[call-overload]
+            ).one()
+        return bool(waits[0])
+
+    wait_until(lambda: not approving.is_alive() or waiting_for_a_lock(), "the approval to queue or to wait")
+    go_on.set()
+    holding.join(30)
+    approving.join(30)
+    assert not holding.is_alive() and not approving.is_alive()
+    assert approver.ctx.load_view(second).status is RequestStatus.APPLIED  # type: ignore[union-attr]
+    assert access(holder) == AccessState(
+        member=True, account_role="Consumer", scopes={"production": "Viewer", "staging": "Viewer"}
+    )
+    assert the_account(holder).claimed_by is None
 
 
 def test_a_revoke_whose_account_is_let_go_just_after_it_looked_still_reverts_at_once(
