@@ -16,10 +16,9 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
 
 from services.ports import MessageRef, PersonNotFound
-from storage.db import session_scope
+from storage.db import reading, session_scope
 from storage.outbox import (
     DIGEST,
     Lane,
@@ -97,7 +96,7 @@ class Outbox:
     ) -> dict[str, Any] | None:
         """Make the call now, or keep it for later; returns Slack's answer when it was made now."""
         params = {key: value for key, value in params.items() if value is not None}
-        with Session(self._engine) as session:
+        with reading(self._engine) as session:
             waiting = has_pending(session=session, lane=Lane.NOW)
         if not waiting:
             try:
@@ -149,7 +148,7 @@ class Outbox:
 
     def next_digest(self) -> datetime | None:
         """When the next held digest is due (for whoever delivers to wake up then)."""
-        with Session(self._engine) as session:
+        with reading(self._engine) as session:
             return next_digest(session=session)
 
     def deliver_pending(self, *, background: int = 200) -> int:
@@ -163,7 +162,7 @@ class Outbox:
         return sent
 
     def _waiting(self, lane: Lane) -> bool:
-        with Session(self._engine) as session:
+        with reading(self._engine) as session:
             return has_pending(session=session, lane=lane)
 
     def _deliver(self, lane: Lane, *, limit: int | None) -> int:

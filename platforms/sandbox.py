@@ -18,7 +18,7 @@ from domain.access import AccessState, diff
 from domain.catalog import RoleCatalog
 from domain.offboarding import GENERIC_CHECKLIST, Stage
 from platforms.base import ApplyResult, MemberRecord, Platform, PlatformError, PlatformRefused
-from storage.db import in_chunks, session_scope
+from storage.db import in_chunks, reading, session_scope
 from storage.models import SandboxMember, SandboxScopeRole
 
 
@@ -42,7 +42,7 @@ class SandboxPlatform(Platform):
         return super().chunk if self.latency else None
 
     def get_access(self, email: str) -> AccessState:
-        with Session(self._engine) as session:
+        with reading(self._engine) as session:
             return self._read(session, email.lower())
 
     def apply(self, email: str, desired: AccessState) -> ApplyResult:
@@ -83,7 +83,7 @@ class SandboxPlatform(Platform):
 
     def read_many(self, emails: Sequence[str]) -> dict[str, AccessState | PlatformError]:
         wanted = [email.lower() for email in emails]
-        with Session(self._engine) as session:
+        with reading(self._engine) as session:
             found = self._read_many(session, wanted)
         return {email: found[email.lower()] for email in emails}
 
@@ -176,7 +176,7 @@ class SandboxPlatform(Platform):
         }
 
     def list_members(self) -> list[MemberRecord]:
-        with Session(self._engine) as session:
+        with reading(self._engine) as session:
             members = session.exec(
                 select(SandboxMember).where(SandboxMember.platform == self.name).order_by(col(SandboxMember.email))
             ).all()

@@ -17,6 +17,7 @@ from services.leases import LeaseKeeper
 from services.ports import Clock, Directory, Notifier, Timers
 from services.settings import ElevationSettings, RemovalSettings, ReviewSettings, TaskSettings
 from services.views import RequestView, load_views
+from storage.db import reading
 from storage.requests import get_request
 
 logger = logging.getLogger("accessbot.services")
@@ -55,5 +56,5 @@ class ServiceContext:
         return load_views(session, [request], self.settings, self.catalogs)[request_id]
 
     def load_view(self, request_id: int) -> RequestView | None:
-        with Session(self.engine) as session:
+        with reading(self.engine) as session:
             return self.view(session, request_id)

@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
-from sqlmodel import Session
 
 from domain.lifecycle import RequestStatus
 from services.approvers import verdict_for
@@ -16,7 +15,7 @@ from services.grants import live_views
 from services.ports import Person
 from services.queries import request_views
 from services.views import GrantView, RequestView
-from storage.db import session_scope
+from storage.db import reading, session_scope
 from storage.homes import note_opened
 from storage.homes import viewers as home_viewers
 
@@ -60,5 +59,5 @@ def opened(ctx: ServiceContext, user_id: str) -> None:
 
 def viewers(ctx: ServiceContext) -> set[str]:
     """Everyone who has opened their Home."""
-    with Session(ctx.engine) as session:
+    with reading(ctx.engine) as session:
         return set(home_viewers(session=session))

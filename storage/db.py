@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import time
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
-from sqlalchemy import DateTime, event
+from sqlalchemy import DateTime, event, exc
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm.util import identity_key
 from sqlalchemy.types import TypeDecorator
@@ -46,7 +48,58 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **codec)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, **codec)
+    engine = create_engine(url, **codec)
+    event.listen(engine.pool, "checkin", _note_checkin)
+    event.listen(engine.pool, "checkout", _ping_if_idle)
+    return engine
+
+
+#: A pooled PostgreSQL connection unused for this long is checked before it is handed out (a server restart, an
+#: idle timeout or a firewall may have closed it meanwhile). One in steady use is not: a ping on every checkout
+#: would add a round trip to every session.
+IDLE_BEFORE_PING = 10.0
+
+_CHECKED_IN = "accessbot.checked_in"
+
+
+def _note_checkin(_dbapi_connection: Any, record: Any) -> None:
+    record.info[_CHECKED_IN] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    """SQLAlchemy's pessimistic disconnect handling, for idle connections only: a connection that fails the ping is
+    replaced (the pool tries again with a new one) instead of failing the caller's first statement."""
+    returned = record.info.get(_CHECKED_IN)
+    if returned is None or time.monotonic() - returned < IDLE_BEFORE_PING:
+        return
+    try:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("SELECT 1")
+        finally:
+            cursor.close()
+        dbapi_connection.rollback()
+    except Exception as error:
+        raise exc.DisconnectionError(f"a pooled connection idle for a while no longer answers: {error}") from error
+
+
+def _autocommit(engine: Engine) -> Engine:
+    """The engine whose connections run each statement on its own (PostgreSQL), made once per engine."""
+    found = _READING.get(engine)
+    if found is None:
+        found = engine if engine.dialect.name == "sqlite" else engine.execution_options(isolation_level="AUTOCOMMIT")
+        _READING[engine] = found
+    return found
+
+
+_READING: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
+
+
+def reading(engine: Engine) -> Session:
+    """A session that only reads. On PostgreSQL its statements run without a transaction around them: under READ
+    COMMITTED each statement sees what was committed when it began either way, and the BEGIN and ROLLBACK would cost
+    two round trips. (SQLite's driver begins a transaction only before a write.) Use it as `with reading(e) as s:`."""
+    return Session(_autocommit(engine))
 
 
 #: What the standard library's json.dumps does too: integer keys become strings, and a datetime is refused (a

@@ -37,7 +37,7 @@ from services.reconcile.plan import Planned, desired_now, has_work, plan
 from services.reconcile.rails import check_guard_rails
 from services.reconcile.report import Notices, Step, Tally, publish, tell_ended
 from storage.audit import BOT_ACTOR, AuditKind, record
-from storage.db import session_scope
+from storage.db import reading, session_scope
 from storage.ledger import (
     Claim,
     account_id,
@@ -95,7 +95,7 @@ def drain(ctx: ServiceContext, account: int, *, worker: str, tally: Tally | None
         tally.held += 1
         if _work(ctx, held, tally) is Step.FINISHED:
             return tally  # nothing was left when it let go, and whatever wakes the account now claims it
-        with Session(ctx.engine) as session:
+        with reading(ctx.engine) as session:
             row = get_account(session=session, account_id=account)
             if row is None or not has_work(session, row, ctx.clock.now()):
                 return tally
@@ -129,7 +129,7 @@ def reconcile_due(ctx: ServiceContext, *, worker: str) -> Tally:
         for platform, claims in batches.items():
             reconcile_batch(ctx, platform, claims, tally)
             # A change queued while the batch held its account waited for it: it is applied now, not a lease later.
-            with Session(ctx.engine) as session:
+            with reading(ctx.engine) as session:
                 waiting = with_changes(session=session, account_ids=(int(held.key) for _, held in claims))
             for waiting_account in sorted(waiting):
                 drain(ctx, waiting_account, worker=worker)
@@ -188,7 +188,7 @@ def _record_take_over(ctx: ServiceContext, held: Claim) -> None:
 
 def _step(ctx: ServiceContext, held: Claim, tally: Tally, *, anyway: bool = False) -> Step:
     now = ctx.clock.now()
-    with Session(ctx.engine) as session:
+    with reading(ctx.engine) as session:
         account = get_account(session=session, account_id=int(held.key))
         if account is None:
             return Step.IDLE
