@@ -34,6 +34,7 @@ from benchmarks.ack_latency import add_requests
 from benchmarks.processes import Setup, SlackEndpoint, database_url, percentile, send_all, slack_process, wait_until
 from bot.console.local_slack import StoredMessage
 from bot.console.payloads import SignedRequest, SlackRequests
+from bot.settings import Settings
 from handlers import ids
 from storage.db import make_engine
 from tests.faults.cluster import BOB, SECRET, BotProcess, write_config
@@ -66,14 +67,15 @@ def approvals(engine: Engine, requests: SlackRequests) -> list[SignedRequest]:
 
 
 def run(
-    setup: Setup, k: int, *, clients: int, latency: float, workers: int, postgres: PostgresServer | None
+    setup: Setup, k: int, *, clients: int, latency: float, workers: int | None, postgres: PostgresServer | None
 ) -> dict[str, float]:
     with ExitStack() as stack:
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         slack: SlackEndpoint = stack.enter_context(slack_process())
         url = database_url(setup, folder, postgres)
-        config = write_config(folder, url, latency=latency, lease=30.0)
-        processes = {"ACCESSBOT_WORKER_PROCESSES": str(workers)}
+        # The sweep as it comes by default (every 30 s): nothing an approval does waits for it.
+        config = write_config(folder, url, latency=latency, lease=30.0, sweep_seconds=30.0)
+        processes = {"ACCESSBOT_WORKER_PROCESSES": str(workers)} if workers is not None else {}
         bots = [
             BotProcess(f"bot{n}", config, slack.api_url, folder, environment=processes).start()
             for n in range(setup.instances)
@@ -121,12 +123,23 @@ def main() -> None:
     parser.add_argument("--c", type=int, default=10, help="concurrent clients clicking (default 10)")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds the sandbox takes per change")
     parser.add_argument("--setup", type=Setup.parse, action="append", help="sqlite:N or postgresql:N (repeatable)")
-    parser.add_argument("--workers", type=int, default=1, help="worker processes per instance (worker_processes)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="worker processes per instance (worker_processes; default: its own default, auto)",
+    )
     args = parser.parse_args()
     setups: list[Setup] = args.setup or [Setup.parse(text_) for text_ in DEFAULT_SETUPS]
+    postgres_workers = Settings.model_construct(database_url="postgresql://", worker_processes="auto").workers()
+    workers = (
+        f"{args.workers} worker process{'es' if args.workers > 1 else ''}"
+        if args.workers is not None
+        else f"worker processes auto (1 on SQLite, {postgres_workers} on PostgreSQL here)"
+    )
     print(
         f"approval throughput: {args.k} approvals from {args.c} clients, sandbox latency {args.latency:g} s, "
-        f"{args.workers} worker process{'es' if args.workers > 1 else ''} per instance"
+        f"{workers} per instance"
     )
     print(f"{'setup':<26} {'seconds':>8} {'approvals/s':>12} {'click p50 ms':>13} {'click p99 ms':>13}")
     postgres = PostgresServer().start() if any(setup.database == "postgresql" for setup in setups) else None

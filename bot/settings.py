@@ -67,6 +67,10 @@ def _default_platforms() -> dict[str, PlatformConfig]:
     return {"sandbox": SandboxSettings()}
 
 
+#: The most worker processes "auto" starts on PostgreSQL, however many cores there are.
+AUTO_WORKERS = 4
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ACCESSBOT_", env_nested_delimiter="__", extra="forbid")
 
@@ -88,10 +92,8 @@ class Settings(BaseSettings):
     removals: RemovalSettings = Field(default_factory=RemovalSettings)
     reviews: ReviewSettings = Field(default_factory=ReviewSettings)
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
-    # serve's worker processes (bot/worker.py: Workers). One Python process works on one core at a time; on
-    # PostgreSQL, which takes writes from several processes at once, 2 let an instance use two cores (about 90 MB
-    # each). On SQLite one process writes at a time: keep 1.
-    worker_processes: int = Field(default=1, ge=1, le=8)
+    # serve's worker processes (bot/worker.py: Workers); see `workers()` for what "auto" means.
+    worker_processes: Annotated[int, Field(ge=1, le=8)] | Literal["auto"] = "auto"
     # Messages Slack could not take (an outage) are tried again after this many seconds, doubling up to 5 minutes.
     outbox_retry_seconds: float = Field(default=5.0, gt=0)
     log_level: str = "INFO"
@@ -122,6 +124,19 @@ class Settings(BaseSettings):
                     "because people type it in /access"
                 )
         return platforms
+
+    def workers(self, cores: int | None = None) -> int:
+        """How many worker processes serve runs: `worker_processes`, or for "auto" (the default) one on SQLite, which
+        takes writes from one process at a time, and on PostgreSQL, which takes them from several at once, one per
+        core this process may use (`cores`, read from the system when not given), at most AUTO_WORKERS. A Python
+        process works on one core at a time; each worker takes about 90 MB and a pool of database connections."""
+        if self.worker_processes != "auto":
+            return self.worker_processes
+        if self.database_url.startswith("sqlite"):
+            return 1
+        if cores is None:
+            cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        return max(1, min(cores, AUTO_WORKERS))
 
     def catalogs(self) -> dict[str, RoleCatalog]:
         """Each platform's roles and scopes, as configured: all that `/access` needs to be parsed."""

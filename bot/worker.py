@@ -330,7 +330,7 @@ class Worker:
 
 
 class Workers:
-    """serve's worker processes: as many as `worker_processes` says (1 by default), all fed by this one front.
+    """serve's worker processes: as many as `Settings.workers()` says, all fed by this one front.
 
     A Python process works on one core at a time, so more processes let the work use more cores. Each is like an
     instance of its own, with its own name in claims (the first takes the front's name, the others add /2, /3...),
@@ -348,7 +348,7 @@ class Workers:
         return self
 
     def go(self, settings: Settings, *, instance: str, log_level: str) -> None:
-        while len(self._all) < settings.worker_processes:
+        while len(self._all) < settings.workers():
             self._all.append(Worker().start())
         for index, worker in enumerate(self._all):
             name = instance if index == 0 else f"{instance}/{index + 1}"

@@ -189,12 +189,14 @@ def busy_cores() -> Iterator[None]:
             burner.wait()
 
 
-def write_config(folder: Path, database_url: str, *, latency: float, lease: float) -> Path:
+def write_config(folder: Path, database_url: str, *, latency: float, lease: float, sweep_seconds: float = 0.2) -> Path:
+    """A config for `accessbot serve` in these tests and the benchmarks; the sweep comes round every `sweep_seconds`
+    (often, by default, so that a test that waits for it waits little)."""
     config = {
         "database_url": database_url,
         "approvals_channel": APPROVALS,
         "platforms": {"sandbox": {"type": "sandbox", "approvers": [BOB.id], "latency_seconds": latency}},
-        "elevations": {"sweep_seconds": 0.2, "lease_seconds": lease, "retry_initial_seconds": 0.5},
+        "elevations": {"sweep_seconds": sweep_seconds, "lease_seconds": lease, "retry_initial_seconds": 0.5},
         "outbox_retry_seconds": 0.2,
         "reviews": {"schedule": None},
         "log_format": "json",

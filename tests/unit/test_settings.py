@@ -24,6 +24,20 @@ def test_without_a_file_the_embedded_defaults_run_the_sandbox_on_sqlite() -> Non
     assert settings.slack_bot_token is None
 
 
+def test_worker_processes_are_one_on_sqlite_and_one_per_core_up_to_four_on_postgresql(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert load_settings().workers() == 1
+    monkeypatch.setenv("ACCESSBOT_DATABASE_URL", "postgresql+psycopg://bot@db.internal/accessbot")
+    postgres = load_settings()
+    assert [postgres.workers(cores=cores) for cores in (1, 2, 3, 16)] == [1, 2, 3, 4]
+    monkeypatch.setenv("ACCESSBOT_WORKER_PROCESSES", "1")
+    assert load_settings().workers(cores=16) == 1, "a number set is kept"
+    monkeypatch.setenv("ACCESSBOT_WORKER_PROCESSES", "9")
+    with pytest.raises(ConfigError, match="worker_processes"):
+        load_settings()
+
+
 def test_a_file_configures_platforms_and_policy(tmp_path: Path) -> None:
     path = write(
         tmp_path,
