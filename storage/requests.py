@@ -9,7 +9,6 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import func, or_, update
 from sqlalchemy import select as sa_select
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from domain.lifecycle import (
@@ -20,7 +19,7 @@ from domain.lifecycle import (
     RequestEvent,
     RequestStatus,
 )
-from storage.db import expire_row, in_chunks
+from storage.db import expire_row, in_chunks, upsert
 from storage.models import AccessRequest, Approval, PlatformChange
 
 
@@ -103,12 +102,12 @@ def approvals_for(*, session: Session, request_ids: list[int]) -> dict[int, list
 
 def add_approval(*, session: Session, request_id: int, approver_id: str, at: datetime) -> bool:
     """Record an approval; False when this person had approved already."""
-    try:
-        with session.begin_nested():
-            session.add(Approval(request_id=request_id, approver_id=approver_id, at=at))
-    except IntegrityError:
-        return False
-    return True
+    added = session.exec(
+        upsert(session, Approval)
+        .values(request_id=request_id, approver_id=approver_id, at=at)
+        .on_conflict_do_nothing(index_elements=["request_id", "approver_id"])
+    ).rowcount
+    return added == 1
 
 
 def break_glass_uses(*, session: Session, requester_id: str, since: datetime) -> int:

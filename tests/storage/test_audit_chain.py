@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from storage.audit import GENESIS, AuditKind, event_hash, events_for, record, verify_chain
@@ -85,7 +86,12 @@ def test_a_savepoint_rolled_back_inside_the_transaction_keeps_what_was_recorded_
         session.add(Approval(request_id=1, approver_id="UBOB", at=T0))
     with session_scope(engine) as session:
         record(session=session, event=AuditKind.APPROVAL_REFUSED, actor="UBOB", at=T0, request_id=1)
-        assert not add_approval(session=session, request_id=1, approver_id="UBOB", at=T0)  # a savepoint, rolled back
+        with (
+            pytest.raises(IntegrityError),
+            session.begin_nested(),
+        ):  # a row refused by its key: the savepoint rolls back
+            session.add(Approval(request_id=1, approver_id="UBOB", at=T0))
+        assert not add_approval(session=session, request_id=1, approver_id="UBOB", at=T0)
     assert [row.event for row in rows(engine)] == ["approval_refused"]
 
 
