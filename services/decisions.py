@@ -43,18 +43,19 @@ class DecisionResult(BaseModel):
 @for_request
 def approve(ctx: ServiceContext, request_id: int, *, approver: Person) -> DecisionResult:
     """Record an approval; the one that completes what the rules require approves the request and applies it."""
-    # Everything that depends on the approvals so far is decided below, under the lock; these reads are not
-    # consistent with each other (another approval may commit between them), so they only route the call.
-    current = ctx.load_view(request_id)
-    if current is None:
-        return DecisionResult(outcome=Outcome.NOT_FOUND)
-    if current.status is not RequestStatus.PENDING:
-        return DecisionResult(outcome=Outcome.ALREADY_DECIDED, view=current)
     # The platforms' duties read the ledger and may ask a platform for the approver's own role: before the lock,
     # never inside it (they do not depend on the approvals so far); and only for someone the policy lets decide, who
-    # otherwise hears the policy's reason below.
-    if decision_verdict(ctx, current, approver).allowed and (refusal := approval_refusal(ctx, current, approver)):
-        return _refused(ctx, current, approver, "approve", refusal)
+    # otherwise hears the policy's reason below. Everything that depends on the approvals so far is decided under
+    # the lock; this read only routes the call (another approval may commit meanwhile). Without duties, there is
+    # nothing to ask before the lock.
+    if any(settings.separation_of_duties or settings.no_granting_above_own_role for settings in ctx.settings.values()):
+        current = ctx.load_view(request_id)
+        if current is None:
+            return DecisionResult(outcome=Outcome.NOT_FOUND)
+        if current.status is not RequestStatus.PENDING:
+            return DecisionResult(outcome=Outcome.ALREADY_DECIDED, view=current)
+        if decision_verdict(ctx, current, approver).allowed and (refusal := approval_refusal(ctx, current, approver)):
+            return _refused(ctx, current, approver, "approve", refusal)
     now = ctx.clock.now()
     with session_scope(ctx.engine) as session:
         # Approvals of one request are counted one approver at a time: the row is locked until this commits.
