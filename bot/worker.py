@@ -228,8 +228,18 @@ class Worker:
         self._stopping = True
         self._status.stop.set()
         if self._setup is None:
-            # It never got going (the front could not start): it holds nothing, and need not finish loading.
-            if self._process is not None:
+            # It never got going (the front could not start). Its line closes and it ends on its own, once it has
+            # loaded: killed, it would leave the semaphores it shares with the front for the resource tracker to
+            # warn about, on the front's standard error, after the one line that says why serve stopped.
+            with self._speaking:
+                if self._line is not None:
+                    self._line.close()
+                    self._line = None
+            if self._process is None:
+                return
+            if self._watcher.is_alive():
+                self._watcher.join(timeout)  # it waits for the process to end (its own wait), and starts no other
+            if self._process.exitcode is None:
                 self._process.kill()
                 self._process.join()
             return

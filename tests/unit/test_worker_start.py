@@ -36,6 +36,17 @@ def test_a_worker_that_dies_before_it_is_ready_ends_the_wait_with_one_line() -> 
         worker.stop(timeout=5)
 
 
+def test_a_worker_never_told_to_go_ends_on_its_own_when_serve_stops() -> None:
+    """serve refused its settings before the worker had its own: the worker ends by itself, not killed, so that the
+    semaphores it shares with the front are let go rather than left for the resource tracker to warn about on
+    standard error, after serve's one line."""
+    worker = Worker().start()
+    process = worker._process
+    assert process is not None
+    worker.stop(timeout=60)
+    assert process.exitcode == 0, f"the worker was ended with exit code {process.exitcode}"
+
+
 class SlowLine:
     """The front's end of a worker's line, where the worker takes a while to answer each question."""
 
