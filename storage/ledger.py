@@ -43,11 +43,15 @@ def account_id(*, session: Session, platform: str, email: str, now: datetime) ->
     ).first()
     if row is not None:
         return row
-    session.exec(
+    made = session.exec(
         upsert(session, PlatformAccount)
         .values(platform=platform, email=email, updated_at=now, plans=[], next_seq=0, fence=0, attempts=0)
         .on_conflict_do_nothing()
-    )
+        .returning(col(PlatformAccount.id))
+    ).first()
+    if made is not None:
+        return int(made[0])
+    # Someone else made it first.
     found = session.exec(
         select(PlatformAccount.id).where(PlatformAccount.platform == platform, PlatformAccount.email == email)
     ).one()

@@ -110,10 +110,13 @@ def record_in(
     woken = account.due_at is not None and account.due_at < planned.looks_again_at
     if planned.change_id is not None:
         change = get_change(session=session, change_id=planned.change_id)
-        assert change is not None
+        assert change is not None and change.request_id is not None
+        # Held here, so that the session keeps it (its identity map holds rows only while someone does).
+        request = get_request(session=session, request_id=change.request_id)
+        assert request is not None
         _change_done(books, ctx, account, change, planned, actual, after, result, manual, now, notices)
         if any(step.kind is StepKind.CREATE_MEMBER for step in result.applied):
-            _invited(books, ctx, account, change, notices)
+            _invited(books, ctx, account, change, request, notices)
     for change in list(books.awaiting.get(account.id, [])):
         if change.id != planned.change_id and not woken:
             _change_done(books, ctx, account, change, planned, actual, after, result, manual, now, notices)
@@ -388,11 +391,15 @@ def _end_grants(
 
 
 def _invited(
-    books: Books, ctx: ServiceContext, account: PlatformAccount, change: PlatformChange, notices: Notices
+    books: Books,
+    ctx: ServiceContext,
+    account: PlatformAccount,
+    change: PlatformChange,
+    request: AccessRequest,
+    notices: Notices,
 ) -> None:
     """The step created the member: where the platform invites people, their invitation is tracked until accepted."""
-    request = get_request(session=books.session, request_id=change.request_id) if change.request_id else None
-    if request is None or request.id is None:
+    if request.id is None:
         return
     opened = open_invitation(books.session, ctx, request, change.id, platform=account.platform, email=account.email)
     if opened is not None:
