@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -83,23 +82,14 @@ def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
         raise exc.DisconnectionError(f"a pooled connection idle for a while no longer answers: {error}") from error
 
 
-def _autocommit(engine: Engine) -> Engine:
-    """The engine whose connections run each statement on its own (PostgreSQL), made once per engine."""
-    found = _READING.get(engine)
-    if found is None:
-        found = engine if engine.dialect.name == "sqlite" else engine.execution_options(isolation_level="AUTOCOMMIT")
-        _READING[engine] = found
-    return found
-
-
-_READING: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
-
-
 def reading(engine: Engine) -> Session:
     """A session that only reads. On PostgreSQL its statements run without a transaction around them: under READ
     COMMITTED each statement sees what was committed when it began either way, and the BEGIN and ROLLBACK would cost
     two round trips. (SQLite's driver begins a transaction only before a write.) Use it as `with reading(e) as s:`."""
-    return Session(_autocommit(engine))
+    session = Session(engine)
+    if engine.dialect.name != "sqlite":
+        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    return session
 
 
 #: What the standard library's json.dumps does too: integer keys become strings, and a datetime is refused (a
