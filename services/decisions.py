@@ -13,7 +13,7 @@ from services import metrics
 from services.apply import Started, carry_out, run_request, start_request
 from services.approvers import decision_verdict, verdict_for
 from services.context import ServiceContext, logger
-from services.duties import approval_refusal
+from services.duties import any_duties, approval_refusal
 from services.logs import for_request
 from services.ports import Person
 from services.views import RequestView
@@ -48,7 +48,7 @@ def approve(ctx: ServiceContext, request_id: int, *, approver: Person) -> Decisi
     # otherwise hears the policy's reason below. Everything that depends on the approvals so far is decided under
     # the lock; this read only routes the call (another approval may commit meanwhile). Without duties, there is
     # nothing to ask before the lock.
-    if any(settings.separation_of_duties or settings.no_granting_above_own_role for settings in ctx.settings.values()):
+    if any_duties(ctx):
         current = ctx.load_view(request_id)
         if current is None:
             return DecisionResult(outcome=Outcome.NOT_FOUND)

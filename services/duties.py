@@ -18,6 +18,13 @@ from storage.ledger import live_grants
 from storage.requests import approvals_for
 
 
+def any_duties(ctx: ServiceContext) -> bool:
+    """Whether any platform asks a duty of the people who decide on it (without one, `approval_refusal` is None)."""
+    return any(
+        settings.separation_of_duties or settings.no_granting_above_own_role for settings in ctx.settings.values()
+    )
+
+
 def approval_refusal(ctx: ServiceContext, view: RequestView, person: Person) -> str | None:
     """Why `person` may not approve this request under its platforms' duties (None: they may)."""
     for change in view.changes:
