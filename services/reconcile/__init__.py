@@ -78,7 +78,8 @@ def queue_change(session: Session, ctx: ServiceContext, change: PlatformChange, 
 
 def drain(ctx: ServiceContext, account: int, *, worker: str, tally: Tally | None = None) -> Tally:
     """Work through everything the account has waiting, unless another worker is on it already (that one sees what
-    was queued: it looks again after letting go). Counts into `tally` when given."""
+    was queued: in the transaction that records its last step, or in a look after letting go). Counts into `tally`
+    when given."""
     tally = tally if tally is not None else Tally()
     while True:
         with session_scope(ctx.engine) as session:
@@ -97,7 +98,9 @@ def drain(ctx: ServiceContext, account: int, *, worker: str, tally: Tally | None
             return tally  # nothing was left when it let go, and whatever wakes the account now claims it
         with reading(ctx.engine) as session:
             row = get_account(session=session, account_id=account)
-            if row is None or not has_work(session, row, ctx.clock.now()):
+            if row is None or not has_work(
+                session, row, ctx.clock.now(), next_change(session=session, account_id=account)
+            ):
                 return tally
 
 
@@ -193,7 +196,7 @@ def _step(ctx: ServiceContext, held: Claim, tally: Tally, *, anyway: bool = Fals
         if account is None:
             return Step.IDLE
         change = next_change(session=session, account_id=int(held.key))
-        if not (anyway or has_work(session, account, now, waiting=change)):
+        if not (anyway or has_work(session, account, now, change)):
             return Step.IDLE
         platform, email = account.platform, account.email
         # The guard rails judge a grant or a removal against what the ledger gives the person before it.

@@ -34,7 +34,7 @@ from services.tasks import open_step_tasks
 from services.views import grant_view
 from storage.audit import BOT_ACTOR, AuditKind
 from storage.db import session_scope
-from storage.ledger import Claim, release
+from storage.ledger import Claim, next_change, release
 from storage.models import AccessRequest, Grant, PlatformAccount, PlatformChange
 from storage.requests import get_change, get_request, transition_change
 from storage.tasks import open_steps_of_change
@@ -74,10 +74,12 @@ def record_step(
         step = record_in(
             books, ctx, held, tally, planned=planned, actual=actual, after=after, result=result, notices=notices
         )
-        account = books.accounts[int(held.key)]
-        if step is Step.DONE and not has_work(session, account, ctx.clock.now()):
-            # Let go with the record: a change queued meanwhile either shows above, or its worker waits for this
-            # transaction's lock on the account and finds it free (its drain looks again after letting go).
+        key = int(held.key)
+        if step is Step.DONE and not has_work(
+            session, books.accounts[key], ctx.clock.now(), next_change(session=session, account_id=key)
+        ):
+            # Let go with the record: a change queued meanwhile either shows here, or the transaction queuing it
+            # waits for this one's lock on the account (storage.ledger.mark_due) and then finds it free to claim.
             release(session=session, table=PlatformAccount, key=held.key, fence=held.fence)
             step = Step.FINISHED
     publish(ctx, notices, tally)

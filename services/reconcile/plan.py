@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from enum import Enum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -65,27 +64,13 @@ def layers(grants: list[Grant]) -> list[Layer]:
     ]
 
 
-class Unread(Enum):
-    """What `has_work` is told when it is to read the account's next change itself."""
-
-    NEXT_CHANGE = "next change"
-
-
-def has_work(
-    session: Session,
-    account: PlatformAccount,
-    now: datetime,
-    *,
-    waiting: PlatformChange | Unread | None = Unread.NEXT_CHANGE,
-) -> bool:
+def has_work(session: Session, account: PlatformAccount, now: datetime, waiting: PlatformChange | None) -> bool:
     """Whether the account needs a step now: it is due (a retry, a revoke, a queued change), has a change queued or
-    in flight (`waiting`: its next change, when the caller has read it), or holds a grant whose time is up."""
+    in flight (`waiting`: its `next_change`), or holds a grant whose time is up."""
     assert account.id is not None
     if account.due_at is not None and account.due_at <= now:
         return True
     # A change queued or in flight, unless the platform asked to wait: then not before the time it gave.
-    if isinstance(waiting, Unread):
-        waiting = next_change(session=session, account_id=account.id)
     if waiting is not None and (waiting.retry_at is None or waiting.retry_at <= now):
         return True
     return any(
