@@ -67,8 +67,9 @@ def _default_platforms() -> dict[str, PlatformConfig]:
     return {"sandbox": SandboxSettings()}
 
 
-#: The most worker processes "auto" starts on PostgreSQL, however many cores there are.
+#: The most worker processes "auto" starts on PostgreSQL, however many cores there are; and the most there may be.
 AUTO_WORKERS = 4
+MAX_WORKERS = 8
 
 
 class Settings(BaseSettings):
@@ -93,7 +94,7 @@ class Settings(BaseSettings):
     reviews: ReviewSettings = Field(default_factory=ReviewSettings)
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     # serve's worker processes (bot/worker.py: Workers); see `workers()` for what "auto" means.
-    worker_processes: Annotated[int, Field(ge=1, le=8)] | Literal["auto"] = "auto"
+    worker_processes: int | Literal["auto"] = "auto"
     # Messages Slack could not take (an outage) are tried again after this many seconds, doubling up to 5 minutes.
     outbox_retry_seconds: float = Field(default=5.0, gt=0)
     log_level: str = "INFO"
@@ -111,6 +112,20 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # load_settings passes the file's values as init values; the environment overrides them.
         return env_settings, init_settings
+
+    @field_validator("worker_processes", mode="before")
+    @classmethod
+    def _worker_count(cls, value: Any) -> Any:
+        """One line for any value that is neither a count nor "auto" (not one per branch of the type)."""
+        if value == "auto":
+            return value
+        try:
+            count = int(value) if isinstance(value, int | str) and not isinstance(value, bool) else 0
+        except ValueError:
+            count = 0
+        if not 1 <= count <= MAX_WORKERS:
+            raise ValueError(f"{value!r} is not a number of worker processes: give 1 to {MAX_WORKERS}, or auto")
+        return count
 
     @field_validator("platforms")
     @classmethod

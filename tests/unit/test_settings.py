@@ -33,9 +33,15 @@ def test_worker_processes_are_one_on_sqlite_and_one_per_core_up_to_four_on_postg
     assert [postgres.workers(cores=cores) for cores in (1, 2, 3, 16)] == [1, 2, 3, 4]
     monkeypatch.setenv("ACCESSBOT_WORKER_PROCESSES", "1")
     assert load_settings().workers(cores=16) == 1, "a number set is kept"
-    monkeypatch.setenv("ACCESSBOT_WORKER_PROCESSES", "9")
-    with pytest.raises(ConfigError, match="worker_processes"):
-        load_settings()
+    for wrong in ("9", "0", "many", "2.5"):
+        monkeypatch.setenv("ACCESSBOT_WORKER_PROCESSES", wrong)
+        with pytest.raises(ConfigError) as refused:
+            load_settings()
+        assert "1 problem" in str(refused.value), "one line for the setting, not one per branch of its type"
+        assert (
+            f"worker_processes: Value error, '{wrong}' is not a number of worker processes: give 1 to 8, or auto"
+            in (str(refused.value))
+        )
 
 
 def test_a_file_configures_platforms_and_policy(tmp_path: Path) -> None:
