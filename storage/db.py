@@ -126,13 +126,34 @@ def in_chunks(items: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]
         yield items[start : start + size]
 
 
+#: How long a connection to a new SQLite file tries to turn it to WAL while others do the same (as its busy timeout).
+WAL_SWITCH_SECONDS = 30.0
+
+
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     cursor = connection.cursor()
-    # WAL lets readers (the console, `accessbot requests`) run while the bot writes.
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
+    # WAL lets readers (the console, `accessbot requests`) run while the bot writes.
+    _switch_to_wal(cursor)
+    cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _switch_to_wal(cursor: Any) -> None:
+    """WAL is kept in the file, so this changes something only once, on a new file; but processes that open a new
+    file at once (serve's front and worker) race for it, and SQLite answers the loser "database is locked" at once
+    instead of waiting its busy timeout. So the loser tries again, until the winner is done."""
+    deadline = time.monotonic() + WAL_SWITCH_SECONDS
+    pause = 0.005
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except Exception as error:  # the driver's OperationalError, without importing sqlite3 on PostgreSQL
+            if "database is locked" not in str(error) or time.monotonic() > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
 
 
 def expire_row(session: Session, table: Any, key: Any) -> None:

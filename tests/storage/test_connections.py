@@ -1,7 +1,13 @@
-"""PostgreSQL connections: a pooled one the server dropped while it sat idle is replaced before anyone uses it, and
-sessions that only read run without a transaction around them."""
+"""Connections. PostgreSQL: a pooled one the server dropped while it sat idle is replaced before anyone uses it, and
+sessions that only read run without a transaction around them. SQLite: processes opening a new file at once all
+get it in WAL mode."""
 
 from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -9,6 +15,7 @@ from sqlmodel import Session
 
 from storage import db
 from storage.db import make_engine, reading
+from storage.schema import ensure_schema
 from tests.postgres import PostgresServer
 
 
@@ -62,3 +69,43 @@ def test_a_reading_session_runs_each_statement_on_its_own_on_postgresql(postgres
         assert first == second, "an ordinary session keeps its statements in one transaction"
     finally:
         engine.dispose()
+
+
+def test_processes_starting_at_once_on_new_sqlite_files_all_get_them_in_wal_mode(tmp_path: Path) -> None:
+    """serve's front and worker open a new file together and one creates the schema; SQLite refused the switch to
+    WAL to a connection opened meanwhile ("database is locked", without waiting its busy timeout). Ten new files,
+    four starts on each."""
+    for attempt in range(10):
+        url = f"sqlite:///{tmp_path / f'new-{attempt}.db'}"
+        outcomes = run_at_once(4, partial(start, url))
+        assert outcomes == ["wal"] * 4
+
+
+def start(url: str) -> str:
+    engine = make_engine(url)
+    try:
+        ensure_schema(engine)
+        with engine.connect() as connection:
+            return str(connection.exec_driver_sql("PRAGMA journal_mode").scalar_one())
+    finally:
+        engine.dispose()
+
+
+def run_at_once(count: int, work: Callable[[], str]) -> list[str]:
+    """`work` in `count` threads let go together; what each returned, or the exception it raised."""
+    barrier = threading.Barrier(count)
+    outcomes: list[str] = []
+
+    def one() -> None:
+        barrier.wait()
+        try:
+            outcomes.append(work())
+        except Exception as error:
+            outcomes.append(repr(error))
+
+    threads = [threading.Thread(target=one) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes
