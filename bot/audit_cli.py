@@ -42,7 +42,7 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     chain = commands.add_parser("audit", help="check the audit trail")
     actions = chain.add_subparsers(dest="audit_action", metavar="action", required=True)
     verify = actions.add_parser("verify", help="check every link of the hash chain; exit 1 at the first broken one")
-    verify.add_argument("--anchor", type=_anchor, help="SEQ:HASH printed by an earlier verify, to check it still holds")
+    verify.add_argument("--anchor", type=_anchor, help="the anchor an earlier verify printed, to check it still holds")
     verify.add_argument("--json", action="store_true", help="print JSON instead of text")
 
 
@@ -64,11 +64,15 @@ def _moment(text: str) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def _anchor(text: str) -> tuple[int, str]:
-    seq, _, digest = text.partition(":")
-    if not (seq.isascii() and seq.isdigit()) or len(digest) != 64:
-        raise argparse.ArgumentTypeError("give the anchor as SEQ:HASH, as `accessbot audit verify` printed it")
-    return int(seq), digest.lower()
+def _anchor(text: str) -> tuple[tuple[int, ...], str]:
+    from storage.audit import parse_anchor
+
+    anchor = parse_anchor(text)
+    if anchor is None:
+        raise argparse.ArgumentTypeError(
+            "give the anchor as `accessbot audit verify` printed it: numbers joined by dots, a colon, a 64-digit hash"
+        )
+    return anchor
 
 
 def _evidence(services: ServiceContext, request_id: int, *, as_json: bool) -> int:
@@ -134,26 +138,20 @@ def _export_members(services: ServiceContext, args: argparse.Namespace) -> int:
     return 0
 
 
-def _verify(services: ServiceContext, *, anchor: tuple[int, str] | None, as_json: bool) -> int:
-    from sqlmodel import Session, select
+def _verify(services: ServiceContext, *, anchor: tuple[tuple[int, ...], str] | None, as_json: bool) -> int:
+    from sqlmodel import Session
 
     from bot.exports import chain_json, chain_text
-    from storage.audit import verify_chain
-    from storage.models import AuditEvent
+    from storage.audit import anchor_holds, verify_chain
 
     with Session(services.engine) as session:
         report = verify_chain(session)
-        anchored = None
-        if anchor is not None:
-            row = session.exec(select(AuditEvent).where(AuditEvent.seq == anchor[0])).first()
-            anchored = row is not None and row.hash == anchor[1]
+        anchored = None if anchor is None else anchor_holds(session, *anchor)
     if as_json:
         print(json.dumps(chain_json(report) | ({"anchor_holds": anchored} if anchor else {}), indent=2))
     else:
         print(chain_text(report))
         if anchor is not None:
-            print(
-                f"anchor #{anchor[0]}: "
-                + ("holds" if anchored else "DOES NOT HOLD: the trail up to it was rewritten or truncated")
-            )
+            verdict = "holds" if anchored else "DOES NOT HOLD: the trail up to it was rewritten or truncated"
+            print(f"anchor: {verdict}")
     return 0 if report.intact and anchored is not False else 1

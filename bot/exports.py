@@ -14,7 +14,18 @@ from services.evidence import Evidence
 from storage.audit import ChainReport
 from storage.models import AuditEvent
 
-AUDIT_COLUMNS = ("seq", "id", "at", "event", "actor", "request_id", "platform", "target_email", "detail", "prev_hash")
+AUDIT_COLUMNS = (
+    "chain",
+    "seq",
+    "at",
+    "event",
+    "actor",
+    "request_id",
+    "platform",
+    "target_email",
+    "detail",
+    "prev_hash",
+)
 MEMBER_COLUMNS = (
     "platform",
     "email",
@@ -52,8 +63,8 @@ def _iso(moment: datetime | None) -> str:
 
 def audit_row(event: AuditEvent) -> dict[str, Any]:
     return {
+        "chain": event.chain,
         "seq": event.seq,
-        "id": event.id,
         "at": event.at.astimezone(UTC).isoformat(timespec="microseconds"),
         "event": event.event,
         "actor": event.actor,
@@ -139,22 +150,22 @@ def chain_json(report: ChainReport) -> dict[str, Any]:
     return {
         "intact": report.intact,
         "events": report.events,
-        "head_seq": report.head_seq,
-        "head_hash": report.head_hash,
+        "heads": [head.model_dump() for head in report.heads],
+        "anchor": report.anchor,
         "problem": report.problem,
-        "broken_at": report.broken_at,
+        "broken_at": None if report.broken_at is None else {"chain": report.broken_chain, "seq": report.broken_at},
     }
 
 
 def chain_text(report: ChainReport) -> str:
     if report.intact:
         return (
-            f"audit trail intact: {report.events} events, each linked to the one before.\n"
-            f"head: #{report.head_seq} {report.head_hash}\n"
-            "Keep this line somewhere else (the ticket, the auditors' file); `accessbot audit verify --anchor "
-            f"{report.head_seq}:{report.head_hash}` later proves those events were not rewritten since."
+            f"audit trail intact: {report.events} events in {len(report.heads)} chains, each linked to the one "
+            f"before.\nanchor: {report.anchor}\n"
+            "Keep the anchor somewhere else (the ticket, the auditors' file): `accessbot audit verify --anchor "
+            "ANCHOR` later proves the events it names, and all before them, were not rewritten since."
         )
-    return f"audit trail BROKEN at #{report.broken_at}: {report.problem}"
+    return f"audit trail BROKEN at #{report.broken_chain}.{report.broken_at}: {report.problem}"
 
 
 def evidence_text(evidence: Evidence) -> str:
@@ -193,5 +204,6 @@ def evidence_text(evidence: Evidence) -> str:
     for event in evidence.events:
         mark = "" if event.hash_ok else "  << does not match its hash"
         where = f" {event.platform}" if event.platform else ""
-        lines.append(f"    #{event.seq} {_iso(event.at)} {event.event}{where} by {event.actor} {event.hash[:16]}{mark}")
+        by = f"by {event.actor} {event.hash[:16]}"
+        lines.append(f"    #{event.place} {_iso(event.at)} {event.event}{where} {by}{mark}")
     return "\n".join(lines)

@@ -70,7 +70,8 @@ class TaskRecord(BaseModel):
 class EventRecord(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    seq: int
+    chain: int
+    seq: int  # the event's place in its chain
     at: datetime
     event: str
     actor: str
@@ -79,6 +80,10 @@ class EventRecord(BaseModel):
     hash: str
     # The event still matches its hash (edits show here; `accessbot audit verify` checks the whole chain).
     hash_ok: bool
+
+    @property
+    def place(self) -> str:
+        return f"{self.chain}.{self.seq}"
 
 
 class Evidence(BaseModel):
@@ -188,6 +193,7 @@ def _evidence(ctx: ServiceContext, session: Session, request: AccessRequest) -> 
 
 def event_record(row: AuditEvent) -> EventRecord:
     return EventRecord(
+        chain=row.chain,
         seq=row.seq,
         at=row.at,
         event=row.event,

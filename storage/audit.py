@@ -1,17 +1,21 @@
-"""The append-only audit trail: insert and read, nothing else, with a hash chain that shows any edit or deletion.
+"""The append-only audit trail: insert and read, nothing else, in hash chains that show any edit or deletion.
 
-Each event's hash covers its content, its place in the trail (`seq`) and the previous event's hash; an event's id is
-its `seq`, so the hash covers the id too. Editing an event changes its hash; deleting one
-leaves a gap in `seq` and a link that points nowhere; deleting the newest ones leaves `audit_head` pointing past the
-end. Someone able to rewrite the whole table and the head could forge a consistent chain, so `accessbot audit verify`
-prints the head hash for auditors to keep elsewhere, and checks a hash kept earlier (`--anchor`).
+The trail is `CHAINS` chains side by side, so that transactions about unrelated requests do not queue on one head row;
+a request's events are all in one chain (`chain_of`). Each event's hash covers its content, its place in its chain
+(`seq`) and the previous event's hash. Editing an event changes its hash; deleting one leaves a gap in `seq` and a
+link that points nowhere; moving one to another chain breaks both; deleting the newest ones leaves the chain's
+`audit_head` row pointing past the end. Someone able to rewrite the whole table and the heads could forge consistent
+chains, so `accessbot audit verify` prints an anchor over every head for auditors to keep elsewhere, and checks one
+kept earlier (`--anchor`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+import zlib
+from collections import defaultdict
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -28,6 +32,10 @@ from storage.models import AuditEvent, AuditHead
 
 #: The actor recorded for what the bot does by itself (applying after approval, reverting at expiry).
 BOT_ACTOR = "accessbot"
+
+#: How many chains the trail has (their heads are rows 1 to CHAINS of `audit_head`, made by the migrations). Events
+#: written before there were chains are all in chain 1.
+CHAINS = 16
 
 
 class AuditKind(StrEnum):
@@ -88,6 +96,7 @@ def record(
     chain's head is the last lock a transaction takes and is held only for the commit: no deadlock, little waiting.
     """
     row = {
+        "chain": chain_of(request_id, target_email),
         "seq": 0,
         "at": at,
         "event": event.value,
@@ -104,6 +113,15 @@ def record(
 
 _PENDING = "accessbot.audit.pending"
 GENESIS = "0" * 64
+
+
+def chain_of(request_id: int | None, target_email: str | None) -> int:
+    """The chain an event goes in: its request's, so a request's events stay in one line; else its person's."""
+    if request_id is not None:
+        return 1 + request_id % CHAINS
+    if target_email:
+        return 1 + zlib.crc32(target_email.encode("utf-8")) % CHAINS
+    return 1
 
 
 def _as_stored(detail: dict[str, Any]) -> dict[str, Any]:
@@ -129,21 +147,21 @@ def event_hash(row: AuditEvent | Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def _reserve(session: Session, count: int) -> tuple[int, str]:
-    """Move the chain's head on by `count` events and return where it was (its seq and hash).
+def _reserve(session: Session, chain: int, count: int) -> tuple[int, str]:
+    """Move a chain's head on by `count` events and return where it was (its seq and hash).
 
     The UPDATE takes the lock (SQLite's database write lock; the head row's lock on PostgreSQL) until the
-    transaction commits, so the events linked under it are the next ones in the chain for everybody.
+    transaction commits, so the events linked under it are the next ones in that chain for everybody.
     """
     statement = (
         update(AuditHead)
-        .where(col(AuditHead.id) == 1)
+        .where(col(AuditHead.id) == chain)
         .values(seq=AuditHead.seq + count)
         .returning(col(AuditHead.seq), col(AuditHead.hash))
     )
     row = session.execute(statement).first()
     if row is None:
-        raise RuntimeError("the audit_head row is missing; the schema was not created by accessbot")
+        raise RuntimeError(f"audit chain {chain} has no audit_head row; run `accessbot db upgrade`")
     return row[0] - count, row[1]
 
 
@@ -155,15 +173,25 @@ def _chain_pending(session: OrmSession) -> None:
     if not pending:
         return
     assert isinstance(session, Session)
-    seq, previous = _reserve(session, len(pending))
+    by_chain: defaultdict[int, list[dict[str, Any]]] = defaultdict(list)
     for row in pending:
-        seq += 1
-        row["id"] = row["seq"] = seq  # the id is the place in the chain, which the hash covers
-        row["prev_hash"] = previous
-        row["hash"] = previous = event_hash(row)
+        by_chain[row["chain"]].append(row)
+    # The heads in ascending order: two transactions that both write to chains 3 and 9 lock 3 first, so neither
+    # holds one head while waiting for the other's.
+    newest: dict[int, str] = {}
+    for chain in sorted(by_chain):
+        rows = by_chain[chain]
+        seq, previous = _reserve(session, chain, len(rows))
+        for row in rows:
+            seq += 1
+            row["seq"] = seq
+            row["prev_hash"] = previous
+            row["hash"] = previous = event_hash(row)
+        newest[chain] = previous
     # One INSERT for them all, without the ORM's unit of work: nothing reads these rows back in this session.
     session.execute(insert(AuditEvent.__table__), pending)  # type: ignore[attr-defined]
-    session.execute(update(AuditHead).where(col(AuditHead.id) == 1).values(hash=previous))
+    for chain, digest in newest.items():
+        session.execute(update(AuditHead).where(col(AuditHead.id) == chain).values(hash=digest))
 
 
 @orm_event.listens_for(OrmSession, "after_transaction_end")
@@ -174,70 +202,147 @@ def _drop_pending(session: OrmSession, transaction: SessionTransaction) -> None:
         session.info.pop(_PENDING, None)
 
 
+class ChainHead(BaseModel):
+    """Where one chain ends: its newest event's place and hash (seq 0 and GENESIS for a chain with no events)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    chain: int
+    seq: int
+    hash: str
+
+
 class ChainReport(BaseModel):
     """What `accessbot audit verify` found."""
 
     model_config = ConfigDict(frozen=True)
 
     events: int
-    head_seq: int
-    head_hash: str
+    heads: tuple[ChainHead, ...]
     problem: str | None = None
-    broken_at: int | None = None  # the seq where the chain first breaks
+    broken_chain: int | None = None  # where the trail first breaks: the chain, and the seq in it
+    broken_at: int | None = None
 
     @property
     def intact(self) -> bool:
         return self.problem is None
 
+    @property
+    def anchor(self) -> str:
+        """Every head in one line, `S1.S2...:DIGEST`: each chain's newest seq, and a digest of their hashes."""
+        return format_anchor(self.heads)
+
+
+def format_anchor(heads: Sequence[ChainHead]) -> str:
+    return ".".join(str(head.seq) for head in heads) + ":" + anchor_digest([head.hash for head in heads])
+
+
+def anchor_digest(hashes: Sequence[str]) -> str:
+    """What an anchor's hashes come to. One hash is itself: anchors printed before the trail had chains name one
+    event of chain 1, and still check."""
+    if len(hashes) == 1:
+        return hashes[0]
+    return hashlib.sha256("\n".join(hashes).encode("ascii")).hexdigest()
+
+
+def parse_anchor(text: str) -> tuple[tuple[int, ...], str] | None:
+    """The seqs and digest of an anchor as `format_anchor` writes it, or None if it is not one."""
+    seqs, _, digest = text.partition(":")
+    numbers = seqs.split(".")
+    if not all(number.isascii() and number.isdigit() for number in numbers) or len(numbers) > CHAINS:
+        return None
+    if len(digest) != 64 or not all(char in "0123456789abcdef" for char in digest.lower()):
+        return None
+    return tuple(int(number) for number in numbers), digest.lower()
+
+
+def anchor_holds(session: Session, seqs: Sequence[int], digest: str) -> bool:
+    """Whether the events an anchor names (chain 1's at its first seq, chain 2's at the second...) are still there,
+    with the hashes they had when it was printed: the trail up to them was not rewritten since."""
+    hashes = []
+    for chain, seq in enumerate(seqs, start=1):
+        if seq == 0:
+            hashes.append(GENESIS)
+            continue
+        statement = select(AuditEvent.hash).where(AuditEvent.chain == chain, AuditEvent.seq == seq)
+        found = session.exec(statement).first()
+        if found is None:
+            return False
+        hashes.append(found)
+    return anchor_digest(hashes) == digest
+
 
 def verify_chain(session: Session, *, batch: int = 1000) -> ChainReport:
-    """Walk the trail in order and report the first broken link: an edited event, deleted events, or a head
-    that points past the last event (the newest events deleted)."""
-    head = session.get(AuditHead, 1)
-    head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS)
-    statement = select(AuditEvent).order_by(col(AuditEvent.seq)).execution_options(yield_per=batch)
-    expected_seq, previous, count = 1, GENESIS, 0
+    """Walk every chain in order and report the first broken link: an edited event, deleted events, a head that
+    points past its chain's last event (the newest events deleted), or a chain's head deleted."""
+    rows = session.exec(select(AuditHead))
+    stored = {row.id: ChainHead(chain=row.id, seq=row.seq, hash=row.hash) for row in rows}
+    heads = tuple(stored.get(chain, ChainHead(chain=chain, seq=0, hash=GENESIS)) for chain in range(1, CHAINS + 1))
+    count = 0
+    headless = session.exec(select(AuditEvent.chain).where(col(AuditEvent.chain).not_in(list(stored)))).first()
+    if headless is not None:
+        problem = f"chain {headless} has events but no head: its audit_head row was deleted"
+        return ChainReport(events=count, heads=heads, problem=problem, broken_chain=headless, broken_at=1)
+    for head in heads:
+        if head.chain not in stored:
+            problem = f"chain {head.chain} has no head: its audit_head row was deleted"
+            return ChainReport(events=count, heads=heads, problem=problem, broken_chain=head.chain, broken_at=1)
+        walked, found = _walk(session, head, batch)
+        count += walked
+        if found is not None:
+            seq, problem = found
+            return ChainReport(events=count, heads=heads, problem=problem, broken_chain=head.chain, broken_at=seq)
+    return ChainReport(events=count, heads=heads)
 
-    def broken(seq: int, problem: str) -> ChainReport:
-        return ChainReport(events=count, head_seq=head_seq, head_hash=head_hash, problem=problem, broken_at=seq)
 
+def _walk(session: Session, head: ChainHead, batch: int) -> tuple[int, tuple[int, str] | None]:
+    """How many events one chain has, and where and how it first breaks (None if it does not)."""
+    statement = (
+        select(AuditEvent)
+        .where(AuditEvent.chain == head.chain)
+        .order_by(col(AuditEvent.seq))
+        .execution_options(yield_per=batch)
+    )
+    chain, expected, previous, count = head.chain, 1, GENESIS, 0
     for row in session.exec(statement):
         count += 1
-        if row.seq != expected_seq:
-            missing = f"#{expected_seq}" if row.seq == expected_seq + 1 else f"#{expected_seq} to #{row.seq - 1}"
-            return broken(expected_seq, f"event {missing} is missing: deleted from the trail (next is #{row.seq})")
+        if row.seq != expected:
+            gap = f"#{chain}.{expected}" + (f" to #{chain}.{row.seq - 1}" if row.seq > expected + 1 else "")
+            return count, (expected, f"event {gap} is missing: deleted from the trail (next is #{row.place})")
         if row.prev_hash != previous:
-            return broken(row.seq, f"event #{row.seq} does not follow #{row.seq - 1}: the link between them is broken")
+            return count, (row.seq, f"event #{row.place} does not follow #{chain}.{row.seq - 1}: the link is broken")
         if event_hash(row) != row.hash:
-            return broken(
-                row.seq,
-                f"event #{row.seq} (id {row.id}, {row.event}) was edited: its content no longer matches its hash",
-            )
-        if row.id != row.seq:  # ids swapped between rows, or moved, would reorder what reads by id
-            problem = f"event #{row.seq} has id {row.id}: an event's id is its place in the chain, so ids were changed"
-            return broken(row.seq, problem)
-        previous, expected_seq = row.hash, expected_seq + 1
-    last = expected_seq - 1
-    if head_seq != last or head_hash != previous:
-        if head_seq > last:
-            problem = f"events #{last + 1} to #{head_seq} are missing: the newest events were deleted"
-        else:
-            problem = f"the chain's head (#{head_seq}) does not match its last event (#{last}): it was edited"
-        return broken(last + 1, problem)
-    return ChainReport(events=count, head_seq=head_seq, head_hash=head_hash)
+            return count, (row.seq, f"event #{row.place} ({row.event}) was edited: its content no longer matches")
+        previous, expected = row.hash, expected + 1
+    last = expected - 1
+    if head.seq > last:
+        gap = f"#{chain}.{last + 1}" + (f" to #{chain}.{head.seq}" if head.seq > last + 1 else "")
+        return count, (last + 1, f"event {gap} {'are' if 'to' in gap else 'is'} missing: the newest were deleted")
+    if head.seq != last or head.hash != previous:
+        return count, (last + 1, f"chain {chain}'s head (#{head.seq}) does not match its last event: it was edited")
+    return count, None
 
 
 def events_for(*, session: Session, request_id: int) -> list[AuditEvent]:
-    """A request's events in the chain's order (its `seq`, which the hashes cover; never the row id)."""
-    statement = select(AuditEvent).where(AuditEvent.request_id == request_id).order_by(col(AuditEvent.seq))
+    """A request's events in their chain's order (its `seq`, which the hashes cover; never the row id).
+
+    A request's events are in one chain, but for a request that was open when the trail got its chains: its earlier
+    events are in chain 1, which sorts first.
+    """
+    statement = (
+        select(AuditEvent)
+        .where(AuditEvent.request_id == request_id)
+        .order_by(col(AuditEvent.chain), col(AuditEvent.seq))
+    )
     return list(session.exec(statement))
 
 
 def events_between(
     *, session: Session, since: datetime | None = None, until: datetime | None = None, batch: int = 1000
 ) -> Iterator[AuditEvent]:
-    """Events in chain order, streamed, for exports of any size."""
-    statement = select(AuditEvent).order_by(col(AuditEvent.seq)).execution_options(yield_per=batch)
+    """Events chain by chain, each in its chain's order, streamed, for exports of any size."""
+    order = (col(AuditEvent.chain), col(AuditEvent.seq))
+    statement = select(AuditEvent).order_by(*order).execution_options(yield_per=batch)
     if since is not None:
         statement = statement.where(col(AuditEvent.at) >= since)
     if until is not None:

@@ -229,14 +229,17 @@ class ManualLedger(SQLModel, table=True):
 class AuditEvent(SQLModel, table=True):
     """One thing that happened. Rows are only ever inserted; storage has no function that edits or deletes them.
 
-    The rows form a hash chain (storage.audit): each carries its place in the trail and the hash of the one before,
-    so an edited or deleted row breaks the chain where it was.
+    The rows form hash chains (storage.audit): each carries its place in its chain and the hash of the one before,
+    so an edited or deleted row breaks the chain where it was. The id is only the row's name in the table; nothing
+    reads the trail in id order.
     """
 
     __tablename__ = "audit_event"
+    __table_args__ = (UniqueConstraint("chain", "seq", name="uq_audit_event_chain_seq"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    seq: int = Field(unique=True)  # 1, 2, 3... with no gaps
+    chain: int = 1  # which of the trail's chains (storage.audit.CHAINS) the event is in
+    seq: int  # 1, 2, 3... in its chain, with no gaps
     at: datetime = Field(sa_type=UTCDateTime, index=True)
     event: str
     actor: str  # a Slack user id, or "accessbot" for what the bot did by itself
@@ -247,14 +250,20 @@ class AuditEvent(SQLModel, table=True):
     prev_hash: str
     hash: str
 
+    @property
+    def place(self) -> str:
+        """Where the event is in the trail, as people read it: chain.seq."""
+        return f"{self.chain}.{self.seq}"
+
 
 class AuditHead(SQLModel, table=True):
-    """The newest link of the audit chain, one row. Appending locks it, which keeps the chain in one line however
-    many bot processes write; and it shows when the newest events were deleted, which no link after them can."""
+    """The newest link of one audit chain; one row per chain, whose id is the chain. Appending locks it, which keeps
+    the chain in one line however many bot processes write; and it shows when the newest events were deleted, which
+    no link after them can."""
 
     __tablename__ = "audit_head"
 
-    id: int = Field(default=1, primary_key=True)
+    id: int = Field(primary_key=True)
     seq: int = 0
     hash: str
 

@@ -98,7 +98,7 @@ def _event_lines(evidence: Evidence) -> list[str]:
         actor = mention(event.actor) if event.actor[:1] in ("U", "W") else escape(event.actor)
         where = f" on {escape(event.platform)}" if event.platform else ""
         mark = "" if event.hash_ok else " ⚠️ does not match its hash"
-        lines.append(f"#{event.seq} {when(event.at)} {event.event}{where} by {actor} · `{event.hash[:12]}`{mark}")
+        lines.append(f"#{event.place} {when(event.at)} {event.event}{where} by {actor} · `{event.hash[:12]}`{mark}")
     return lines or ["no audit events"]
 
 

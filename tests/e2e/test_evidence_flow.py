@@ -49,7 +49,7 @@ def removed(bot: RunningBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 
 def events(bot: RunningBot) -> list[AuditEvent]:
     with Session(bot.runtime.engine) as session:
-        return list(session.exec(select(AuditEvent).order_by(col(AuditEvent.seq))))
+        return list(session.exec(select(AuditEvent).order_by(col(AuditEvent.chain), col(AuditEvent.seq))))
 
 
 def test_access_evidence_shows_the_record_to_an_approver(removed: RunningBot) -> None:
@@ -64,7 +64,7 @@ def test_access_evidence_shows_the_record_to_an_approver(removed: RunningBot) ->
     assert "before: Analyst; production: Viewer" in reply and "after: not a member" in reply
     assert "☑ sandbox: Revoke the API tokens and keys they owned, done by <@U0BOB>" in reply and "revoked tk_9" in reply
     trail = events(removed)
-    assert f"#{trail[0].seq} " in reply and f"`{trail[0].hash[:12]}`" in reply
+    assert f"#{trail[0].place} " in reply and f"`{trail[0].hash[:12]}`" in reply
     assert f"All {len(trail)} events match their hashes." in reply
 
 
@@ -97,8 +97,8 @@ def test_accessbot_evidence_json_carries_every_field(removed: RunningBot, capsys
     assert [(task["done_by"], task["evidence"]) for task in done] == [("U0BOB", "revoked tk_9")]
     assert len(document["tasks"]) == 3
     recorded = [event for event in events(removed) if event.request_id == 1]
-    assert [(e["seq"], e["event"], e["actor"], e["hash"]) for e in document["events"]] == [
-        (event.seq, event.event, event.actor, event.hash) for event in recorded
+    assert [(e["chain"], e["seq"], e["event"], e["actor"], e["hash"]) for e in document["events"]] == [
+        (event.chain, event.seq, event.event, event.actor, event.hash) for event in recorded
     ]
     assert all(event["hash_ok"] for event in document["events"])
     applied = next(event for event in document["events"] if event["event"] == "applied")
@@ -114,24 +114,26 @@ def test_export_audit_writes_csv_and_json_an_auditor_can_check(removed: RunningB
     trail = events(removed)
     assert len(rows) == len(trail) == 6
     for row, event in zip(rows, trail, strict=True):
-        assert int(row["seq"]) == event.seq and int(row["id"]) == event.id
+        assert (int(row["chain"]), int(row["seq"])) == (event.chain, event.seq)
         assert row["at"] == event.at.isoformat(timespec="microseconds")
         assert (row["event"], row["actor"], row["platform"] or None) == (event.event, event.actor, event.platform)
         assert row["request_id"] == (str(event.request_id) if event.request_id else "")
         assert json.loads(row["detail"]) == event.detail
         assert (row["prev_hash"], row["hash"]) == (event.prev_hash, event.hash)
+    assert {row["chain"] for row in rows} == {"2"}  # request 1's chain
     assert all(later["prev_hash"] == earlier["hash"] for earlier, later in itertools.pairwise(rows))
 
     assert main(["export", "audit", "--format", "json", "--output", str(tmp_path / "a.json")]) == 0
     document = json.loads((tmp_path / "a.json").read_text())
-    assert document["chain"]["intact"] is True and document["chain"]["head_hash"] == trail[-1].hash
+    assert document["chain"]["intact"] is True
+    assert {"chain": 2, "seq": 6, "hash": trail[-1].hash} in document["chain"]["heads"]
     assert [event["hash"] for event in document["events"]] == [row["hash"] for row in rows]
     assert document["events"][0]["detail"] == trail[0].detail
 
     assert main(["export", "audit", "--since", "2999-01-01", "--output", str(tmp_path / "none.csv")]) == 0
     assert (
         tmp_path / "none.csv"
-    ).read_text().strip() == "seq,id,at,event,actor,request_id,platform,target_email,detail,prev_hash,hash"
+    ).read_text().strip() == "chain,seq,at,event,actor,request_id,platform,target_email,detail,prev_hash,hash"
 
 
 def test_export_members_lists_everyone_with_their_access(removed: RunningBot, tmp_path: Path) -> None:
@@ -171,25 +173,25 @@ def test_audit_verify_catches_an_edited_row_and_a_deleted_row(
     assert main(["audit", "verify"]) == 0
     intact = capsys.readouterr().out
     assert intact.startswith("audit trail intact: 6 events")
-    head_seq, head_hash = intact.split("head: #")[1].split()[:2]
-    anchor = f"{head_seq}:{head_hash}"
+    anchor = intact.split("anchor: ")[1].split()[0]
 
     with removed.runtime.engine.begin() as connection:
-        connection.execute(text("UPDATE audit_event SET actor = 'U0MALLORY' WHERE seq = 2"))
+        connection.execute(text("UPDATE audit_event SET actor = 'U0MALLORY' WHERE chain = 2 AND seq = 2"))
     assert main(["audit", "verify"]) == 1
-    assert "audit trail BROKEN at #2: event #2 (id 2, approved) was edited" in capsys.readouterr().out
+    assert "audit trail BROKEN at #2.2: event #2.2 (approved) was edited" in capsys.readouterr().out
     with removed.runtime.engine.begin() as connection:
-        connection.execute(text("UPDATE audit_event SET actor = 'U0BOB' WHERE seq = 2"))
+        connection.execute(text("UPDATE audit_event SET actor = 'U0BOB' WHERE chain = 2 AND seq = 2"))
     assert main(["audit", "verify", "--anchor", anchor]) == 0
-    seq = anchor.split(":")[0]
-    assert f"anchor #{seq}: holds" in capsys.readouterr().out
-    assert main(["audit", "verify", "--anchor", f"{seq}:{'f' * 64}"]) == 1
-    assert f"anchor #{seq}: DOES NOT HOLD" in capsys.readouterr().out
+    assert "anchor: holds" in capsys.readouterr().out
+    seqs = anchor.split(":")[0]
+    assert seqs.split(".")[:3] == ["0", "6", "0"]
+    assert main(["audit", "verify", "--anchor", f"{seqs}:{'f' * 64}"]) == 1
+    assert "anchor: DOES NOT HOLD" in capsys.readouterr().out
 
     with removed.runtime.engine.begin() as connection:
-        connection.execute(text("DELETE FROM audit_event WHERE seq = 3"))
+        connection.execute(text("DELETE FROM audit_event WHERE chain = 2 AND seq = 3"))
     assert main(["audit", "verify", "--json"]) == 1
     report = json.loads(capsys.readouterr().out)
-    assert report["intact"] is False and report["broken_at"] == 3
-    assert report["problem"] == "event #3 is missing: deleted from the trail (next is #4)"
+    assert report["intact"] is False and report["broken_at"] == {"chain": 2, "seq": 3}
+    assert report["problem"] == "event #2.3 is missing: deleted from the trail (next is #2.4)"
     assert main(["evidence", "1"]) == 0  # the evidence still reads; its own events still match their hashes

@@ -291,7 +291,7 @@ def test_a_crashed_workers_claim_is_taken_over_after_its_lease(consumer: Desk) -
 
 def _all_events(desk: Desk) -> list[str]:
     with Session(desk.ctx.engine) as session:
-        return [event.event for event in session.exec(select(AuditEvent).order_by(AuditEvent.seq)).all()]
+        return [event.event for event in session.exec(select(AuditEvent).order_by(AuditEvent.id)).all()]
 
 
 def test_overlapping_grants_the_first_to_expire_does_not_revoke_the_second(consumer: Desk) -> None:

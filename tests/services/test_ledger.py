@@ -59,7 +59,7 @@ def grant_of(desk: Desk, request_id: int) -> int:
 
 def events(desk: Desk) -> list[str]:
     with Session(desk.ctx.engine) as session:
-        return [row.event for row in session.exec(select(AuditEvent).order_by(AuditEvent.seq)).all()]
+        return [row.event for row in session.exec(select(AuditEvent).order_by(AuditEvent.id)).all()]
 
 
 def together(*calls: Callable[[], object]) -> list[object]:

@@ -9,18 +9,39 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, select
 
 import storage.models  # noqa: F401  (the tables, on SQLModel.metadata)
 from bot.cli import main
 from domain.access import AccessState
-from storage.audit import AuditKind, record, verify_chain
-from storage.db import make_engine, session_scope
+from storage.audit import (
+    CHAINS,
+    GENESIS,
+    AuditKind,
+    anchor_holds,
+    event_hash,
+    events_for,
+    parse_anchor,
+    record,
+    verify_chain,
+)
+from storage.db import UTCDateTime, make_engine, session_scope
 from storage.models import AccessRequest
-from storage.schema import HEAD, SchemaBehind, current_revision, ensure_schema, head_revision, upgrade
+from storage.schema import (
+    HEAD,
+    SchemaBehind,
+    _config,
+    current_revision,
+    ensure_schema,
+    head_revision,
+    upgrade,
+)
 from tests.fresh import printed
 
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
@@ -246,23 +267,90 @@ def test_live_elevations_of_a_0002_database_become_grants_that_still_end_on_time
     assert access(desk) == AccessState(member=True, account_role="Consumer")
 
 
+def write_one_chain(engine: Engine, count: int, *, ids_are_places: bool, request_id: int = 7) -> list[str]:
+    """Audit events as the bot wrote them before the trail had chains, on a database at 0006 to 0011: one chain,
+    ids from the table's counter before 0007 and each event's seq from 0007 on. Returns their hashes."""
+    columns = ("seq", "at", "event", "actor", "request_id", "platform", "target_email", "detail", "prev_hash", "hash")
+    table = sa.table(
+        "audit_event", sa.column("id"), *(sa.column(name) for name in columns if name not in ("at", "detail"))
+    )
+    table.append_column(sa.column("at", UTCDateTime()))
+    table.append_column(sa.column("detail", sa.JSON()))
+    hashes, previous = [], GENESIS
+    with engine.begin() as connection:
+        for seq in range(1, count + 1):
+            row = {"seq": seq, "at": NOW, "event": "requested", "actor": "UALICE", "request_id": request_id}
+            row |= {"platform": None, "target_email": None, "detail": {"n": seq}, "prev_hash": previous}
+            row["hash"] = previous = event_hash(row)
+            connection.execute(sa.insert(table).values(id=seq) if ids_are_places else sa.insert(table), row)
+            hashes.append(previous)
+        head = {"seq": count, "hash": previous}
+        connection.execute(text("UPDATE audit_head SET seq = :seq, hash = :hash WHERE id = 1"), head)
+    return hashes
+
+
 def test_audit_events_written_before_0007_get_their_place_as_their_id_and_the_chain_stays_intact(
     database_url: str,
 ) -> None:
     engine = make_engine(database_url)
     upgrade(engine, to="0006")
-    with session_scope(engine) as session:
-        for number in range(3):
-            record(session=session, event=AuditKind.REQUESTED, actor="UALICE", at=NOW, request_id=number)
+    write_one_chain(engine, 3, ids_are_places=False)
     with engine.begin() as connection:  # ids from the table's counter, as before: not the events' places
         connection.execute(text("UPDATE audit_event SET id = id + 40"))
-    upgrade(engine)
+    upgrade(engine, to="0007")
     with engine.connect() as connection:
         assert connection.execute(text("SELECT id, seq FROM audit_event ORDER BY seq")).all() == [
             (1, 1),
             (2, 2),
             (3, 3),
         ]
+    upgrade(engine)
     with Session(engine) as session:
         assert verify_chain(session).intact
+    engine.dispose()
+
+
+def test_the_one_chain_before_0012_becomes_chain_1_and_new_events_spread_over_the_others(database_url: str) -> None:
+    engine = make_engine(database_url)
+    upgrade(engine, to="0011")
+    hashes = write_one_chain(engine, 3, ids_are_places=True)
+    anchor_then = f"3:{hashes[-1]}"  # what `audit verify` printed before
+    upgrade(engine)
+    with Session(engine) as session:
+        report = verify_chain(session)
+        assert report.intact and report.events == 3
+        assert report.heads[0].model_dump() == {"chain": 1, "seq": 3, "hash": hashes[-1]}
+        anchor = parse_anchor(anchor_then)
+        assert anchor is not None and anchor_holds(session, *anchor)
+    with session_scope(engine) as session:  # the table's counter goes on after the ids 0007 gave
+        record(session=session, event=AuditKind.APPROVED, actor="UBOB", at=NOW, request_id=7)
+        record(session=session, event=AuditKind.APPROVED, actor="UBOB", at=NOW, request_id=CHAINS)
+    with engine.connect() as connection:
+        placed = connection.execute(text("SELECT id, chain, seq, request_id FROM audit_event ORDER BY id")).all()
+    assert [tuple(row) for row in placed] == [(1, 1, 1, 7), (2, 1, 2, 7), (3, 1, 3, 7), (4, 8, 1, 7), (5, 1, 4, CHAINS)]
+    with Session(engine) as session:
+        assert verify_chain(session).intact
+        assert [event.place for event in events_for(session=session, request_id=7)] == ["1.1", "1.2", "1.3", "8.1"]
+    engine.dispose()
+
+
+def downgrade(engine: Engine, to: str) -> None:
+    """What `alembic downgrade` does (accessbot offers no command for it: going back is by hand)."""
+    with engine.begin() as connection:
+        command.downgrade(_config(connection), to)
+
+
+def test_going_back_before_0012_refuses_a_trail_that_uses_more_than_chain_1(database_url: str) -> None:
+    engine = make_engine(database_url)
+    upgrade(engine)
+    with session_scope(engine) as session:
+        record(session=session, event=AuditKind.APPROVED, actor="UBOB", at=NOW, request_id=CHAINS)
+    downgrade(engine, "0011")
+    assert current_revision(engine) == "0011"
+    upgrade(engine)
+    with session_scope(engine) as session:
+        record(session=session, event=AuditKind.APPROVED, actor="UBOB", at=NOW, request_id=1)
+    with pytest.raises(RuntimeError, match="1 audit events are in chains 2 to 16"):
+        downgrade(engine, "0011")
+    assert current_revision(engine) == HEAD
     engine.dispose()
