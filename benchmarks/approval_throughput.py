@@ -1,7 +1,8 @@
 """How many approvals a second the bot applies when K waiting requests are approved at once.
 
-    python benchmarks/approval_throughput.py              # K = 200: SQLite with one instance, PostgreSQL with
-                                                          # one and with two instances
+    python benchmarks/approval_throughput.py              # K = 200: SQLite and PostgreSQL with one instance as
+                                                          # they come, then one and two PostgreSQL instances of
+                                                          # one worker process each
     python benchmarks/approval_throughput.py --k 100 --latency 0.2 --setup postgresql:2
     python benchmarks/approval_throughput.py --k 100 --setup postgresql:1 --workers 2
 
@@ -10,8 +11,11 @@ PostgreSQL server the benchmark starts itself: loopback, fsync off), all talking
 own process. K `/access add` requests are made and their cards posted (not measured); then K signed Approve clicks
 go out from C concurrent clients, spread over the instances, and the clock runs until every request is applied.
 It prints approvals per second and the clicks' answer times, and checks that each request was applied exactly once.
-`--latency` makes the sandbox take that long per change, like a vendor's API; `--workers` sets each instance's
-`worker_processes`.
+Over the clicks it also prints how busy the machine's CPUs were, and on PostgreSQL how many transactions were
+waiting for a lock at a moment (`pg_stat_activity`, sampled every 20 ms): a hot row shows there.
+At the end it prints the two ratios the figures are for: one PostgreSQL instance against SQLite, and two PostgreSQL
+instances against one. `--latency` makes the sandbox take that long per change, like a vendor's API; `--workers` sets
+each instance's `worker_processes`.
 """
 
 from __future__ import annotations
@@ -19,8 +23,11 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+import threading
 import time
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +55,39 @@ def scalar(engine: Engine, sql: str) -> Any:
         return connection.execute(text(sql)).scalar()
 
 
+def cpu_times() -> tuple[float, float]:
+    """The machine's busy and total CPU time so far (/proc/stat, in ticks)."""
+    with open("/proc/stat", encoding="ascii") as stat:
+        fields = [float(value) for value in stat.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle and iowait
+    return sum(fields) - idle, sum(fields)
+
+
+@contextmanager
+def lock_waits(engine: Engine) -> Iterator[list[int]]:
+    """Samples, every 20 ms while the block runs, of how many of the bot's transactions wait for a lock."""
+    samples: list[int] = []
+    done = threading.Event()
+    query = (
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' "
+        "AND pid <> pg_backend_pid()"
+    )
+
+    def sample() -> None:
+        with engine.connect() as connection:
+            while not done.wait(0.02):
+                samples.append(int(connection.execute(text(query)).scalar_one()))
+                connection.rollback()
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        yield samples
+    finally:
+        done.set()
+        sampler.join()
+
+
 def approvals(engine: Engine, requests: SlackRequests) -> list[SignedRequest]:
     """Bob's Approve click on every waiting card, as Slack would send it."""
     with engine.connect() as connection:
@@ -66,9 +106,19 @@ def approvals(engine: Engine, requests: SlackRequests) -> list[SignedRequest]:
     ]
 
 
+@dataclass(frozen=True)
+class Result:
+    seconds: float
+    per_second: float
+    click_p50: float
+    click_p99: float
+    cpu_busy: float  # of the whole machine, over the clicks
+    lock_waits: float | None  # transactions waiting for a lock at a moment, on average (PostgreSQL only)
+
+
 def run(
     setup: Setup, k: int, *, clients: int, latency: float, workers: int | None, postgres: PostgresServer | None
-) -> dict[str, float]:
+) -> Result:
     with ExitStack() as stack:
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         slack: SlackEndpoint = stack.enter_context(slack_process())
@@ -98,23 +148,28 @@ def run(
         wait_until(lambda: scalar(engine, pending) == k, timeout=300, what=f"{k} cards")
 
         clicks = approvals(engine, requests)
-        started = time.perf_counter()
-        answers = send_all(urls, clicks, clients=clients, check=ok)
-        applied = "SELECT count(*) FROM access_request WHERE status = 'applied'"
-        wait_until(lambda: scalar(engine, applied) == k, timeout=600, what=f"{k} approvals applied")
-        elapsed = time.perf_counter() - started
+        with ExitStack() as sampling:
+            waits = sampling.enter_context(lock_waits(engine)) if setup.database == "postgresql" else None
+            busy_before, total_before = cpu_times()
+            started = time.perf_counter()
+            answers = send_all(urls, clicks, clients=clients, check=ok)
+            applied = "SELECT count(*) FROM access_request WHERE status = 'applied'"
+            wait_until(lambda: scalar(engine, applied) == k, timeout=600, what=f"{k} approvals applied")
+            elapsed = time.perf_counter() - started
+            busy_after, total_after = cpu_times()
 
         applied_events = scalar(engine, "SELECT count(*) FROM audit_event WHERE event = 'applied'")
         members = scalar(engine, "SELECT count(*) FROM sandbox_member")
         if applied_events != k or members != k:
             raise RuntimeError(f"{applied_events} 'applied' events and {members} members for {k} approvals")
-        return {
-            "k": k,
-            "seconds": elapsed,
-            "per_second": k / elapsed,
-            "click_p50": percentile(answers, 0.5),
-            "click_p99": percentile(answers, 0.99),
-        }
+        return Result(
+            seconds=elapsed,
+            per_second=k / elapsed,
+            click_p50=percentile(answers, 0.5),
+            click_p99=percentile(answers, 0.99),
+            cpu_busy=(busy_after - busy_before) / max(total_after - total_before, 1.0),
+            lock_waits=sum(waits) / len(waits) if waits else None,
+        )
 
 
 def main() -> None:
@@ -130,29 +185,60 @@ def main() -> None:
         help="worker processes per instance (worker_processes; default: its own default, auto)",
     )
     args = parser.parse_args()
-    setups: list[Setup] = args.setup or [Setup.parse(text_) for text_ in DEFAULT_SETUPS]
-    postgres_workers = Settings.model_construct(database_url="postgresql://", worker_processes="auto").workers()
-    workers = (
-        f"{args.workers} worker process{'es' if args.workers > 1 else ''}"
-        if args.workers is not None
-        else f"worker processes auto (1 on SQLite, {postgres_workers} on PostgreSQL here)"
-    )
+    runs = plan(args.setup, args.workers)
+    auto = {
+        database: Settings.model_construct(database_url=f"{database}://", worker_processes="auto").workers()
+        for database in ("sqlite", "postgresql")
+    }
+    print(f"approval throughput: {args.k} approvals from {args.c} clients, sandbox latency {args.latency:g} s")
     print(
-        f"approval throughput: {args.k} approvals from {args.c} clients, sandbox latency {args.latency:g} s, "
-        f"{workers} per instance"
+        f"{'setup':<26} {'workers':>8} {'seconds':>8} {'approvals/s':>12} {'click p50 ms':>13} {'click p99 ms':>13} "
+        f"{'CPU busy':>9} {'lock waits':>11}"
     )
-    print(f"{'setup':<26} {'seconds':>8} {'approvals/s':>12} {'click p50 ms':>13} {'click p99 ms':>13}")
-    postgres = PostgresServer().start() if any(setup.database == "postgresql" for setup in setups) else None
+    postgres = PostgresServer().start() if any(setup.database == "postgresql" for setup, _ in runs) else None
+    rates: dict[tuple[Setup, int | None], float] = {}
     try:
-        for setup in setups:
-            result = run(setup, args.k, clients=args.c, latency=args.latency, workers=args.workers, postgres=postgres)
+        for setup, workers in runs:
+            result = run(setup, args.k, clients=args.c, latency=args.latency, workers=workers, postgres=postgres)
+            rates[setup, workers] = result.per_second
+            each = f"{workers if workers is not None else auto[setup.database]}{'' if workers else ' auto'}"
+            waits = "-" if result.lock_waits is None else f"{result.lock_waits:.2f}"
             print(
-                f"{setup!s:<26} {result['seconds']:>8.2f} {result['per_second']:>12.1f} "
-                f"{result['click_p50'] * 1000:>13.1f} {result['click_p99'] * 1000:>13.1f}"
+                f"{setup!s:<26} {each:>8} {result.seconds:>8.2f} {result.per_second:>12.1f} "
+                f"{result.click_p50 * 1000:>13.1f} {result.click_p99 * 1000:>13.1f} {result.cpu_busy:>9.0%} {waits:>11}"
             )
     finally:
         if postgres is not None:
             postgres.stop()
+    for line in ratios(rates):
+        print(line)
+
+
+#: Without --setup: SQLite and PostgreSQL as they come (worker processes auto), then one and two PostgreSQL
+#: instances of one worker process each, which shows what a second instance adds when the machine has room for it.
+DEFAULT_RUNS = [("sqlite:1", None), ("postgresql:1", None), ("postgresql:1", 1), ("postgresql:2", 1)]
+
+
+def plan(setups: list[Setup] | None, workers: int | None) -> list[tuple[Setup, int | None]]:
+    if setups:
+        return [(setup, workers) for setup in setups]
+    if workers is not None:
+        return [(Setup.parse(text_), workers) for text_ in DEFAULT_SETUPS]
+    return [(Setup.parse(text_), count) for text_, count in DEFAULT_RUNS]
+
+
+def ratios(rates: dict[tuple[Setup, int | None], float]) -> list[str]:
+    """The comparisons the figures are for: one PostgreSQL instance against SQLite, two instances against one."""
+    lines = []
+    sqlite, postgresql = rates.get((Setup("sqlite", 1), None)), rates.get((Setup("postgresql", 1), None))
+    if sqlite and postgresql:
+        lines.append(f"one PostgreSQL instance / SQLite (worker processes auto): {postgresql / sqlite:.2f}x")
+    for (setup, workers), rate in rates.items():
+        one = rates.get((Setup("postgresql", 1), workers))
+        if setup == Setup("postgresql", 2) and one:
+            each = "worker processes auto" if workers is None else f"{workers} worker process{'es' * (workers > 1)}"
+            lines.append(f"two PostgreSQL instances / one ({each} each): {rate / one:.2f}x")
+    return lines
 
 
 if __name__ == "__main__":

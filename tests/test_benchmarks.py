@@ -41,8 +41,26 @@ def test_the_approval_benchmark_applies_each_request_once_on_two_instances_of_tw
     from benchmarks.approval_throughput import run
 
     result = run(Setup("postgresql", 2), 6, clients=3, latency=0.0, workers=2, postgres=postgres)
-    assert result["k"] == 6 and result["per_second"] > 0
-    assert 0 < result["click_p50"] <= result["click_p99"]
+    assert result.per_second > 0 and result.seconds > 0
+    assert 0 < result.click_p50 <= result.click_p99
+    assert 0 < result.cpu_busy <= 1 and result.lock_waits is not None and result.lock_waits >= 0
+
+
+def test_the_approval_benchmark_compares_postgresql_with_sqlite_and_two_instances_with_one() -> None:
+    from benchmarks.approval_throughput import plan, ratios
+
+    runs = plan(None, None)
+    assert [(str(setup), workers) for setup, workers in runs] == [
+        ("sqlite, 1 instance", None),
+        ("postgresql, 1 instance", None),
+        ("postgresql, 1 instance", 1),
+        ("postgresql, 2 instances", 1),
+    ]
+    assert ratios(dict(zip(runs, [20.0, 25.0, 14.0, 26.6], strict=True))) == [
+        "one PostgreSQL instance / SQLite (worker processes auto): 1.25x",
+        "two PostgreSQL instances / one (1 worker process each): 1.90x",
+    ]
+    assert [workers for _, workers in plan(None, 2)] == [2, 2, 2]
 
 
 def test_the_cli_start_benchmark_times_each_command() -> None:
