@@ -25,7 +25,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -39,7 +38,7 @@ from sqlalchemy.engine import Engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.processes import SlackEndpoint, percentile, send_all, slack_process, wait_until
+from benchmarks.processes import SlackEndpoint, every, percentile, send_all, slack_process, wait_until
 from bot.console.payloads import SignedRequest, SlackRequests
 from storage.db import make_engine
 from tests.faults.cluster import ALICE, LOCAL_HTTP, SECRET, TOKEN, BotProcess, free_port, write_config
@@ -95,21 +94,16 @@ def slow_clients(url: str, count: int) -> Iterator[list[socket.socket]]:
         client = socket.create_connection((address.host, address.port or 80), timeout=5)
         client.sendall(b"POST /slack/events HTTP/1.1\r\nHost: x\r\nX-Slow: ")
         opened.append(client)
-    stop = threading.Event()
 
     def trickle() -> None:
-        while not stop.wait(2.0):
-            for client in opened:
-                with suppress(OSError):  # the server closed it: counted at the end
-                    client.sendall(b"a")
+        for client in opened:
+            with suppress(OSError):  # the server closed it: counted at the end
+                client.sendall(b"a")
 
-    thread = threading.Thread(target=trickle, daemon=True)
-    thread.start()
     try:
-        yield opened
+        with every(2.0, trickle):
+            yield opened
     finally:
-        stop.set()
-        thread.join()
         for client in opened:
             client.close()
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -38,7 +37,16 @@ from sqlalchemy.engine import Engine
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.ack_latency import add_requests
-from benchmarks.processes import Setup, SlackEndpoint, database_url, percentile, send_all, slack_process, wait_until
+from benchmarks.processes import (
+    Setup,
+    SlackEndpoint,
+    database_url,
+    every,
+    percentile,
+    send_all,
+    slack_process,
+    wait_until,
+)
 from bot.console.local_slack import StoredMessage
 from bot.console.payloads import SignedRequest, SlackRequests
 from bot.settings import Settings
@@ -67,25 +75,18 @@ def cpu_times() -> tuple[float, float]:
 def lock_waits(engine: Engine) -> Iterator[list[int]]:
     """Samples, every 20 ms while the block runs, of how many of the bot's transactions wait for a lock."""
     samples: list[int] = []
-    done = threading.Event()
-    query = (
+    query = text(
         "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' "
         "AND pid <> pg_backend_pid()"
     )
+    with engine.connect() as connection:
 
-    def sample() -> None:
-        with engine.connect() as connection:
-            while not done.wait(0.02):
-                samples.append(int(connection.execute(text(query)).scalar_one()))
-                connection.rollback()
+        def sample() -> None:
+            samples.append(int(connection.execute(query).scalar_one()))
+            connection.rollback()
 
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    try:
-        yield samples
-    finally:
-        done.set()
-        sampler.join()
+        with every(0.02, sample):
+            yield samples
 
 
 def approvals(engine: Engine, requests: SlackRequests) -> list[SignedRequest]:

@@ -88,6 +88,24 @@ def send_all(
     return latencies
 
 
+@contextmanager
+def every(seconds: float, action: Callable[[], None]) -> Iterator[None]:
+    """`action` every `seconds`, on a thread of its own, while the block runs (and once more never after it)."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(seconds):
+            action()
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
 def percentile(values: Sequence[float], fraction: float) -> float:
     """The nearest-rank percentile: the smallest value with at least `fraction` of them at or below it."""
     ordered = sorted(values)
