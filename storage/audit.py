@@ -92,8 +92,9 @@ def record(
 ) -> None:
     """Add an event to the trail when the session commits (and not at all if it rolls back).
 
-    Events are linked into the chain at commit, after everything else the transaction does, so the lock on the
-    chain's head is the last lock a transaction takes and is held only for the commit: no deadlock, little waiting.
+    Events are linked into their chains at commit, after everything else the transaction does, so the locks on the
+    chains' heads are the last locks a transaction takes (in ascending order) and are held only for the commit: no
+    deadlock, little waiting.
     """
     row = {
         "chain": chain_of(request_id, target_email),
