@@ -93,11 +93,11 @@ def carry_out(ctx: ServiceContext, started: Started) -> RequestView:
         ctx.notifier.manual_tasks_opened(view, tuple(task for task in view.tasks if task.id in started.opened))
     if not started.accounts:
         return settle(ctx, view.id)
-    tally = Tally()
+    tally = Tally(watching=view.id)
     for account in started.accounts:
         # Offboarding from several platforms: each account's step settles the request, so the card shows each
         # platform's result as it comes.
         drain(ctx, account, worker=worker_name(), tally=tally)
-    final = tally.settled.get(view.id) or ctx.load_view(view.id)
+    final = tally.settled or ctx.load_view(view.id)
     assert final is not None
     return final

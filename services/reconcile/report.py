@@ -35,8 +35,10 @@ class Tally:
     held: int = 0  # times the run held an account (0: another worker had it all along)
     # Temporary grants that ended, not told yet: a sweep tells of all of them at once, in digests when many.
     untold: list[GrantView] = field(default_factory=list)
-    # The requests the run settled, as each was last drawn then (what applying a request answers with).
-    settled: dict[int, RequestView] = field(default_factory=dict)
+    # The one request whose last drawing the caller wants (applying a request answers with it), and that drawing.
+    # Only that one: a sweep settles thousands of requests and keeps none of them.
+    watching: int | None = None
+    settled: RequestView | None = None
 
 
 @dataclass
@@ -55,8 +57,8 @@ class Notices:
 def publish(ctx: ServiceContext, notices: Notices, tally: Tally | None = None) -> None:
     for request_id in sorted(notices.settle):
         settled = settle(ctx, request_id)
-        if tally is not None:
-            tally.settled[request_id] = settled
+        if tally is not None and request_id == tally.watching:
+            tally.settled = settled
     tell_ended(ctx, notices.ended)
     for call in notices.calls:
         try:
