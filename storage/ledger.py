@@ -274,7 +274,7 @@ def overdue_grants(*, session: Session, now: datetime) -> list[Grant]:
 
 def set_grant(*, session: Session, grant_id: int, **fields: Any) -> None:
     session.exec(update(Grant).where(col(Grant.id) == grant_id).values(**fields))
-    session.expire_all()
+    expire_row(session, Grant, grant_id)
 
 
 def move_grant(
@@ -286,7 +286,7 @@ def move_grant(
         .where(col(Grant.id) == grant_id, col(Grant.state).in_([source.value for source in sources]))
         .values(state=target.value, **fields)
     ).rowcount
-    session.expire_all()
+    expire_row(session, Grant, grant_id)
     return moved == 1
 
 
@@ -304,7 +304,7 @@ def answer_reminder(
         )
         .values(answered_round=round_, answer=answer, answered_by=by, updated_at=now, **fields)
     ).rowcount
-    session.expire_all()
+    expire_row(session, Grant, grant_id)
     return moved == 1
 
 
@@ -329,7 +329,7 @@ def revoke(*, session: Session, grant_id: int, round_: int, by: str, now: dateti
             updated_at=now,
         )
     ).rowcount
-    session.expire_all()
+    expire_row(session, Grant, grant_id)
     return moved == 1
 
 
@@ -360,7 +360,7 @@ def claim_reminder(
         )
         .values(next_remind_at=following, reminders_sent=Grant.reminders_sent + 1, updated_at=now)
     ).rowcount
-    session.expire_all()
+    expire_row(session, Grant, grant_id)
     return moved == 1
 
 

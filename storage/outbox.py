@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, insert, update
 from sqlmodel import Session, col, select
 
-from storage.db import in_chunks
+from storage.db import expire_row, in_chunks
 from storage.models import SlackOutbox
 
 
@@ -203,7 +203,7 @@ def claim_next(*, session: Session, now: datetime, token: str, lease: timedelta,
         .where(col(SlackOutbox.id) == oldest.id, col(SlackOutbox.status) == OutboxStatus.PENDING, free)
         .values(claim_token=token, claimed_at=now)
     ).rowcount
-    session.expire_all()
+    expire_row(session, SlackOutbox, oldest.id)
     return session.get(SlackOutbox, oldest.id) if moved == 1 else None
 
 

@@ -145,7 +145,7 @@ def mark_reminded(
         )
         .values(reminded_at=at, remind_at=next_at)
     ).rowcount
-    session.expire_all()
+    expire_row(session, AccessRequest, request_id)
     return moved == 1
 
 
@@ -214,7 +214,7 @@ def set_card(*, session: Session, request_id: int, channel: str, ts: str) -> Non
     session.exec(
         update(AccessRequest).where(col(AccessRequest.id) == request_id).values(card_channel=channel, card_ts=ts)
     )
-    session.expire_all()
+    expire_row(session, AccessRequest, request_id)
 
 
 def list_requests(

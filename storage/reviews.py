@@ -9,6 +9,7 @@ from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from storage.db import expire_row
 from storage.models import AccessReview, BotState, ReviewItem
 
 
@@ -58,7 +59,7 @@ def decide_item(
         .where(col(ReviewItem.id) == item_id, condition)
         .values(decision=decision, decided_by=by, decided_at=at)
     ).rowcount
-    session.expire_all()
+    expire_row(session, ReviewItem, item_id)
     return moved == 1
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import or_, update
 from sqlmodel import Session, col, select
 
 from domain.lifecycle import TaskKind
+from storage.db import expire_row
 from storage.models import ManualTask
 
 
@@ -72,7 +73,7 @@ def complete_task(
         .where(col(ManualTask.id) == task_id, col(ManualTask.status) == TaskStatus.OPEN.value)
         .values(status=status.value, done_by=by, done_at=at, evidence=evidence, remind_at=None)
     ).rowcount
-    session.expire_all()
+    expire_row(session, ManualTask, task_id)
     return moved == 1
 
 
@@ -96,7 +97,7 @@ def claim_task_reminder(*, session: Session, task_id: int, due_at: datetime, fol
         )
         .values(remind_at=following, reminders_sent=ManualTask.reminders_sent + 1)
     ).rowcount
-    session.expire_all()
+    expire_row(session, ManualTask, task_id)
     return moved == 1
 
 
@@ -138,5 +139,5 @@ def renew_invitation(*, session: Session, task_id: int, due_by: datetime, remind
         .where(col(ManualTask.id) == task_id, col(ManualTask.status) == TaskStatus.OPEN.value)
         .values(due_by=due_by, remind_at=remind_at, reminders_sent=0)
     ).rowcount
-    session.expire_all()
+    expire_row(session, ManualTask, task_id)
     return moved == 1
