@@ -4,8 +4,6 @@ get it in WAL mode."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -16,6 +14,7 @@ from sqlmodel import Session
 from storage import db
 from storage.db import make_engine, reading
 from storage.schema import ensure_schema
+from tests.concurrency import run_at_once
 from tests.postgres import PostgresServer
 
 
@@ -89,23 +88,3 @@ def start(url: str) -> str:
             return str(connection.exec_driver_sql("PRAGMA journal_mode").scalar_one())
     finally:
         engine.dispose()
-
-
-def run_at_once(count: int, work: Callable[[], str]) -> list[str]:
-    """`work` in `count` threads let go together; what each returned, or the exception it raised."""
-    barrier = threading.Barrier(count)
-    outcomes: list[str] = []
-
-    def one() -> None:
-        barrier.wait()
-        try:
-            outcomes.append(work())
-        except Exception as error:
-            outcomes.append(repr(error))
-
-    threads = [threading.Thread(target=one) for _ in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return outcomes

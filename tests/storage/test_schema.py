@@ -4,7 +4,6 @@ at start, one that is behind is refused until `accessbot db upgrade`, and data s
 from __future__ import annotations
 
 import json
-import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -42,6 +41,7 @@ from storage.schema import (
     head_revision,
     upgrade,
 )
+from tests.concurrency import run_at_once
 from tests.fresh import printed
 
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
@@ -162,24 +162,15 @@ def test_tables_made_by_something_else_are_not_taken_over(database_url: str) -> 
 
 def test_processes_starting_at_once_on_an_empty_database_create_it_once(database_url: str) -> None:
     """Instances on PostgreSQL, or serve's worker processes on a new SQLite file: each sees the schema whole."""
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(4)
 
     def start() -> None:
         engine = make_engine(database_url)
-        barrier.wait()
         try:
             ensure_schema(engine)
-        except BaseException as error:
-            errors.append(error)
         finally:
             engine.dispose()
 
-    threads = [threading.Thread(target=start) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    errors = [outcome for outcome in run_at_once(4, start) if outcome is not None]
     assert errors == []
     assert current_revision(make_engine(database_url)) == head_revision()
 
