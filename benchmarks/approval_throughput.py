@@ -202,7 +202,7 @@ def main() -> None:
         for setup, workers in runs:
             result = run(setup, args.k, clients=args.c, latency=args.latency, workers=workers, postgres=postgres)
             rates[setup, workers] = result.per_second
-            each = f"{workers if workers is not None else auto[setup.database]}{'' if workers else ' auto'}"
+            each = str(workers) if workers is not None else f"{auto[setup.database]} auto"
             waits = "-" if result.lock_waits is None else f"{result.lock_waits:.2f}"
             print(
                 f"{setup!s:<26} {each:>8} {result.seconds:>8.2f} {result.per_second:>12.1f} "

@@ -90,7 +90,7 @@ def send_all(
 
 @contextmanager
 def every(seconds: float, action: Callable[[], None]) -> Iterator[None]:
-    """`action` every `seconds`, on a thread of its own, while the block runs (and once more never after it)."""
+    """`action` every `seconds`, on a thread of its own, while the block runs; never after it has ended."""
     stop = threading.Event()
 
     def loop() -> None:

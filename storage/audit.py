@@ -179,7 +179,6 @@ def _chain_pending(session: OrmSession) -> None:
         by_chain[row["chain"]].append(row)
     # The heads in ascending order: two transactions that both write to chains 3 and 9 lock 3 first, so neither
     # holds one head while waiting for the other's.
-    newest: dict[int, str] = {}
     for chain in sorted(by_chain):
         rows = by_chain[chain]
         seq, previous = _reserve(session, chain, len(rows))
@@ -188,11 +187,9 @@ def _chain_pending(session: OrmSession) -> None:
             row["seq"] = seq
             row["prev_hash"] = previous
             row["hash"] = previous = event_hash(row)
-        newest[chain] = previous
+        session.execute(update(AuditHead).where(col(AuditHead.id) == chain).values(hash=previous))
     # One INSERT for them all, without the ORM's unit of work: nothing reads these rows back in this session.
     session.execute(insert(AuditEvent.__table__), pending)  # type: ignore[attr-defined]
-    for chain, digest in newest.items():
-        session.execute(update(AuditHead).where(col(AuditHead.id) == chain).values(hash=digest))
 
 
 @orm_event.listens_for(OrmSession, "after_transaction_end")

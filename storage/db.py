@@ -143,13 +143,15 @@ def _switch_to_wal(cursor: Any) -> None:
     """WAL is kept in the file, so this changes something only once, on a new file; but processes that open a new
     file at once (serve's front and worker) race for it, and SQLite answers the loser "database is locked" at once
     instead of waiting its busy timeout. So the loser tries again, until the winner is done."""
+    import sqlite3  # here: loaded already on SQLite, never on PostgreSQL
+
     deadline = time.monotonic() + WAL_SWITCH_SECONDS
     pause = 0.005
     while True:
         try:
             cursor.execute("PRAGMA journal_mode=WAL")
             return
-        except Exception as error:  # the driver's OperationalError, without importing sqlite3 on PostgreSQL
+        except sqlite3.OperationalError as error:
             if "database is locked" not in str(error) or time.monotonic() > deadline:
                 raise
         time.sleep(pause)
